@@ -33,3 +33,4 @@ export {
   TransferInProgressError,
   UnavailableError,
 } from "./errors.js";
+export { SeededRandom } from "./random.js";
