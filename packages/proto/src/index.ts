@@ -1,1 +1,10 @@
-export const PACKAGE_NAME = "@sluice/proto";
+/**
+ * @sluice/proto — the generated protobuf types and grpc-js service definitions of Sluice's APIs.
+ * Generated from proto/ by `pnpm proto:gen`; CI checks the generated code is fresh. This package
+ * imports nothing of ours.
+ */
+export * as errors from "./gen/sluice/v1/errors.js";
+export * as streams from "./gen/sluice/v1/streams.js";
+
+/** The protobuf package of the public API. */
+export const PUBLIC_API_PACKAGE = "sluice.v1";
