@@ -70,14 +70,22 @@ export class LeadershipLostError extends RaftError {
 export class TransferInProgressError extends RaftError {
   override readonly name = "TransferInProgressError";
   constructor(transferee: NodeId) {
-    super(RaftErrorCode.TransferInProgress, `leadership is being transferred to node ${transferee}; retry there shortly`, true);
+    super(
+      RaftErrorCode.TransferInProgress,
+      `leadership is being transferred to node ${transferee}; retry there shortly`,
+      true,
+    );
   }
 }
 
 export class ProposalTooLargeError extends RaftError {
   override readonly name = "ProposalTooLargeError";
   constructor(bytes: number, limitBytes: number) {
-    super(RaftErrorCode.ProposalTooLarge, `proposal of ${bytes} bytes exceeds the limit of ${limitBytes} bytes; split it`, false);
+    super(
+      RaftErrorCode.ProposalTooLarge,
+      `proposal of ${bytes} bytes exceeds the limit of ${limitBytes} bytes; split it`,
+      false,
+    );
   }
 }
 
@@ -91,7 +99,11 @@ export class ProposalDroppedError extends RaftError {
 export class ConfChangePendingError extends RaftError {
   override readonly name = "ConfChangePendingError";
   constructor(reason: string) {
-    super(RaftErrorCode.ConfChangePending, `configuration change refused: ${reason}; retry once it is applied`, true);
+    super(
+      RaftErrorCode.ConfChangePending,
+      `configuration change refused: ${reason}; retry once it is applied`,
+      true,
+    );
   }
 }
 
@@ -112,7 +124,11 @@ export class UnavailableError extends RaftError {
 export class SnapshotOutOfDateError extends RaftError {
   override readonly name = "SnapshotOutOfDateError";
   constructor(index: number, currentIndex: number) {
-    super(RaftErrorCode.SnapshotOutOfDate, `snapshot at ${index} is older than the stored one at ${currentIndex}`, false);
+    super(
+      RaftErrorCode.SnapshotOutOfDate,
+      `snapshot at ${index} is older than the stored one at ${currentIndex}`,
+      false,
+    );
   }
 }
 
