@@ -1,6 +1,37 @@
 /**
- * @sluice/storage — The node's disk: append-only segment files for records, LevelDB for small state and the index.
- *
- * This package is laid out by the workspace issue and filled in by the issues that own it.
+ * @sluice/storage — the node's disk: one journal of append-only segment files holding the Raft
+ * log entries of every group (group commit: one write and one fdatasync per flush), LevelDB for
+ * the small state, and a LogStorage view per group for raft-ts. See README.md.
  */
 export const PACKAGE_NAME = "@sluice/storage";
+
+export { NodeStorage } from "./node-storage.js";
+export type { RecoveryReport, StorageMetrics } from "./node-storage.js";
+export type { FlushBatch, FlushResult } from "./flush-batch.js";
+export type { GroupLogStorage } from "./group-log-storage.js";
+export type { NodeStorageOptions } from "./options.js";
+export { defaultNodeStorageOptions } from "./options.js";
+export {
+  CorruptEntryError,
+  CorruptSegmentError,
+  FlushInProgressError,
+  GroupExistsError,
+  InvalidOptionsError,
+  InvalidRequestError,
+  RecoveryFailedError,
+  StorageClosedError,
+  StorageError,
+  StorageErrorCode,
+  StorageFailedError,
+  TooLargeError,
+  UnknownGroupError,
+} from "./errors.js";
+export {
+  ENTRY_DATA_BYTES_MAX,
+  FLUSH_BYTES_MAX,
+  SEGMENT_SIZE_BYTES_DEFAULT,
+  SEGMENT_SIZE_BYTES_MAX,
+  SEGMENT_SIZE_BYTES_MIN,
+  TAIL_CACHE_BYTES_PER_GROUP_DEFAULT,
+  TAIL_CACHE_BYTES_PER_NODE_DEFAULT,
+} from "./constants.js";

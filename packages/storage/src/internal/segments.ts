@@ -1,0 +1,235 @@
+/**
+ * The journal's segment files: creation and rotation, the one sequential append (+ fdatasync) per
+ * flush, synchronous positional reads, live-entry accounting and deletion of dead segments.
+ *
+ * Files are named by a zero-padded decimal id (`00000000000000000001.seg`) so a directory listing
+ * sorts in journal order. Every segment but the last ends on a complete frame: a new segment is
+ * only created by a flush after the previous flush fully succeeded.
+ */
+import {
+  closeSync,
+  fdatasync,
+  fsync,
+  fsyncSync,
+  openSync,
+  readSync,
+  unlinkSync,
+  writev,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { SEGMENT_HEADER_BYTES } from "../constants.js";
+import { assert } from "./assert.js";
+import { encodeSegmentHeader } from "./format.js";
+
+const SEGMENT_FILE_PATTERN = /^(\d{20})\.seg$/;
+
+export function segmentFileName(segmentId: number): string {
+  return `${String(segmentId).padStart(20, "0")}.seg`;
+}
+
+/** The segment id a file name encodes, or null when the file is not a segment. */
+export function parseSegmentFileName(name: string): number | null {
+  const match = SEGMENT_FILE_PATTERN.exec(name);
+  return match === null ? null : Number(match[1]);
+}
+
+export class Segment {
+  readonly id: number;
+  readonly path: string;
+  fd: number;
+  /** Bytes of the file that hold valid data (the append position). */
+  size: number;
+  /** Number of records some group's index points at. */
+  liveEntries = 0;
+  liveBytes = 0;
+  /** Live record count per group, so a rewrite finds the groups to visit without scanning all. */
+  readonly liveByGroup = new Map<number, number>();
+
+  constructor(id: number, path: string, fd: number, size: number) {
+    this.id = id;
+    this.path = path;
+    this.fd = fd;
+    this.size = size;
+  }
+
+  addLive(groupId: number, recordBytes: number): void {
+    this.liveEntries += 1;
+    this.liveBytes += recordBytes;
+    this.liveByGroup.set(groupId, (this.liveByGroup.get(groupId) ?? 0) + 1);
+  }
+
+  removeLive(groupId: number, recordBytes: number): void {
+    const count = this.liveByGroup.get(groupId);
+    assert(count !== undefined && this.liveEntries > 0, `segment ${this.id} has live entries of group ${groupId}`);
+    this.liveEntries -= 1;
+    this.liveBytes -= recordBytes;
+    if (count === 1) this.liveByGroup.delete(groupId);
+    else this.liveByGroup.set(groupId, count - 1);
+  }
+}
+
+function promisify<T>(run: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    run((error, value) => (error === null ? resolve(value) : reject(error)));
+  });
+}
+
+export class SegmentFiles {
+  readonly dir: string;
+  readonly syncWrites: boolean;
+  /** In id order; the last one is the active segment appends go to. */
+  private readonly segments = new Map<number, Segment>();
+  private ordered: Segment[] = [];
+
+  constructor(dir: string, syncWrites: boolean) {
+    this.dir = dir;
+    this.syncWrites = syncWrites;
+  }
+
+  get active(): Segment {
+    const last = this.ordered[this.ordered.length - 1];
+    assert(last !== undefined, "an active segment exists");
+    return last;
+  }
+
+  get count(): number {
+    return this.ordered.length;
+  }
+
+  get all(): readonly Segment[] {
+    return this.ordered;
+  }
+
+  get(segmentId: number): Segment {
+    const segment = this.segments.get(segmentId);
+    assert(segment !== undefined, `segment ${segmentId} is open`);
+    return segment;
+  }
+
+  /** Registers a segment recovered from disk (in id order). */
+  adopt(segment: Segment): void {
+    const last = this.ordered[this.ordered.length - 1];
+    assert(last === undefined || last.id < segment.id, "segments are adopted in id order");
+    this.segments.set(segment.id, segment);
+    this.ordered.push(segment);
+  }
+
+  /**
+   * Creates the next segment and makes it durable (header synced, directory synced) before any
+   * frame goes into it, so a crash never leaves a named segment without a valid header that a
+   * later frame depends on.
+   */
+  async create(): Promise<Segment> {
+    const last = this.ordered[this.ordered.length - 1];
+    const id = last === undefined ? 1 : last.id + 1;
+    const path = join(this.dir, segmentFileName(id));
+    const fd = openSync(path, "wx+");
+    const segment = new Segment(id, path, fd, 0);
+    try {
+      const header = encodeSegmentHeader(id);
+      writeSync(fd, header, 0, header.length, 0);
+      segment.size = SEGMENT_HEADER_BYTES;
+      if (this.syncWrites) {
+        await promisify<void>((done) => fsync(fd, (error) => done(error, undefined)));
+        await this.syncDirectory();
+      }
+    } catch (error) {
+      closeSync(fd);
+      throw error;
+    }
+    this.segments.set(id, segment);
+    this.ordered.push(segment);
+    return segment;
+  }
+
+  /**
+   * Appends `chunks` at the end of the active segment with one vectored write, then fdatasyncs
+   * it. Returns the offset the first chunk was written at. The chunks must not change until the
+   * promise settles.
+   */
+  async append(chunks: readonly Uint8Array[], totalBytes: number): Promise<number> {
+    const segment = this.active;
+    const start = segment.size;
+    let position = start;
+    let pending: readonly Uint8Array[] = chunks;
+    let remaining = totalBytes;
+    while (remaining > 0) {
+      const written = await promisify<number>((done) => writev(segment.fd, pending as NodeJS.ArrayBufferView[], position, done));
+      assert(written > 0, "a write makes progress");
+      position += written;
+      remaining -= written;
+      if (remaining > 0) pending = skipBytes(pending, written);
+    }
+    if (this.syncWrites) await promisify<void>((done) => fdatasync(segment.fd, (error) => done(error, undefined)));
+    segment.size = position;
+    return start;
+  }
+
+  /** Reads `length` bytes at `offset` of a segment into `target` (synchronously: raft's reads are). */
+  readInto(segmentId: number, offset: number, length: number, target: Buffer): void {
+    const segment = this.get(segmentId);
+    let done = 0;
+    while (done < length) {
+      const read = readSync(segment.fd, target, done, length - done, offset + done);
+      assert(read > 0, `segment ${segmentId} holds bytes [${offset}, ${offset + length})`);
+      done += read;
+    }
+  }
+
+  /**
+   * Deletes the oldest segments that hold no live entry, stopping at the first one that does (or
+   * at the active segment). Deleting only a prefix keeps recovery's rule simple: a record that
+   * truncates a group's log is never deleted while an older copy it overwrote survives.
+   */
+  deleteDeadPrefix(): number {
+    let deleted = 0;
+    while (this.ordered.length > 1) {
+      const oldest = this.ordered[0]!;
+      if (oldest.liveEntries > 0) break;
+      closeSync(oldest.fd);
+      unlinkSync(oldest.path);
+      this.segments.delete(oldest.id);
+      this.ordered.shift();
+      deleted += 1;
+    }
+    return deleted;
+  }
+
+  /** Closes and forgets the last segment (recovery drops a segment whose creation was interrupted). */
+  discardLast(): void {
+    const last = this.ordered.pop();
+    assert(last !== undefined, "a segment to discard");
+    closeSync(last.fd);
+    this.segments.delete(last.id);
+  }
+
+  closeAll(): void {
+    for (const segment of this.ordered) closeSync(segment.fd);
+    this.segments.clear();
+    this.ordered = [];
+  }
+
+  async syncDirectory(): Promise<void> {
+    const fd = openSync(this.dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+function skipBytes(chunks: readonly Uint8Array[], bytes: number): Uint8Array[] {
+  const rest: Uint8Array[] = [];
+  let skip = bytes;
+  for (const chunk of chunks) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      continue;
+    }
+    rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
+    skip = 0;
+  }
+  return rest;
+}
