@@ -16,7 +16,10 @@ const packages = readdirSync(new URL("./packages", import.meta.url), { withFileT
 export default defineConfig({
   test: {
     projects: packages.map(({ dir, name }) => ({
+      // Vitest runs test files in Vite's SSR environment, which reads `ssr.resolve.conditions`;
+      // without it, workspace imports silently resolve to (possibly stale) dist/ builds.
       resolve: { conditions: ["sluice-source"] },
+      ssr: { resolve: { conditions: ["sluice-source"] } },
       test: {
         name,
         root: `packages/${dir}`,
