@@ -26,6 +26,8 @@ export const RaftErrorCode = {
   SnapshotOutOfDate: "SNAPSHOT_OUT_OF_DATE",
   /** The options given to the constructor are invalid; the message says which and why. */
   InvalidOptions: "INVALID_OPTIONS",
+  /** A configuration change that can never be applied (bad encoding, bad node id, no voter left). */
+  InvalidConfChange: "INVALID_CONF_CHANGE",
 } as const;
 export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];
 
@@ -136,5 +138,12 @@ export class InvalidOptionsError extends RaftError {
   override readonly name = "InvalidOptionsError";
   constructor(message: string) {
     super(RaftErrorCode.InvalidOptions, message, false);
+  }
+}
+
+export class InvalidConfChangeError extends RaftError {
+  override readonly name = "InvalidConfChangeError";
+  constructor(message: string) {
+    super(RaftErrorCode.InvalidConfChange, `invalid configuration change: ${message}`, false);
   }
 }

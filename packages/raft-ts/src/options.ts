@@ -1,3 +1,15 @@
+import {
+  DEFAULT_ELECTION_TICKS,
+  DEFAULT_HEARTBEAT_TICKS,
+  DEFAULT_MAX_APPEND_BYTES,
+  DEFAULT_MAX_COMMITTED_BYTES_PER_READY,
+  DEFAULT_MAX_PROPOSAL_BYTES,
+  DEFAULT_MAX_UNCOMMITTED_BYTES,
+  MAX_ELECTION_TICKS,
+  MAX_INFLIGHT_APPENDS,
+  MAX_INFLIGHT_APPENDS_LIMIT,
+} from "./constants.js";
+import { InvalidOptionsError } from "./errors.js";
 import type { LogStorage } from "./storage.js";
 import type { NodeId, RandomSource } from "./types.js";
 
@@ -45,7 +57,11 @@ export interface RaftOptions {
   electionTicks?: number;
   /** Ticks between leader heartbeats. Must be < electionTicks. @default DEFAULT_HEARTBEAT_TICKS */
   heartbeatTicks?: number;
-  /** The last index the application has applied (on restart). @default 0 */
+  /**
+   * The last index the application has applied (on restart). The configuration in
+   * `storage.initialState().confState` must be the one as of this index: committed entries after
+   * it (conf changes included) are handed out again. @default 0
+   */
   appliedIndex?: number;
   /** Upper bound of the entries' data bytes in one append message. @default DEFAULT_MAX_APPEND_BYTES */
   maxAppendBytes?: number;
@@ -67,4 +83,147 @@ export interface RaftOptions {
   forwardProposals?: boolean;
   /** Test-only: bugs to re-introduce (see RaftBug). @default none */
   bugs?: readonly RaftBug[];
+}
+
+/** Every option with its default filled in; what the node runs with. */
+export interface ResolvedRaftOptions {
+  readonly id: NodeId;
+  readonly storage: LogStorage;
+  readonly random: RandomSource;
+  readonly peers: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly appliedIndex: number;
+  readonly maxAppendBytes: number;
+  readonly maxInflightAppends: number;
+  readonly maxUncommittedBytes: number;
+  readonly maxProposalBytes: number;
+  readonly maxCommittedBytesPerReady: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly readOnlyOption: ReadOnlyOption;
+  readonly forwardProposals: boolean;
+  readonly bugs: ReadonlySet<RaftBug>;
+}
+
+/** The defaults of every optional field, in one place (nats.js `defaultOptions()`). */
+export function defaultOptions(): Omit<ResolvedRaftOptions, "id" | "storage" | "random"> {
+  return {
+    peers: [],
+    learners: [],
+    electionTicks: DEFAULT_ELECTION_TICKS,
+    heartbeatTicks: DEFAULT_HEARTBEAT_TICKS,
+    appliedIndex: 0,
+    maxAppendBytes: DEFAULT_MAX_APPEND_BYTES,
+    maxInflightAppends: MAX_INFLIGHT_APPENDS,
+    maxUncommittedBytes: DEFAULT_MAX_UNCOMMITTED_BYTES,
+    maxProposalBytes: DEFAULT_MAX_PROPOSAL_BYTES,
+    maxCommittedBytesPerReady: DEFAULT_MAX_COMMITTED_BYTES_PER_READY,
+    preVote: true,
+    checkQuorum: true,
+    readOnlyOption: ReadOnlyOption.Safe,
+    forwardProposals: false,
+    bugs: new Set(),
+  };
+}
+
+/**
+ * Fills in defaults and validates, once, at construction (etcd's Config.validate). Throws
+ * InvalidOptionsError naming the first offending field and the rule it breaks.
+ */
+export function resolveOptions(options: RaftOptions): ResolvedRaftOptions {
+  if (typeof options !== "object" || options === null)
+    throw new InvalidOptionsError("options must be an object");
+  const defaults = defaultOptions();
+  const resolved: ResolvedRaftOptions = {
+    id: options.id,
+    storage: options.storage,
+    random: options.random,
+    peers: options.peers ?? defaults.peers,
+    learners: options.learners ?? defaults.learners,
+    electionTicks: options.electionTicks ?? defaults.electionTicks,
+    heartbeatTicks: options.heartbeatTicks ?? defaults.heartbeatTicks,
+    appliedIndex: options.appliedIndex ?? defaults.appliedIndex,
+    maxAppendBytes: options.maxAppendBytes ?? defaults.maxAppendBytes,
+    maxInflightAppends: options.maxInflightAppends ?? defaults.maxInflightAppends,
+    maxUncommittedBytes: options.maxUncommittedBytes ?? defaults.maxUncommittedBytes,
+    maxProposalBytes: options.maxProposalBytes ?? defaults.maxProposalBytes,
+    maxCommittedBytesPerReady: options.maxCommittedBytesPerReady ?? defaults.maxCommittedBytesPerReady,
+    preVote: options.preVote ?? defaults.preVote,
+    checkQuorum: options.checkQuorum ?? defaults.checkQuorum,
+    readOnlyOption: options.readOnlyOption ?? defaults.readOnlyOption,
+    forwardProposals: options.forwardProposals ?? defaults.forwardProposals,
+    bugs: new Set(options.bugs ?? []),
+  };
+  const fail = (message: string): never => {
+    throw new InvalidOptionsError(`invalid raft options: ${message}`);
+  };
+  const positiveInteger = (name: string, value: unknown, max = Number.MAX_SAFE_INTEGER): void => {
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1 || value > max) {
+      fail(`${name} must be an integer in [1, ${max}], got ${String(value)}`);
+    }
+  };
+  positiveInteger("id", resolved.id);
+  const storage = resolved.storage as Partial<LogStorage> | undefined;
+  if (
+    typeof storage !== "object" ||
+    storage === null ||
+    typeof storage.initialState !== "function" ||
+    typeof storage.entries !== "function" ||
+    typeof storage.term !== "function"
+  ) {
+    fail("storage must implement LogStorage");
+  }
+  if (typeof resolved.random?.nextInt !== "function") fail("random must be a RandomSource (nextInt)");
+  positiveInteger("electionTicks", resolved.electionTicks, MAX_ELECTION_TICKS);
+  positiveInteger("heartbeatTicks", resolved.heartbeatTicks);
+  if (resolved.heartbeatTicks >= resolved.electionTicks) {
+    fail(
+      `heartbeatTicks (${resolved.heartbeatTicks}) must be less than electionTicks (${resolved.electionTicks}), or followers time out between heartbeats`,
+    );
+  }
+  if (!Number.isSafeInteger(resolved.appliedIndex) || resolved.appliedIndex < 0) {
+    fail(`appliedIndex must be a non-negative integer, got ${String(resolved.appliedIndex)}`);
+  }
+  positiveInteger("maxAppendBytes", resolved.maxAppendBytes);
+  positiveInteger("maxInflightAppends", resolved.maxInflightAppends, MAX_INFLIGHT_APPENDS_LIMIT);
+  positiveInteger("maxUncommittedBytes", resolved.maxUncommittedBytes);
+  positiveInteger("maxProposalBytes", resolved.maxProposalBytes);
+  positiveInteger("maxCommittedBytesPerReady", resolved.maxCommittedBytesPerReady);
+  if (resolved.maxProposalBytes > resolved.maxUncommittedBytes) {
+    fail(
+      `maxProposalBytes (${resolved.maxProposalBytes}) must not exceed maxUncommittedBytes (${resolved.maxUncommittedBytes}), or a maximal proposal could never be accepted`,
+    );
+  }
+  for (const [name, value] of [
+    ["preVote", resolved.preVote],
+    ["checkQuorum", resolved.checkQuorum],
+    ["forwardProposals", resolved.forwardProposals],
+  ] as const) {
+    if (typeof value !== "boolean") fail(`${name} must be a boolean, got ${String(value)}`);
+  }
+  if (!Object.values(ReadOnlyOption).includes(resolved.readOnlyOption)) {
+    fail(
+      `readOnlyOption must be one of ${Object.values(ReadOnlyOption).join(", ")}, got ${String(resolved.readOnlyOption)}`,
+    );
+  }
+  if (resolved.readOnlyOption === ReadOnlyOption.LeaseBased && !resolved.checkQuorum) {
+    fail("readOnlyOption lease-based requires checkQuorum, or a deposed leader could serve stale reads");
+  }
+  const knownBugs: readonly string[] = Object.values(RaftBug);
+  for (const bug of resolved.bugs) if (!knownBugs.includes(bug)) fail(`unknown bug switch ${String(bug)}`);
+  const seen = new Set<NodeId>();
+  for (const [name, list] of [
+    ["peers", resolved.peers],
+    ["learners", resolved.learners],
+  ] as const) {
+    if (!Array.isArray(list)) fail(`${name} must be an array of node ids`);
+    for (const id of list) {
+      positiveInteger(`${name} entry`, id);
+      if (seen.has(id)) fail(`node ${id} appears twice in peers/learners`);
+      seen.add(id);
+    }
+  }
+  return resolved;
 }
