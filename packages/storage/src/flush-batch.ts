@@ -7,7 +7,7 @@
  * Operations take effect in call order, as Raft's Ready asks: `applySnapshot` before `append`
  * before `setHardState` for one group.
  */
-import { type ConfState, type Entry, type HardState, type Snapshot, SnapshotOutOfDateError } from "raft-ts";
+import { CompactedError, type ConfState, type Entry, type HardState, type Snapshot, SnapshotOutOfDateError } from "raft-ts";
 import { ENTRY_DATA_BYTES_MAX, FLUSH_BYTES_MAX, FLUSH_RECORDS_MAX, GROUP_ID_MAX, RECORD_HEADER_BYTES } from "./constants.js";
 import {
   GroupExistsError,
@@ -190,8 +190,9 @@ export class FlushBatch {
 
   /**
    * Drops the log prefix up to and including `index`: firstIndex becomes index + 1 and the term
-   * of `index` is kept for term(firstIndex - 1). An index already compacted is a no-op; one past
-   * the last index is an InvalidRequestError. Segments are deleted once nothing live is in them.
+   * of `index` is kept for term(firstIndex - 1). An index already compacted (below firstIndex)
+   * throws raft-ts's CompactedError, as etcd's Compact does; one past the last index is an
+   * InvalidRequestError. Segments are deleted once nothing live is in them.
    */
   compact(groupId: number, index: number): this {
     const shadow = this.shadow(groupId, true);
@@ -199,7 +200,7 @@ export class FlushBatch {
     if (index > shadow.last) {
       throw new InvalidRequestError(`group ${groupId}: cannot compact to ${index}, past the last index ${shadow.last}`);
     }
-    if (index < shadow.first) return this;
+    if (index < shadow.first) throw new CompactedError(index, shadow.first);
     shadow.first = index + 1;
     this.ops.push({ kind: "compact", groupId, index });
     return this;
