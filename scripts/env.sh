@@ -10,6 +10,15 @@ if [ -x "$_sluice_root/.tools/pnpm/node_modules/.bin/pnpm" ]; then
   export PATH="$_sluice_root/.tools/pnpm/node_modules/.bin:$PATH"
 fi
 export PATH="$_sluice_root/node_modules/.bin:$PATH"
+# Machines that reach the registry through a TLS-inspecting proxy configure npm with a CA file;
+# give the same CA to every Node process (pnpm included), which reads no npm configuration.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && command -v npm >/dev/null 2>&1; then
+  _sluice_cafile="$(npm config get cafile 2>/dev/null || true)"
+  if [ -n "$_sluice_cafile" ] && [ "$_sluice_cafile" != "null" ] && [ -f "$_sluice_cafile" ]; then
+    export NODE_EXTRA_CA_CERTS="$_sluice_cafile"
+  fi
+  unset _sluice_cafile
+fi
 # pnpm must not try to download another Node or pnpm of its own.
 export COREPACK_ENABLE_STRICT=0
 export PNPM_HOME="${PNPM_HOME:-$_sluice_root/.tools/pnpm-home}"
