@@ -67,15 +67,27 @@ function assertConstant(condition: boolean, message: string): void {
   if (!condition) throw new Error(`@sluice/storage constants: ${message}`);
 }
 
-assertConstant(SEGMENT_SIZE_BYTES_MIN <= SEGMENT_SIZE_BYTES_DEFAULT, "default segment size at least the minimum");
-assertConstant(SEGMENT_SIZE_BYTES_DEFAULT <= SEGMENT_SIZE_BYTES_MAX, "default segment size at most the maximum");
+assertConstant(
+  SEGMENT_SIZE_BYTES_MIN <= SEGMENT_SIZE_BYTES_DEFAULT,
+  "default segment size at least the minimum",
+);
+assertConstant(
+  SEGMENT_SIZE_BYTES_DEFAULT <= SEGMENT_SIZE_BYTES_MAX,
+  "default segment size at most the maximum",
+);
 assertConstant(SEGMENT_SIZE_BYTES_MAX + FLUSH_BYTES_MAX < 2 ** 32, "every record offset fits in 32 bits");
 assertConstant(
   SEGMENT_HEADER_BYTES + FRAME_HEADER_BYTES + RECORD_HEADER_BYTES < SEGMENT_SIZE_BYTES_MIN,
   "a segment of the minimum size holds a frame",
 );
 assertConstant(ENTRY_DATA_BYTES_MAX + RECORD_HEADER_BYTES <= FLUSH_BYTES_MAX, "one entry fits in a flush");
-assertConstant(TAIL_CACHE_BYTES_PER_GROUP_DEFAULT <= TAIL_CACHE_BYTES_PER_NODE_DEFAULT, "a group's cache fits in the node's");
-assertConstant(REWRITE_LIVE_RATIO_MAX_DEFAULT >= 0 && REWRITE_LIVE_RATIO_MAX_DEFAULT <= 1, "rewrite ratio is a fraction");
+assertConstant(
+  TAIL_CACHE_BYTES_PER_GROUP_DEFAULT <= TAIL_CACHE_BYTES_PER_NODE_DEFAULT,
+  "a group's cache fits in the node's",
+);
+assertConstant(
+  REWRITE_LIVE_RATIO_MAX_DEFAULT >= 0 && REWRITE_LIVE_RATIO_MAX_DEFAULT <= 1,
+  "rewrite ratio is a fraction",
+);
 assertConstant(READ_COALESCE_BYTES_MAX >= RECORD_HEADER_BYTES, "a coalesced read holds at least a header");
 assertConstant(Buffer.byteLength(SEGMENT_MAGIC) === 8, "segment magic is eight bytes");

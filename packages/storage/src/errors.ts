@@ -87,7 +87,11 @@ export class FlushInProgressError extends StorageError {
 export class TooLargeError extends StorageError {
   override readonly name = "TooLargeError";
   constructor(what: string, bytes: number, limitBytes: number) {
-    super(StorageErrorCode.TooLarge, `${what} of ${bytes} bytes exceeds the limit of ${limitBytes} bytes`, false);
+    super(
+      StorageErrorCode.TooLarge,
+      `${what} of ${bytes} bytes exceeds the limit of ${limitBytes} bytes`,
+      false,
+    );
   }
 }
 
@@ -109,7 +113,11 @@ export class CorruptSegmentError extends StorageError {
 export class CorruptEntryError extends StorageError {
   override readonly name = "CorruptEntryError";
   constructor(groupId: number, index: number, reason: string) {
-    super(StorageErrorCode.CorruptEntry, `entry ${index} of group ${groupId} is corrupt on disk: ${reason}`, false);
+    super(
+      StorageErrorCode.CorruptEntry,
+      `entry ${index} of group ${groupId} is corrupt on disk: ${reason}`,
+      false,
+    );
   }
 }
 

@@ -7,14 +7,22 @@
  * Operations take effect in call order, as Raft's Ready asks: `applySnapshot` before `append`
  * before `setHardState` for one group.
  */
-import { CompactedError, type ConfState, type Entry, type HardState, type Snapshot, SnapshotOutOfDateError } from "raft-ts";
-import { ENTRY_DATA_BYTES_MAX, FLUSH_BYTES_MAX, FLUSH_RECORDS_MAX, GROUP_ID_MAX, RECORD_HEADER_BYTES } from "./constants.js";
 import {
-  GroupExistsError,
-  InvalidRequestError,
-  TooLargeError,
-  UnknownGroupError,
-} from "./errors.js";
+  CompactedError,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Snapshot,
+  SnapshotOutOfDateError,
+} from "raft-ts";
+import {
+  ENTRY_DATA_BYTES_MAX,
+  FLUSH_BYTES_MAX,
+  FLUSH_RECORDS_MAX,
+  GROUP_ID_MAX,
+  RECORD_HEADER_BYTES,
+} from "./constants.js";
+import { GroupExistsError, InvalidRequestError, TooLargeError, UnknownGroupError } from "./errors.js";
 import type { FlushOp, GroupShadow } from "./internal/flush-ops.js";
 
 /** What a committed flush did. */
@@ -49,7 +57,8 @@ function checkGroupId(groupId: number): void {
 }
 
 function checkLogNumber(what: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidRequestError(`${what} must be a non-negative integer, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new InvalidRequestError(`${what} must be a non-negative integer, got ${value}`);
 }
 
 export class FlushBatch {
@@ -105,12 +114,18 @@ export class FlushBatch {
       checkLogNumber("entry index", entry.index);
       checkLogNumber("entry term", entry.term);
       if (previous >= 0 && entry.index !== previous + 1) {
-        throw new InvalidRequestError(`group ${groupId}: entries must have consecutive indexes (${previous} then ${entry.index})`);
+        throw new InvalidRequestError(
+          `group ${groupId}: entries must have consecutive indexes (${previous} then ${entry.index})`,
+        );
       }
-      if (!(entry.data instanceof Uint8Array)) throw new InvalidRequestError(`group ${groupId}: entry ${entry.index} data is not bytes`);
-      if (entry.data.length > ENTRY_DATA_BYTES_MAX) throw new TooLargeError("entry data", entry.data.length, ENTRY_DATA_BYTES_MAX);
+      if (!(entry.data instanceof Uint8Array))
+        throw new InvalidRequestError(`group ${groupId}: entry ${entry.index} data is not bytes`);
+      if (entry.data.length > ENTRY_DATA_BYTES_MAX)
+        throw new TooLargeError("entry data", entry.data.length, ENTRY_DATA_BYTES_MAX);
       if (!Number.isInteger(entry.type) || entry.type < 0 || entry.type > 255) {
-        throw new InvalidRequestError(`group ${groupId}: entry ${entry.index} has invalid type ${entry.type}`);
+        throw new InvalidRequestError(
+          `group ${groupId}: entry ${entry.index} has invalid type ${entry.type}`,
+        );
       }
       previous = entry.index;
     }
@@ -124,8 +139,10 @@ export class FlushBatch {
     if (kept.length === 0) return this;
     let addedBytes = 0;
     for (const entry of kept) addedBytes += RECORD_HEADER_BYTES + entry.data.length;
-    if (this.records + kept.length > FLUSH_RECORDS_MAX) throw new TooLargeError("flush record count", this.records + kept.length, FLUSH_RECORDS_MAX);
-    if (this.bytes + addedBytes > FLUSH_BYTES_MAX) throw new TooLargeError("flush", this.bytes + addedBytes, FLUSH_BYTES_MAX);
+    if (this.records + kept.length > FLUSH_RECORDS_MAX)
+      throw new TooLargeError("flush record count", this.records + kept.length, FLUSH_RECORDS_MAX);
+    if (this.bytes + addedBytes > FLUSH_BYTES_MAX)
+      throw new TooLargeError("flush", this.bytes + addedBytes, FLUSH_BYTES_MAX);
     this.records += kept.length;
     this.bytes += addedBytes;
     shadow.last = kept[kept.length - 1]!.index;
@@ -139,7 +156,11 @@ export class FlushBatch {
     checkLogNumber("hard state term", hardState.term);
     checkLogNumber("hard state vote", hardState.vote);
     checkLogNumber("hard state commit", hardState.commit);
-    this.ops.push({ kind: "hardState", groupId, hardState: { term: hardState.term, vote: hardState.vote, commit: hardState.commit } });
+    this.ops.push({
+      kind: "hardState",
+      groupId,
+      hardState: { term: hardState.term, vote: hardState.vote, commit: hardState.commit },
+    });
     return this;
   }
 
@@ -147,7 +168,11 @@ export class FlushBatch {
   setConfState(groupId: number, confState: ConfState): this {
     this.shadow(groupId, true);
     for (const id of [...confState.voters, ...confState.learners]) checkLogNumber("node id", id);
-    this.ops.push({ kind: "confState", groupId, confState: { voters: [...confState.voters], learners: [...confState.learners] } });
+    this.ops.push({
+      kind: "confState",
+      groupId,
+      confState: { voters: [...confState.voters], learners: [...confState.learners] },
+    });
     return this;
   }
 
@@ -164,7 +189,11 @@ export class FlushBatch {
       throw new SnapshotOutOfDateError(snapshot.metadata.index, shadow.snapshotIndex);
     }
     this.dropAppends(groupId);
-    Object.assign(shadow, { first: snapshot.metadata.index + 1, last: snapshot.metadata.index, snapshotIndex: snapshot.metadata.index });
+    Object.assign(shadow, {
+      first: snapshot.metadata.index + 1,
+      last: snapshot.metadata.index,
+      snapshotIndex: snapshot.metadata.index,
+    });
     this.ops.push({ kind: "applySnapshot", groupId, snapshot });
     return this;
   }
@@ -181,7 +210,9 @@ export class FlushBatch {
       throw new SnapshotOutOfDateError(snapshot.metadata.index, shadow.snapshotIndex);
     }
     if (snapshot.metadata.index > shadow.last) {
-      throw new InvalidRequestError(`group ${groupId}: snapshot at ${snapshot.metadata.index} is past the last index ${shadow.last}`);
+      throw new InvalidRequestError(
+        `group ${groupId}: snapshot at ${snapshot.metadata.index} is past the last index ${shadow.last}`,
+      );
     }
     shadow.snapshotIndex = snapshot.metadata.index;
     this.ops.push({ kind: "setSnapshot", groupId, snapshot });
@@ -198,7 +229,9 @@ export class FlushBatch {
     const shadow = this.shadow(groupId, true);
     checkLogNumber("compaction index", index);
     if (index > shadow.last) {
-      throw new InvalidRequestError(`group ${groupId}: cannot compact to ${index}, past the last index ${shadow.last}`);
+      throw new InvalidRequestError(
+        `group ${groupId}: cannot compact to ${index}, past the last index ${shadow.last}`,
+      );
     }
     if (index < shadow.first) throw new CompactedError(index, shadow.first);
     shadow.first = index + 1;
@@ -213,7 +246,8 @@ export class FlushBatch {
    * rejection is a StorageFailedError: the storage then refuses further flushes.
    */
   commit(): Promise<FlushResult> {
-    if (this.state !== "open") return Promise.reject(new InvalidRequestError("this flush was already committed or abandoned"));
+    if (this.state !== "open")
+      return Promise.reject(new InvalidRequestError("this flush was already committed or abandoned"));
     this.state = "committing";
     return this.host.commitBatch(this, this.ops).finally(() => {
       this.state = "done";
@@ -256,4 +290,3 @@ export class FlushBatch {
     if (!(snapshot.data instanceof Uint8Array)) throw new InvalidRequestError("snapshot data is not bytes");
   }
 }
-

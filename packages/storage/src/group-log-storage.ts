@@ -72,7 +72,13 @@ export class GroupLogStorage implements LogStorage {
     const cacheFirst = state.cache.firstIndex;
     // Older entries: from disk, in runs of adjacent records read with one call.
     while (index < hi && index < cacheFirst) {
-      const { entries, dataBytes, done } = this.readRun(state, index, Math.min(hi, cacheFirst), maxBytes - bytes, result.length === 0);
+      const { entries, dataBytes, done } = this.readRun(
+        state,
+        index,
+        Math.min(hi, cacheFirst),
+        maxBytes - bytes,
+        result.length === 0,
+      );
       for (const entry of entries) result.push(entry);
       bytes += dataBytes;
       index += entries.length;
@@ -128,7 +134,12 @@ export class GroupLogStorage implements LogStorage {
     for (let i = lo; i < next; i++) {
       const recordBytes = index.length(i);
       const record = decodeRecord(buffer, at, at + recordBytes);
-      if (record === null) throw new CorruptEntryError(this.groupId, i, `CRC mismatch in segment ${segmentId} at byte ${start + at}`);
+      if (record === null)
+        throw new CorruptEntryError(
+          this.groupId,
+          i,
+          `CRC mismatch in segment ${segmentId} at byte ${start + at}`,
+        );
       if (record.groupId !== this.groupId || record.index !== i || record.term !== index.term(i)) {
         throw new CorruptEntryError(
           this.groupId,

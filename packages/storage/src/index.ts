@@ -5,12 +5,15 @@
  */
 export const PACKAGE_NAME = "@sluice/storage";
 
-export { NodeStorage } from "./node-storage.js";
-export type { RecoveryReport, StorageMetrics } from "./node-storage.js";
-export type { FlushBatch, FlushResult } from "./flush-batch.js";
-export type { GroupLogStorage } from "./group-log-storage.js";
-export type { NodeStorageOptions } from "./options.js";
-export { defaultNodeStorageOptions } from "./options.js";
+export {
+  ENTRY_DATA_BYTES_MAX,
+  FLUSH_BYTES_MAX,
+  SEGMENT_SIZE_BYTES_DEFAULT,
+  SEGMENT_SIZE_BYTES_MAX,
+  SEGMENT_SIZE_BYTES_MIN,
+  TAIL_CACHE_BYTES_PER_GROUP_DEFAULT,
+  TAIL_CACHE_BYTES_PER_NODE_DEFAULT,
+} from "./constants.js";
 export {
   CorruptEntryError,
   CorruptSegmentError,
@@ -26,12 +29,9 @@ export {
   TooLargeError,
   UnknownGroupError,
 } from "./errors.js";
-export {
-  ENTRY_DATA_BYTES_MAX,
-  FLUSH_BYTES_MAX,
-  SEGMENT_SIZE_BYTES_DEFAULT,
-  SEGMENT_SIZE_BYTES_MAX,
-  SEGMENT_SIZE_BYTES_MIN,
-  TAIL_CACHE_BYTES_PER_GROUP_DEFAULT,
-  TAIL_CACHE_BYTES_PER_NODE_DEFAULT,
-} from "./constants.js";
+export type { FlushBatch, FlushResult } from "./flush-batch.js";
+export type { GroupLogStorage } from "./group-log-storage.js";
+export type { RecoveryReport, StorageMetrics } from "./node-storage.js";
+export { NodeStorage } from "./node-storage.js";
+export type { NodeStorageOptions } from "./options.js";
+export { defaultNodeStorageOptions } from "./options.js";

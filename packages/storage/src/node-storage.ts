@@ -10,16 +10,22 @@
  * Concurrency: one flush at a time (the node's persist loop awaits each commit); reads through
  * `group(id)` are synchronous and see a flush's effects once its entries are durable.
  */
-import { ftruncateSync, fsyncSync, mkdirSync, openSync, readdirSync, unlinkSync } from "node:fs";
+import { fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
 import type { Entry, HardState } from "raft-ts";
-import { FRAME_HEADER_BYTES, RECORD_HEADER_BYTES, RECORD_KIND_APPEND, RECORD_KIND_REWRITE, SEGMENT_HEADER_BYTES } from "./constants.js";
+import {
+  FRAME_HEADER_BYTES,
+  RECORD_HEADER_BYTES,
+  RECORD_KIND_APPEND,
+  RECORD_KIND_REWRITE,
+  SEGMENT_HEADER_BYTES,
+} from "./constants.js";
 import {
   FlushInProgressError,
   RecoveryFailedError,
   StorageClosedError,
-  StorageError,
+  type StorageError,
   StorageFailedError,
   UnknownGroupError,
 } from "./errors.js";
@@ -45,7 +51,11 @@ import {
   StateKind,
   stateKey,
 } from "./internal/state-codec.js";
-import { type NodeStorageOptions, type ResolvedNodeStorageOptions, resolveNodeStorageOptions } from "./options.js";
+import {
+  type NodeStorageOptions,
+  type ResolvedNodeStorageOptions,
+  resolveNodeStorageOptions,
+} from "./options.js";
 
 /** Counters since open; cheap to read, meant for metrics. */
 export interface StorageMetrics {
@@ -161,7 +171,10 @@ export class NodeStorage implements FlushHost {
     const started = performance.now();
     const segmentsDir = join(dir, SEGMENTS_DIR);
     mkdirSync(segmentsDir, { recursive: true });
-    const db = new ClassicLevel<Buffer, Buffer>(join(dir, STATE_DIR), { keyEncoding: "buffer", valueEncoding: "buffer" });
+    const db = new ClassicLevel<Buffer, Buffer>(join(dir, STATE_DIR), {
+      keyEncoding: "buffer",
+      valueEncoding: "buffer",
+    });
     await db.open();
     const segments = new SegmentFiles(segmentsDir, resolved.sync);
     try {
@@ -171,11 +184,17 @@ export class NodeStorage implements FlushHost {
       for (const group of groups.values()) {
         const hole = group.index.firstHole();
         if (hole >= 0) {
-          throw new RecoveryFailedError(`group ${group.id}: entry ${hole} is missing from the journal (its segment was lost)`);
+          throw new RecoveryFailedError(
+            `group ${group.id}: entry ${hole} is missing from the journal (its segment was lost)`,
+          );
         }
         maxSeq = Math.max(maxSeq, group.logStartSeq);
       }
-      const recovery: RecoveryReport = { ...scan.report, groups: groups.size, durationMs: performance.now() - started };
+      const recovery: RecoveryReport = {
+        ...scan.report,
+        groups: groups.size,
+        durationMs: performance.now() - started,
+      };
       const storage = new NodeStorage(dir, resolved, db, segments, groups, maxSeq + 1, recovery);
       if (segments.count === 0 || segments.active.size >= resolved.segmentSizeBytes) {
         await segments.create();
@@ -345,7 +364,10 @@ export class NodeStorage implements FlushHost {
     let bodyBytes = 0;
     for (let r = 0; r < records.length; r++) {
       const record = records[r]!;
-      const header = headers.subarray(FRAME_HEADER_BYTES + r * RECORD_HEADER_BYTES, FRAME_HEADER_BYTES + (r + 1) * RECORD_HEADER_BYTES);
+      const header = headers.subarray(
+        FRAME_HEADER_BYTES + r * RECORD_HEADER_BYTES,
+        FRAME_HEADER_BYTES + (r + 1) * RECORD_HEADER_BYTES,
+      );
       encodeRecordHeader(
         header,
         {
@@ -379,12 +401,24 @@ export class NodeStorage implements FlushHost {
   }
 
   /** Applies the committed operations to the groups, in the order the journal replays them. */
-  private applyInMemory(seq: number, ops: readonly FlushOp[], records: readonly PlannedRecord[], rewrites: number): Map<number, Touched> {
+  private applyInMemory(
+    seq: number,
+    ops: readonly FlushOp[],
+    records: readonly PlannedRecord[],
+    rewrites: number,
+  ): Map<number, Touched> {
     const touched = new Map<number, Touched>();
     const touch = (groupId: number): Touched => {
       let t = touched.get(groupId);
       if (t === undefined) {
-        t = { meta: false, hardState: false, hardStateMustSync: false, confState: false, snapshot: false, deleted: false };
+        t = {
+          meta: false,
+          hardState: false,
+          hardStateMustSync: false,
+          confState: false,
+          snapshot: false,
+          deleted: false,
+        };
         touched.set(groupId, t);
       }
       return t;
@@ -393,14 +427,25 @@ export class NodeStorage implements FlushHost {
       const record = records[r]!;
       const group = this.groups.get(record.groupId)!;
       const bytes = RECORD_HEADER_BYTES + record.entry.data.length;
-      group.applyRewrite(record.entry.index, record.entry.term, record.entry.type, record.segmentId, record.offset, bytes);
+      group.applyRewrite(
+        record.entry.index,
+        record.entry.term,
+        record.entry.type,
+        record.segmentId,
+        record.offset,
+        bytes,
+      );
       this.counters.rewrittenBytes += bytes;
     }
     let next = rewrites;
     for (const op of ops) {
       switch (op.kind) {
         case "create": {
-          const group = new GroupState(op.groupId, { firstIndex: 1, prevTerm: 0, logStartSeq: seq }, this.segments);
+          const group = new GroupState(
+            op.groupId,
+            { firstIndex: 1, prevTerm: 0, logStartSeq: seq },
+            this.segments,
+          );
           this.groups.set(op.groupId, group);
           this.views.delete(op.groupId);
           Object.assign(touch(op.groupId), { meta: true, deleted: false });
@@ -446,7 +491,8 @@ export class NodeStorage implements FlushHost {
           const group = this.groups.get(op.groupId)!;
           const t = touch(op.groupId);
           const before: HardState = group.hardState;
-          if (before.term !== op.hardState.term || before.vote !== op.hardState.vote) t.hardStateMustSync = true;
+          if (before.term !== op.hardState.term || before.vote !== op.hardState.vote)
+            t.hardStateMustSync = true;
           if (before.commit !== op.hardState.commit || t.hardStateMustSync) t.hardState = true;
           group.hardState = op.hardState;
           break;
@@ -492,7 +538,8 @@ export class NodeStorage implements FlushHost {
       const group = this.groups.get(groupId);
       if (group === undefined) {
         // Deleted (and not re-created) in this flush.
-        for (const kind of Object.values(StateKind)) operations.push({ type: "del", key: stateKey(groupId, kind) });
+        for (const kind of Object.values(StateKind))
+          operations.push({ type: "del", key: stateKey(groupId, kind) });
         mustSync = true;
         continue;
       }
@@ -502,12 +549,31 @@ export class NodeStorage implements FlushHost {
           operations.push({ type: "del", key: stateKey(groupId, kind) });
         }
       }
-      if (t.meta) operations.push({ type: "put", key: stateKey(groupId, StateKind.Meta), value: encodeMeta(group.meta()) });
-      if (t.hardState) operations.push({ type: "put", key: stateKey(groupId, StateKind.HardState), value: encodeHardState(group.hardState) });
+      if (t.meta)
+        operations.push({
+          type: "put",
+          key: stateKey(groupId, StateKind.Meta),
+          value: encodeMeta(group.meta()),
+        });
+      if (t.hardState)
+        operations.push({
+          type: "put",
+          key: stateKey(groupId, StateKind.HardState),
+          value: encodeHardState(group.hardState),
+        });
       if (t.confState && group.confState !== null) {
-        operations.push({ type: "put", key: stateKey(groupId, StateKind.ConfState), value: encodeConfState(group.confState) });
+        operations.push({
+          type: "put",
+          key: stateKey(groupId, StateKind.ConfState),
+          value: encodeConfState(group.confState),
+        });
       }
-      if (t.snapshot) operations.push({ type: "put", key: stateKey(groupId, StateKind.Snapshot), value: encodeSnapshot(group.snapshot) });
+      if (t.snapshot)
+        operations.push({
+          type: "put",
+          key: stateKey(groupId, StateKind.Snapshot),
+          value: encodeSnapshot(group.snapshot),
+        });
       if (t.meta || t.hardStateMustSync || t.confState || t.snapshot || t.deleted) mustSync = true;
     }
     return { operations, mustSync };
@@ -527,7 +593,8 @@ export class NodeStorage implements FlushHost {
     if (oldest.liveBytes > this.options.rewriteLiveRatioMax * oldest.size) return planned;
     const excluded = new Set<number>();
     for (const op of ops) {
-      if (op.kind === "applySnapshot" || op.kind === "delete" || op.kind === "create") excluded.add(op.groupId);
+      if (op.kind === "applySnapshot" || op.kind === "delete" || op.kind === "create")
+        excluded.add(op.groupId);
     }
     let budget = this.options.rewriteBytesPerFlushMax;
     for (const groupId of oldest.liveByGroup.keys()) {
@@ -586,7 +653,10 @@ export class NodeStorage implements FlushHost {
 }
 
 /** Loads every group's small state from LevelDB. */
-async function loadGroups(db: ClassicLevel<Buffer, Buffer>, segments: SegmentFiles): Promise<Map<number, GroupState>> {
+async function loadGroups(
+  db: ClassicLevel<Buffer, Buffer>,
+  segments: SegmentFiles,
+): Promise<Map<number, GroupState>> {
   const metas = new Map<number, GroupMeta>();
   const others: Array<{ groupId: number; kind: number; value: Buffer }> = [];
   for await (const [key, value] of db.iterator()) {
@@ -599,7 +669,8 @@ async function loadGroups(db: ClassicLevel<Buffer, Buffer>, segments: SegmentFil
   for (const [groupId, meta] of metas) groups.set(groupId, new GroupState(groupId, meta, segments));
   for (const { groupId, kind, value } of others) {
     const group = groups.get(groupId);
-    if (group === undefined) throw new RecoveryFailedError(`group ${groupId} has state in LevelDB but no log metadata`);
+    if (group === undefined)
+      throw new RecoveryFailedError(`group ${groupId} has state in LevelDB but no log metadata`);
     if (kind === StateKind.HardState) group.hardState = decodeHardState(value);
     else if (kind === StateKind.ConfState) group.confState = decodeConfState(value);
     else if (kind === StateKind.Snapshot) group.snapshot = decodeSnapshot(value);
@@ -620,7 +691,9 @@ function recoverSegments(
   ids.sort((a, b) => a - b);
   for (let i = 1; i < ids.length; i++) {
     if (ids[i] !== ids[i - 1]! + 1) {
-      throw new RecoveryFailedError(`segment ${ids[i - 1]! + 1} is missing between ${ids[i - 1]} and ${ids[i]}; segments are only deleted oldest first`);
+      throw new RecoveryFailedError(
+        `segment ${ids[i - 1]! + 1} is missing between ${ids[i - 1]} and ${ids[i]}; segments are only deleted oldest first`,
+      );
     }
   }
   let lastSeq = 0;

@@ -88,7 +88,8 @@ export function resolveNodeStorageOptions(options: NodeStorageOptions = {}): Res
       `tailCacheBytesPerGroup (${resolved.tailCacheBytesPerGroup}) must not exceed tailCacheBytesPerNode (${resolved.tailCacheBytesPerNode})`,
     );
   }
-  if (typeof resolved.sync !== "boolean") throw new InvalidOptionsError(`sync must be a boolean, got ${String(resolved.sync)}`);
+  if (typeof resolved.sync !== "boolean")
+    throw new InvalidOptionsError(`sync must be a boolean, got ${String(resolved.sync)}`);
   const ratio = resolved.rewriteLiveRatioMax;
   if (typeof ratio !== "number" || !(ratio >= 0 && ratio <= 1)) {
     throw new InvalidOptionsError(`rewriteLiveRatioMax must be a number in [0, 1], got ${String(ratio)}`);

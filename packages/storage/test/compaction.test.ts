@@ -23,7 +23,11 @@ describe("compaction", () => {
     const options = { sync: false, segmentSizeBytes: 8192 };
     let storage = await NodeStorage.open(dir, options);
     await storage.createGroup(1);
-    for (let i = 1; i <= 100; i++) await storage.beginFlush().append(1, makeEntries(1, i, i + 1, 1, 500)).commit();
+    for (let i = 1; i <= 100; i++)
+      await storage
+        .beginFlush()
+        .append(1, makeEntries(1, i, i + 1, 1, 500))
+        .commit();
     const before = segmentFiles(dir).length;
     expect(before).toBeGreaterThan(5);
     await storage.beginFlush().compact(1, 90).commit();
@@ -49,7 +53,10 @@ describe("compaction", () => {
     const create = storage.beginFlush().createGroup(1).createGroup(2);
     await create.commit();
     // The slow group writes three entries once, at the start, and never compacts.
-    await storage.beginFlush().append(2, makeEntries(2, 1, 4, 1, 200)).commit();
+    await storage
+      .beginFlush()
+      .append(2, makeEntries(2, 1, 4, 1, 200))
+      .commit();
     for (let i = 1; i <= 200; i++) {
       const batch = storage.beginFlush().append(1, makeEntries(1, i, i + 1, 1, 500));
       if (i > 5) batch.compact(1, i - 5);
@@ -75,7 +82,11 @@ describe("compaction", () => {
   });
 
   it("without rewrite, the slow group's oldest segment pins every segment after it", async () => {
-    const { segments } = await runWithSlowGroup({ sync: false, segmentSizeBytes: 8192, rewriteLiveRatioMax: 0 });
+    const { segments } = await runWithSlowGroup({
+      sync: false,
+      segmentSizeBytes: 8192,
+      rewriteLiveRatioMax: 0,
+    });
     expect(segments).toBeGreaterThan(10);
   });
 });

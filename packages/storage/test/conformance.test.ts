@@ -1,7 +1,11 @@
 // Proves that a group's view of NodeStorage is a correct raft-ts LogStorage: it passes the shared
 // conformance suite, both freshly written and after the storage is closed and reopened (so the
 // journal replay and the LevelDB state rebuild the same log).
-import { describeLogStorageConformance, type LogStorageFill, type LogStorageUnderTest } from "raft-ts/testing";
+import {
+  describeLogStorageConformance,
+  type LogStorageFill,
+  type LogStorageUnderTest,
+} from "raft-ts/testing";
 import { NodeStorage } from "../src/index.js";
 import { makeTempDir, removeDir } from "./helpers.js";
 

@@ -61,38 +61,34 @@ describe("crash recovery", () => {
   const dir = makeTempDir("crash");
   afterAll(() => removeDir(dir));
 
-  it(
-    "keeps every acknowledged flush and serves nothing torn after SIGKILL, round after round",
-    async () => {
-      for (let round = 1; round <= ROUNDS; round++) {
-        const result = await runWriterUntilKilled(dir, round * 7919 + round, 5 + round * 4);
-        expect(result.acked).toBeGreaterThanOrEqual(5 + round * 4);
-        const acked = result.intents.get(result.acked)!;
-        const inFlight = result.intents.get(result.acked + 1);
-        const storage = await NodeStorage.open(dir);
-        try {
-          const groups = acked.length;
-          const recovered = tipsOf(storage, groups);
-          const logs = (tips: GroupTip[]) => tips.map((t) => [t.last, t.lastTerm]);
-          // The journal frame of a flush is atomic: all groups match one flush.
-          const candidates = [acked, ...(inFlight === undefined ? [] : [inFlight])];
-          expect(candidates.map(logs)).toContainEqual(logs(recovered));
-          // LevelDB is written after the journal sync, so hard state is at most one flush behind.
-          for (let g = 0; g < groups; g++) {
-            expect(candidates.map((c) => c[g]!.hardTerm)).toContain(recovered[g]!.hardTerm);
-          }
-          for (let g = 0; g < groups; g++) {
-            const log = storage.group(g);
-            if (log.lastIndex() < log.firstIndex()) continue;
-            for (const entry of log.entries(log.firstIndex(), log.lastIndex() + 1, Infinity)) {
-              expect(entryIsIntact(g, entry)).toBe(true);
-            }
-          }
-        } finally {
-          await storage.close();
+  it("keeps every acknowledged flush and serves nothing torn after SIGKILL, round after round", async () => {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const result = await runWriterUntilKilled(dir, round * 7919 + round, 5 + round * 4);
+      expect(result.acked).toBeGreaterThanOrEqual(5 + round * 4);
+      const acked = result.intents.get(result.acked)!;
+      const inFlight = result.intents.get(result.acked + 1);
+      const storage = await NodeStorage.open(dir);
+      try {
+        const groups = acked.length;
+        const recovered = tipsOf(storage, groups);
+        const logs = (tips: GroupTip[]) => tips.map((t) => [t.last, t.lastTerm]);
+        // The journal frame of a flush is atomic: all groups match one flush.
+        const candidates = [acked, ...(inFlight === undefined ? [] : [inFlight])];
+        expect(candidates.map(logs)).toContainEqual(logs(recovered));
+        // LevelDB is written after the journal sync, so hard state is at most one flush behind.
+        for (let g = 0; g < groups; g++) {
+          expect(candidates.map((c) => c[g]!.hardTerm)).toContain(recovered[g]!.hardTerm);
         }
+        for (let g = 0; g < groups; g++) {
+          const log = storage.group(g);
+          if (log.lastIndex() < log.firstIndex()) continue;
+          for (const entry of log.entries(log.firstIndex(), log.lastIndex() + 1, Infinity)) {
+            expect(entryIsIntact(g, entry)).toBe(true);
+          }
+        }
+      } finally {
+        await storage.close();
       }
-    },
-    120_000,
-  );
+    }
+  }, 120_000);
 });

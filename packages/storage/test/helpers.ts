@@ -37,7 +37,12 @@ export function entrySize(groupId: number, index: number, maxBytes = 2048): numb
   return (groupId * 7919 + index * 104729) % (maxBytes + 1);
 }
 
-export function makeEntry(groupId: number, index: number, term: number, bytes = entrySize(groupId, index)): Entry {
+export function makeEntry(
+  groupId: number,
+  index: number,
+  term: number,
+  bytes = entrySize(groupId, index),
+): Entry {
   return { index, term, type: 0, data: entryData(groupId, index, term, bytes) };
 }
 
@@ -50,5 +55,10 @@ export function makeEntries(groupId: number, lo: number, hi: number, term: numbe
 /** True when `entry` is exactly what makeEntry would produce for its own (group, index, term). */
 export function entryIsIntact(groupId: number, entry: Entry): boolean {
   const expected = entryData(groupId, entry.index, entry.term, entry.data.length);
-  return Buffer.compare(Buffer.from(expected), Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength)) === 0;
+  return (
+    Buffer.compare(
+      Buffer.from(expected),
+      Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength),
+    ) === 0
+  );
 }

@@ -44,7 +44,12 @@ describe("NodeStorage against the MemoryStorage model", () => {
     it(`agrees through random appends, conflicts, compactions, snapshots and reopens (seed ${seed})`, async () => {
       const dir = makeTempDir("model");
       dirs.push(dir);
-      const options = { sync: false, segmentSizeBytes: 8192, tailCacheBytesPerGroup: 2048, rewriteLiveRatioMax: 0.5 };
+      const options = {
+        sync: false,
+        segmentSizeBytes: 8192,
+        tailCacheBytesPerGroup: 2048,
+        rewriteLiveRatioMax: 0.5,
+      };
       const next = random(seed);
       const groups = 4;
       const models = Array.from({ length: groups }, () => new MemoryStorage());
@@ -80,7 +85,11 @@ describe("NodeStorage against the MemoryStorage model", () => {
           } else if (roll < 83 && g !== 3) {
             terms[g]! += 1;
             const snapshot = {
-              metadata: { index: model.lastIndex() + 1 + next(5), term: terms[g]!, confState: { voters: [1, 2, 3], learners: [] } },
+              metadata: {
+                index: model.lastIndex() + 1 + next(5),
+                term: terms[g]!,
+                confState: { voters: [1, 2, 3], learners: [] },
+              },
               data: new Uint8Array([g]),
             };
             batch.applySnapshot(g, snapshot);

@@ -62,8 +62,14 @@ describe("NodeStorage round trip", () => {
     const dir = tempDir();
     let storage = await NodeStorage.open(dir);
     await storage.createGroup(7);
-    await storage.beginFlush().append(7, makeEntries(7, 1, 11, 1, 100)).commit();
-    await storage.beginFlush().append(7, makeEntries(7, 6, 8, 2, 100)).commit();
+    await storage
+      .beginFlush()
+      .append(7, makeEntries(7, 1, 11, 1, 100))
+      .commit();
+    await storage
+      .beginFlush()
+      .append(7, makeEntries(7, 6, 8, 2, 100))
+      .commit();
     const check = (s: NodeStorage) => {
       const log = s.group(7);
       expect(log.lastIndex()).toBe(7);
@@ -83,11 +89,17 @@ describe("NodeStorage round trip", () => {
     const dir = tempDir();
     let storage = await NodeStorage.open(dir);
     await storage.createGroup(3);
-    await storage.beginFlush().append(3, makeEntries(3, 1, 6, 1)).commit();
+    await storage
+      .beginFlush()
+      .append(3, makeEntries(3, 1, 6, 1))
+      .commit();
     await storage.deleteGroup(3);
     expect(() => storage.group(3)).toThrow(UnknownGroupError);
     await storage.createGroup(3);
-    await storage.beginFlush().append(3, makeEntries(3, 1, 3, 4)).commit();
+    await storage
+      .beginFlush()
+      .append(3, makeEntries(3, 1, 3, 4))
+      .commit();
     await storage.close();
     storage = await NodeStorage.open(dir);
     expect(storage.group(3).lastIndex()).toBe(2);

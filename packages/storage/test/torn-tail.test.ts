@@ -42,14 +42,19 @@ async function writeJournal(): Promise<Written> {
 }
 
 /** Opens the storage and checks it holds exactly the state of some checkpoint, all entries intact. */
-async function expectCheckpoint(written: Written, expected: { last: number[] }, tornBytes: number): Promise<void> {
+async function expectCheckpoint(
+  written: Written,
+  expected: { last: number[] },
+  tornBytes: number,
+): Promise<void> {
   const storage = await NodeStorage.open(written.dir, { sync: false });
   try {
     expect(storage.recovery.tornBytesCut).toBe(tornBytes);
     for (let g = 0; g < GROUPS; g++) {
       const log = storage.group(g);
       expect(log.lastIndex()).toBe(expected.last[g]);
-      for (const entry of log.entries(1, log.lastIndex() + 1, Infinity)) expect(entryIsIntact(g, entry)).toBe(true);
+      for (const entry of log.entries(1, log.lastIndex() + 1, Infinity))
+        expect(entryIsIntact(g, entry)).toBe(true);
     }
   } finally {
     await storage.close();
@@ -110,7 +115,9 @@ describe("torn tail", () => {
       const damaged = Buffer.from(written.original);
       damaged[at]! ^= 0x01;
       writeFileSync(written.segmentPath, damaged);
-      await expect(NodeStorage.open(written.dir, { sync: false })).rejects.toBeInstanceOf(CorruptSegmentError);
+      await expect(NodeStorage.open(written.dir, { sync: false })).rejects.toBeInstanceOf(
+        CorruptSegmentError,
+      );
     }
     writeFileSync(written.segmentPath, written.original);
     await expectCheckpoint(written, written.checkpoints[written.checkpoints.length - 1]!, 0);
@@ -123,7 +130,11 @@ describe("damage outside the last segment", () => {
     try {
       const storage = await NodeStorage.open(dir, { sync: false, segmentSizeBytes: 4096 });
       await storage.createGroup(1);
-      for (let i = 1; i <= 20; i++) await storage.beginFlush().append(1, makeEntries(1, i, i + 1, 1, 1000)).commit();
+      for (let i = 1; i <= 20; i++)
+        await storage
+          .beginFlush()
+          .append(1, makeEntries(1, i, i + 1, 1, 1000))
+          .commit();
       await storage.close();
       const segmentsDir = join(dir, "segments");
       const names = readdirSync(segmentsDir).sort();

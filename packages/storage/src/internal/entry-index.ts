@@ -47,7 +47,10 @@ export class EntryIndex {
   }
 
   private slot(index: number): number {
-    assert(index >= this.firstIndex && index <= this.last, `index ${index} outside [${this.firstIndex}, ${this.last}]`);
+    assert(
+      index >= this.firstIndex && index <= this.last,
+      `index ${index} outside [${this.firstIndex}, ${this.last}]`,
+    );
     return this.head + (index - this.firstIndex);
   }
 
@@ -88,7 +91,14 @@ export class EntryIndex {
   }
 
   /** Points an existing slot at a new record (a rewrite copy, or a hole being filled). The caller accounts for the old pointer. */
-  set(index: number, term: number, type: number, segmentId: number, offset: number, recordBytes: number): void {
+  set(
+    index: number,
+    term: number,
+    type: number,
+    segmentId: number,
+    offset: number,
+    recordBytes: number,
+  ): void {
     const s = this.slot(index);
     this.terms[s] = term;
     this.types[s] = type;

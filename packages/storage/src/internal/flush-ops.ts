@@ -5,7 +5,12 @@ export type FlushOp =
   | { readonly kind: "create"; readonly groupId: number }
   | { readonly kind: "delete"; readonly groupId: number }
   /** `dropped` is set when a later applySnapshot or delete of the group in the same batch voids it. */
-  | { readonly kind: "append"; readonly groupId: number; readonly entries: readonly Entry[]; dropped: boolean }
+  | {
+      readonly kind: "append";
+      readonly groupId: number;
+      readonly entries: readonly Entry[];
+      dropped: boolean;
+    }
   | { readonly kind: "hardState"; readonly groupId: number; readonly hardState: HardState }
   | { readonly kind: "confState"; readonly groupId: number; readonly confState: ConfState }
   | { readonly kind: "applySnapshot"; readonly groupId: number; readonly snapshot: Snapshot }

@@ -47,13 +47,17 @@ export function encodeSegmentHeader(segmentId: number): Buffer {
 }
 
 /** The segment id in a valid header, or a reason the header is not valid. */
-export function decodeSegmentHeader(header: Buffer): { ok: true; segmentId: number } | { ok: false; reason: string } {
+export function decodeSegmentHeader(
+  header: Buffer,
+): { ok: true; segmentId: number } | { ok: false; reason: string } {
   if (header.length < SEGMENT_HEADER_BYTES) return { ok: false, reason: "short segment header" };
   if (header.toString("latin1", 0, 8) !== SEGMENT_MAGIC) return { ok: false, reason: "bad segment magic" };
   const crc = checksum(header.subarray(0, SEGMENT_HEADER_BYTES - 4));
-  if (crc !== header.readUInt32LE(SEGMENT_HEADER_BYTES - 4)) return { ok: false, reason: "bad segment header crc" };
+  if (crc !== header.readUInt32LE(SEGMENT_HEADER_BYTES - 4))
+    return { ok: false, reason: "bad segment header crc" };
   const version = header.readUInt32LE(8);
-  if (version !== SEGMENT_FORMAT_VERSION) return { ok: false, reason: `unknown segment format version ${version}` };
+  if (version !== SEGMENT_FORMAT_VERSION)
+    return { ok: false, reason: `unknown segment format version ${version}` };
   return { ok: true, segmentId: readU64(header, 16) };
 }
 

@@ -13,7 +13,10 @@ import type { GroupMeta } from "./state-codec.js";
 import { TailCache } from "./tail-cache.js";
 
 export const EMPTY_HARD_STATE: HardState = Object.freeze({ term: 0, vote: 0, commit: 0 });
-export const EMPTY_CONF_STATE: ConfState = Object.freeze({ voters: Object.freeze([]), learners: Object.freeze([]) });
+export const EMPTY_CONF_STATE: ConfState = Object.freeze({
+  voters: Object.freeze([]),
+  learners: Object.freeze([]),
+});
 export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
   metadata: Object.freeze({ index: 0, term: 0, confState: EMPTY_CONF_STATE }),
   data: new Uint8Array(0),
@@ -96,7 +99,14 @@ export class GroupState {
    * original's segment is gone) extends the log. A different term there means the journal
    * contradicts itself.
    */
-  applyRewrite(index: number, term: number, type: number, segmentId: number, offset: number, recordBytes: number): void {
+  applyRewrite(
+    index: number,
+    term: number,
+    type: number,
+    segmentId: number,
+    offset: number,
+    recordBytes: number,
+  ): void {
     if (index < this.index.first) return;
     if (index <= this.index.last) {
       if (this.index.isHole(index)) {

@@ -11,7 +11,13 @@
  * happens to contain frame-like bytes cannot turn a torn tail into a false corruption report.
  */
 import { fstatSync, readSync } from "node:fs";
-import { FRAME_HEADER_BYTES, FRAME_MAGIC, RECORD_HEADER_BYTES, RECOVERY_READ_CHUNK_BYTES, SEGMENT_HEADER_BYTES } from "../constants.js";
+import {
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  RECORD_HEADER_BYTES,
+  RECOVERY_READ_CHUNK_BYTES,
+  SEGMENT_HEADER_BYTES,
+} from "../constants.js";
 import { CorruptSegmentError } from "../errors.js";
 import { decodeFrameHeader, decodeRecord, decodeSegmentHeader, type RecordHeader } from "./format.js";
 
@@ -87,7 +93,14 @@ export function scanSegment(
 
   if (fileBytes < SEGMENT_HEADER_BYTES) {
     if (!isLast) throw new CorruptSegmentError(path, 0, "segment shorter than its header");
-    return { validBytes: 0, fileBytes, lastSeq, frames, tornReason: "segment shorter than its header", headerTorn: true };
+    return {
+      validBytes: 0,
+      fileBytes,
+      lastSeq,
+      frames,
+      tornReason: "segment shorter than its header",
+      headerTorn: true,
+    };
   }
   const { buffer: headerBuffer, at: headerAt } = window.view(0, SEGMENT_HEADER_BYTES);
   const header = decodeSegmentHeader(headerBuffer.subarray(headerAt, headerAt + SEGMENT_HEADER_BYTES));
@@ -106,7 +119,8 @@ export function scanSegment(
     if (!isLast) throw new CorruptSegmentError(path, position, reason);
     if (searchFrom < fileBytes) {
       const next = findFrameHeader(window, searchFrom, lastSeq);
-      if (next >= 0) throw new CorruptSegmentError(path, position, `${reason} (a valid frame follows at byte ${next})`);
+      if (next >= 0)
+        throw new CorruptSegmentError(path, position, `${reason} (a valid frame follows at byte ${next})`);
     }
     return { validBytes: position, fileBytes, lastSeq, frames, tornReason: reason, headerTorn: false };
   };
@@ -132,7 +146,11 @@ export function scanSegment(
         break;
       }
       const recordBytes = RECORD_HEADER_BYTES + record.dataBytes;
-      records.push({ header: record, offset: position + FRAME_HEADER_BYTES + (cursor - bodyAt), recordBytes });
+      records.push({
+        header: record,
+        offset: position + FRAME_HEADER_BYTES + (cursor - bodyAt),
+        recordBytes,
+      });
       cursor += recordBytes;
     }
     if (bad === null && cursor !== bodyEnd) bad = `frame ${frame.seq} has bytes after its last record`;

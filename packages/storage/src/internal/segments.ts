@@ -14,8 +14,8 @@ import {
   openSync,
   readSync,
   unlinkSync,
-  writev,
   writeSync,
+  writev,
 } from "node:fs";
 import { join } from "node:path";
 import { SEGMENT_HEADER_BYTES } from "../constants.js";
@@ -61,7 +61,10 @@ export class Segment {
 
   removeLive(groupId: number, recordBytes: number): void {
     const count = this.liveByGroup.get(groupId);
-    assert(count !== undefined && this.liveEntries > 0, `segment ${this.id} has live entries of group ${groupId}`);
+    assert(
+      count !== undefined && this.liveEntries > 0,
+      `segment ${this.id} has live entries of group ${groupId}`,
+    );
     this.liveEntries -= 1;
     this.liveBytes -= recordBytes;
     if (count === 1) this.liveByGroup.delete(groupId);
@@ -69,7 +72,9 @@ export class Segment {
   }
 }
 
-function promisify<T>(run: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+function promisify<T>(
+  run: (done: (error: NodeJS.ErrnoException | null, value: T) => void) => void,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     run((error, value) => (error === null ? resolve(value) : reject(error)));
   });
@@ -155,13 +160,16 @@ export class SegmentFiles {
     let pending: readonly Uint8Array[] = chunks;
     let remaining = totalBytes;
     while (remaining > 0) {
-      const written = await promisify<number>((done) => writev(segment.fd, pending as NodeJS.ArrayBufferView[], position, done));
+      const written = await promisify<number>((done) =>
+        writev(segment.fd, pending as NodeJS.ArrayBufferView[], position, done),
+      );
       assert(written > 0, "a write makes progress");
       position += written;
       remaining -= written;
       if (remaining > 0) pending = skipBytes(pending, written);
     }
-    if (this.syncWrites) await promisify<void>((done) => fdatasync(segment.fd, (error) => done(error, undefined)));
+    if (this.syncWrites)
+      await promisify<void>((done) => fdatasync(segment.fd, (error) => done(error, undefined)));
     segment.size = position;
     return start;
   }

@@ -78,7 +78,8 @@ export function encodeConfState(confState: ConfState): Buffer {
 export function decodeConfState(value: Buffer): ConfState {
   const parsed = JSON.parse(value.toString("utf8")) as { voters?: unknown; learners?: unknown };
   const ids = (list: unknown): number[] => {
-    if (!Array.isArray(list) || !list.every((id) => Number.isSafeInteger(id))) throw new Error("bad conf state record");
+    if (!Array.isArray(list) || !list.every((id) => Number.isSafeInteger(id)))
+      throw new Error("bad conf state record");
     return list as number[];
   };
   return { voters: ids(parsed.voters), learners: ids(parsed.learners) };
