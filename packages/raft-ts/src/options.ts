@@ -47,7 +47,12 @@ export interface RaftOptions {
   /** Injected randomness for election timeouts. */
   random: RandomSource;
   /**
-   * The voters of a brand-new group, used only when `storage` holds no configuration yet.
+   * The voters of a brand-new group, used only when `storage` is empty (no entries, no term, no
+   * configuration). The node then writes them at the head of its log as committed ConfChange
+   * entries of term 1 (etcd's bootstrap), so nodes joining later learn the configuration by
+   * replaying the log; the application applies them like any conf change. The alternative is a
+   * storage created with the configuration (MemoryStorage's `confState`); a node joining such a
+   * group must then be created with the group's current configuration.
    * @default [] (configuration comes from storage)
    */
   peers?: readonly NodeId[];

@@ -1,4 +1,4 @@
-import type { ConfChange } from "../conf-change.js";
+import { type ConfChange, encodeConfChange } from "../conf-change.js";
 import { MAX_PENDING_READ_INDEX_REQUESTS } from "../constants.js";
 import {
   ConfChangePendingError,
@@ -139,14 +139,39 @@ export class Raft {
     }
     this.log = new RaftLog(storage, commit, Math.max(options.appliedIndex, firstIndex - 1));
     this.tracker = new ProgressTracker(options.maxInflightAppends);
-    const bootstrap = confState.voters.length === 0 && confState.learners.length === 0;
-    this.tracker.setConfig(
-      bootstrap ? { voters: options.peers, learners: options.learners } : confState,
-      lastIndex + 1,
-    );
+    this.tracker.setConfig(confState, lastIndex + 1);
     this.term = hardState.term;
     this.vote = hardState.vote;
+    const empty =
+      lastIndex === 0 && hardState.term === 0 && confState.voters.length + confState.learners.length === 0;
+    if (empty && options.peers.length + options.learners.length > 0)
+      this.bootstrap(options.peers, options.learners);
     this.becomeFollower(this.term, NONE);
+  }
+
+  /**
+   * Starts a brand-new group (etcd's Bootstrap): the initial members become committed ConfChange
+   * entries of term 1 at the head of the log, identical on every founding node, so a node that
+   * joins later learns the whole configuration history by replaying the log. The application
+   * applies them like any other conf change.
+   */
+  private bootstrap(voters: readonly NodeId[], learners: readonly NodeId[]): void {
+    const changes: ConfChange[] = [
+      ...[...voters].sort((a, b) => a - b).map((nodeId): ConfChange => ({ type: "add-voter", nodeId })),
+      ...[...learners].sort((a, b) => a - b).map((nodeId): ConfChange => ({ type: "add-learner", nodeId })),
+    ];
+    const bootstrapEntries = changes.map(
+      (change, i): Entry => ({
+        term: 1,
+        index: i + 1,
+        type: EntryType.ConfChange,
+        data: encodeConfChange(change),
+      }),
+    );
+    this.log.append(bootstrapEntries);
+    this.log.commitTo(bootstrapEntries.length);
+    this.term = 1;
+    this.tracker.setConfig({ voters, learners }, this.log.lastIndex() + 1);
   }
 
   softState(): SoftState {
@@ -922,7 +947,7 @@ export class Raft {
 
   // ---- membership ----------------------------------------------------------------------------
 
-  /** The configuration after `change`, without applying it; null if it would leave no voter. */
+  /** The configuration after `change`, without applying it; null if it would remove the last voter. */
   configurationAfter(change: ConfChange): ConfState | null {
     const voters = new Set(this.tracker.voters);
     const learners = new Set(this.tracker.learners);
@@ -940,14 +965,16 @@ export class Raft {
         learners.delete(change.nodeId);
         break;
     }
-    if (voters.size === 0) return null;
+    // Removing the last voter would leave a group that can never elect a leader again.
+    if (voters.size === 0 && this.tracker.voters.length > 0) return null;
     return { voters: [...voters], learners: [...learners] };
   }
 
   /** Applies a committed change (etcd style: membership changes take effect when applied). */
   applyConfChange(change: ConfChange): ConfState {
     const next = this.configurationAfter(change);
-    // A change that would remove the last voter can never take effect; every node ignores it alike.
+    // A change removing the last voter is refused when proposed; should one be committed anyway,
+    // every node ignores it alike.
     if (next === null) return this.tracker.confState();
     this.tracker.setConfig(next, this.log.lastIndex() + 1);
     if (this.role === StateRole.Leader) {

@@ -48,9 +48,36 @@ export class TestCluster {
     return cluster;
   }
 
+  /**
+   * A group whose members start with logs of the given entry terms (node id -> terms of entries
+   * 1, 2, …) and a stored term equal to their last entry's term (or `term` when larger).
+   */
+  static withLogs(
+    logs: Readonly<Record<NodeId, readonly number[]>>,
+    options: NodeOptions = {},
+    term = 0,
+  ): TestCluster {
+    const cluster = new TestCluster();
+    const ids = Object.keys(logs).map(Number);
+    for (const id of ids) {
+      const terms = logs[id] ?? [];
+      cluster.addNode(id, { voters: ids, learners: [] }, options, (storage) => {
+        storage.append(entries(1, terms));
+        storage.setHardState({ term: Math.max(term, terms[terms.length - 1] ?? 0), vote: 0, commit: 0 });
+      });
+    }
+    return cluster;
+  }
+
   /** Adds a node whose storage starts with `confState` (empty for a node joining later). */
-  addNode(id: NodeId, confState: ConfState, options: NodeOptions = {}): TestNode {
+  addNode(
+    id: NodeId,
+    confState: ConfState,
+    options: NodeOptions = {},
+    fill?: (storage: MemoryStorage) => void,
+  ): TestNode {
     const storage = new MemoryStorage({ confState });
+    fill?.(storage);
     const seed = id * 7919;
     const node = new RaftNode({ id, storage, random: new SeededRandom(seed), ...options });
     const entry: TestNode = { id, node, storage, applied: [], readStates: [], confState, options, seed };
@@ -72,9 +99,9 @@ export class TestCluster {
    * Processes one Ready of `id`: messages go in flight at once, the rest is persisted, then the
    * after-persist messages go, committed entries are applied (conf changes included), advance.
    */
-  processReady(id: NodeId): boolean {
+  processReady(id: NodeId): Ready | null {
     const entry = this.get(id);
-    if (!entry.node.hasReady()) return false;
+    if (!entry.node.hasReady()) return null;
     const ready = entry.node.ready();
     this.onReady?.(id, ready);
     this.send(ready.messages);
@@ -94,7 +121,7 @@ export class TestCluster {
     }
     entry.readStates.push(...ready.readStates);
     entry.node.advance();
-    return true;
+    return ready;
   }
 
   private send(messages: readonly Message[]): void {
@@ -126,7 +153,7 @@ export class TestCluster {
     for (let round = 0; round < maxRounds; round++) {
       let moved = false;
       for (const id of [...this.nodes.keys()].sort((a, b) => a - b)) {
-        while (this.processReady(id)) moved = true;
+        while (this.processReady(id) !== null) moved = true;
       }
       if (this.deliver() > 0) moved = true;
       if (!moved && this.inFlight.length === 0) return;
@@ -215,3 +242,30 @@ export class TestCluster {
 }
 
 export const text = (value: string): Uint8Array => new TextEncoder().encode(value);
+
+/** A message with zero defaults, for stepping hand-made RPCs into a node. */
+export function msg(fields: Partial<Message> & Pick<Message, "type" | "from" | "to">): Message {
+  return {
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    rejectHintTerm: 0,
+    snapshot: null,
+    context: new Uint8Array(0),
+    ...fields,
+  };
+}
+
+/** Entries of the given terms from index `first` on, with data "i". */
+export function entries(first: number, terms: readonly number[]): Entry[] {
+  return terms.map((term, i) => ({
+    term,
+    index: first + i,
+    type: EntryType.Normal,
+    data: text(String(first + i)),
+  }));
+}
