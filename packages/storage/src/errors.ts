@@ -27,6 +27,8 @@ export const StorageErrorCode = {
   StorageFailed: "STORAGE_FAILED",
   /** The storage was closed. */
   Closed: "CLOSED",
+  /** Another process (or another NodeStorage in this one) has the data directory open. */
+  Locked: "LOCKED",
 } as const;
 export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
 
@@ -144,5 +146,17 @@ export class StorageClosedError extends StorageError {
   override readonly name = "StorageClosedError";
   constructor() {
     super(StorageErrorCode.Closed, "the storage is closed", false);
+  }
+}
+
+export class StorageLockedError extends StorageError {
+  override readonly name = "StorageLockedError";
+  constructor(dir: string, options?: { cause?: unknown }) {
+    super(
+      StorageErrorCode.Locked,
+      `the data directory ${dir} is in use by another process or storage instance`,
+      true,
+      options,
+    );
   }
 }

@@ -26,6 +26,7 @@ export {
   StorageError,
   StorageErrorCode,
   StorageFailedError,
+  StorageLockedError,
   TooLargeError,
   UnknownGroupError,
 } from "./errors.js";

@@ -27,6 +27,7 @@ import {
   StorageClosedError,
   type StorageError,
   StorageFailedError,
+  StorageLockedError,
   UnknownGroupError,
 } from "./errors.js";
 import { FlushBatch, type FlushHost, type FlushResult } from "./flush-batch.js";
@@ -175,7 +176,13 @@ export class NodeStorage implements FlushHost {
       keyEncoding: "buffer",
       valueEncoding: "buffer",
     });
-    await db.open();
+    try {
+      await db.open();
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause;
+      if (cause?.code === "LEVEL_LOCKED") throw new StorageLockedError(dir, { cause: error });
+      throw error;
+    }
     const segments = new SegmentFiles(segmentsDir, resolved.sync);
     try {
       const groups = await loadGroups(db, segments);
