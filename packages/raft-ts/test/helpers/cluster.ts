@@ -148,6 +148,24 @@ export class TestCluster {
     return delivered;
   }
 
+  /**
+   * Delivers the in-flight messages addressed to `id` (in send order); returns them with whether
+   * each was dropped by a cut link.
+   */
+  deliverTo(id: NodeId): { message: Message; dropped: boolean }[] {
+    const mine = this.inFlight.filter((message) => message.to === id);
+    if (mine.length === 0) return [];
+    this.inFlight = this.inFlight.filter((message) => message.to !== id);
+    return mine.map((message) => {
+      const dropped = this.cut.has(`${message.from}->${message.to}`) || !this.nodes.has(id);
+      if (!dropped) {
+        this.onDeliver?.(message);
+        this.get(id).node.step(message);
+      }
+      return { message, dropped };
+    });
+  }
+
   /** Processes Readys and delivers messages until nothing moves. */
   stabilize(maxRounds = 1000): void {
     for (let round = 0; round < maxRounds; round++) {
