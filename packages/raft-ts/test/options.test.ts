@@ -28,7 +28,7 @@ describe("RaftOptions validation", () => {
     });
   });
 
-  it.each<[string, Partial<RaftOptions> & Record<string, unknown>, RegExp]>([
+  it.each<[string, Record<string, unknown>, RegExp]>([
     ["id 0", { id: 0 }, /id must be an integer in \[1,/],
     ["a fractional id", { id: 1.5 }, /id must be an integer/],
     ["no storage", { storage: undefined }, /storage must implement LogStorage/],
