@@ -8,7 +8,7 @@ import type { ConfState, Entry, HardState, Snapshot } from "./types.js";
  * Reads are synchronous because the Raft core is. A disk-backed implementation keeps term
  * lookups and recent entries in memory and reads older ones synchronously from its files.
  *
- * Every implementation must pass the conformance suite in `test/storage-conformance.ts`
+ * Every implementation must pass the conformance suite in `src/testing/storage-conformance.ts`
  * (exported as `describeLogStorageConformance` from `raft-ts/testing`).
  *
  * Errors: reads below the first index throw `CompactedError`; reads past the last index throw
@@ -20,7 +20,8 @@ export interface LogStorage {
   /**
    * Entries with index in [lo, hi), in order. At least one entry is returned when lo < hi, even
    * if it alone exceeds `maxBytes`; otherwise the prefix whose total `data` size is at most
-   * `maxBytes`.
+   * `maxBytes`. The returned array belongs to the caller (raft may append to it); the entries
+   * in it are shared and immutable.
    */
   entries(lo: number, hi: number, maxBytes: number): Entry[];
   /** The term of the entry at `index`; valid for firstIndex()-1 (the snapshot's term) … lastIndex(). */
