@@ -106,7 +106,11 @@ export class RaftNode {
     this.raft.step(message);
   }
 
-  /** Proposes one entry. Returns where it was appended; see `ProposalTracker` to learn its fate. */
+  /**
+   * Proposes one entry. Returns where it was appended; see `ProposalTracker` to learn its fate.
+   * With `forwardProposals` on, a follower forwards it to the leader instead and returns
+   * `{term: 0, index: 0}` (position unknown).
+   */
   propose(data: Uint8Array): { term: number; index: number } {
     return this.raft.propose([data], EntryType.Normal);
   }
