@@ -8,3 +8,4 @@ export * as streams from "./gen/sluice/v1/streams.js";
 
 /** The protobuf package of the public API. */
 export const PUBLIC_API_PACKAGE = "sluice.v1";
+export * as peer from "./gen/sluice/peer/v1/peer.js";
