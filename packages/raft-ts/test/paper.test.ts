@@ -283,38 +283,34 @@ describe("figure 2, AppendEntries receiver", () => {
 
   it("1. rejects (answers with its term) when the leader's term is older, changing nothing", () => {
     const cluster = follower([1, 2, 3], FULL);
-    cluster
-      .raft(1)
-      .step(
-        msg({
-          type: MessageType.App,
-          from: 2,
-          to: 1,
-          term: 2,
-          index: 2,
-          logTerm: 2,
-          entries: entries(3, [2]),
-        }),
-      );
+    cluster.raft(1).step(
+      msg({
+        type: MessageType.App,
+        from: 2,
+        to: 1,
+        term: 2,
+        index: 2,
+        logTerm: 2,
+        entries: entries(3, [2]),
+      }),
+    );
     expect(reply(cluster)).toMatchObject({ term: 3, to: 2 });
     expect(cluster.raft(1).status()).toMatchObject({ term: 3, lastIndex: 3 });
   });
 
   it("2. rejects when it has no entry at prevLogIndex with prevLogTerm, with a hint to back up", () => {
     const cluster = follower([1, 1, 2]);
-    cluster
-      .raft(1)
-      .step(
-        msg({
-          type: MessageType.App,
-          from: 2,
-          to: 1,
-          term: 3,
-          index: 3,
-          logTerm: 3,
-          entries: entries(4, [3]),
-        }),
-      );
+    cluster.raft(1).step(
+      msg({
+        type: MessageType.App,
+        from: 2,
+        to: 1,
+        term: 3,
+        index: 3,
+        logTerm: 3,
+        entries: entries(4, [3]),
+      }),
+    );
     expect(reply(cluster)).toMatchObject({ reject: true, index: 3, rejectHint: 3, rejectHintTerm: 2 });
     cluster.raft(1).step(msg({ type: MessageType.App, from: 2, to: 1, term: 3, index: 6, logTerm: 3 }));
     expect(reply(cluster)).toMatchObject({ reject: true, index: 6, rejectHint: 3, rejectHintTerm: 2 });
@@ -323,19 +319,17 @@ describe("figure 2, AppendEntries receiver", () => {
 
   it("3. deletes a conflicting entry and all that follow it", () => {
     const cluster = follower([1, 1, 2, 2]);
-    cluster
-      .raft(1)
-      .step(
-        msg({
-          type: MessageType.App,
-          from: 2,
-          to: 1,
-          term: 3,
-          index: 2,
-          logTerm: 1,
-          entries: entries(3, [3]),
-        }),
-      );
+    cluster.raft(1).step(
+      msg({
+        type: MessageType.App,
+        from: 2,
+        to: 1,
+        term: 3,
+        index: 2,
+        logTerm: 1,
+        entries: entries(3, [3]),
+      }),
+    );
     expect(reply(cluster)).toMatchObject({ reject: false, index: 3 });
     const storage = cluster.get(1).storage;
     expect(storage.lastIndex()).toBe(3);
@@ -344,54 +338,48 @@ describe("figure 2, AppendEntries receiver", () => {
 
   it("4. appends new entries, and keeps entries it already has (a stale append truncates nothing)", () => {
     const cluster = follower([1, 1, 2, 2]);
-    cluster
-      .raft(1)
-      .step(
-        msg({
-          type: MessageType.App,
-          from: 2,
-          to: 1,
-          term: 2,
-          index: 1,
-          logTerm: 1,
-          entries: entries(2, [1]),
-        }),
-      );
+    cluster.raft(1).step(
+      msg({
+        type: MessageType.App,
+        from: 2,
+        to: 1,
+        term: 2,
+        index: 1,
+        logTerm: 1,
+        entries: entries(2, [1]),
+      }),
+    );
     expect(reply(cluster)).toMatchObject({ reject: false, index: 2 });
     expect(cluster.raft(1).status().lastIndex).toBe(4);
-    cluster
-      .raft(1)
-      .step(
-        msg({
-          type: MessageType.App,
-          from: 2,
-          to: 1,
-          term: 2,
-          index: 4,
-          logTerm: 2,
-          entries: entries(5, [2, 2]),
-        }),
-      );
+    cluster.raft(1).step(
+      msg({
+        type: MessageType.App,
+        from: 2,
+        to: 1,
+        term: 2,
+        index: 4,
+        logTerm: 2,
+        entries: entries(5, [2, 2]),
+      }),
+    );
     expect(reply(cluster)).toMatchObject({ reject: false, index: 6 });
     expect(cluster.get(1).storage.lastIndex()).toBe(6);
   });
 
   it("5. sets commitIndex = min(leaderCommit, index of last new entry)", () => {
     const cluster = follower([1, 1, 1]);
-    cluster
-      .raft(1)
-      .step(
-        msg({
-          type: MessageType.App,
-          from: 2,
-          to: 1,
-          term: 1,
-          index: 1,
-          logTerm: 1,
-          entries: entries(2, [1]),
-          commit: 3,
-        }),
-      );
+    cluster.raft(1).step(
+      msg({
+        type: MessageType.App,
+        from: 2,
+        to: 1,
+        term: 1,
+        index: 1,
+        logTerm: 1,
+        entries: entries(2, [1]),
+        commit: 3,
+      }),
+    );
     expect(cluster.raft(1).status().commit).toBe(2);
     cluster
       .raft(1)
@@ -401,19 +389,17 @@ describe("figure 2, AppendEntries receiver", () => {
 
   it("acknowledges only after persisting: the reply is in messagesAfterPersist", () => {
     const cluster = follower([1]);
-    cluster
-      .raft(1)
-      .step(
-        msg({
-          type: MessageType.App,
-          from: 2,
-          to: 1,
-          term: 1,
-          index: 1,
-          logTerm: 1,
-          entries: entries(2, [1]),
-        }),
-      );
+    cluster.raft(1).step(
+      msg({
+        type: MessageType.App,
+        from: 2,
+        to: 1,
+        term: 1,
+        index: 1,
+        logTerm: 1,
+        entries: entries(2, [1]),
+      }),
+    );
     const ready = take(cluster, 1);
     expect(ofType(ready.messages, MessageType.AppResp)).toEqual([]);
     expect(ofType(ready.messagesAfterPersist, MessageType.AppResp)).toHaveLength(1);
@@ -486,19 +472,17 @@ describe("figure 8: a leader commits entries of earlier terms only by committing
     take(cluster, 1);
     cluster.dropAll();
     // Replicate only (2, term 2) to S3, and have S2 confirm it holds it.
-    cluster
-      .raft(3)
-      .step(
-        msg({
-          type: MessageType.App,
-          from: 1,
-          to: 3,
-          term: 4,
-          index: 1,
-          logTerm: 1,
-          entries: entries(2, [2]),
-        }),
-      );
+    cluster.raft(3).step(
+      msg({
+        type: MessageType.App,
+        from: 1,
+        to: 3,
+        term: 4,
+        index: 1,
+        logTerm: 1,
+        entries: entries(2, [2]),
+      }),
+    );
     cluster.raft(2).step(msg({ type: MessageType.App, from: 1, to: 2, term: 4, index: 2, logTerm: 2 }));
     take(cluster, 2);
     take(cluster, 3);
