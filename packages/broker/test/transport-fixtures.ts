@@ -1,0 +1,42 @@
+// Shared helpers of the transport tests: message builders and a deadline-bound waitFor.
+import { type Entry, EntryType, type Message, type MessageType, type NodeId } from "raft-ts";
+import type { GroupMessage } from "../src/transport/transport.js";
+
+const EMPTY = new Uint8Array(0);
+
+export function message(fields: Partial<Message> & { type: MessageType; from: NodeId; to: NodeId }): Message {
+  return {
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    rejectHintTerm: 0,
+    snapshot: null,
+    context: EMPTY,
+    ...fields,
+  };
+}
+
+export function entry(index: number, term: number, data: Uint8Array): Entry {
+  return { index, term, type: EntryType.Normal, data };
+}
+
+export function groupMessage(groupId: number, m: Message): GroupMessage {
+  return { groupId, message: m };
+}
+
+/** Polls `condition` every few milliseconds; rejects with `what` once `timeoutMs` has passed. */
+export async function waitFor(
+  condition: () => boolean,
+  timeoutMs: number,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
