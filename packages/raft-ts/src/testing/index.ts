@@ -4,7 +4,8 @@
  */
 export type { FaultProfile } from "./sim/fault-profile.js";
 export { randomFaultProfile } from "./sim/fault-profile.js";
-export { mutationProfile } from "./sim/mutation-profiles.js";
+export type { MutationSettings } from "./sim/mutation-profiles.js";
+export { mutationSettings } from "./sim/mutation-profiles.js";
 export type {
   RunStats,
   SeedRangeOptions,

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { RaftBug } from "../../options.js";
-import { mutationProfile } from "./mutation-profiles.js";
+import { mutationSettings } from "./mutation-profiles.js";
 import { DEFAULT_STEPS, formatViolation, runSeeds } from "./run.js";
 
 /**
@@ -10,7 +10,8 @@ import { DEFAULT_STEPS, formatViolation, runSeeds } from "./run.js";
  *   --first-seed S     the first seed (default 1); seeds S … S+N-1 run
  *   --steps K          scheduled events per seed (default 500)
  *   --nodes 3|5        cluster size (default: 3 for even seeds, 5 for odd ones)
- *   --bug NAME         switch on a RaftBug mutation (repeatable), with its tuned fault profile
+ *   --bug NAME         switch on a RaftBug mutation (repeatable); a single one runs with its
+ *                      tuned fault mix (mutation-profiles.ts)
  *   --trace            print every event of every seed (use with --seeds 1 to replay a failure)
  *   --stop             stop at the first violation
  *
@@ -46,7 +47,10 @@ function main(): number {
     if (!known.has(name)) throw new Error(`unknown --bug ${name}; one of ${[...known].join(", ")}`);
     return name as RaftBug;
   });
-  const profile = bugs.length === 1 ? mutationProfile(bugs[0]!) : undefined;
+  // One mutation runs with its tuned fault mix (and cluster size, unless --nodes says otherwise).
+  const mutation = bugs.length === 1 ? mutationSettings(bugs[0]!) : undefined;
+  const profile = mutation?.profile;
+  const clusterSize = nodes ?? mutation?.nodes;
 
   const started = performance.now();
   let lastReport = started;
@@ -58,7 +62,7 @@ function main(): number {
     steps,
     bugs,
     stopOnViolation: values.stop,
-    ...(nodes === undefined ? {} : { nodes }),
+    ...(clusterSize === undefined ? {} : { nodes: clusterSize }),
     ...(profile === undefined ? {} : { profile }),
     ...(values.trace ? { traceSink: (line: string) => console.log(line) } : {}),
     onResult: (result) => {

@@ -511,8 +511,11 @@ export class SimCluster {
   }
 
   private propose(): void {
-    const leader = this.leaderNode();
-    const node = leader !== null && this.rng.nextFloat() < 0.9 ? leader : this.pickNode((n) => n.running);
+    // Clients talk to whichever node they believe leads, stale leaders included: a leader cut
+    // off from the group keeps accepting proposals that can never commit.
+    const anyLeader = this.pickNode((n) => n.running && n.role === StateRole.Leader);
+    const node =
+      anyLeader !== null && this.rng.nextFloat() < 0.9 ? anyLeader : this.pickNode((n) => n.running);
     if (node === null) return;
     const raft = node.raft!;
     const p = this.profile;
