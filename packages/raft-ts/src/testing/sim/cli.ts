@@ -86,10 +86,10 @@ function main(): number {
       `${bugs.length > 0 ? ` with ${bugs.join(", ")}` : ""}: ${summary.violations.length} violations in ${seconds.toFixed(1)} s`,
   );
   console.log(
-    `  elections ${t.elections}, committed entries ${t.committed}, acknowledged proposals ${t.acknowledged}, ` +
+    `  elections ${t.elections}, committed entries ${t.committed}, acknowledged proposals ${t.acknowledged} (unknown outcome ${t.outcomeUnknown}), ` +
       `crashes ${t.crashes} (torn ${t.tornPersists}), restarts ${t.restarts}, partitions ${t.partitions}, ` +
       `transfers ${t.transfers}, conf changes ${t.confChangesApplied}/${t.confChangesProposed}, ` +
-      `snapshots taken ${t.snapshotsTaken} sent ${t.snapshotsInstalled}, messages ${t.messagesSent} ` +
+      `snapshots taken ${t.snapshotsTaken} sent ${t.snapshotsInstalled}, reads ${t.readsAnswered}/${t.readsAsked}, messages ${t.messagesSent} ` +
       `(dropped ${t.messagesDropped}, duplicated ${t.messagesDuplicated})`,
   );
   return summary.violations.length > 0 ? 1 : 0;

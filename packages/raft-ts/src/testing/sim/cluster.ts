@@ -2,19 +2,14 @@ import { type ConfChange, decodeConfChange } from "../../conf-change.js";
 import { RaftError } from "../../errors.js";
 import { RaftNode } from "../../node.js";
 import type { RaftBug } from "../../options.js";
+import { ProposalTracker } from "../../proposal-tracker.js";
 import { SeededRandom } from "../../random.js";
 import { EntryType, type Message, MessageType, type NodeId, type Ready, StateRole } from "../../types.js";
 import { SafetyChecker } from "./checkers.js";
 import type { FaultProfile } from "./fault-profile.js";
 import { SimNetwork } from "./network.js";
 import { NodeState, ReadyStage, SimNode, sameConfState } from "./sim-node.js";
-import {
-  decodeSnapshotData,
-  encodeProposal,
-  encodeSnapshotData,
-  entryKey,
-  isProposalKey,
-} from "./state-machine.js";
+import { decodeSnapshotData, encodeProposal, encodeSnapshotData } from "./state-machine.js";
 import { formatMessage, formatReady, type TraceRecorder } from "./trace.js";
 import { SimulationViolation, ViolationKind } from "./violation.js";
 
@@ -46,18 +41,12 @@ export interface ClusterOptions {
   readonly trace: TraceRecorder;
 }
 
-export interface ProposalRecord {
-  readonly id: number;
-  readonly node: NodeId;
-  readonly incarnation: number;
-  readonly term: number;
-  readonly index: number;
-}
-
 export interface ClusterStats {
   proposals: number;
   proposalsRejected: number;
   acknowledged: number;
+  /** Proposals whose outcome the ProposalTracker reported unknown (leadership lost). */
+  outcomeUnknown: number;
   crashes: number;
   tornPersists: number;
   restarts: number;
@@ -68,6 +57,8 @@ export interface ClusterStats {
   snapshotsTaken: number;
   snapshotsInstalled: number;
   campaigns: number;
+  readsAsked: number;
+  readsAnswered: number;
 }
 
 const EventKind = {
@@ -84,8 +75,9 @@ const EventKind = {
   ConfChange: 10,
   Compact: 11,
   Campaign: 12,
+  ReadIndex: 13,
 } as const;
-const EVENT_COUNT = 13;
+const EVENT_COUNT = 14;
 
 export class SimCluster {
   readonly nodes = new Map<NodeId, SimNode>();
@@ -95,6 +87,7 @@ export class SimCluster {
     proposals: 0,
     proposalsRejected: 0,
     acknowledged: 0,
+    outcomeUnknown: 0,
     crashes: 0,
     tornPersists: 0,
     restarts: 0,
@@ -105,6 +98,8 @@ export class SimCluster {
     snapshotsTaken: 0,
     snapshotsInstalled: 0,
     campaigns: 0,
+    readsAsked: 0,
+    readsAnswered: 0,
   };
   step = 0;
 
@@ -117,9 +112,10 @@ export class SimCluster {
   private readonly order: SimNode[] = [];
   private nextNodeId: NodeId;
   private nextProposalId = 1;
-  /** Proposals accepted by a leader, by id, until acknowledged. */
-  private readonly proposals = new Map<number, ProposalRecord>();
-  /** Proposals a client would have been told are committed: id and index. */
+  private nextReadId = 1;
+  /** Pending reads: id → the highest index any node knew committed when the read was asked. */
+  private readonly pendingReads = new Map<number, number>();
+  /** Proposals the ProposalTracker reported committed (a client was told): id and index. */
   readonly acknowledged: { id: number; index: number }[] = [];
   /** Conf-change entries already applied by some node (by index), so effects happen once. */
   private readonly appliedConfChanges = new Set<number>();
@@ -195,6 +191,7 @@ export class SimCluster {
     w[EventKind.ConfChange] = leaders > 0 ? p.confChangeWeight : 0;
     w[EventKind.Compact] = running > 0 ? p.compactWeight : 0;
     w[EventKind.Campaign] = running > 0 ? p.campaignWeight : 0;
+    w[EventKind.ReadIndex] = running > 0 ? p.readIndexWeight : 0;
     let total = 0;
     for (let i = 0; i < EVENT_COUNT; i++) total += w[i]!;
     if (total === 0) return EventKind.TickAll;
@@ -264,6 +261,9 @@ export class SimCluster {
         return;
       case EventKind.Compact:
         this.compact();
+        return;
+      case EventKind.ReadIndex:
+        this.readIndex();
         return;
       case EventKind.Campaign: {
         const node = this.pickNode((n) => n.running);
@@ -390,6 +390,7 @@ export class SimCluster {
         node.pending = rd;
         node.stage = ReadyStage.Sent;
         this.checker.onReady(node, rd, node.role, node.term);
+        if (rd.readStates.length > 0) this.onReadStates(node, rd);
         this.send(node, rd.messages);
         return true;
       }
@@ -459,11 +460,9 @@ export class SimCluster {
         node.confState = node.raft!.applyConfChange(change);
         this.onConfChangeApplied(entry.index, change);
         if (!node.running) return;
-      } else {
-        const key = entryKey(entry);
-        if (isProposalKey(key)) this.maybeAcknowledge(node, key, entry.term, entry.index);
       }
     }
+    node.tracker!.observe(rd);
     if (rd.committedEntries.length > 0 && this.rng.nextFloat() < this.profile.checkpointProbability) {
       this.checkpoint(node);
     }
@@ -485,13 +484,19 @@ export class SimCluster {
     }
   }
 
-  /** A proposal counts as acknowledged when the node that accepted it applies it. */
-  private maybeAcknowledge(node: SimNode, key: number, term: number, index: number): void {
-    const record = this.proposals.get(key);
-    if (record === undefined || record.node !== node.id || record.incarnation !== node.incarnation) return;
-    if (record.term !== term || record.index !== index) return;
-    this.proposals.delete(key);
-    this.acknowledged.push({ id: key, index });
+  /**
+   * The ProposalTracker told the client proposal `id` committed at `index`: the node has just
+   * applied that index, so the global apply log must hold that very proposal there.
+   */
+  private acknowledge(node: SimNode, id: number, index: number): void {
+    const applied = this.checker.appliedKeyAt(index);
+    if (applied !== id) {
+      throw new SimulationViolation(
+        ViolationKind.AcknowledgedLost,
+        `node ${node.id} acknowledged proposal ${id} at ${index}, but key ${applied} was applied there`,
+      );
+    }
+    this.acknowledged.push({ id, index });
     this.stats.acknowledged++;
   }
 
@@ -546,12 +551,11 @@ export class SimCluster {
       );
       for (let i = 0; i < count; i++) {
         const id = ids[i]!;
-        this.proposals.set(id, {
-          id,
-          node: node.id,
-          incarnation: node.incarnation,
-          term,
-          index: firstIndex + i,
+        node.tracker!.track(term, firstIndex + i, {
+          resolve: (position) => this.acknowledge(node, id, position.index),
+          reject: () => {
+            this.stats.outcomeUnknown++;
+          },
         });
       }
     } catch (error) {
@@ -560,6 +564,46 @@ export class SimCluster {
       if (this.trace.enabled) this.traceEvent(`propose at ${node.id} refused: ${error.code}`);
     }
     this.observe(node);
+  }
+
+  /**
+   * Asks for a linearizable read. Whatever was committed anywhere before the read is asked
+   * must be visible to it: the ReadIndex answer must be at least that index.
+   */
+  private readIndex(): void {
+    const anyLeader = this.pickNode((n) => n.running && n.role === StateRole.Leader);
+    const node =
+      anyLeader !== null && this.rng.nextFloat() < 0.8 ? anyLeader : this.pickNode((n) => n.running);
+    if (node === null) return;
+    const id = this.nextReadId++;
+    const context = new Uint8Array(4);
+    new DataView(context.buffer).setUint32(0, id, true);
+    try {
+      node.raft!.readIndex(context);
+      this.pendingReads.set(id, this.checker.committedIndex);
+      this.stats.readsAsked++;
+      this.traceEvent(`read ${id} at ${node.id} (committed so far: ${this.checker.committedIndex})`);
+    } catch (error) {
+      if (!(error instanceof RaftError)) throw error;
+    }
+    this.observe(node);
+  }
+
+  private onReadStates(node: SimNode, rd: Ready): void {
+    for (const state of rd.readStates) {
+      if (state.context.length !== 4) continue;
+      const id = new DataView(state.context.buffer, state.context.byteOffset, 4).getUint32(0, true);
+      const required = this.pendingReads.get(id);
+      if (required === undefined) continue;
+      this.pendingReads.delete(id);
+      this.stats.readsAnswered++;
+      if (state.index < required) {
+        throw new SimulationViolation(
+          ViolationKind.LinearizableRead,
+          `node ${node.id} answered read ${id} at index ${state.index}, but ${required} was committed before it was asked`,
+        );
+      }
+    }
   }
 
   private crash(node: SimNode): void {
@@ -584,6 +628,7 @@ export class SimCluster {
   /** Discards everything in memory; the disk stays. */
   private stop(node: SimNode): void {
     node.raft = null;
+    node.tracker = null;
     node.pending = null;
     node.stage = ReadyStage.Idle;
     node.state = NodeState.Crashed;
@@ -636,6 +681,7 @@ export class SimCluster {
       maxInflightAppends: p.maxInflightAppends,
       bugs: this.bugs,
     });
+    node.tracker = new ProposalTracker();
     node.state = NodeState.Running;
     node.pending = null;
     node.stage = ReadyStage.Idle;

@@ -30,6 +30,8 @@ export interface FaultProfile {
   compactWeight: number;
   /** Force a node to campaign now. */
   campaignWeight: number;
+  /** Ask a node (mostly the leader) for a linearizable read (ReadIndex). */
+  readIndexWeight: number;
 
   /** A message is lost on send. */
   dropProbability: number;
@@ -90,6 +92,7 @@ export function randomFaultProfile(rng: SeededRandom): FaultProfile {
     confChangeWeight: pick(rng, [0, 0.3, 0.8]),
     compactWeight: pick(rng, [0, 0.5, 1.5]),
     campaignWeight: pick(rng, [0, 0.1, 0.4]),
+    readIndexWeight: pick(rng, [0, 1, 3]),
     dropProbability: faulty ? pick(rng, [0, 0.01, 0.05, 0.15]) : 0,
     duplicateProbability: faulty ? pick(rng, [0, 0.01, 0.05]) : 0,
     reorderProbability: faulty ? pick(rng, [0, 0.1, 0.3, 0.6]) : 0,

@@ -140,6 +140,7 @@ function emptyStats(): ClusterStats {
     proposals: 0,
     proposalsRejected: 0,
     acknowledged: 0,
+    outcomeUnknown: 0,
     crashes: 0,
     tornPersists: 0,
     restarts: 0,
@@ -150,6 +151,8 @@ function emptyStats(): ClusterStats {
     snapshotsTaken: 0,
     snapshotsInstalled: 0,
     campaigns: 0,
+    readsAsked: 0,
+    readsAnswered: 0,
   };
 }
 

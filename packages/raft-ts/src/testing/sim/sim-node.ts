@@ -1,5 +1,6 @@
 import { MemoryStorage } from "../../memory-storage.js";
 import type { RaftNode } from "../../node.js";
+import type { ProposalTracker } from "../../proposal-tracker.js";
 import type { ConfState, NodeId, Ready } from "../../types.js";
 import { StateRole } from "../../types.js";
 import type { CheckedNode } from "./checkers.js";
@@ -45,6 +46,8 @@ export class SimNode implements CheckedNode {
   checkpoint: Checkpoint;
   state: NodeState = NodeState.Crashed;
   raft: RaftNode | null = null;
+  /** The client side of this incarnation: which proposals it was told are committed. */
+  tracker: ProposalTracker | null = null;
   /** Bumped at every start, so stale snapshot reports never reach a new incarnation. */
   incarnation = 0;
 

@@ -12,6 +12,8 @@ export const ViolationKind = {
   StateMachineSafety: "state-machine-safety",
   CommittedIsDurable: "committed-is-durable",
   CommittedNeverChanges: "committed-never-changes",
+  /** A ReadIndex answer below what was committed before the read was asked: a stale read. */
+  LinearizableRead: "linearizable-read",
   /** After healing, an acknowledged proposal is missing, reordered, or replicas differ. */
   AcknowledgedLost: "acknowledged-lost",
   /** After healing, the cluster did not converge within the bound. */
