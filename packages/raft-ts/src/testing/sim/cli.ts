@@ -19,6 +19,8 @@ import { DEFAULT_STEPS, formatViolation, runSeeds } from "./run.js";
  */
 function main(): number {
   const { values } = parseArgs({
+    // `pnpm … sim -- --flag` passes the "--" through.
+    args: process.argv.slice(2).filter((arg) => arg !== "--"),
     options: {
       seeds: { type: "string", default: "100" },
       "first-seed": { type: "string", default: "1" },
