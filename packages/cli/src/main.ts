@@ -1,44 +1,65 @@
 #!/usr/bin/env node
 /**
- * The `sluice` command. Subcommands arrive with the issues that own them; until then each one
- * says plainly that it is not available yet and exits with status 2.
+ * The `sluice` command: `sluice node` runs one node; `sluice cluster up|down|status` runs a local
+ * three-node cluster. Commands planned for later issues are not listed until they exist.
  */
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { clusterDown, clusterStatus, clusterUp } from "./cluster/local-cluster.js";
+import { EXIT_USAGE } from "./constants.js";
 import { PACKAGE_NAME } from "./index.js";
-
-/** Exit status when a subcommand exists in the plan but not yet in this build. */
-const EXIT_NOT_AVAILABLE = 2;
-/** Exit status for a usage error. */
-const EXIT_USAGE = 64;
+import { runNodeCommand } from "./node/run.js";
 
 const USAGE = `usage: sluice <command> [options]
 
 commands:
-  cluster up|down|status [--data DIR]   a local three-node cluster (arrives with the broker node)
+  node [options]                        run one node (sluice node --help lists the options)
+  cluster up|down|status [--data DIR]   a local three-node cluster on loopback (data under ./data)
   version                               print the version
 `;
 
-export function main(argv: readonly string[]): number {
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "version":
       console.log(`${PACKAGE_NAME} 0.1.0`);
       return 0;
+    case "node":
+      return runNodeCommand(rest, env);
     case "cluster": {
-      const { positionals, values } = parseArgs({
-        args: [...rest],
-        allowPositionals: true,
-        options: { data: { type: "string", default: "./data" } },
-      });
-      const action = positionals[0];
-      if (action !== "up" && action !== "down" && action !== "status") {
-        process.stderr.write(`sluice cluster: expected up, down or status\n${USAGE}`);
+      let parsed: { positionals: string[]; values: { data?: string; "base-port"?: string } };
+      try {
+        parsed = parseArgs({
+          args: [...rest],
+          allowPositionals: true,
+          options: { data: { type: "string", default: "./data" }, "base-port": { type: "string" } },
+        });
+      } catch (error) {
+        process.stderr.write(
+          `sluice cluster: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`,
+        );
         return EXIT_USAGE;
       }
-      process.stderr.write(
-        `sluice cluster ${action} --data ${values.data}: the node process is not built yet (it arrives with the broker node); nothing was started\n`,
-      );
-      return EXIT_NOT_AVAILABLE;
+      const action = parsed.positionals[0];
+      const basePortText = parsed.values["base-port"];
+      const basePort = basePortText === undefined ? undefined : Number(basePortText);
+      if (basePort !== undefined && (!Number.isInteger(basePort) || basePort < 1 || basePort > 65_500)) {
+        process.stderr.write(`sluice cluster: --base-port must be a port number, not "${basePortText}"\n`);
+        return EXIT_USAGE;
+      }
+      const options = { dataDir: parsed.values.data ?? "./data", basePort };
+      switch (action) {
+        case "up":
+          return clusterUp(options);
+        case "down":
+          return clusterDown(options);
+        case "status":
+          return clusterStatus(options);
+        default:
+          process.stderr.write(`sluice cluster: expected up, down or status\n${USAGE}`);
+          return EXIT_USAGE;
+      }
     }
     case undefined:
     case "help":
@@ -52,11 +73,16 @@ export function main(argv: readonly string[]): number {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  try {
-    process.exitCode = main(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`sluice: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = EXIT_USAGE;
-  }
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  main(process.argv.slice(2)).then(
+    (status) => {
+      process.exitCode = status;
+      // A node keeps no handle once stopped, but a stray timer must not hold the exit.
+      if (process.argv[2] === "node") process.exit(status);
+    },
+    (error: unknown) => {
+      process.stderr.write(`sluice: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -3,23 +3,23 @@ import { describe, expect, it, vi } from "vitest";
 import { main } from "../src/main.js";
 
 describe("sluice command", () => {
-  it("prints its version", () => {
+  it("prints its version", async () => {
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
-    expect(main(["version"])).toBe(0);
+    expect(await main(["version"])).toBe(0);
     expect(log).toHaveBeenCalledWith("@sluice/cli 0.1.0");
     log.mockRestore();
   });
 
-  it("rejects an unknown command with the usage status", () => {
+  it("rejects an unknown command with the usage status", async () => {
     const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    expect(main(["frobnicate"])).toBe(64);
+    expect(await main(["frobnicate"])).toBe(64);
     expect(String(write.mock.calls[0]?.[0])).toContain('unknown command "frobnicate"');
     write.mockRestore();
   });
 
-  it("rejects a cluster action other than up, down or status", () => {
+  it("rejects a cluster action other than up, down or status", async () => {
     const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    expect(main(["cluster", "explode"])).toBe(64);
+    expect(await main(["cluster", "explode"])).toBe(64);
     write.mockRestore();
   });
 });

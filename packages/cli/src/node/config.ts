@@ -1,0 +1,282 @@
+/**
+ * The node's configuration, from flags and `SLUICE_*` environment variables (a flag wins over
+ * its variable), validated once before anything is opened or bound. Every problem is reported as
+ * one `StartupError` whose message is a single line naming the flag at fault.
+ */
+import { isIP } from "node:net";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  CLUSTER_ID_DEFAULT,
+  CLUSTER_ID_LENGTH_MAX,
+  CLUSTER_NODES_MAX,
+  GRPC_PORT_BASE_DEFAULT,
+  HTTP_PORT_BASE_DEFAULT,
+  LISTEN_HOST_DEFAULT,
+  METRICS_PORT_BASE_DEFAULT,
+  NODE_ID_MAX,
+  ZONE_DEFAULT,
+  ZONE_LENGTH_MAX,
+} from "../constants.js";
+import { StartupError, StartupErrorCode } from "./errors.js";
+import { LOG_LEVELS, type LogLevel } from "./logger.js";
+
+/** A TCP address to listen on or to dial. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface NodeConfig {
+  /** This node's id, a positive uint32 unique in the cluster. */
+  readonly nodeId: number;
+  /** The availability zone this node runs in; replicas of a group go to distinct zones. */
+  readonly zone: string;
+  /** The cluster's name; peers of another cluster are refused. */
+  readonly clusterId: string;
+  /** Absolute path of the node's data directory (created when missing). */
+  readonly dataDir: string;
+  /** Public gRPC: health, admin, later the sluice.v1 API. @default 127.0.0.1:(50050 + node id) */
+  readonly grpcListen: HostPort;
+  /** Raft traffic between nodes. @default this node's address in `peers` */
+  readonly peerListen: HostPort;
+  /** Kinesis HTTP API, reserved for the streams issue. @default 127.0.0.1:(4566 + node id) */
+  readonly httpListen: HostPort;
+  /** Prometheus metrics at /metrics. @default 127.0.0.1:(9463 + node id) */
+  readonly metricsListen: HostPort;
+  /** Every node of the cluster, this one included: node id → address of its peer port. */
+  readonly peers: ReadonlyMap<number, HostPort>;
+  /** @default "info" */
+  readonly logLevel: LogLevel;
+  /** Broker timing, for tests and tuning; undefined keeps the broker's defaults. */
+  readonly tickIntervalMs: number | undefined;
+  readonly electionTicks: number | undefined;
+  readonly heartbeatTicks: number | undefined;
+}
+
+/** Each option: its flag, its environment variable, and its help line. */
+const OPTIONS = {
+  "node-id": { env: "SLUICE_NODE_ID", help: "this node's id, a positive integer (required)" },
+  zone: { env: "SLUICE_ZONE", help: `availability zone (default ${ZONE_DEFAULT})` },
+  "cluster-id": { env: "SLUICE_CLUSTER_ID", help: `cluster name (default ${CLUSTER_ID_DEFAULT})` },
+  data: { env: "SLUICE_DATA_DIR", help: "data directory (default ./data/node-<id>)" },
+  "grpc-listen": { env: "SLUICE_GRPC_LISTEN", help: "public gRPC address (default 127.0.0.1:50050+id)" },
+  "peer-listen": { env: "SLUICE_PEER_LISTEN", help: "peer address (default: this node's entry in --peers)" },
+  "http-listen": { env: "SLUICE_HTTP_LISTEN", help: "Kinesis HTTP address (default 127.0.0.1:4566+id)" },
+  "metrics-listen": { env: "SLUICE_METRICS_LISTEN", help: "metrics address (default 127.0.0.1:9463+id)" },
+  peers: { env: "SLUICE_PEERS", help: 'every node, "1=host:port,2=host:port,3=host:port" (required)' },
+  "log-level": { env: "SLUICE_LOG_LEVEL", help: "debug, info, warn or error (default info)" },
+  "tick-interval-ms": {
+    env: "SLUICE_TICK_INTERVAL_MS",
+    help: "Raft tick interval in ms (default: broker's)",
+  },
+  "election-ticks": { env: "SLUICE_ELECTION_TICKS", help: "election timeout in ticks (default: broker's)" },
+  "heartbeat-ticks": {
+    env: "SLUICE_HEARTBEAT_TICKS",
+    help: "heartbeat interval in ticks (default: broker's)",
+  },
+} as const;
+type OptionName = keyof typeof OPTIONS;
+
+export const NODE_USAGE = `usage: sluice node [options]   (each option also reads its SLUICE_* variable; flags win)
+
+${Object.entries(OPTIONS)
+  .map(([name, { env, help }]) => `  --${name.padEnd(18)} ${env.padEnd(24)} ${help}`)
+  .join("\n")}
+`;
+
+/** Parses and validates the configuration; throws `StartupError` on the first problem. */
+export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): NodeConfig {
+  let values: Partial<Record<OptionName, string>>;
+  try {
+    const parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: Object.fromEntries(Object.keys(OPTIONS).map((name) => [name, { type: "string" as const }])),
+    });
+    values = parsed.values as Partial<Record<OptionName, string>>;
+  } catch (error) {
+    throw invalid(`${error instanceof Error ? error.message : String(error)} (see sluice node --help)`);
+  }
+  const raw = (name: OptionName): string | undefined => {
+    const value = values[name] ?? env[OPTIONS[name].env];
+    return value === undefined || value.trim() === "" ? undefined : value.trim();
+  };
+  const source = (name: OptionName): string =>
+    values[name] !== undefined ? `--${name}` : `${OPTIONS[name].env}`;
+
+  const nodeIdText = raw("node-id");
+  if (nodeIdText === undefined) throw invalid("--node-id (or SLUICE_NODE_ID) is required");
+  const nodeId = parseInteger(nodeIdText, 1, NODE_ID_MAX, source("node-id"));
+
+  const peersText = raw("peers");
+  if (peersText === undefined) {
+    throw new StartupError(
+      StartupErrorCode.InvalidPeers,
+      '--peers (or SLUICE_PEERS) is required: every node of the cluster, as "1=host:port,2=host:port,3=host:port"',
+    );
+  }
+  const peers = parsePeers(peersText, source("peers"));
+  const self = peers.get(nodeId);
+  if (self === undefined) {
+    throw new StartupError(
+      StartupErrorCode.InvalidPeers,
+      `${source("peers")} does not list this node (id ${nodeId}); it names ${[...peers.keys()].join(", ")}`,
+    );
+  }
+
+  const zone = raw("zone") ?? ZONE_DEFAULT;
+  checkName(zone, ZONE_LENGTH_MAX, source("zone"));
+  const clusterId = raw("cluster-id") ?? CLUSTER_ID_DEFAULT;
+  checkName(clusterId, CLUSTER_ID_LENGTH_MAX, source("cluster-id"));
+
+  const listen = (name: OptionName, fallback: HostPort): HostPort => {
+    const text = raw(name);
+    return text === undefined ? fallback : parseHostPort(text, source(name));
+  };
+  const grpcListen = listen("grpc-listen", {
+    host: LISTEN_HOST_DEFAULT,
+    port: GRPC_PORT_BASE_DEFAULT + nodeId,
+  });
+  const peerListen = listen("peer-listen", self);
+  const httpListen = listen("http-listen", {
+    host: LISTEN_HOST_DEFAULT,
+    port: HTTP_PORT_BASE_DEFAULT + nodeId,
+  });
+  const metricsListen = listen("metrics-listen", {
+    host: LISTEN_HOST_DEFAULT,
+    port: METRICS_PORT_BASE_DEFAULT + nodeId,
+  });
+  for (const [name, address] of [
+    ["grpc-listen", grpcListen],
+    ["http-listen", httpListen],
+    ["metrics-listen", metricsListen],
+    ["peer-listen", peerListen],
+  ] as const) {
+    if (address.port > 65_535 || address.port < 1) {
+      throw invalid(`the default ${name} port for node id ${nodeId} is ${address.port}; set --${name}`);
+    }
+  }
+  const byPort = new Map<number, string>();
+  for (const [name, address] of [
+    ["--grpc-listen", grpcListen],
+    ["--peer-listen", peerListen],
+    ["--http-listen", httpListen],
+    ["--metrics-listen", metricsListen],
+  ] as const) {
+    const other = byPort.get(address.port);
+    if (other !== undefined) throw invalid(`${other} and ${name} both use port ${address.port}`);
+    byPort.set(address.port, name);
+  }
+
+  const logLevelText = raw("log-level") ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevelText)) {
+    throw invalid(`${source("log-level")} must be one of ${LOG_LEVELS.join(", ")}, not "${logLevelText}"`);
+  }
+  const optionalInteger = (name: OptionName, min: number, max: number): number | undefined => {
+    const text = raw(name);
+    return text === undefined ? undefined : parseInteger(text, min, max, source(name));
+  };
+
+  return {
+    nodeId,
+    zone,
+    clusterId,
+    dataDir: resolve(raw("data") ?? `./data/node-${nodeId}`),
+    grpcListen,
+    peerListen,
+    httpListen,
+    metricsListen,
+    peers,
+    logLevel: logLevelText as LogLevel,
+    tickIntervalMs: optionalInteger("tick-interval-ms", 1, 10_000),
+    electionTicks: optionalInteger("election-ticks", 2, 1_000),
+    heartbeatTicks: optionalInteger("heartbeat-ticks", 1, 1_000),
+  };
+}
+
+/** Parses "1=host:port,2=host:port"; every id and every address must appear once. */
+export function parsePeers(text: string, source: string): Map<number, HostPort> {
+  const peers = new Map<number, HostPort>();
+  const byAddress = new Map<string, number>();
+  const entries = text
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  if (entries.length === 0) throw invalidPeers(`${source} is empty`);
+  if (entries.length > CLUSTER_NODES_MAX) {
+    throw invalidPeers(`${source} names ${entries.length} nodes; at most ${CLUSTER_NODES_MAX} are supported`);
+  }
+  for (const entry of entries) {
+    const equals = entry.indexOf("=");
+    if (equals <= 0) throw invalidPeers(`${source}: "${entry}" is not of the form id=host:port`);
+    const idText = entry.slice(0, equals).trim();
+    if (!/^\d+$/.test(idText) || Number(idText) < 1 || Number(idText) > NODE_ID_MAX) {
+      throw invalidPeers(`${source}: "${idText}" in "${entry}" is not a node id (a positive integer)`);
+    }
+    const id = Number(idText);
+    const address = parseHostPort(
+      entry.slice(equals + 1).trim(),
+      `${source} entry ${id}`,
+      StartupErrorCode.InvalidPeers,
+    );
+    if (peers.has(id)) throw invalidPeers(`${source} names node id ${id} twice`);
+    const key = `${address.host}:${address.port}`;
+    const owner = byAddress.get(key);
+    if (owner !== undefined)
+      throw invalidPeers(`${source} gives nodes ${owner} and ${id} the same address ${key}`);
+    peers.set(id, address);
+    byAddress.set(key, id);
+  }
+  return peers;
+}
+
+/** Parses "host:port" or "[v6]:port"; the host is a name or an IP, the port 1…65535. */
+export function parseHostPort(
+  text: string,
+  source: string,
+  code: StartupErrorCode = StartupErrorCode.InvalidConfig,
+): HostPort {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(text);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (match === null || host === undefined || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new StartupError(
+      code,
+      `${source}: "${text}" is not an address of the form host:port (port 1-65535)`,
+    );
+  }
+  if (match[1] !== undefined && isIP(host) !== 6) {
+    throw new StartupError(code, `${source}: "${text}" has an invalid IPv6 address`);
+  }
+  return { host, port };
+}
+
+/** "host:port", with brackets around an IPv6 host, as grpc-js and net expect. */
+export function formatHostPort(address: HostPort): string {
+  return isIP(address.host) === 6 ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+function parseInteger(text: string, min: number, max: number, source: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw invalid(`${source} must be an integer from ${min} to ${max}, not "${text}"`);
+  }
+  return Number(text);
+}
+
+function checkName(value: string, lengthMax: number, source: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(value) || value.length > lengthMax) {
+    throw invalid(
+      `${source} must be letters, digits, ".", "_" or "-" (at most ${lengthMax}), not "${value}"`,
+    );
+  }
+}
+
+function invalid(message: string): StartupError {
+  return new StartupError(StartupErrorCode.InvalidConfig, message);
+}
+
+function invalidPeers(message: string): StartupError {
+  return new StartupError(StartupErrorCode.InvalidPeers, message);
+}

@@ -1,0 +1,225 @@
+/**
+ * The node process: checks its environment (data directory, identity, ports), opens the
+ * multi-Raft host, serves gRPC health and the admin service on the public port and metrics over
+ * HTTP, and shuts down gracefully: stop answering ready, stop accepting calls, let the host hand
+ * its leaderships away and flush, close the servers.
+ *
+ * Order matters: every check that can fail on a misconfiguration runs before the storage is
+ * opened, so a bad start leaves nothing half-done; health reports NOT_SERVING while the host
+ * recovers its log and SERVING only once it is open.
+ */
+import type { Server as HttpServer } from "node:http";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { admin, health } from "@sluice/proto";
+import { GRPC_MESSAGE_BYTES_MAX, SHUTDOWN_DEADLINE_MS } from "../constants.js";
+import { type AdminBackend, createAdminService } from "./admin-service.js";
+import { formatHostPort, type NodeConfig } from "./config.js";
+import { prepareDataDir } from "./data-dir.js";
+import { StartupError, StartupErrorCode } from "./errors.js";
+import { HealthService } from "./health.js";
+import type { Logger } from "./logger.js";
+import { renderPrometheus, startMetricsServer } from "./metrics-server.js";
+import { checkPortsFree } from "./ports.js";
+
+/** The multi-Raft host as the node process sees it. */
+export interface NodeHost {
+  readonly backend: AdminBackend;
+  /** Flattened numeric counters. */
+  metrics(): Readonly<Record<string, number>>;
+  /** Peer node id → "up" / "down". */
+  peerStates(): ReadonlyMap<number, string>;
+  /** Hands leaderships away, flushes and closes storage and transport. */
+  shutdown(): Promise<void>;
+}
+
+export type OpenHost = (config: NodeConfig, log: Logger) => Promise<NodeHost>;
+
+export interface RunningNode {
+  /** Resolves when the node has stopped; never rejects. */
+  readonly stopped: Promise<{ clean: boolean }>;
+  /** Starts the graceful shutdown (idempotent). */
+  stop(reason: string): Promise<{ clean: boolean }>;
+}
+
+export const ADMIN_SERVICE_NAME = "sluice.admin.v1.AdminService";
+
+export async function startNode(config: NodeConfig, log: Logger, openHost: OpenHost): Promise<RunningNode> {
+  const startedAtMs = Date.now();
+  prepareDataDir(config.dataDir, config.nodeId, config.clusterId, startedAtMs);
+  await checkPortsFree([
+    { flag: "--grpc-listen", address: config.grpcListen },
+    { flag: "--peer-listen", address: config.peerListen },
+    { flag: "--http-listen", address: config.httpListen },
+    { flag: "--metrics-listen", address: config.metricsListen },
+  ]);
+
+  // The public port comes up first, answering NOT_SERVING, so probes can tell "recovering" from
+  // "dead" while a large log is read back.
+  const healthService = new HealthService([ADMIN_SERVICE_NAME]);
+  let host: NodeHost | undefined;
+  let accepting = false;
+  const server = new Server({
+    "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
+    "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
+  });
+  server.addService(health.HealthService, healthService.implementation);
+  server.addService(
+    admin.AdminServiceService,
+    createAdminService(
+      () => (accepting ? host?.backend : undefined),
+      {
+        nodeId: config.nodeId,
+        zone: config.zone,
+        clusterId: config.clusterId,
+        startedAtMs,
+        now: Date.now,
+        metrics: () => host?.metrics() ?? {},
+        peerStates: () => host?.peerStates() ?? new Map(),
+      },
+      log,
+    ),
+  );
+  await bindGrpc(server, config);
+
+  try {
+    host = await openHost(config, log);
+  } catch (error) {
+    server.forceShutdown();
+    throw mapOpenError(error, config);
+  }
+  let metricsServer: HttpServer;
+  try {
+    metricsServer = await startMetricsServer(config.metricsListen, () =>
+      renderPrometheus(host?.metrics() ?? {}, { node: String(config.nodeId), zone: config.zone }),
+    );
+  } catch (error) {
+    server.forceShutdown();
+    await host.shutdown().catch(() => {});
+    throw new StartupError(
+      StartupErrorCode.PortUnavailable,
+      `--metrics-listen ${formatHostPort(config.metricsListen)}: cannot listen (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      { cause: error },
+    );
+  }
+  accepting = true;
+  healthService.setAll(true);
+  log.info("serving", {
+    grpc: formatHostPort(config.grpcListen),
+    peer: formatHostPort(config.peerListen),
+    metrics: formatHostPort(config.metricsListen),
+    dataDir: config.dataDir,
+    startupMs: Date.now() - startedAtMs,
+  });
+
+  let stopping: Promise<{ clean: boolean }> | undefined;
+  let resolveStopped: (value: { clean: boolean }) => void = () => {};
+  const stopped = new Promise<{ clean: boolean }>((resolve) => {
+    resolveStopped = resolve;
+  });
+  const openHostRef = host;
+  const stop = (reason: string): Promise<{ clean: boolean }> => {
+    stopping ??= (async () => {
+      log.info("shutting down", { reason });
+      const begunAtMs = Date.now();
+      healthService.setAll(false);
+      accepting = false;
+      let clean = true;
+      const deadline = new Promise<"timeout">((resolve) =>
+        setTimeout(resolve, SHUTDOWN_DEADLINE_MS, "timeout").unref(),
+      );
+      const work = (async () => {
+        // New calls get UNAVAILABLE from here on; calls in flight finish or fail with the host.
+        const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        healthService.closeWatchers();
+        try {
+          await openHostRef.shutdown();
+        } catch (error) {
+          clean = false;
+          log.error("host shutdown failed", { error });
+        }
+        await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+        server.forceShutdown();
+        await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      })();
+      if ((await Promise.race([work, deadline])) === "timeout") {
+        log.error("shutdown missed its deadline", { deadlineMs: SHUTDOWN_DEADLINE_MS });
+        clean = false;
+      }
+      log.info("stopped", { clean, shutdownMs: Date.now() - begunAtMs });
+      resolveStopped({ clean });
+      return { clean };
+    })();
+    return stopping;
+  };
+  return { stopped, stop };
+}
+
+async function bindGrpc(server: Server, config: NodeConfig): Promise<void> {
+  const where = formatHostPort(config.grpcListen);
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(where, ServerCredentials.createInsecure(), (error) => {
+      if (error === null) {
+        resolve();
+        return;
+      }
+      const inUse = /EADDRINUSE|address already in use/i.test(error.message);
+      reject(
+        new StartupError(
+          StartupErrorCode.PortUnavailable,
+          inUse
+            ? `--grpc-listen ${where}: the port is already in use by another process; stop it or choose another port`
+            : `--grpc-listen ${where}: cannot listen (${error.message})`,
+          { cause: error, retriable: true },
+        ),
+      );
+    });
+  });
+}
+
+/** Finds a typed error with the given `name` or `code` anywhere in a cause chain. */
+function findInChain(
+  error: unknown,
+  match: (candidate: { name?: unknown; code?: unknown }) => boolean,
+): unknown {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current !== null && typeof current === "object"; depth += 1) {
+    if (match(current as { name?: unknown; code?: unknown })) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function mapOpenError(error: unknown, config: NodeConfig): unknown {
+  if (error instanceof StartupError) return error;
+  if (findInChain(error, (e) => e.name === "StorageLockedError" || e.code === "LOCKED") !== undefined) {
+    return new StartupError(
+      StartupErrorCode.DataDirLocked,
+      `data directory ${config.dataDir} is in use by another running node; stop it or choose another --data`,
+      { cause: error, retriable: true },
+    );
+  }
+  const addressInUse = findInChain(
+    error,
+    (e) =>
+      e.code === "EADDRINUSE" || (e instanceof Error && /EADDRINUSE|address already in use/i.test(e.message)),
+  );
+  if (addressInUse !== undefined) {
+    return new StartupError(
+      StartupErrorCode.PortUnavailable,
+      `--peer-listen ${formatHostPort(config.peerListen)}: the port is already in use by another process; stop it or choose another port`,
+      { cause: error, retriable: true },
+    );
+  }
+  const permission = findInChain(
+    error,
+    (e) => e.code === "EACCES" || e.code === "EPERM" || e.code === "EROFS",
+  );
+  if (permission !== undefined) {
+    return new StartupError(
+      StartupErrorCode.DataDirNotWritable,
+      `data directory ${config.dataDir} is not writable (${String((permission as { code?: unknown }).code)}); fix its permissions or choose another with --data`,
+      { cause: error },
+    );
+  }
+  return error;
+}

@@ -1,0 +1,72 @@
+/**
+ * `sluice node`: parses the configuration, starts the node, and turns signals into a graceful
+ * shutdown. A node that cannot start prints exactly one line on stderr (no stack trace) and
+ * exits with status 2 when the cause is its configuration or environment.
+ */
+import { EXIT_CONFIG, EXIT_SHUTDOWN_FAILED } from "../constants.js";
+import { openBrokerHost } from "./broker-host.js";
+import { NODE_USAGE, parseNodeConfig } from "./config.js";
+import { StartupError } from "./errors.js";
+import { createJsonLogger } from "./logger.js";
+import { type OpenHost, startNode } from "./node.js";
+
+export async function runNodeCommand(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  openHost: OpenHost = openBrokerHost,
+): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(NODE_USAGE);
+    return 0;
+  }
+  let config: ReturnType<typeof parseNodeConfig>;
+  try {
+    config = parseNodeConfig(argv, env);
+  } catch (error) {
+    return reportStartFailure(error);
+  }
+  const log = createJsonLogger({ level: config.logLevel, base: { node: config.nodeId, zone: config.zone } });
+  let node: Awaited<ReturnType<typeof startNode>>;
+  try {
+    node = await startNode(config, log, openHost);
+  } catch (error) {
+    return reportStartFailure(error);
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      log.warn("second signal during shutdown: exiting now", { signal });
+      process.exit(EXIT_SHUTDOWN_FAILED);
+    }
+    void node.stop(signal);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("uncaughtException", (error) => {
+    log.error("uncaught exception", { error, stack: error.stack });
+    process.exit(EXIT_SHUTDOWN_FAILED);
+  });
+  process.on("unhandledRejection", (reason) => {
+    log.error("unhandled rejection", {
+      error: reason,
+      stack: reason instanceof Error ? reason.stack : undefined,
+    });
+    process.exit(EXIT_SHUTDOWN_FAILED);
+  });
+  const { clean } = await node.stopped;
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+  return clean ? 0 : EXIT_SHUTDOWN_FAILED;
+}
+
+/** One line on stderr: the configuration's fault exits 2, anything else 1. */
+function reportStartFailure(error: unknown): number {
+  if (error instanceof StartupError) {
+    process.stderr.write(`sluice node: ${error.message}\n`);
+    return EXIT_CONFIG;
+  }
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  process.stderr.write(`sluice node: failed to start: ${message.replaceAll("\n", " ")}\n`);
+  return EXIT_SHUTDOWN_FAILED;
+}

@@ -1,0 +1,18 @@
+/** Limits and defaults of the test harness, each with its unit in the name. */
+
+/** Every node of a harness cluster uses this many consecutive ports from its base. */
+export const PORTS_PER_NODE = 4;
+/** A started or restarted node must serve (gRPC health SERVING) within this time. */
+export const NODE_START_TIMEOUT_MS_DEFAULT = 30_000;
+/** A node sent SIGTERM must exit within this time before the harness sends SIGKILL. */
+export const NODE_STOP_TIMEOUT_MS_DEFAULT = 25_000;
+/** Deadline of one admin call. */
+export const ADMIN_CALL_TIMEOUT_MS_DEFAULT = 10_000;
+/** Interval between two evaluations of a `waitFor` condition. */
+export const WAIT_INTERVAL_MS_DEFAULT = 25;
+/** How many lines of a node's log a failure message quotes. */
+export const LOG_TAIL_LINES = 15;
+/** gRPC client message limit, matching the node's. */
+export const GRPC_MESSAGE_BYTES_MAX = 32 * 1_048_576;
+/** A reconnecting admin client retries a restarted node this often at least. */
+export const RECONNECT_BACKOFF_MS_MAX = 500;

@@ -1,0 +1,23 @@
+/**
+ * @sluice/harness — starts real Sluice node processes on loopback ports in temporary data
+ * directories, kills and restarts them with real signals, and talks to them through the admin
+ * API; shared by the integration tests, the fault-injection suite and the benchmarks. It runs the
+ * built CLI (packages/cli/dist/main.js), so build first (`pnpm tsc -b`).
+ */
+export const PACKAGE_NAME = "@sluice/harness";
+
+export type { AppendRecord } from "./admin-client.js";
+export { AdminCallError, AdminClient } from "./admin-client.js";
+export type { ClusterOptions, NodePorts } from "./cluster.js";
+export { nodePorts, startCluster, TestCluster } from "./cluster.js";
+export {
+  ADMIN_CALL_TIMEOUT_MS_DEFAULT,
+  NODE_START_TIMEOUT_MS_DEFAULT,
+  NODE_STOP_TIMEOUT_MS_DEFAULT,
+  PORTS_PER_NODE,
+} from "./constants.js";
+export type { ExitStatus, NodeProcessOptions, NodeRunResult } from "./node-process.js";
+export { assertCliBuilt, CLI_MAIN_PATH, NodeProcess, runNodeToExit } from "./node-process.js";
+export { type ProcessIo, type ProcessStat, readProcessIo, readProcessStat } from "./proc.js";
+export type { WaitOptions } from "./wait-for.js";
+export { WaitTimeoutError, waitFor } from "./wait-for.js";
