@@ -5,8 +5,20 @@
  */
 export const PACKAGE_NAME = "@sluice/broker";
 
-// The peer transport: the contract, an in-memory hub for tests, and (later) gRPC.
+// The peer transport: the contract, gRPC, the frame codec, and an in-memory hub for tests.
+export type { DecodedFrame } from "./transport/codec.js";
+export { decodeFrame, encodeFrame } from "./transport/codec.js";
 export * as transportConstants from "./transport/constants.js";
+export {
+  FrameCorruptError,
+  FrameTooLargeError,
+  FrameVersionUnsupportedError,
+  InvalidTransportOptionsError,
+  TransportClosedError,
+  TransportError,
+  TransportErrorCode,
+} from "./transport/errors.js";
+export { GrpcPeerTransport } from "./transport/grpc-transport.js";
 export type {
   InMemoryFilter,
   InMemoryTransport,
@@ -14,5 +26,8 @@ export type {
 } from "./transport/memory-transport.js";
 export { InMemoryTransportHub } from "./transport/memory-transport.js";
 export type { PeerMetrics, TransportMetrics } from "./transport/metrics.js";
+export type { GrpcPeerTransportOptions, TransportLogger } from "./transport/options.js";
+export { defaultTransportOptions } from "./transport/options.js";
 export type { GroupId, GroupMessage, PeerTransport } from "./transport/transport.js";
 export { PeerState } from "./transport/transport.js";
+export { peerServerChannelOptions } from "./transport/wire.js";

@@ -12,8 +12,6 @@ export const TransportErrorCode = {
   FrameTooLarge: "FRAME_TOO_LARGE",
   /** The options given to a transport are invalid; the message says which and why. */
   InvalidOptions: "INVALID_OPTIONS",
-  /** A stream was refused: wrong cluster id or a node id this node does not know. */
-  PeerRejected: "PEER_REJECTED",
   /** The transport was closed. */
   Closed: "TRANSPORT_CLOSED",
 } as const;
@@ -68,13 +66,6 @@ export class InvalidTransportOptionsError extends TransportError {
   override readonly name = "InvalidTransportOptionsError";
   constructor(message: string) {
     super(TransportErrorCode.InvalidOptions, `invalid peer transport options: ${message}`, false);
-  }
-}
-
-export class PeerRejectedError extends TransportError {
-  override readonly name = "PeerRejectedError";
-  constructor(message: string) {
-    super(TransportErrorCode.PeerRejected, message, false);
   }
 }
 

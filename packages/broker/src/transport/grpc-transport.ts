@@ -1,0 +1,510 @@
+import * as grpc from "@grpc/grpc-js";
+import type { peer } from "@sluice/proto";
+import type { NodeId } from "raft-ts";
+import { decodeFrame, encodedMessageBytes, FrameEncoder } from "./codec.js";
+import {
+  FRAMES_IN_FLIGHT_MAX,
+  GRPC_KEEPALIVE_TIME_MS,
+  GRPC_KEEPALIVE_TIMEOUT_MS,
+  GRPC_MESSAGE_OVERHEAD_BYTES,
+} from "./constants.js";
+import { TransportClosedError } from "./errors.js";
+import { emptyPeerMetrics, type PeerMetrics, type TransportMetrics } from "./metrics.js";
+import {
+  type GrpcPeerTransportOptions,
+  type ResolvedTransportOptions,
+  resolveTransportOptions,
+} from "./options.js";
+import { type GroupMessage, PeerState, type PeerTransport } from "./transport.js";
+import {
+  envelopeFrame,
+  FRAME_ENVELOPE_BYTES,
+  type InboundRequest,
+  type OutboundRequest,
+  peerServerChannelOptions,
+  peerServiceDefinition,
+  raftStreamMethod,
+} from "./wire.js";
+
+/**
+ * The PeerTransport over gRPC: one long-lived bidirectional stream from this node to each peer
+ * (the peer opens its own stream back), carrying frames of the peer codec.
+ *
+ * Sending: `send` encodes the messages at once into the peer's current frame (so the caller may
+ * reuse its buffers) and schedules a flush with setImmediate, so everything every group sends to
+ * a peer in one turn of the event loop leaves as one frame and one gRPC message. The peer's queue
+ * (frames not yet written plus the frame being built) is bounded in bytes; a full queue, a
+ * message larger than a frame, or a peer with no stream (between a failure and the reconnect)
+ * make `send` return false and drop: Raft resends. At most FRAMES_IN_FLIGHT_MAX requests may be
+ * unacknowledged, and grpc-js's own buffer is respected ('drain'), so a slow peer fills the queue
+ * and pushes back instead of growing memory.
+ *
+ * Liveness: the receiver acknowledges requests (at most once per turn per stream); the sender
+ * pings a stream that wrote nothing for livenessIntervalMs. The peer is Up from the first
+ * acknowledgement on a stream and Down when its stream fails or nothing came back within
+ * livenessTimeoutMs; then the stream is cancelled, the queue dropped, and a new stream is opened
+ * after a jittered exponential backoff.
+ *
+ * Receiving: the first request of a stream must name this cluster and a known peer; anything
+ * else is refused with FAILED_PRECONDITION and a warning. A frame that fails to decode, or that
+ * names other nodes than the stream's, closes the stream with INVALID_ARGUMENT (the sender
+ * reconnects); it never reaches the handler and never throws out of the transport.
+ */
+
+type ClientStream = grpc.ClientDuplexStream<OutboundRequest, peer.RaftStreamResponse>;
+type ServerStream = grpc.ServerDuplexStream<InboundRequest, peer.RaftStreamResponse>;
+
+interface SealedFrame {
+  readonly wire: Buffer;
+  readonly messages: number;
+  readonly messageBytes: number;
+}
+
+class PeerLink {
+  readonly metrics: PeerMetrics = emptyPeerMetrics();
+  readonly encoder: FrameEncoder;
+  call: ClientStream | null = null;
+  /** Incremented per stream; events of an older stream are ignored. */
+  generation = 0;
+  ready: SealedFrame[] = [];
+  /** Message bytes in the frame being built. */
+  buildingBytes = 0;
+  flushScheduled = false;
+  writable = true;
+  requestsWritten = 0;
+  requestsAcknowledged = 0;
+  lastHeardAtMs = 0;
+  lastWrittenAtMs = 0;
+  state: PeerState = PeerState.Down;
+  consecutiveFailures = 0;
+  reconnectTimer: NodeJS.Timeout | null = null;
+  lastFailure = "";
+
+  constructor(
+    readonly nodeId: NodeId,
+    readonly address: string,
+    readonly client: grpc.Client,
+    from: NodeId,
+    maxFrameBytes: number,
+  ) {
+    this.encoder = new FrameEncoder(from, nodeId, maxFrameBytes, FRAME_ENVELOPE_BYTES);
+  }
+}
+
+export class GrpcPeerTransport implements PeerTransport {
+  private readonly options: ResolvedTransportOptions;
+  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly server: grpc.Server;
+  private readonly ownsServer: boolean;
+  /** Inbound streams by sending node: the newest one is kept, older ones are cancelled. */
+  private readonly inbound = new Map<NodeId, ServerStream>();
+  private readonly pendingStreams = new Set<ServerStream>();
+  private readonly receiveHandlers: ((from: NodeId, messages: readonly GroupMessage[]) => void)[] = [];
+  private readonly stateHandlers: ((peer: NodeId, state: PeerState) => void)[] = [];
+  private livenessTimer: NodeJS.Timeout | null = null;
+  private running = false;
+  private closed = false;
+  private boundPort = 0;
+
+  constructor(options: GrpcPeerTransportOptions) {
+    this.options = resolveTransportOptions(options);
+    const o = this.options;
+    const channelOptions: grpc.ChannelOptions = {
+      "grpc.max_send_message_length": o.maxFrameBytes + GRPC_MESSAGE_OVERHEAD_BYTES,
+      "grpc.keepalive_time_ms": GRPC_KEEPALIVE_TIME_MS,
+      "grpc.keepalive_timeout_ms": GRPC_KEEPALIVE_TIMEOUT_MS,
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.initial_reconnect_backoff_ms": o.reconnectBackoffMsMin,
+      "grpc.max_reconnect_backoff_ms": o.reconnectBackoffMsMax,
+      // Each peer gets its own connection even when two peers share an address in tests.
+      "grpc.use_local_subchannel_pool": 1,
+    };
+    const credentials = o.channelCredentials ?? grpc.credentials.createInsecure();
+    for (const [id, address] of o.peers) {
+      const client = new grpc.Client(address, credentials, channelOptions);
+      this.links.set(id, new PeerLink(id, address, client, o.nodeId, o.maxFrameBytes));
+    }
+    this.ownsServer = o.server === undefined;
+    this.server =
+      o.server ??
+      new grpc.Server({
+        ...peerServerChannelOptions(o.maxFrameBytes),
+        "grpc.keepalive_time_ms": GRPC_KEEPALIVE_TIME_MS,
+        "grpc.keepalive_timeout_ms": GRPC_KEEPALIVE_TIMEOUT_MS,
+      });
+    this.server.addService(peerServiceDefinition, {
+      raftStream: (call: ServerStream) => this.acceptStream(call),
+    });
+  }
+
+  /** The port the transport's own server is bound to (useful with port 0); 0 before start. */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  send(to: NodeId, messages: readonly GroupMessage[]): boolean {
+    const link = this.links.get(to);
+    if (link === undefined) return false;
+    const metrics = link.metrics;
+    if (!this.running || link.call === null) {
+      metrics.messagesDropped += messages.length;
+      return false;
+    }
+    const sizes: number[] = new Array(messages.length);
+    let total = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const size = encodedMessageBytes(messages[i] as GroupMessage, this.options.nodeId, to);
+      if (size > link.encoder.messageBytesMax) {
+        metrics.messagesDropped += messages.length;
+        this.options.logger.warn("dropped a message larger than a frame", {
+          peer: to,
+          groupId: messages[i]?.groupId,
+          messageBytes: size,
+          maxFrameBytes: this.options.maxFrameBytes,
+        });
+        return false;
+      }
+      sizes[i] = size;
+      total += size;
+    }
+    if (metrics.queuedBytes + total > this.options.maxQueuedBytesPerPeer) {
+      metrics.messagesDropped += messages.length;
+      return false;
+    }
+    for (let i = 0; i < messages.length; i++) {
+      const size = sizes[i] as number;
+      if (!link.encoder.fits(size)) this.sealFrame(link);
+      link.encoder.append(messages[i] as GroupMessage, size);
+      link.buildingBytes += size;
+    }
+    metrics.queuedBytes += total;
+    metrics.queuedMessages += messages.length;
+    if (!link.flushScheduled) {
+      link.flushScheduled = true;
+      setImmediate(() => {
+        link.flushScheduled = false;
+        if (link.encoder.messageCount > 0) this.sealFrame(link);
+        this.pump(link);
+      });
+    }
+    return true;
+  }
+
+  onReceive(handler: (from: NodeId, messages: readonly GroupMessage[]) => void): void {
+    this.receiveHandlers.push(handler);
+  }
+
+  onPeerState(handler: (peer: NodeId, state: PeerState) => void): void {
+    this.stateHandlers.push(handler);
+  }
+
+  peerStates(): ReadonlyMap<NodeId, PeerState> {
+    const states = new Map<NodeId, PeerState>();
+    for (const [id, link] of this.links) states.set(id, link.state);
+    return states;
+  }
+
+  /** A copy of every peer's counters. */
+  metrics(): TransportMetrics {
+    const snapshot = new Map<NodeId, Readonly<PeerMetrics>>();
+    for (const [id, link] of this.links) snapshot.set(id, { ...link.metrics });
+    return snapshot;
+  }
+
+  async start(): Promise<void> {
+    if (this.closed) throw new TransportClosedError();
+    if (this.running) return;
+    const o = this.options;
+    if (this.ownsServer && o.listenAddress !== undefined) {
+      const credentials = o.serverCredentials ?? grpc.ServerCredentials.createInsecure();
+      const listenAddress = o.listenAddress;
+      this.boundPort = await new Promise<number>((resolve, reject) => {
+        this.server.bindAsync(listenAddress, credentials, (error, port) => {
+          if (error === null) resolve(port);
+          else reject(error);
+        });
+      });
+    }
+    this.running = true;
+    for (const link of this.links.values()) this.connect(link);
+    this.livenessTimer = setInterval(() => this.checkLiveness(), o.livenessIntervalMs);
+    this.livenessTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.running = false;
+    if (this.livenessTimer !== null) clearInterval(this.livenessTimer);
+    for (const link of this.links.values()) {
+      if (link.reconnectTimer !== null) clearTimeout(link.reconnectTimer);
+      this.dropStream(link, false);
+      link.client.close();
+    }
+    for (const stream of [...this.inbound.values(), ...this.pendingStreams]) {
+      stream.emit("error", { code: grpc.status.UNAVAILABLE, details: "peer transport closing" });
+    }
+    this.inbound.clear();
+    this.pendingStreams.clear();
+    if (this.ownsServer) {
+      await new Promise<void>((resolve) => {
+        this.server.tryShutdown(() => resolve());
+        // Streams still open after a short grace are cut.
+        setTimeout(() => this.server.forceShutdown(), 200).unref();
+      });
+    } else {
+      this.server.removeService(peerServiceDefinition);
+    }
+  }
+
+  // ---- outbound ----
+
+  private connect(link: PeerLink): void {
+    link.reconnectTimer = null;
+    if (!this.running) return;
+    const generation = ++link.generation;
+    const call: ClientStream = link.client.makeBidiStreamRequest(
+      raftStreamMethod.path,
+      raftStreamMethod.requestSerialize,
+      raftStreamMethod.responseDeserialize,
+      new grpc.Metadata(),
+      {},
+    );
+    link.call = call;
+    link.writable = true;
+    link.requestsWritten = 0;
+    link.requestsAcknowledged = 0;
+    link.lastHeardAtMs = Date.now();
+    link.metrics.connects += 1;
+    call.on("data", (response: peer.RaftStreamResponse) => {
+      if (generation !== link.generation) return;
+      link.lastHeardAtMs = Date.now();
+      link.requestsAcknowledged = Math.max(link.requestsAcknowledged, response.acknowledgedFrames);
+      if (link.state !== PeerState.Up) {
+        link.consecutiveFailures = 0;
+        link.lastFailure = "";
+        this.options.logger.info("peer stream up", { peer: link.nodeId, address: link.address });
+        this.setState(link, PeerState.Up);
+      }
+      this.pump(link);
+    });
+    call.on("drain", () => {
+      if (generation !== link.generation) return;
+      link.writable = true;
+      this.pump(link);
+    });
+    call.on("error", (error: grpc.ServiceError) => {
+      if (generation !== link.generation) return;
+      this.streamFailed(link, error.code, error.details || error.message);
+    });
+    call.on("end", () => {
+      if (generation !== link.generation) return;
+      this.streamFailed(link, grpc.status.UNAVAILABLE, "peer ended the stream");
+    });
+    this.write(link, { kind: "hello", fromNodeId: this.options.nodeId, clusterId: this.options.clusterId });
+  }
+
+  private streamFailed(link: PeerLink, code: grpc.status, details: string): void {
+    link.consecutiveFailures += 1;
+    const failure = `${grpc.status[code] ?? code}: ${details}`;
+    // Refusals are configuration errors: say so every time; transient failures once per run.
+    const refused = code === grpc.status.FAILED_PRECONDITION || code === grpc.status.INVALID_ARGUMENT;
+    if (refused || failure !== link.lastFailure) {
+      this.options.logger.warn(refused ? "peer refused our stream" : "peer stream failed", {
+        peer: link.nodeId,
+        address: link.address,
+        error: failure,
+        consecutiveFailures: link.consecutiveFailures,
+      });
+    }
+    link.lastFailure = failure;
+    this.dropStream(link, true);
+    if (refused) link.consecutiveFailures = Math.max(link.consecutiveFailures, 32);
+    this.scheduleReconnect(link);
+  }
+
+  /** Ends the current stream (if any), dropping what was queued; `down` reports the peer Down. */
+  private dropStream(link: PeerLink, down: boolean): void {
+    const call = link.call;
+    link.generation += 1;
+    link.call = null;
+    if (call !== null) {
+      call.removeAllListeners("data");
+      call.removeAllListeners("drain");
+      call.on("error", () => {}); // a late error of the cancelled call is expected
+      call.cancel();
+    }
+    const metrics = link.metrics;
+    metrics.messagesDropped += metrics.queuedMessages;
+    metrics.queuedBytes = 0;
+    metrics.queuedMessages = 0;
+    link.ready = [];
+    link.buildingBytes = 0;
+    if (link.encoder.messageCount > 0) link.encoder.seal();
+    if (down || link.state !== PeerState.Down) this.setState(link, PeerState.Down);
+  }
+
+  private scheduleReconnect(link: PeerLink): void {
+    if (!this.running || link.reconnectTimer !== null) return;
+    const o = this.options;
+    const exponent = Math.min(link.consecutiveFailures - 1, 30);
+    const ceiling = Math.min(o.reconnectBackoffMsMax, o.reconnectBackoffMsMin * 2 ** exponent);
+    // "Equal jitter": half the delay is fixed, half random, so peers that failed together spread out.
+    const delay = Math.round(ceiling / 2 + (ceiling / 2) * o.random());
+    link.reconnectTimer = setTimeout(() => this.connect(link), delay);
+  }
+
+  private sealFrame(link: PeerLink): void {
+    const messages = link.encoder.messageCount;
+    const wire = envelopeFrame(link.encoder.seal());
+    link.ready.push({ wire, messages, messageBytes: link.buildingBytes });
+    link.buildingBytes = 0;
+  }
+
+  /** Writes ready frames while the stream accepts them and the in-flight bound allows. */
+  private pump(link: PeerLink): void {
+    const metrics = link.metrics;
+    while (
+      link.call !== null &&
+      link.writable &&
+      link.ready.length > 0 &&
+      link.requestsWritten - link.requestsAcknowledged < FRAMES_IN_FLIGHT_MAX
+    ) {
+      const frame = link.ready.shift() as SealedFrame;
+      metrics.queuedBytes -= frame.messageBytes;
+      metrics.queuedMessages -= frame.messages;
+      metrics.framesSent += 1;
+      metrics.messagesSent += frame.messages;
+      metrics.bytesSent += frame.wire.length - FRAME_ENVELOPE_BYTES;
+      this.write(link, { kind: "frame", wire: frame.wire });
+    }
+  }
+
+  private write(link: PeerLink, request: OutboundRequest): void {
+    const call = link.call;
+    if (call === null) return;
+    link.requestsWritten += 1;
+    link.lastWrittenAtMs = Date.now();
+    if (!call.write(request)) link.writable = false;
+  }
+
+  private checkLiveness(): void {
+    if (!this.running) return;
+    const now = Date.now();
+    const o = this.options;
+    for (const link of this.links.values()) {
+      if (link.call === null) continue;
+      if (now - link.lastHeardAtMs > o.livenessTimeoutMs) {
+        this.streamFailed(link, grpc.status.DEADLINE_EXCEEDED, `no answer within ${o.livenessTimeoutMs} ms`);
+      } else if (now - link.lastWrittenAtMs >= o.livenessIntervalMs) {
+        // Pings bypass the in-flight bound: they are tiny and are what detects a stuck peer.
+        this.write(link, { kind: "ping" });
+      }
+    }
+  }
+
+  private setState(link: PeerLink, state: PeerState): void {
+    if (link.state === state) return;
+    link.state = state;
+    for (const handler of this.stateHandlers) handler(link.nodeId, state);
+  }
+
+  // ---- inbound ----
+
+  private acceptStream(call: ServerStream): void {
+    if (!this.running) {
+      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "peer transport not running" });
+      return;
+    }
+    this.pendingStreams.add(call);
+    let from: NodeId = 0;
+    let received = 0;
+    let ackScheduled = false;
+    let finished = false;
+    const finish = (code: grpc.status, details: string): void => {
+      if (finished) return;
+      finished = true;
+      this.pendingStreams.delete(call);
+      if (from !== 0 && this.inbound.get(from) === call) this.inbound.delete(from);
+      if (code === grpc.status.OK) call.end();
+      else call.emit("error", { code, details });
+    };
+    const refuse = (code: grpc.status, details: string, fields: Record<string, unknown>): void => {
+      this.options.logger.warn(`refused a peer stream: ${details}`, { peer: from || undefined, ...fields });
+      finish(code, details);
+    };
+    call.on("data", (request: InboundRequest) => {
+      if (finished) return;
+      if (request.error !== null) {
+        refuse(grpc.status.INVALID_ARGUMENT, `malformed request: ${request.error}`, {
+          remote: call.getPeer(),
+        });
+        return;
+      }
+      if (from === 0) {
+        if (request.clusterId !== this.options.clusterId) {
+          refuse(grpc.status.FAILED_PRECONDITION, "wrong cluster id", {
+            remote: call.getPeer(),
+            theirClusterId: request.clusterId,
+            ourClusterId: this.options.clusterId,
+            theirNodeId: request.fromNodeId,
+          });
+          return;
+        }
+        if (!this.links.has(request.fromNodeId)) {
+          refuse(grpc.status.FAILED_PRECONDITION, `unknown node id ${request.fromNodeId}`, {
+            remote: call.getPeer(),
+            knownPeers: [...this.links.keys()],
+          });
+          return;
+        }
+        from = request.fromNodeId;
+        this.pendingStreams.delete(call);
+        const previous = this.inbound.get(from);
+        this.inbound.set(from, call);
+        // The sender reconnected: its old stream is dead or about to be.
+        previous?.emit("error", { code: grpc.status.CANCELLED, details: "superseded by a newer stream" });
+      } else if (request.fromNodeId !== 0 && request.fromNodeId !== from) {
+        refuse(grpc.status.INVALID_ARGUMENT, "node id changed within a stream", {
+          theirNodeId: request.fromNodeId,
+        });
+        return;
+      }
+      const link = this.links.get(from) as PeerLink;
+      for (const frame of request.frames) {
+        let messages: GroupMessage[];
+        try {
+          const decoded = decodeFrame(frame, this.options.maxFrameBytes);
+          if (decoded.from !== from || decoded.to !== this.options.nodeId) {
+            refuse(grpc.status.INVALID_ARGUMENT, "frame addressed between other nodes", {
+              frameFrom: decoded.from,
+              frameTo: decoded.to,
+            });
+            return;
+          }
+          messages = decoded.messages;
+        } catch (error) {
+          refuse(grpc.status.INVALID_ARGUMENT, `undecodable frame: ${(error as Error).message}`, {
+            frameBytes: frame.length,
+          });
+          return;
+        }
+        link.metrics.framesReceived += 1;
+        link.metrics.messagesReceived += messages.length;
+        link.metrics.bytesReceived += frame.length;
+        for (const handler of this.receiveHandlers) handler(from, messages);
+      }
+      received += 1;
+      if (!ackScheduled) {
+        ackScheduled = true;
+        setImmediate(() => {
+          ackScheduled = false;
+          if (!finished) call.write({ acknowledgedFrames: received });
+        });
+      }
+    });
+    call.on("error", () => finish(grpc.status.CANCELLED, "stream error"));
+    call.on("end", () => finish(grpc.status.OK, "sender ended the stream"));
+    call.on("cancelled", () => finish(grpc.status.CANCELLED, "cancelled"));
+  }
+}

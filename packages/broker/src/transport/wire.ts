@@ -1,0 +1,139 @@
+import type * as grpc from "@grpc/grpc-js";
+import { peer } from "@sluice/proto";
+import type { NodeId } from "raft-ts";
+import { CLUSTER_ID_BYTES_MAX, GRPC_MESSAGE_OVERHEAD_BYTES } from "./constants.js";
+
+/**
+ * The RaftStream method with hand-written (de)serializers that stay wire-compatible with
+ * peer.proto's RaftStreamRequest but avoid the generated code's copies: an outbound frame is
+ * encoded after FRAME_ENVELOPE_BYTES of headroom that receive the protobuf field header, so the
+ * serialized request is the frame's own buffer; inbound frames are views of the received buffer.
+ */
+
+/** Tag of `repeated bytes frames = 3` (field 3, wire type 2). */
+const FRAMES_TAG = (3 << 3) | 2;
+/** A frame length written as a 5-byte varint (padded with continuation bits), fixed in advance. */
+const PADDED_LENGTH_BYTES = 5;
+export const FRAME_ENVELOPE_BYTES = 1 + PADDED_LENGTH_BYTES;
+
+/** What the client writes: the hello that opens a stream, a sealed frame, or a ping. */
+export type OutboundRequest =
+  | { readonly kind: "hello"; readonly fromNodeId: NodeId; readonly clusterId: string }
+  /** From FrameEncoder.seal with FRAME_ENVELOPE_BYTES of headroom, filled by `envelopeFrame`. */
+  | { readonly kind: "frame"; readonly wire: Buffer }
+  | { readonly kind: "ping" };
+
+/** What the server reads; `error` is set (and the rest empty) when the bytes are not a request. */
+export interface InboundRequest {
+  readonly fromNodeId: NodeId;
+  readonly clusterId: string;
+  readonly frames: Buffer[];
+  readonly error: string | null;
+}
+
+const PING = Buffer.alloc(0);
+
+/** Writes the protobuf field header into a sealed frame's headroom; returns the same buffer. */
+export function envelopeFrame(sealed: Buffer): Buffer {
+  let length = sealed.length - FRAME_ENVELOPE_BYTES;
+  sealed[0] = FRAMES_TAG;
+  for (let i = 1; i < FRAME_ENVELOPE_BYTES; i++) {
+    const last = i === FRAME_ENVELOPE_BYTES - 1;
+    sealed[i] = (length & 0x7f) | (last ? 0 : 0x80);
+    length >>>= 7;
+  }
+  return sealed;
+}
+
+export function serializeRequest(request: OutboundRequest): Buffer {
+  switch (request.kind) {
+    case "frame":
+      return request.wire;
+    case "ping":
+      return PING;
+    case "hello":
+      return Buffer.from(
+        peer.RaftStreamRequest.encode({
+          fromNodeId: request.fromNodeId,
+          clusterId: request.clusterId,
+          frames: [],
+        }).finish(),
+      );
+  }
+}
+
+function failed(error: string): InboundRequest {
+  return { fromNodeId: 0, clusterId: "", frames: [], error };
+}
+
+/** Parses a RaftStreamRequest without copying its frames. Never throws. */
+export function deserializeRequest(buffer: Buffer): InboundRequest {
+  let position = 0;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (position >= buffer.length) return -1;
+      const byte = buffer[position++] as number;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return Number.isSafeInteger(value) ? value : -1;
+      scale *= 128;
+    }
+    return -1;
+  };
+  let fromNodeId = 0;
+  let clusterId = "";
+  const frames: Buffer[] = [];
+  while (position < buffer.length) {
+    const tag = varint();
+    if (tag < 0) return failed("truncated field tag");
+    const wireType = tag & 7;
+    const field = Math.floor(tag / 8);
+    if (wireType === 0) {
+      const value = varint();
+      if (value < 0) return failed("truncated varint");
+      if (field === 1) fromNodeId = value;
+    } else if (wireType === 2) {
+      const length = varint();
+      if (length < 0 || length > buffer.length - position) return failed("length overruns the request");
+      const bytes = buffer.subarray(position, position + length);
+      position += length;
+      if (field === 2) {
+        if (length > CLUSTER_ID_BYTES_MAX) return failed("cluster id too long");
+        clusterId = bytes.toString("utf8");
+      } else if (field === 3) {
+        frames.push(bytes);
+      }
+    } else if (wireType === 1 || wireType === 5) {
+      position += wireType === 1 ? 8 : 4;
+      if (position > buffer.length) return failed("truncated fixed field");
+    } else {
+      return failed(`unsupported wire type ${wireType}`);
+    }
+  }
+  return { fromNodeId, clusterId, frames, error: null };
+}
+
+export const raftStreamMethod = {
+  path: "/sluice.peer.v1.PeerService/RaftStream",
+  requestStream: true,
+  responseStream: true,
+  requestSerialize: serializeRequest,
+  requestDeserialize: deserializeRequest,
+  responseSerialize: (value: peer.RaftStreamResponse): Buffer =>
+    Buffer.from(peer.RaftStreamResponse.encode(value).finish()),
+  responseDeserialize: (value: Buffer): peer.RaftStreamResponse => peer.RaftStreamResponse.decode(value),
+  originalName: "raftStream",
+} as const;
+
+/** The peer service as grpc-js sees it; same path as peer.PeerServiceService, faster codecs. */
+export const peerServiceDefinition: grpc.ServiceDefinition = {
+  raftStream: raftStreamMethod,
+};
+
+/** Channel options a server carrying the peer service needs: frames must fit its messages. */
+export function peerServerChannelOptions(maxFrameBytes: number): grpc.ChannelOptions {
+  return {
+    "grpc.max_receive_message_length": maxFrameBytes + GRPC_MESSAGE_OVERHEAD_BYTES,
+  };
+}
