@@ -427,6 +427,17 @@ export class SimCluster {
   /** Writes a Ready to the node's disk; `entryLimit` < entries.length models a torn write. */
   private persist(node: SimNode, rd: Ready, entryLimit: number): void {
     const storage = node.durable;
+    if (!rd.mustSync && (rd.entries.length > 0 || rd.snapshot !== null)) {
+      throw new SimulationViolation(
+        ViolationKind.CoreError,
+        `node ${node.id} handed out a Ready with entries or a snapshot but mustSync false`,
+      );
+    }
+    if (rd.mustSync) {
+      node.unsyncedRollback = null;
+    } else if (rd.hardState !== null && node.unsyncedRollback === null) {
+      node.unsyncedRollback = storage.initialState().hardState;
+    }
     if (rd.snapshot !== null) storage.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) {
       storage.append(entryLimit >= rd.entries.length ? rd.entries : rd.entries.slice(0, entryLimit));
@@ -627,6 +638,13 @@ export class SimCluster {
 
   /** Discards everything in memory; the disk stays. */
   private stop(node: SimNode): void {
+    if (node.unsyncedRollback !== null) {
+      const lost = node.durable.initialState().hardState;
+      const kept = node.unsyncedRollback;
+      this.traceEvent(`  ${node.id} loses its unsynced hard state (commit ${lost.commit} → ${kept.commit})`);
+      node.durable.setHardState(kept);
+      node.unsyncedRollback = null;
+    }
     node.raft = null;
     node.tracker = null;
     node.pending = null;
@@ -648,7 +666,7 @@ export class SimCluster {
     const checkpoint = node.checkpoint;
     if (
       checkpoint.index >= snapshot.metadata.index &&
-      checkpoint.index <= hardState.commit &&
+      checkpoint.index <= storage.lastIndex() &&
       sameConfState(checkpoint.confState, confState)
     ) {
       node.applied = checkpoint.index;

@@ -1,7 +1,7 @@
 import { MemoryStorage } from "../../memory-storage.js";
 import type { RaftNode } from "../../node.js";
 import type { ProposalTracker } from "../../proposal-tracker.js";
-import type { ConfState, NodeId, Ready } from "../../types.js";
+import type { ConfState, HardState, NodeId, Ready } from "../../types.js";
 import { StateRole } from "../../types.js";
 import type { CheckedNode } from "./checkers.js";
 import { LogMirror } from "./log-mirror.js";
@@ -11,7 +11,9 @@ import { LogMirror } from "./log-mirror.js";
  * application's durable state); everything else — the RaftNode, the Ready being processed, the
  * applied state — is memory, lost when the node crashes. The disk receives writes only in the
  * persist stage of a Ready, so a crash between sending a Ready's `messages` and persisting it
- * loses the entries and hard state those messages may already have advertised.
+ * loses the entries and hard state those messages may already have advertised. A write the
+ * Ready did not ask to sync (`mustSync` false) is lost by a crash too, unless a synced write
+ * came after it.
  */
 export const ReadyStage = {
   /** No Ready taken. */
@@ -53,6 +55,11 @@ export class SimNode implements CheckedNode {
 
   pending: Ready | null = null;
   stage: ReadyStage = ReadyStage.Idle;
+  /**
+   * The last synced hard state while a later one was written without a sync (a Ready with
+   * `mustSync` false): a crash rolls the disk back to it, as a page cache would lose the write.
+   */
+  unsyncedRollback: HardState | null = null;
 
   /** The application's in-memory state: applied index, state hash, configuration as of it. */
   applied = 0;
