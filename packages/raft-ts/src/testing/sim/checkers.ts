@@ -1,5 +1,5 @@
 import type { MemoryStorage } from "../../memory-storage.js";
-import type { Entry, Message, NodeId, Ready } from "../../types.js";
+import type { Entry, HardState, Message, NodeId, Ready } from "../../types.js";
 import { MessageType, StateRole } from "../../types.js";
 import type { LogMirror } from "./log-mirror.js";
 import { chainHash, entryKey } from "./state-machine.js";
@@ -24,7 +24,8 @@ import { SimulationViolation, ViolationKind } from "./violation.js";
  *   State Machine Safety  every node applies the same entry at each index (and the same
  *                         prefix: the state is a hash chain);
  *   CommittedIsDurable    when a leader's commit index moves, each newly committed entry is in
- *                         the *durable* storage of a majority of the voters (etcd's TLA+ invariant).
+ *                         the *durable* storage of a majority of the voters (etcd's TLA+ invariant);
+ *   Durable state         a node's persisted term and commit index never go backwards.
  */
 
 /** What the checkers read of a node. */
@@ -116,8 +117,14 @@ export class SafetyChecker {
    * A hard state reached the node's disk. A vote on disk is cast, even if no grant was sent (a
    * vote only held in memory and lost in a crash is not: nobody learned of it).
    */
-  onPersistHardState(node: CheckedNode, term: number, vote: NodeId): void {
-    if (vote !== 0) this.recordVote(node.id, term, vote, "persisted a vote");
+  onPersistHardState(node: CheckedNode, previous: HardState, next: HardState): void {
+    if (next.term < previous.term || next.commit < previous.commit) {
+      throw new SimulationViolation(
+        ViolationKind.DurableStateRegressed,
+        `node ${node.id} persisted term ${next.term} commit ${next.commit} over term ${previous.term} commit ${previous.commit}`,
+      );
+    }
+    if (next.vote !== 0) this.recordVote(node.id, next.term, next.vote, "persisted a vote");
   }
 
   /**

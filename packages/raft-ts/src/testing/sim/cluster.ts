@@ -443,8 +443,9 @@ export class SimCluster {
       storage.append(entryLimit >= rd.entries.length ? rd.entries : rd.entries.slice(0, entryLimit));
     }
     if (entryLimit >= rd.entries.length && rd.hardState !== null) {
+      const previous = storage.initialState().hardState;
       storage.setHardState(rd.hardState);
-      this.checker.onPersistHardState(node, rd.hardState.term, rd.hardState.vote);
+      this.checker.onPersistHardState(node, previous, rd.hardState);
     }
   }
 

@@ -12,6 +12,8 @@ export const ViolationKind = {
   StateMachineSafety: "state-machine-safety",
   CommittedIsDurable: "committed-is-durable",
   CommittedNeverChanges: "committed-never-changes",
+  /** A node's persisted term or commit index went backwards. */
+  DurableStateRegressed: "durable-state-regressed",
   /** A ReadIndex answer below what was committed before the read was asked: a stale read. */
   LinearizableRead: "linearizable-read",
   /** After healing, an acknowledged proposal is missing, reordered, or replicas differ. */
