@@ -276,7 +276,8 @@ function isSafeToRetry(error: AdminCallError): boolean {
   if (error.code === "NOT_LEADER" || error.code === "NODE_NOT_READY") return true;
   // UNAVAILABLE without a node error code: the channel could not reach the node at all.
   return (
-    error.code === "UNAVAILABLE" && /ECONNREFUSED|No connection established|connect/i.test(error.message)
+    error.code === "UNAVAILABLE" &&
+    /ECONNREFUSED|No connection established|failed to connect/i.test(error.message)
   );
 }
 
