@@ -130,13 +130,19 @@ export class AdminClient {
   read(
     groupId: number,
     fromIndex: number,
-    limits: { maxRecords?: number; maxBytes?: number } = {},
+    limits: { maxRecords?: number; maxBytes?: number; fromOffset?: number } = {},
     timeoutMs?: number,
   ): Promise<admin.ReadResponse> {
     return this.#call(
       "Read",
       this.#client.read.bind(this.#client),
-      { groupId, fromIndex, maxRecords: limits.maxRecords ?? 0, maxBytes: limits.maxBytes ?? 0 },
+      {
+        groupId,
+        fromIndex,
+        fromOffset: limits.fromOffset ?? 0,
+        maxRecords: limits.maxRecords ?? 0,
+        maxBytes: limits.maxBytes ?? 0,
+      },
       timeoutMs,
     );
   }
@@ -144,13 +150,14 @@ export class AdminClient {
   /** Every committed record of the group on this replica from `fromIndex` on, page by page. */
   async readAll(groupId: number, fromIndex = 1, timeoutMs?: number): Promise<admin.ReadRecord[]> {
     const records: admin.ReadRecord[] = [];
-    let next = fromIndex;
+    let index = fromIndex;
+    let offset = 0;
     for (;;) {
-      const page = await this.read(groupId, next, {}, timeoutMs);
+      const page = await this.read(groupId, index, { fromOffset: offset }, timeoutMs);
       records.push(...page.records);
-      if (page.nextIndex <= next && page.records.length === 0) return records;
-      if (page.nextIndex > page.commitIndex) return records;
-      next = page.nextIndex;
+      if (page.records.length === 0) return records;
+      index = page.nextIndex;
+      offset = page.nextOffset;
     }
   }
 

@@ -29,6 +29,7 @@ export interface AdminBackend {
     groupId: number,
     fromIndex: number,
     limits: { maxRecords: number; maxBytes: number },
+    fromOffset?: number,
   ): {
     records: readonly {
       index: number;
@@ -179,7 +180,12 @@ export function createAdminService(
         request.maxRecords === 0 ? READ_RECORDS_DEFAULT : Math.min(request.maxRecords, READ_RECORDS_MAX);
       const maxBytes =
         request.maxBytes === 0 ? READ_BYTES_DEFAULT : Math.min(request.maxBytes, READ_BYTES_MAX);
-      const result = host.read(request.groupId, request.fromIndex, { maxRecords, maxBytes });
+      const result = host.read(
+        request.groupId,
+        request.fromIndex,
+        { maxRecords, maxBytes },
+        request.fromOffset,
+      );
       return {
         records: result.records.map((record) => ({
           index: record.index,
@@ -270,18 +276,18 @@ function checkGroupId(groupId: number): void {
 /** gRPC status for each stable error code of the host; anything else is INTERNAL or UNAVAILABLE. */
 const STATUS_BY_CODE: Readonly<Record<string, GrpcStatus>> = {
   INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
-  INVALID_REQUEST: GrpcStatus.INVALID_ARGUMENT,
-  INVALID_OPTIONS: GrpcStatus.INVALID_ARGUMENT,
-  TOO_LARGE: GrpcStatus.INVALID_ARGUMENT,
+  INVALID_RECORD: GrpcStatus.INVALID_ARGUMENT,
+  APPEND_TOO_LARGE: GrpcStatus.INVALID_ARGUMENT,
+  GROUP_VOTERS_MISMATCH: GrpcStatus.FAILED_PRECONDITION,
   NOT_LEADER: GrpcStatus.FAILED_PRECONDITION,
-  UNKNOWN_GROUP: GrpcStatus.NOT_FOUND,
   GROUP_NOT_FOUND: GrpcStatus.NOT_FOUND,
-  NOT_FOUND: GrpcStatus.NOT_FOUND,
-  SHUTTING_DOWN: GrpcStatus.UNAVAILABLE,
-  CLOSED: GrpcStatus.UNAVAILABLE,
-  TIMEOUT: GrpcStatus.DEADLINE_EXCEEDED,
-  PROPOSAL_DROPPED: GrpcStatus.UNAVAILABLE,
-  OVERLOADED: GrpcStatus.RESOURCE_EXHAUSTED,
+  BUSY: GrpcStatus.RESOURCE_EXHAUSTED,
+  BROKER_CLOSED: GrpcStatus.UNAVAILABLE,
+  // The outcome is unknown: the batch may or may not be in the log.
+  APPEND_TIMEOUT: GrpcStatus.DEADLINE_EXCEEDED,
+  LEADERSHIP_LOST: GrpcStatus.ABORTED,
+  STORAGE_FAILED: GrpcStatus.INTERNAL,
+  CORRUPT_BATCH: GrpcStatus.DATA_LOSS,
 };
 
 interface MappedError {

@@ -69,11 +69,13 @@ export interface AppendResponse {
 
 export interface ReadRequest {
   groupId: number;
-  /** The first log index to read; entries below the replica's first index are skipped. */
+  /** The first log index to read; a position below the replica's first index starts there. */
   fromIndex: number;
   /** Upper bounds of the answer; 0 takes the node's default. */
   maxRecords: number;
   maxBytes: number;
+  /** The first record to read within the entry at from_index (to resume at next_offset). */
+  fromOffset: number;
 }
 
 export interface ReadRecord {
@@ -674,7 +676,7 @@ export const AppendResponse: MessageFns<AppendResponse> = {
 };
 
 function createBaseReadRequest(): ReadRequest {
-  return { groupId: 0, fromIndex: 0, maxRecords: 0, maxBytes: 0 };
+  return { groupId: 0, fromIndex: 0, maxRecords: 0, maxBytes: 0, fromOffset: 0 };
 }
 
 export const ReadRequest: MessageFns<ReadRequest> = {
@@ -690,6 +692,9 @@ export const ReadRequest: MessageFns<ReadRequest> = {
     }
     if (message.maxBytes !== 0) {
       writer.uint32(32).uint32(message.maxBytes);
+    }
+    if (message.fromOffset !== 0) {
+      writer.uint32(40).uint32(message.fromOffset);
     }
     return writer;
   },
@@ -739,6 +744,14 @@ export const ReadRequest: MessageFns<ReadRequest> = {
             message.maxBytes = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fromOffset = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -773,6 +786,11 @@ export const ReadRequest: MessageFns<ReadRequest> = {
         : isSet(object.max_bytes)
           ? globalThis.Number(object.max_bytes)
           : 0,
+      fromOffset: isSet(object.fromOffset)
+        ? globalThis.Number(object.fromOffset)
+        : isSet(object.from_offset)
+          ? globalThis.Number(object.from_offset)
+          : 0,
     };
   },
 
@@ -790,6 +808,9 @@ export const ReadRequest: MessageFns<ReadRequest> = {
     if (message.maxBytes !== 0) {
       obj.maxBytes = Math.round(message.maxBytes);
     }
+    if (message.fromOffset !== 0) {
+      obj.fromOffset = Math.round(message.fromOffset);
+    }
     return obj;
   },
 
@@ -802,6 +823,7 @@ export const ReadRequest: MessageFns<ReadRequest> = {
     message.fromIndex = object.fromIndex ?? 0;
     message.maxRecords = object.maxRecords ?? 0;
     message.maxBytes = object.maxBytes ?? 0;
+    message.fromOffset = object.fromOffset ?? 0;
     return message;
   },
 };
