@@ -5,6 +5,41 @@
  */
 export const PACKAGE_NAME = "@sluice/broker";
 
+// The multi-Raft host and the shard state machine behind the Broker API.
+export type {
+  AppendRecord,
+  AppendResult,
+  BrokerMetrics,
+  BrokerOptions,
+  GroupRole,
+  GroupStatus,
+  ReadLimits,
+  ReadRecord,
+  ReadResult,
+} from "./broker.js";
+export { Broker, defaultBrokerOptions } from "./broker.js";
+export * as constants from "./constants.js";
+export {
+  AppendTimeoutError,
+  AppendTooLargeError,
+  BrokerBusyError,
+  BrokerClosedError,
+  BrokerError,
+  BrokerErrorCode,
+  CorruptBatchError,
+  GroupNotFoundError,
+  GroupVotersMismatchError,
+  InvalidArgumentError,
+  InvalidBrokerOptionsError,
+  InvalidRecordError,
+  LeadershipLostError,
+  NotLeaderError,
+  StorageFailedError,
+} from "./errors.js";
+export { preferredLeader } from "./host/leader-balance.js";
+export type { DecodedRecord, RecordBatchHeader } from "./shard/record-batch.js";
+export { decodeRecordBatch, decodeRecordBatchHeader, encodeRecordBatch } from "./shard/record-batch.js";
+
 // The peer transport: the contract, gRPC, the frame codec, and an in-memory hub for tests.
 export type { DecodedFrame } from "./transport/codec.js";
 export { decodeFrame, encodeFrame } from "./transport/codec.js";

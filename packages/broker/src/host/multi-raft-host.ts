@@ -1,0 +1,708 @@
+/**
+ * The multi-Raft host: every local replica of the node (shard groups and the metadata group) is
+ * driven from here, by three things.
+ *
+ * 1. **One tick timer** visits only the *active* groups (quiesced ones cost nothing; see
+ *    quiescence.ts), expires appends past their deadline, and now and then balances leaders.
+ * 2. **One persist loop** (group commit). Each turn collects the Ready of every group with work
+ *    into ONE storage flush — entries, hard states, snapshots, new and deleted groups — sends the
+ *    messages that may leave before the write (a leader's appends and heartbeats: followers write
+ *    in parallel with the leader), awaits the flush (one write, one fdatasync), then queues the
+ *    messages that had to wait for it (votes, append acknowledgements), applies the committed
+ *    entries, settles the appends and calls `advance()`. While a flush is in flight, new Readies
+ *    accumulate for the next one, so under load each sync covers many groups and many appends.
+ * 3. **The transport**: incoming batches are stepped into their groups at once (the loop picks up
+ *    the resulting Readies); outgoing messages are coalesced per peer per loop turn (outbox.ts);
+ *    peer Down/Up events wake the groups concerned.
+ *
+ * Everything runs on the event loop thread; the only await is the flush, and the loop is the only
+ * code that calls `ready()`/`advance()`, so a group has at most one Ready outstanding by
+ * construction.
+ */
+
+import type { FlushResult, NodeStorage } from "@sluice/storage";
+import {
+  type ConfState,
+  decodeConfChange,
+  EntryType,
+  type Message,
+  MessageType,
+  NONE,
+  type NodeId,
+  type RaftError,
+  RaftNode,
+  NotLeaderError as RaftNotLeaderError,
+  type RandomSource,
+  type Ready,
+  StateRole,
+} from "raft-ts";
+import {
+  FLUSH_BYTES_TARGET,
+  LEADER_TRANSFER_COOLDOWN_MS,
+  LEADER_TRANSFERS_PER_ROUND_MAX,
+  UNCOMMITTED_BYTES_PER_GROUP_MAX,
+} from "../constants.js";
+import { AppendTimeoutError, LeadershipLostError, StorageFailedError } from "../errors.js";
+import { ShardState } from "../shard/shard-state.js";
+import { ShardTailCache, type TailCacheBudget } from "../shard/tail-cache.js";
+import { type GroupId, type GroupMessage, PeerState, type PeerTransport } from "../transport/transport.js";
+import { canTransferTo, preferredLeader, shutdownTransferTarget } from "./leader-balance.js";
+import { Outbox } from "./outbox.js";
+import { followerMayQuiesce, leaderMayQuiesce } from "./quiescence.js";
+import { CappedLogStorage, type PendingAppend, Replica } from "./replica.js";
+
+export interface HostConfig {
+  readonly nodeId: NodeId;
+  readonly storage: NodeStorage;
+  readonly transport: PeerTransport;
+  readonly tickIntervalMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly clock: () => number;
+  readonly random: RandomSource;
+  readonly quiesce: boolean;
+  readonly leaderBalance: boolean;
+  readonly leaderBalanceIntervalMs: number;
+  readonly appendTimeoutMs: number;
+  readonly tailCacheBudget: TailCacheBudget;
+  readonly tailCacheBytesPerGroup: number;
+  readonly quiesceIdleTicks: number;
+}
+
+/** Monotonic counters of the host (the Broker adds gauges when it reports metrics). */
+export interface HostCounters {
+  loopTurns: number;
+  flushes: number;
+  syncs: number;
+  entriesPersisted: number;
+  entryBytesPersisted: number;
+  readiesProcessed: number;
+  messagesSent: number;
+  messageBatchesSent: number;
+  messagesRefused: number;
+  messagesReceived: number;
+  messagesForUnknownGroups: number;
+  tickRounds: number;
+  groupTicks: number;
+  quiesces: number;
+  wakes: number;
+  leaderChanges: number;
+  leaderTransfers: number;
+  entriesApplied: number;
+  appendsCommitted: number;
+  appendTimeouts: number;
+}
+
+type AdminOp =
+  | {
+      readonly kind: "create";
+      readonly groupId: GroupId;
+      readonly voters: readonly NodeId[];
+      readonly resolve: (replica: Replica) => void;
+      readonly reject: (error: Error) => void;
+    }
+  | {
+      readonly kind: "delete";
+      readonly groupId: GroupId;
+      readonly resolve: () => void;
+      readonly reject: (error: Error) => void;
+    };
+
+interface Work {
+  readonly replica: Replica;
+  readonly ready: Ready;
+}
+
+export type HostState = "running" | "stopping" | "stopped" | "failed";
+
+export class MultiRaftHost {
+  readonly config: HostConfig;
+  readonly counters: HostCounters = {
+    loopTurns: 0,
+    flushes: 0,
+    syncs: 0,
+    entriesPersisted: 0,
+    entryBytesPersisted: 0,
+    readiesProcessed: 0,
+    messagesSent: 0,
+    messageBatchesSent: 0,
+    messagesRefused: 0,
+    messagesReceived: 0,
+    messagesForUnknownGroups: 0,
+    tickRounds: 0,
+    groupTicks: 0,
+    quiesces: 0,
+    wakes: 0,
+    leaderChanges: 0,
+    leaderTransfers: 0,
+    entriesApplied: 0,
+    appendsCommitted: 0,
+    appendTimeouts: 0,
+  };
+  private readonly replicas = new Map<GroupId, Replica>();
+  /** Groups that tick (not quiesced). */
+  private readonly active = new Set<Replica>();
+  /** Groups that may have a Ready (touched since the loop last looked). */
+  private readonly dirty = new Set<Replica>();
+  /** Groups this node leads, as of their last processed Ready. */
+  private readonly led = new Set<Replica>();
+  /** Groups with appends waiting to commit (their deadlines are checked each tick). */
+  private readonly withPending = new Set<Replica>();
+  /** The transport's view of each peer, kept current by its events. */
+  private readonly peers = new Map<NodeId, PeerState>();
+  private adminOps: AdminOp[] = [];
+  private readonly outbox = new Outbox();
+  private loopScheduled = false;
+  private loopRunning = false;
+  private readonly loopIdleWaiters: (() => void)[] = [];
+  private readonly tickWaiters: (() => void)[] = [];
+  private tickTimer: NodeJS.Timeout | null = null;
+  private lastBalanceMs: number;
+  private readonly leaderHandlers: ((groupId: GroupId, leader: NodeId, term: number) => void)[] = [];
+  private readonly fatalHandlers: ((error: Error) => void)[] = [];
+  state: HostState = "running";
+  fatalError: Error | null = null;
+
+  constructor(config: HostConfig) {
+    this.config = config;
+    this.lastBalanceMs = config.clock();
+    for (const [peer, state] of config.transport.peerStates()) this.peers.set(peer, state);
+    config.transport.onReceive((from, messages) => this.onReceive(from, messages));
+    config.transport.onPeerState((peer, state) => this.onPeerState(peer, state));
+    for (const groupId of config.storage.groupIds()) this.openReplica(groupId, false);
+  }
+
+  /** Starts the tick timer. */
+  start(): void {
+    if (this.tickTimer !== null) return;
+    this.tickTimer = setInterval(() => this.onTick(), this.config.tickIntervalMs);
+    this.tickTimer.unref();
+    for (const replica of this.replicas.values()) this.dirty.add(replica);
+    this.scheduleLoop();
+  }
+
+  // ---- groups ------------------------------------------------------------------------------------
+
+  replica(groupId: GroupId): Replica | undefined {
+    return this.replicas.get(groupId);
+  }
+
+  groupIds(): GroupId[] {
+    return [...this.replicas.keys()].sort((a, b) => a - b);
+  }
+
+  get groupCount(): number {
+    return this.replicas.size;
+  }
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  get ledCount(): number {
+    return this.led.size;
+  }
+
+  /** Creates and persists a replica (with its configuration, in the next flush). */
+  createGroup(groupId: GroupId, voters: readonly NodeId[]): Promise<Replica> {
+    return new Promise((resolve, reject) => {
+      this.adminOps.push({ kind: "create", groupId, voters, resolve, reject });
+      this.scheduleLoop();
+    });
+  }
+
+  /** Stops a replica at once and deletes its state in the next flush. */
+  removeGroup(groupId: GroupId, failAppends: () => Error): Promise<void> {
+    const replica = this.replicas.get(groupId);
+    if (replica !== undefined) {
+      replica.removed = true;
+      this.replicas.delete(groupId);
+      this.active.delete(replica);
+      this.dirty.delete(replica);
+      this.led.delete(replica);
+      this.withPending.delete(replica);
+      replica.failAppends(failAppends);
+      replica.shard.close();
+    }
+    return new Promise((resolve, reject) => {
+      this.adminOps.push({ kind: "delete", groupId, resolve, reject });
+      this.scheduleLoop();
+    });
+  }
+
+  private openReplica(groupId: GroupId, fresh: boolean): Replica {
+    const config = this.config;
+    const view = config.storage.group(groupId);
+    const log = new CappedLogStorage(view);
+    const { hardState, confState } = log.initialState();
+    // The log is the state machine: everything committed is applied, except for the tail cache,
+    // which starts empty. (The configuration as of that index is the stored one; see README.)
+    const appliedIndex = Math.max(hardState.commit, view.firstIndex() - 1);
+    const node = new RaftNode({
+      id: config.nodeId,
+      storage: log,
+      random: config.random,
+      electionTicks: config.electionTicks,
+      heartbeatTicks: config.heartbeatTicks,
+      appliedIndex,
+      maxUncommittedBytes: UNCOMMITTED_BYTES_PER_GROUP_MAX,
+    });
+    const shard = new ShardState(
+      groupId,
+      log,
+      new ShardTailCache(config.tailCacheBudget, config.tailCacheBytesPerGroup),
+      appliedIndex,
+    );
+    const voters = [...confState.voters].sort((a, b) => a - b);
+    const replica = new Replica({
+      groupId,
+      node,
+      log,
+      shard,
+      voters,
+      preferredLeader: preferredLeader(groupId, voters),
+    });
+    this.replicas.set(groupId, replica);
+    this.active.add(replica);
+    this.dirty.add(replica);
+    if (fresh && replica.preferredLeader === config.nodeId && config.leaderBalance) {
+      // A new group elects its preferred leader at once instead of after an election timeout.
+      node.campaign();
+    }
+    return replica;
+  }
+
+  // ---- appends -------------------------------------------------------------------------------------
+
+  /** Registers an append proposed on `replica` and makes sure the loop will carry it. */
+  trackAppend(replica: Replica, append: PendingAppend): void {
+    replica.trackAppend(
+      append,
+      (error: RaftError) =>
+        new LeadershipLostError(replica.groupId, append.term, append.index, { cause: error }),
+      () => this.counters.appendsCommitted++,
+    );
+    this.withPending.add(replica);
+    this.touch(replica, true);
+  }
+
+  /** Marks a replica as having work (after a proposal or a transfer request) and wakes it if asked. */
+  touch(replica: Replica, wake: boolean): void {
+    if (wake) this.wake(replica);
+    this.dirty.add(replica);
+    this.scheduleLoop();
+  }
+
+  // ---- events --------------------------------------------------------------------------------------
+
+  onLeaderChange(handler: (groupId: GroupId, leader: NodeId, term: number) => void): void {
+    this.leaderHandlers.push(handler);
+  }
+
+  onFatalError(handler: (error: Error) => void): void {
+    this.fatalHandlers.push(handler);
+  }
+
+  peerState(peer: NodeId): PeerState {
+    return this.peers.get(peer) ?? PeerState.Down;
+  }
+
+  // ---- quiescence ------------------------------------------------------------------------------------
+
+  private wake(replica: Replica): void {
+    if (!replica.quiesced) return;
+    replica.quiesced = false;
+    replica.idleTicks = 0;
+    this.active.add(replica);
+    this.counters.wakes++;
+  }
+
+  private quiesce(replica: Replica): void {
+    if (replica.quiesced) return;
+    replica.quiesced = true;
+    replica.idleTicks = 0;
+    this.active.delete(replica);
+    this.counters.quiesces++;
+  }
+
+  /**
+   * Lets a follower whose leader went Down campaign soon: the ticks it spent quiesced were time
+   * without a leader, but its election clock stood still, so it would still honour the leader's
+   * lease (ignore votes) for a whole election timeout. electionTicks - 1 ticks bring it to the
+   * edge of its timeout; the randomized part still separates the candidates.
+   */
+  private fastForwardElection(replica: Replica): void {
+    for (let i = 0; i < this.config.electionTicks - 1; i++) replica.node.tick();
+  }
+
+  // ---- tick ----------------------------------------------------------------------------------------
+
+  private onTick(): void {
+    if (this.state !== "running" && this.state !== "stopping") return;
+    const now = this.config.clock();
+    this.counters.tickRounds++;
+    for (const replica of this.active) {
+      replica.node.tick();
+      this.counters.groupTicks++;
+      this.dirty.add(replica);
+      if (this.config.quiesce && replica.role === StateRole.Leader) {
+        const status = replica.node.status();
+        if (leaderMayQuiesce(status, replica.pendingCount, this.peers)) {
+          replica.idleTicks++;
+          if (replica.idleTicks >= this.config.quiesceIdleTicks) this.quiesce(replica);
+        } else {
+          replica.idleTicks = 0;
+        }
+      }
+    }
+    for (const replica of this.withPending) {
+      this.counters.appendTimeouts += replica.expireAppends(
+        now,
+        (append) => new AppendTimeoutError(replica.groupId, this.config.appendTimeoutMs, append.index),
+      );
+      if (replica.pendingCount === 0) this.withPending.delete(replica);
+    }
+    if (
+      this.config.leaderBalance &&
+      this.state === "running" &&
+      now - this.lastBalanceMs >= this.config.leaderBalanceIntervalMs
+    ) {
+      this.lastBalanceMs = now;
+      this.balanceLeaders(now);
+    }
+    for (const resolve of this.tickWaiters.splice(0)) resolve();
+    this.scheduleLoop();
+  }
+
+  /** Resolves after the next tick round (used to poll slow conditions, such as shutdown's transfers). */
+  nextTick(): Promise<void> {
+    return new Promise((resolve) => this.tickWaiters.push(resolve));
+  }
+
+  /** Hands leadership of groups this node leads but should not to their preferred leader. */
+  private balanceLeaders(now: number): void {
+    let started = 0;
+    for (const replica of this.led) {
+      if (started >= LEADER_TRANSFERS_PER_ROUND_MAX) break;
+      const target = replica.preferredLeader;
+      if (target === this.config.nodeId || this.peerState(target) !== PeerState.Up) continue;
+      if (now - replica.lastTransferAtMs < LEADER_TRANSFER_COOLDOWN_MS) continue;
+      const status = replica.node.status();
+      if (status.role !== StateRole.Leader || status.transferee !== NONE) continue;
+      if (!canTransferTo(status, target, this.peers)) continue;
+      replica.lastTransferAtMs = now;
+      this.wake(replica);
+      replica.node.transferLeadership(target);
+      this.dirty.add(replica);
+      this.counters.leaderTransfers++;
+      started++;
+    }
+  }
+
+  /**
+   * Asks every group this node leads to hand leadership to another live voter (the preferred one
+   * when it can take it). Returns how many transfers started.
+   */
+  transferAllLeadership(): number {
+    let started = 0;
+    for (const replica of this.led) {
+      const status = replica.node.status();
+      if (status.role !== StateRole.Leader || status.transferee !== NONE) continue;
+      const target = shutdownTransferTarget(status, replica.preferredLeader, this.peers);
+      if (target === NONE) continue;
+      this.wake(replica);
+      replica.node.transferLeadership(target);
+      this.dirty.add(replica);
+      started++;
+    }
+    this.scheduleLoop();
+    return started;
+  }
+
+  /** Whether a group this node leads is handing leadership over right now. */
+  transfersInFlight(): boolean {
+    for (const replica of this.led) if (replica.node.status().transferee !== NONE) return true;
+    return false;
+  }
+
+  // ---- transport -------------------------------------------------------------------------------------
+
+  private onReceive(_from: NodeId, messages: readonly GroupMessage[]): void {
+    if (this.state !== "running" && this.state !== "stopping") return;
+    const self = this.config.nodeId;
+    this.counters.messagesReceived += messages.length;
+    for (const { groupId, message } of messages) {
+      const replica = this.replicas.get(groupId);
+      if (replica === undefined) {
+        // Not created here yet (or removed): Raft resends, so dropping is safe.
+        this.counters.messagesForUnknownGroups++;
+        continue;
+      }
+      if (message.to !== self) continue;
+      // A node shutting down refuses to be made leader again.
+      if (this.state === "stopping" && message.type === MessageType.TimeoutNow) continue;
+      replica.node.step(message);
+      this.dirty.add(replica);
+      if (this.config.quiesce) this.afterStep(replica, message);
+      else this.wake(replica);
+    }
+    this.scheduleLoop();
+  }
+
+  /** Quiescence rules on receive (see quiescence.ts). */
+  private afterStep(replica: Replica, message: Message): void {
+    if (message.type === MessageType.Heartbeat) {
+      if (followerMayQuiesce(replica.node.status(), message.from, this.peers)) this.quiesce(replica);
+      else this.wake(replica);
+    } else if (message.type === MessageType.HeartbeatResp) {
+      if (replica.quiesced && !leaderMayQuiesce(replica.node.status(), replica.pendingCount, this.peers)) {
+        this.wake(replica);
+      }
+    } else {
+      this.wake(replica);
+    }
+  }
+
+  private onPeerState(peer: NodeId, state: PeerState): void {
+    if (this.state !== "running" && this.state !== "stopping") return;
+    this.peers.set(peer, state);
+    for (const replica of this.replicas.values()) {
+      if (!replica.voters.includes(peer)) continue;
+      const status = replica.node.status();
+      if (state === PeerState.Down) {
+        if (status.role === StateRole.Leader) {
+          replica.node.reportUnreachable(peer);
+          this.dirty.add(replica);
+        } else if (status.leader === peer) {
+          this.wake(replica);
+          this.fastForwardElection(replica);
+          this.dirty.add(replica);
+        }
+      } else if (status.role === StateRole.Leader) {
+        // Its heartbeats tell a restarted replica on `peer` who leads, and catch it up.
+        this.wake(replica);
+        this.dirty.add(replica);
+      }
+    }
+    this.scheduleLoop();
+  }
+
+  private onRefused(peer: NodeId, messages: readonly GroupMessage[]): void {
+    for (const { groupId, message } of messages) {
+      if (message.type !== MessageType.App && message.type !== MessageType.Snap) continue;
+      const replica = this.replicas.get(groupId);
+      if (replica === undefined) continue;
+      replica.node.reportUnreachable(peer);
+      this.dirty.add(replica);
+    }
+  }
+
+  // ---- the persist loop ------------------------------------------------------------------------------
+
+  private scheduleLoop(): void {
+    if (this.loopScheduled || this.loopRunning) return;
+    if (this.state !== "running" && this.state !== "stopping") return;
+    this.loopScheduled = true;
+    setImmediate(() => {
+      this.loopScheduled = false;
+      void this.runLoop();
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    if (this.loopRunning) return;
+    this.loopRunning = true;
+    try {
+      while (
+        (this.state === "running" || this.state === "stopping") &&
+        (this.dirty.size > 0 || this.adminOps.length > 0 || this.outbox.size > 0)
+      ) {
+        await this.loopTurn();
+      }
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.loopRunning = false;
+      for (const resolve of this.loopIdleWaiters.splice(0)) resolve();
+    }
+  }
+
+  /** Resolves when the persist loop is not running (after its current flush, if any). */
+  loopIdle(): Promise<void> {
+    if (!this.loopRunning) return Promise.resolve();
+    return new Promise((resolve) => this.loopIdleWaiters.push(resolve));
+  }
+
+  private async loopTurn(): Promise<void> {
+    this.counters.loopTurns++;
+    const storage = this.config.storage;
+    const batch = storage.beginFlush();
+    const ops = this.adminOps;
+    this.adminOps = [];
+    const accepted: AdminOp[] = [];
+    for (const op of ops) {
+      try {
+        if (op.kind === "create") {
+          batch.createGroup(op.groupId);
+          batch.setConfState(op.groupId, { voters: op.voters, learners: [] });
+        } else if (storage.hasGroup(op.groupId)) {
+          batch.deleteGroup(op.groupId);
+        }
+        accepted.push(op);
+      } catch (error) {
+        op.reject(error as Error);
+      }
+    }
+
+    // 1. Collect the Ready of every group with work into one flush.
+    const work: Work[] = [];
+    for (const replica of this.dirty) {
+      if (batch.pendingBytes >= FLUSH_BYTES_TARGET) break;
+      this.dirty.delete(replica);
+      if (replica.removed) continue;
+      const node = replica.node;
+      if (replica.pendingConfState !== null) {
+        batch.setConfState(replica.groupId, replica.pendingConfState);
+        replica.pendingConfState = null;
+      }
+      if (!node.hasReady()) continue;
+      const ready = node.ready();
+      work.push({ replica, ready });
+      this.outbox.add(replica.groupId, ready.messages);
+      if (ready.snapshot !== null) batch.applySnapshot(replica.groupId, ready.snapshot);
+      if (ready.entries.length > 0) {
+        batch.append(replica.groupId, ready.entries);
+        replica.shard.noteAppended(ready.entries);
+      }
+      if (ready.hardState !== null) batch.setHardState(replica.groupId, ready.hardState);
+    }
+
+    // 2. Messages that may leave before the write (with the previous turn's post-persist ones).
+    this.flushOutbox();
+
+    // 3. One write, one sync, for every group.
+    let result: FlushResult | null = null;
+    if (batch.isEmpty) batch.abandon();
+    else result = await batch.commit();
+    if (result !== null) {
+      this.counters.flushes++;
+      if (result.segmentSynced) this.counters.syncs++;
+      this.counters.entriesPersisted += result.entries;
+      this.counters.entryBytesPersisted += result.segmentBytes;
+    }
+
+    for (const op of accepted) {
+      if (op.kind === "create") {
+        try {
+          op.resolve(this.openReplica(op.groupId, true));
+        } catch (error) {
+          op.reject(error as Error);
+        }
+      } else {
+        op.resolve();
+      }
+    }
+
+    // 4. Post-persist messages go out with the next turn's (or at the end of the loop); then
+    //    apply, settle appends, advance.
+    for (const { replica, ready } of work) {
+      if (replica.removed) continue;
+      this.outbox.add(replica.groupId, ready.messagesAfterPersist);
+      this.apply(replica, ready);
+      replica.node.advance();
+      this.counters.readiesProcessed++;
+      if (replica.node.hasReady() || replica.pendingConfState !== null) this.dirty.add(replica);
+    }
+    if (this.dirty.size === 0 && this.adminOps.length === 0) this.flushOutbox();
+  }
+
+  private flushOutbox(): void {
+    if (this.outbox.size === 0) return;
+    const sent = this.outbox.flush(this.config.transport, (peer, messages) => this.onRefused(peer, messages));
+    this.counters.messagesSent += sent.messages - sent.refused;
+    this.counters.messageBatchesSent += sent.batches;
+    this.counters.messagesRefused += sent.refused;
+  }
+
+  private apply(replica: Replica, ready: Ready): void {
+    const node = replica.node;
+    if (ready.snapshot !== null) replica.shard.restore(ready.snapshot.metadata.index);
+    for (const entry of ready.committedEntries) {
+      if (entry.type === EntryType.ConfChange) {
+        const confState: ConfState = node.applyConfChange(decodeConfChange(entry.data));
+        replica.pendingConfState = confState;
+      }
+      replica.shard.apply(entry);
+    }
+    this.counters.entriesApplied += ready.committedEntries.length;
+    replica.tracker.observe(ready);
+    if (replica.pendingCount > 0) {
+      replica.dropSettled();
+      if (replica.pendingCount === 0) this.withPending.delete(replica);
+    }
+    if (ready.softState !== null) {
+      const { leader, role } = ready.softState;
+      replica.role = role;
+      if (role === StateRole.Leader) this.led.add(replica);
+      else this.led.delete(replica);
+      if (leader !== replica.leader) {
+        replica.leader = leader;
+        this.counters.leaderChanges++;
+        const term = node.status().term;
+        for (const handler of this.leaderHandlers) {
+          try {
+            handler(replica.groupId, leader, term);
+          } catch {
+            // A handler's failure is its own; the loop must go on.
+          }
+        }
+      }
+    }
+  }
+
+  // ---- stop ------------------------------------------------------------------------------------------
+
+  /** Refuses new work but keeps replicating (shutdown's transfer phase). */
+  beginStopping(): void {
+    if (this.state === "running") this.state = "stopping";
+  }
+
+  /** Stops ticking and the loop (after its current flush); fails every waiting append. */
+  async stop(failAppends: () => Error): Promise<void> {
+    if (this.state === "running" || this.state === "stopping") this.state = "stopped";
+    if (this.tickTimer !== null) {
+      clearInterval(this.tickTimer);
+      this.tickTimer = null;
+    }
+    await this.loopIdle();
+    this.flushOutbox();
+    for (const replica of this.replicas.values()) replica.failAppends(failAppends);
+    for (const op of this.adminOps.splice(0)) op.reject(failAppends());
+    for (const resolve of this.tickWaiters.splice(0)) resolve();
+  }
+
+  private fail(error: unknown): void {
+    const failure = new StorageFailedError({ cause: error });
+    this.fatalError = failure;
+    this.state = "failed";
+    if (this.tickTimer !== null) {
+      clearInterval(this.tickTimer);
+      this.tickTimer = null;
+    }
+    for (const replica of this.replicas.values()) replica.failAppends(() => failure);
+    for (const op of this.adminOps.splice(0)) op.reject(failure);
+    for (const resolve of this.tickWaiters.splice(0)) resolve();
+    for (const handler of this.fatalHandlers) {
+      try {
+        handler(failure);
+      } catch {
+        // Ignored: the broker is already stopped.
+      }
+    }
+  }
+}
+
+/** Whether an error from raft means "not the leader". */
+export function isRaftNotLeader(error: unknown): error is RaftNotLeaderError {
+  return error instanceof RaftNotLeaderError;
+}

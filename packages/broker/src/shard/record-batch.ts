@@ -1,0 +1,240 @@
+/**
+ * The record batch: the data of one shard log entry, as the leader encodes it for an append. The
+ * Raft log *is* the shard log, so this is the only copy of a record. Binary, little-endian, no
+ * JSON, no BigInt; the storage already CRCs every entry, so the batch carries no checksum of its
+ * own, but the decoder checks every length so a damaged or foreign buffer is rejected, never
+ * read past its end.
+ *
+ * ```
+ * header (16 bytes):
+ *   format version u8 (1) | flags u8 (0) | reserved u16 (0) | record count u32
+ *   | arrival timestamp f64 (ms since the epoch, an integer, stamped by the leader)
+ * each record (8-byte header, then its bytes):
+ *   partition key bytes u16 | explicit hash key bytes u8 (0 = none) | reserved u8 (0)
+ *   | data bytes u32 | partition key (UTF-8) | explicit hash key (ASCII digits) | data
+ * ```
+ *
+ * A record's position in the shard is (entry index, offset in the batch).
+ */
+import {
+  APPEND_BYTES_MAX,
+  APPEND_RECORDS_MAX,
+  EXPLICIT_HASH_KEY_CHARS_MAX,
+  PARTITION_KEY_BYTES_MAX,
+  PARTITION_KEY_CHARS_MAX,
+  RECORD_DATA_BYTES_MAX,
+} from "../constants.js";
+import { AppendTooLargeError, CorruptBatchError, InvalidRecordError } from "../errors.js";
+
+export const RECORD_BATCH_FORMAT_VERSION = 1;
+export const RECORD_BATCH_HEADER_BYTES = 16;
+export const RECORD_HEADER_BYTES = 8;
+
+/** One record to append. */
+export interface AppendRecord {
+  /** 1 to 256 characters; routes the record to its shard (the gateway's job) and is stored with it. */
+  readonly partitionKey: string;
+  /** The payload, at most RECORD_DATA_BYTES_MAX bytes; copied into the batch. */
+  readonly data: Uint8Array;
+  /** A decimal 128-bit hash key that overrode the partition key's hash, if the producer gave one. */
+  readonly explicitHashKey?: string;
+}
+
+/** The fixed header of a batch. */
+export interface RecordBatchHeader {
+  readonly version: number;
+  readonly arrivalTimestampMs: number;
+  readonly recordCount: number;
+}
+
+/** One decoded record. `data` is a view of the entry's buffer: never mutate it. */
+export interface DecodedRecord {
+  readonly partitionKey: string;
+  readonly explicitHashKey: string | undefined;
+  readonly data: Buffer;
+}
+
+const DIGITS = /^[0-9]+$/;
+
+/**
+ * Validates `records` (InvalidRecordError, AppendTooLargeError, nothing encoded) and encodes them
+ * with the arrival timestamp into one buffer: one allocation, one copy of each record's data.
+ */
+export function encodeRecordBatch(records: readonly AppendRecord[], arrivalTimestampMs: number): Buffer {
+  if (!Array.isArray(records) || records.length === 0) {
+    throw new InvalidRecordError(0, "an append needs at least one record");
+  }
+  if (records.length > APPEND_RECORDS_MAX) {
+    throw new AppendTooLargeError("record count", records.length, APPEND_RECORDS_MAX);
+  }
+  if (!isTimestamp(arrivalTimestampMs)) {
+    throw new RangeError(`arrival timestamp must be a non-negative integer of ms, got ${arrivalTimestampMs}`);
+  }
+  const keyBytes = new Array<number>(records.length);
+  let total = RECORD_BATCH_HEADER_BYTES;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as AppendRecord;
+    if (typeof record !== "object" || record === null) throw new InvalidRecordError(i, "not a record object");
+    const key = record.partitionKey;
+    if (typeof key !== "string" || key.length === 0 || key.length > PARTITION_KEY_CHARS_MAX) {
+      throw new InvalidRecordError(
+        i,
+        `the partition key must be a string of 1 to ${PARTITION_KEY_CHARS_MAX} characters`,
+      );
+    }
+    const bytes = Buffer.byteLength(key, "utf8");
+    if (bytes > PARTITION_KEY_BYTES_MAX) {
+      throw new InvalidRecordError(
+        i,
+        `the partition key is ${bytes} UTF-8 bytes, above ${PARTITION_KEY_BYTES_MAX}`,
+      );
+    }
+    keyBytes[i] = bytes;
+    if (!(record.data instanceof Uint8Array))
+      throw new InvalidRecordError(i, "data must be a Buffer or Uint8Array");
+    if (record.data.length > RECORD_DATA_BYTES_MAX) {
+      throw new InvalidRecordError(
+        i,
+        `data is ${record.data.length} bytes, above the limit of ${RECORD_DATA_BYTES_MAX}`,
+      );
+    }
+    const hashKey = record.explicitHashKey;
+    if (hashKey !== undefined) {
+      if (
+        typeof hashKey !== "string" ||
+        hashKey.length > EXPLICIT_HASH_KEY_CHARS_MAX ||
+        !DIGITS.test(hashKey)
+      ) {
+        throw new InvalidRecordError(
+          i,
+          `the explicit hash key must be a decimal integer of 1 to ${EXPLICIT_HASH_KEY_CHARS_MAX} digits`,
+        );
+      }
+      total += hashKey.length;
+    }
+    total += RECORD_HEADER_BYTES + bytes + record.data.length;
+  }
+  if (total > APPEND_BYTES_MAX) throw new AppendTooLargeError("size in bytes", total, APPEND_BYTES_MAX);
+
+  const out = Buffer.allocUnsafe(total);
+  out.writeUInt8(RECORD_BATCH_FORMAT_VERSION, 0);
+  out.writeUInt8(0, 1);
+  out.writeUInt16LE(0, 2);
+  out.writeUInt32LE(records.length, 4);
+  out.writeDoubleLE(arrivalTimestampMs, 8);
+  let at = RECORD_BATCH_HEADER_BYTES;
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as AppendRecord;
+    const hashKey = record.explicitHashKey ?? "";
+    const bytes = keyBytes[i] as number;
+    out.writeUInt16LE(bytes, at);
+    out.writeUInt8(hashKey.length, at + 2);
+    out.writeUInt8(0, at + 3);
+    out.writeUInt32LE(record.data.length, at + 4);
+    at += RECORD_HEADER_BYTES;
+    at += out.write(record.partitionKey, at, bytes, "utf8");
+    if (hashKey.length > 0) at += out.write(hashKey, at, hashKey.length, "latin1");
+    out.set(record.data, at);
+    at += record.data.length;
+  }
+  if (at !== total) throw new Error(`record batch encoder wrote ${at} bytes, expected ${total}`);
+  return out;
+}
+
+/** Reads and checks the fixed header (CorruptBatchError); O(1), used on every apply. */
+export function decodeRecordBatchHeader(data: Uint8Array): RecordBatchHeader {
+  if (data.length < RECORD_BATCH_HEADER_BYTES) {
+    throw new CorruptBatchError(
+      `${data.length} bytes is shorter than the ${RECORD_BATCH_HEADER_BYTES}-byte header`,
+    );
+  }
+  const buffer = asBuffer(data);
+  const version = buffer.readUInt8(0);
+  if (version !== RECORD_BATCH_FORMAT_VERSION) {
+    throw new CorruptBatchError(`format version ${version} is not ${RECORD_BATCH_FORMAT_VERSION}`);
+  }
+  if (buffer.readUInt8(1) !== 0 || buffer.readUInt16LE(2) !== 0) {
+    throw new CorruptBatchError("reserved header bytes are not zero");
+  }
+  const recordCount = buffer.readUInt32LE(4);
+  const arrivalTimestampMs = buffer.readDoubleLE(8);
+  if (!isTimestamp(arrivalTimestampMs))
+    throw new CorruptBatchError(`bad arrival timestamp ${arrivalTimestampMs}`);
+  if (recordCount === 0 || recordCount > APPEND_RECORDS_MAX) {
+    throw new CorruptBatchError(`record count ${recordCount} is outside [1, ${APPEND_RECORDS_MAX}]`);
+  }
+  if (recordCount * RECORD_HEADER_BYTES > data.length - RECORD_BATCH_HEADER_BYTES) {
+    throw new CorruptBatchError(`${recordCount} records cannot fit in ${data.length} bytes`);
+  }
+  return { version, arrivalTimestampMs, recordCount };
+}
+
+/**
+ * Decodes every record of a batch, checking every length and that the records end exactly at the
+ * end of the buffer (CorruptBatchError otherwise). Records are views of `data` (no copy).
+ */
+export function decodeRecordBatch(data: Uint8Array): { header: RecordBatchHeader; records: DecodedRecord[] } {
+  const header = decodeRecordBatchHeader(data);
+  const records: DecodedRecord[] = new Array(header.recordCount);
+  forEachRecord(data, header.recordCount, 0, (i, record) => {
+    records[i] = record;
+    return true;
+  });
+  return { header, records };
+}
+
+/**
+ * Visits records `from` … recordCount-1 of a batch whose header was checked, in order, until
+ * `visit` returns false. Records before `from` are skipped without decoding their strings.
+ * Throws CorruptBatchError on any length that runs past the buffer, or on trailing bytes when
+ * the walk reaches the last record.
+ */
+export function forEachRecord(
+  data: Uint8Array,
+  recordCount: number,
+  from: number,
+  visit: (offset: number, record: DecodedRecord, encodedBytes: number) => boolean,
+): void {
+  const buffer = asBuffer(data);
+  const end = buffer.length;
+  let at = RECORD_BATCH_HEADER_BYTES;
+  for (let i = 0; i < recordCount; i++) {
+    if (at + RECORD_HEADER_BYTES > end) throw new CorruptBatchError(`record ${i} header runs past the end`);
+    const keyBytes = buffer.readUInt16LE(at);
+    const hashKeyBytes = buffer.readUInt8(at + 2);
+    const reserved = buffer.readUInt8(at + 3);
+    const dataBytes = buffer.readUInt32LE(at + 4);
+    if (reserved !== 0) throw new CorruptBatchError(`record ${i} reserved byte is not zero`);
+    if (keyBytes === 0 || keyBytes > PARTITION_KEY_BYTES_MAX) {
+      throw new CorruptBatchError(`record ${i} partition key length ${keyBytes}`);
+    }
+    if (hashKeyBytes > EXPLICIT_HASH_KEY_CHARS_MAX) {
+      throw new CorruptBatchError(`record ${i} explicit hash key length ${hashKeyBytes}`);
+    }
+    if (dataBytes > RECORD_DATA_BYTES_MAX)
+      throw new CorruptBatchError(`record ${i} data length ${dataBytes}`);
+    const keyStart = at + RECORD_HEADER_BYTES;
+    const hashKeyStart = keyStart + keyBytes;
+    const dataStart = hashKeyStart + hashKeyBytes;
+    const next = dataStart + dataBytes;
+    if (next > end) throw new CorruptBatchError(`record ${i} runs past the end (${next} > ${end})`);
+    if (i >= from) {
+      const record: DecodedRecord = {
+        partitionKey: buffer.toString("utf8", keyStart, hashKeyStart),
+        explicitHashKey: hashKeyBytes === 0 ? undefined : buffer.toString("latin1", hashKeyStart, dataStart),
+        data: buffer.subarray(dataStart, next),
+      };
+      if (!visit(i, record, next - at)) return;
+    }
+    at = next;
+  }
+  if (at !== end) throw new CorruptBatchError(`${end - at} trailing bytes after the last record`);
+}
+
+function isTimestamp(value: number): boolean {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
