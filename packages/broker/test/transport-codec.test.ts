@@ -169,11 +169,12 @@ describe("peer codec", () => {
         fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
         fc.integer({ min: -8, max: 8 }),
         (batch, flips, resize) => {
-          const frame = Buffer.from(encodeFrame(1, 2, batch));
+          const original = encodeFrame(1, 2, batch);
+          const frame = Buffer.from(original);
           for (const [at, mask] of flips)
             frame[at % frame.length] = (frame[at % frame.length] as number) ^ mask;
-          // With the checksum kept, damage must be caught by it.
-          expect(() => decodeFrame(frame)).toThrow(TransportError);
+          // With the checksum kept, damage must be caught by it (two flips may cancel out).
+          if (!frame.equals(original)) expect(() => decodeFrame(frame)).toThrow(TransportError);
           // Re-sealed, the parser must catch it or decode something well-formed.
           decodesOrThrowsTyped(reseal(frame));
           const cut =

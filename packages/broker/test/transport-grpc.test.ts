@@ -15,12 +15,16 @@ import {
 } from "../src/transport/wire.js";
 import { entry, groupMessage, message, waitFor } from "./transport-fixtures.js";
 
+/** Quick failure detection for the tests about failures. */
 const FAST = {
   livenessIntervalMs: 50,
   livenessTimeoutMs: 300,
   reconnectBackoffMsMin: 20,
   reconnectBackoffMsMax: 200,
 } as const;
+
+/** For the tests about delivery: a loaded CI machine may stall an event loop for a second. */
+const PATIENT = { livenessIntervalMs: 250, livenessTimeoutMs: 10_000 } as const;
 
 interface CapturedLogger extends TransportLogger {
   readonly warnings: string[];
@@ -89,7 +93,7 @@ describe("GrpcPeerTransport", () => {
       [2, 17402],
       [3, 17403],
     ]);
-    const nodes = [1, 2, 3].map((id) => transport(id, ports));
+    const nodes = [1, 2, 3].map((id) => transport(id, ports, PATIENT));
     const received = new Map<string, number[]>();
     nodes.forEach((t, i) => {
       t.onReceive((from, messages) => {
@@ -140,8 +144,12 @@ describe("GrpcPeerTransport", () => {
       [1, 17411],
       [2, 17412],
     ]);
-    const a = transport(1, ports, { maxQueuedBytesPerPeer: 256 * 1024, maxFrameBytes: 64 * 1024 });
-    const b = transport(2, ports);
+    const a = transport(1, ports, {
+      ...PATIENT,
+      maxQueuedBytesPerPeer: 256 * 1024,
+      maxFrameBytes: 64 * 1024,
+    });
+    const b = transport(2, ports, PATIENT);
     let got = 0;
     b.onReceive((_from, messages) => {
       got += messages.length;
@@ -164,16 +172,16 @@ describe("GrpcPeerTransport", () => {
       [1, 17421],
       [2, 17422],
     ]);
-    const a = transport(1, ports);
+    const a = transport(1, ports, PATIENT);
     const events: string[] = [];
     a.onPeerState((peer, state) => events.push(`${peer}:${state}`));
-    let b = transport(2, ports);
+    let b = transport(2, ports, PATIENT);
     await Promise.all([a.start(), b.start()]);
     await waitFor(() => a.peerStates().get(2) === "up", 5000, "up");
     await b.close();
     await waitFor(() => a.peerStates().get(2) === "down", 5000, "down after close");
     await waitFor(() => !a.send(2, [app(1, 2, 1, 1)]), 5000, "send refused while down");
-    b = transport(2, ports);
+    b = transport(2, ports, PATIENT);
     const got: number[] = [];
     b.onReceive((_from, messages) => got.push(...messages.map((m) => m.message.index)));
     await b.start();

@@ -153,19 +153,33 @@ function checkUint(value: number, what: string): void {
  * socket with no extra copy).
  */
 export class FrameEncoder {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** Largest frame, header and trailer included. */
+  readonly maxFrameBytes: number;
+  readonly headroomBytes: number;
+  private readonly initialBytes: number;
+  /** Capacity of the next frame's buffer: follows the last frame's size, so a stream of large
+   * frames does not regrow (and recopy) each one from a small start. */
+  private nextCapacityBytes: number;
   private buffer: Buffer;
   private position: number;
   private count = 0;
   private readonly headerBytes: number;
 
   constructor(
-    readonly from: NodeId,
-    readonly to: NodeId,
-    /** Largest frame, header and trailer included. @default PEER_FRAME_BYTES_MAX */
-    readonly maxFrameBytes = PEER_FRAME_BYTES_MAX,
-    readonly headroomBytes = 0,
-    private readonly initialBytes = 4096,
+    from: NodeId,
+    to: NodeId,
+    maxFrameBytes = PEER_FRAME_BYTES_MAX,
+    headroomBytes = 0,
+    initialBytes = 4096,
   ) {
+    this.from = from;
+    this.to = to;
+    this.maxFrameBytes = maxFrameBytes;
+    this.headroomBytes = headroomBytes;
+    this.initialBytes = initialBytes;
+    this.nextCapacityBytes = initialBytes;
     checkUint(from, "frame from");
     checkUint(to, "frame to");
     this.headerBytes = frameHeaderBytes(from, to);
@@ -264,12 +278,13 @@ export class FrameEncoder {
     const checksum = crc32(buffer.subarray(frameStart, this.position));
     buffer.writeUInt32LE(checksum, this.position);
     const sealed = buffer.subarray(0, this.position + FRAME_TRAILER_BYTES);
+    this.nextCapacityBytes = Math.max(this.initialBytes, Math.min(this.maxFrameBytes, sealed.length));
     this.reset();
     return sealed;
   }
 
   private reset(): void {
-    this.buffer = Buffer.allocUnsafe(this.headroomBytes + this.headerBytes + this.initialBytes);
+    this.buffer = Buffer.allocUnsafe(this.headroomBytes + this.headerBytes + this.nextCapacityBytes);
     this.count = 0;
     this.position = this.headroomBytes;
     this.buffer[this.position++] = FRAME_VERSION;
@@ -346,11 +361,13 @@ export function decodeFrame(frame: Uint8Array, maxFrameBytes = PEER_FRAME_BYTES_
 
 class FrameReader {
   private position = FRAME_FIXED_HEADER_BYTES;
+  private readonly buffer: Uint8Array;
+  private readonly end: number;
 
-  constructor(
-    private readonly buffer: Uint8Array,
-    private readonly end: number,
-  ) {}
+  constructor(buffer: Uint8Array, end: number) {
+    this.buffer = buffer;
+    this.end = end;
+  }
 
   frame(count: number): DecodedFrame {
     const from = this.varint("from");

@@ -7,6 +7,7 @@ import {
   GRPC_KEEPALIVE_TIME_MS,
   GRPC_KEEPALIVE_TIMEOUT_MS,
   GRPC_MESSAGE_OVERHEAD_BYTES,
+  PEER_STREAM_WINDOW_BYTES,
 } from "./constants.js";
 import { TransportClosedError } from "./errors.js";
 import { emptyPeerMetrics, type PeerMetrics, type TransportMetrics } from "./metrics.js";
@@ -80,13 +81,14 @@ class PeerLink {
   reconnectTimer: NodeJS.Timeout | null = null;
   lastFailure = "";
 
-  constructor(
-    readonly nodeId: NodeId,
-    readonly address: string,
-    readonly client: grpc.Client,
-    from: NodeId,
-    maxFrameBytes: number,
-  ) {
+  readonly nodeId: NodeId;
+  readonly address: string;
+  readonly client: grpc.Client;
+
+  constructor(nodeId: NodeId, address: string, client: grpc.Client, from: NodeId, maxFrameBytes: number) {
+    this.nodeId = nodeId;
+    this.address = address;
+    this.client = client;
     this.encoder = new FrameEncoder(from, nodeId, maxFrameBytes, FRAME_ENVELOPE_BYTES);
   }
 }
@@ -118,6 +120,8 @@ export class GrpcPeerTransport implements PeerTransport {
       "grpc.max_reconnect_backoff_ms": o.reconnectBackoffMsMax,
       // Each peer gets its own connection even when two peers share an address in tests.
       "grpc.use_local_subchannel_pool": 1,
+      // Acknowledgements are tiny; the window matters for any other service on the connection.
+      "grpc-node.flow_control_window": PEER_STREAM_WINDOW_BYTES,
     };
     const credentials = o.channelCredentials ?? grpc.credentials.createInsecure();
     for (const [id, address] of o.peers) {
@@ -417,6 +421,7 @@ export class GrpcPeerTransport implements PeerTransport {
       return;
     }
     this.pendingStreams.add(call);
+    widenReceiveWindow(call);
     let from: NodeId = 0;
     let received = 0;
     let ackScheduled = false;
@@ -506,5 +511,35 @@ export class GrpcPeerTransport implements PeerTransport {
     call.on("error", () => finish(grpc.status.CANCELLED, "stream error"));
     call.on("end", () => finish(grpc.status.OK, "sender ended the stream"));
     call.on("cancelled", () => finish(grpc.status.CANCELLED, "cancelled"));
+  }
+}
+
+interface WindowedSession {
+  settings(settings: { initialWindowSize: number }): void;
+  setLocalWindowSize(windowBytes: number): void;
+}
+
+const widenedSessions = new WeakSet<object>();
+
+/**
+ * Grants the sender of an inbound stream PEER_STREAM_WINDOW_BYTES of HTTP/2 window. grpc-js has
+ * a channel option for this on clients only (`grpc-node.flow_control_window`; the server side is
+ * grpc/grpc-node pull request 3058), so this reaches the call's HTTP/2 session through grpc-js
+ * internals, once per session. Should a grpc-js upgrade move them, nothing breaks: the stream
+ * keeps the 64 KiB default and runs slower.
+ */
+function widenReceiveWindow(call: ServerStream): void {
+  const session: unknown = (call as unknown as { call?: { stream?: { session?: unknown } } }).call?.stream
+    ?.session;
+  if (typeof session !== "object" || session === null || widenedSessions.has(session)) return;
+  const candidate = session as Partial<WindowedSession>;
+  if (typeof candidate.settings !== "function" || typeof candidate.setLocalWindowSize !== "function") return;
+  widenedSessions.add(session);
+  try {
+    // A new SETTINGS_INITIAL_WINDOW_SIZE applies to the streams already open (RFC 9113, 6.9.2).
+    candidate.settings({ initialWindowSize: PEER_STREAM_WINDOW_BYTES });
+    candidate.setLocalWindowSize(2 * PEER_STREAM_WINDOW_BYTES);
+  } catch {
+    // A closing session refuses new settings; the stream is about to end anyway.
   }
 }

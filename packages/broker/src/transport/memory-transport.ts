@@ -241,11 +241,14 @@ export class InMemoryTransport implements PeerTransport {
   private readonly states = new Map<NodeId, PeerState>();
   private readonly peerMetrics = new Map<NodeId, PeerMetrics>();
 
+  private readonly hub: InMemoryTransportHub;
+  readonly nodeId: NodeId;
+
   /** @internal Made by InMemoryTransportHub.transport. */
-  constructor(
-    private readonly hub: InMemoryTransportHub,
-    readonly nodeId: NodeId,
-  ) {}
+  constructor(hub: InMemoryTransportHub, nodeId: NodeId) {
+    this.hub = hub;
+    this.nodeId = nodeId;
+  }
 
   send(to: NodeId, messages: readonly GroupMessage[]): boolean {
     if (this.closed || !this.running) return false;
