@@ -53,6 +53,12 @@ export const FLUSH_BYTES_TARGET = 64 * MIB;
 export const LEADER_BALANCE_INTERVAL_MS = 1_000;
 /** Leadership transfers started per balance round, so a node returning after a restart takes its groups back gradually. */
 export const LEADER_TRANSFERS_PER_ROUND_MAX = 64;
+/**
+ * A group's leadership is balanced only once its leader has been stable for this many balance
+ * rounds: a node that is shutting down hands its groups away and must not be handed them back
+ * (it refuses, and the group would refuse appends until the transfer times out).
+ */
+export const LEADER_BALANCE_SETTLE_ROUNDS = 5;
 /** A group is not transferred again for this long after a transfer attempt (one that failed must not loop). */
 export const LEADER_TRANSFER_COOLDOWN_MS = 5_000;
 

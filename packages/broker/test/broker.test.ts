@@ -110,6 +110,34 @@ describe("Broker, three nodes", () => {
     });
   });
 
+  it("group commit: concurrent appends to many groups share flushes, and sends are coalesced per peer", async () => {
+    cluster = await TestCluster.start();
+    const groups = Array.from({ length: 12 }, (_, i) => i + 10);
+    await cluster.ensureGroups(groups);
+    for (const g of groups) await cluster.waitForLeader(g);
+    const before = cluster.running().map((b) => b.metrics());
+    const appends = groups.flatMap((g) => {
+      const leader = cluster?.leaderOf(g) as Broker;
+      return Array.from({ length: 10 }, (_, i) => leader.append(g, [record("k", `${g}-${i}`)]));
+    });
+    await Promise.all(appends);
+    const after = cluster.running().map((b) => b.metrics());
+    const flushes = after.reduce((sum, m, i) => sum + m.flushes - (before[i]?.flushes ?? 0), 0);
+    const entries = after.reduce(
+      (sum, m, i) => sum + m.entriesPersisted - (before[i]?.entriesPersisted ?? 0),
+      0,
+    );
+    // 120 entries on each of three replicas: far fewer flushes than entries.
+    expect(entries).toBeGreaterThanOrEqual(360);
+    expect(flushes * 4).toBeLessThan(entries);
+    const batches = after.reduce(
+      (sum, m, i) => sum + m.messageBatchesSent - (before[i]?.messageBatchesSent ?? 0),
+      0,
+    );
+    const messages = after.reduce((sum, m, i) => sum + m.messagesSent - (before[i]?.messagesSent ?? 0), 0);
+    expect(batches * 2).toBeLessThan(messages);
+  });
+
   it("validates group ids, voters and read limits, and is idempotent on ensureGroup", async () => {
     cluster = await TestCluster.start();
     const broker = cluster.broker(1);

@@ -38,6 +38,7 @@ import {
 } from "raft-ts";
 import {
   FLUSH_BYTES_TARGET,
+  LEADER_BALANCE_SETTLE_ROUNDS,
   LEADER_TRANSFER_COOLDOWN_MS,
   LEADER_TRANSFERS_PER_ROUND_MAX,
   UNCOMMITTED_BYTES_PER_GROUP_MAX,
@@ -75,7 +76,7 @@ export interface HostCounters {
   flushes: number;
   syncs: number;
   entriesPersisted: number;
-  entryBytesPersisted: number;
+  journalBytesWritten: number;
   readiesProcessed: number;
   messagesSent: number;
   messageBatchesSent: number;
@@ -122,7 +123,7 @@ export class MultiRaftHost {
     flushes: 0,
     syncs: 0,
     entriesPersisted: 0,
-    entryBytesPersisted: 0,
+    journalBytesWritten: 0,
     readiesProcessed: 0,
     messagesSent: 0,
     messageBatchesSent: 0,
@@ -382,11 +383,13 @@ export class MultiRaftHost {
   /** Hands leadership of groups this node leads but should not to their preferred leader. */
   private balanceLeaders(now: number): void {
     let started = 0;
+    const settleMs = LEADER_BALANCE_SETTLE_ROUNDS * this.config.leaderBalanceIntervalMs;
     for (const replica of this.led) {
       if (started >= LEADER_TRANSFERS_PER_ROUND_MAX) break;
       const target = replica.preferredLeader;
       if (target === this.config.nodeId || this.peerState(target) !== PeerState.Up) continue;
       if (now - replica.lastTransferAtMs < LEADER_TRANSFER_COOLDOWN_MS) continue;
+      if (now - replica.leaderSinceMs < settleMs) continue;
       const status = replica.node.status();
       if (status.role !== StateRole.Leader || status.transferee !== NONE) continue;
       if (!canTransferTo(status, target, this.peers)) continue;
@@ -575,6 +578,10 @@ export class MultiRaftHost {
         replica.shard.noteAppended(ready.entries);
       }
       if (ready.hardState !== null) batch.setHardState(replica.groupId, ready.hardState);
+      // Committed entries are handed out only up to the locally persisted index, so they may be
+      // applied (and their appends acknowledged) before this flush: that saves a sync of latency.
+      // A snapshot must be on disk before the state machine moves to it, so such a Ready waits.
+      if (ready.snapshot === null) this.apply(replica, ready);
     }
 
     // 2. Messages that may leave before the write (with the previous turn's post-persist ones).
@@ -588,7 +595,7 @@ export class MultiRaftHost {
       this.counters.flushes++;
       if (result.segmentSynced) this.counters.syncs++;
       this.counters.entriesPersisted += result.entries;
-      this.counters.entryBytesPersisted += result.segmentBytes;
+      this.counters.journalBytesWritten += result.segmentBytes;
     }
 
     for (const op of accepted) {
@@ -604,11 +611,11 @@ export class MultiRaftHost {
     }
 
     // 4. Post-persist messages go out with the next turn's (or at the end of the loop); then
-    //    apply, settle appends, advance.
+    //    apply what waited for a snapshot, and advance.
     for (const { replica, ready } of work) {
       if (replica.removed) continue;
       this.outbox.add(replica.groupId, ready.messagesAfterPersist);
-      this.apply(replica, ready);
+      if (ready.snapshot !== null) this.apply(replica, ready);
       replica.node.advance();
       this.counters.readiesProcessed++;
       if (replica.node.hasReady() || replica.pendingConfState !== null) this.dirty.add(replica);
@@ -647,6 +654,7 @@ export class MultiRaftHost {
       else this.led.delete(replica);
       if (leader !== replica.leader) {
         replica.leader = leader;
+        replica.leaderSinceMs = this.config.clock();
         this.counters.leaderChanges++;
         const term = node.status().term;
         for (const handler of this.leaderHandlers) {

@@ -63,6 +63,8 @@ export class Replica {
   leader: NodeId = NONE;
   /** Set by removeGroup: the host ignores the replica from then on. */
   removed = false;
+  /** When this replica last saw its group's leader change (ms). */
+  leaderSinceMs = Number.NEGATIVE_INFINITY;
   /** When leadership of this group was last handed over by the balancer (ms). */
   lastTransferAtMs = Number.NEGATIVE_INFINITY;
   /** A configuration to persist with the next flush (after a ConfChange entry was applied). */
