@@ -327,7 +327,7 @@ export class GrpcPeerTransport implements PeerTransport {
     this.scheduleReconnect(link);
   }
 
-  /** Ends the current stream (if any), dropping what was queued; `down` reports the peer Down. */
+  /** Ends the current stream (if any), dropping what was queued; `down` tells the handlers. */
   private dropStream(link: PeerLink, down: boolean): void {
     const call = link.call;
     link.generation += 1;
@@ -345,7 +345,9 @@ export class GrpcPeerTransport implements PeerTransport {
     link.ready = [];
     link.buildingBytes = 0;
     if (link.encoder.messageCount > 0) link.encoder.seal();
-    if (down || link.state !== PeerState.Down) this.setState(link, PeerState.Down);
+    // On close the state goes Down without telling handlers: the host is shutting down too.
+    if (down) this.setState(link, PeerState.Down);
+    else link.state = PeerState.Down;
   }
 
   private scheduleReconnect(link: PeerLink): void {

@@ -27,8 +27,9 @@ export interface PeerTransport {
   /**
    * Queues messages for one peer; the transport coalesces everything queued for a peer within
    * one turn of the event loop into one frame. Returns false, and drops the messages, when the
-   * peer's bounded queue is full or the peer is unknown: Raft treats that as a lost message and
-   * retries by itself, which is the backpressure. Never throws for a down peer.
+   * peer's bounded queue is full, the peer is unknown, or no stream to it is open (between a
+   * failure and the reconnect): Raft treats that as a lost message and retries by itself, which
+   * is the backpressure. Never throws for a down peer.
    * The messages' `entries` and `data` buffers are encoded before `send` returns.
    */
   send(to: NodeId, messages: readonly GroupMessage[]): boolean;
