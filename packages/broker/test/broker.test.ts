@@ -138,6 +138,24 @@ describe("Broker, three nodes", () => {
     expect(batches * 2).toBeLessThan(messages);
   });
 
+  it("an append that cannot commit fails with a retriable, outcome-unknown error", async () => {
+    cluster = await TestCluster.start({ appendTimeoutMs: 300, leaderBalance: false });
+    await cluster.ensureGroups([5]);
+    const leader = await cluster.waitForLeader(5);
+    await leader.append(5, [record("k", "ok")]);
+    cluster.hub.isolate(leader.nodeId);
+    const error = await leader.append(5, [record("k", "lost?")]).catch((e: unknown) => e);
+    expect(error).toMatchObject({ retriable: true });
+    expect(["LEADERSHIP_LOST", "APPEND_TIMEOUT", "NOT_LEADER"]).toContain((error as { code: string }).code);
+    // Removing a group fails what still waits there.
+    cluster.hub.healAll();
+    const successor = await cluster.waitForLeader(5);
+    cluster.hub.isolate(successor.nodeId);
+    const waiting = successor.append(5, [record("k", "x")]).catch((e: unknown) => e);
+    await successor.removeGroup(5);
+    expect(await waiting).toMatchObject({ code: BrokerErrorCode.GroupNotFound });
+  });
+
   it("validates group ids, voters and read limits, and is idempotent on ensureGroup", async () => {
     cluster = await TestCluster.start();
     const broker = cluster.broker(1);

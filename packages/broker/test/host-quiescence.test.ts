@@ -98,4 +98,39 @@ describe("quiescence", () => {
       await leader.append(g, [{ partitionKey: "k", data: Buffer.from("after") }]);
     }
   });
+
+  it("an isolated leader of quiesced groups steps down, the others take over, and it rejoins as a follower", async () => {
+    cluster = await TestCluster.start({ leaderBalance: false });
+    await cluster.ensureGroups(GROUPS);
+    for (const g of GROUPS) await cluster.waitForLeader(g);
+    const c = cluster;
+    await waitFor(() => allQuiesced(c.running(), GROUPS), "everything quiesced");
+    const victim = c.broker(1);
+    const led = GROUPS.filter((g) => victim.groupStatus(g).role === "leader");
+    for (const g of led) await victim.append(g, [{ partitionKey: "k", data: Buffer.from("before") }]);
+    c.hub.isolate(1);
+    const others = c.running().filter((b) => b.nodeId !== 1);
+    await waitFor(
+      () => led.every((g) => victim.groupStatus(g).role !== "leader"),
+      "the isolated node steps down (CheckQuorum after the Down wake)",
+      5_000,
+    );
+    await waitFor(
+      () => led.every((g) => others.filter((b) => b.groupStatus(g).role === "leader").length === 1),
+      "the other two elect new leaders",
+      5_000,
+    );
+    for (const g of led) {
+      const leader = others.find((b) => b.groupStatus(g).role === "leader") as Broker;
+      await leader.append(g, [{ partitionKey: "k", data: Buffer.from("after") }]);
+    }
+    c.hub.healAll();
+    for (const g of led) {
+      const leader = others.find((b) => b.groupStatus(g).role === "leader") as Broker;
+      const target = leader.groupStatus(g).appliedIndex;
+      await waitFor(() => victim.groupStatus(g).appliedIndex >= target, `node 1 catches up on group ${g}`);
+      expect(victim.committedLogChecksum(g, target)).toBe(leader.committedLogChecksum(g, target));
+      expect(victim.groupStatus(g).role).toBe("follower");
+    }
+  });
 });

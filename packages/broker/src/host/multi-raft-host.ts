@@ -474,7 +474,10 @@ export class MultiRaftHost {
       const status = replica.node.status();
       if (state === PeerState.Down) {
         if (status.role === StateRole.Leader) {
+          // Woken, it runs CheckQuorum again: a leader cut off from its quorum steps down instead
+          // of sleeping on as a "leader" nobody follows. With a quorum left it quiesces again.
           replica.node.reportUnreachable(peer);
+          this.wake(replica);
           this.dirty.add(replica);
         } else if (status.leader === peer) {
           this.wake(replica);
