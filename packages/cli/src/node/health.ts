@@ -27,7 +27,9 @@ export class HealthService {
   setAll(serving: boolean): void {
     const status = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
     for (const service of this.#statuses.keys()) this.#statuses.set(service, status);
-    for (const watcher of this.#watchers) watcher.call.write({ status });
+    for (const watcher of this.#watchers) {
+      watcher.call.write({ status: this.#statuses.get(watcher.service) ?? ServingStatus.SERVICE_UNKNOWN });
+    }
   }
 
   /** Ends every Watch stream, so the server can shut down without waiting for them. */
@@ -49,7 +51,6 @@ export class HealthService {
       const service = call.request.service;
       const watcher = { service, call };
       call.write({ status: this.#statuses.get(service) ?? ServingStatus.SERVICE_UNKNOWN });
-      if (!this.#statuses.has(service)) return; // the spec keeps the stream open; ours ends on shutdown
       this.#watchers.add(watcher);
       call.on("cancelled", () => this.#watchers.delete(watcher));
     }) satisfies handleServerStreamingCall<health.HealthCheckRequest, health.HealthCheckResponse>,

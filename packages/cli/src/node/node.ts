@@ -45,6 +45,13 @@ export const ADMIN_SERVICE_NAME = "sluice.admin.v1.AdminService";
 
 export async function startNode(config: NodeConfig, log: Logger, openHost: OpenHost): Promise<RunningNode> {
   const startedAtMs = Date.now();
+  // Debug only: a node that refuses to start prints exactly one line, its reason.
+  log.debug("starting", {
+    pid: process.pid,
+    clusterId: config.clusterId,
+    dataDir: config.dataDir,
+    peers: Object.fromEntries([...config.peers].map(([id, address]) => [id, formatHostPort(address)])),
+  });
   prepareDataDir(config.dataDir, config.nodeId, config.clusterId, startedAtMs);
   await checkPortsFree([
     { flag: "--grpc-listen", address: config.grpcListen },
@@ -104,10 +111,14 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
   accepting = true;
   healthService.setAll(true);
   log.info("serving", {
+    pid: process.pid,
+    clusterId: config.clusterId,
     grpc: formatHostPort(config.grpcListen),
     peer: formatHostPort(config.peerListen),
     metrics: formatHostPort(config.metricsListen),
     dataDir: config.dataDir,
+    peers: Object.fromEntries([...config.peers].map(([id, address]) => [id, formatHostPort(address)])),
+    groups: host.backend.groupIds().length,
     startupMs: Date.now() - startedAtMs,
   });
 
