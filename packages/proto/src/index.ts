@@ -8,6 +8,6 @@ export * as streams from "./gen/sluice/v1/streams.js";
 
 /** The protobuf package of the public API. */
 export const PUBLIC_API_PACKAGE = "sluice.v1";
-export * as peer from "./gen/sluice/peer/v1/peer.js";
-export * as admin from "./gen/sluice/admin/v1/admin.js";
 export * as health from "./gen/grpc/health/v1/health.js";
+export * as admin from "./gen/sluice/admin/v1/admin.js";
+export * as peer from "./gen/sluice/peer/v1/peer.js";
