@@ -3,6 +3,7 @@
  * name. Where limits relate, the relation is asserted when the module loads.
  */
 import assert from "node:assert/strict";
+import { constants as brokerConstants } from "@sluice/broker";
 
 /** Exit status of a node that refused to start because of its configuration or environment. */
 export const EXIT_CONFIG = 2;
@@ -37,7 +38,7 @@ export const PARTITION_KEY_LENGTH_MAX = 256;
 export const READ_RECORDS_DEFAULT = 1_000;
 export const READ_RECORDS_MAX = 10_000;
 export const READ_BYTES_DEFAULT = 4 * 1_048_576;
-export const READ_BYTES_MAX = 16 * 1_048_576;
+export const READ_BYTES_MAX = 8 * 1_048_576;
 /** gRPC message size limit of the public port, with room for framing around the payloads. */
 export const GRPC_MESSAGE_BYTES_MAX = 32 * 1_048_576;
 
@@ -56,3 +57,10 @@ assert(APPEND_BYTES_MAX + APPEND_RECORDS_MAX * (PARTITION_KEY_LENGTH_MAX * 4 + 6
 assert(READ_BYTES_MAX < GRPC_MESSAGE_BYTES_MAX);
 assert(READ_BYTES_DEFAULT <= READ_BYTES_MAX && READ_RECORDS_DEFAULT <= READ_RECORDS_MAX);
 assert(GRPC_PORT_BASE_DEFAULT + CLUSTER_NODES_MAX < 65_536);
+// The admin API's limits stay within what the broker accepts, so a valid admin call never gets
+// the broker's INVALID_ARGUMENT.
+assert(APPEND_RECORDS_MAX <= brokerConstants.APPEND_RECORDS_MAX);
+assert(APPEND_BYTES_MAX <= brokerConstants.APPEND_BYTES_MAX);
+assert(PARTITION_KEY_LENGTH_MAX <= brokerConstants.PARTITION_KEY_CHARS_MAX);
+assert(READ_RECORDS_MAX <= brokerConstants.READ_RECORDS_MAX);
+assert(READ_BYTES_MAX <= brokerConstants.READ_BYTES_MAX);

@@ -115,4 +115,16 @@ describe("three node processes", () => {
     );
     expect(new Set(checksums).size, `checksums ${checksums.join(", ")}`).toBe(1);
   }, 150_000);
+
+  it("hand leadership over and exit with status 0 on SIGTERM", async () => {
+    const leader = await cluster.leaderOf(1);
+    expect(await cluster.kill(leader, "SIGTERM")).toEqual({ code: 0, signal: null });
+    const next = await cluster.leaderOf(1);
+    expect(next).not.toBe(leader);
+    const ack = await cluster.append(1, [record("after", "after-sigterm")]);
+    expect(ack.nodeId).not.toBe(leader);
+    for (const nodeId of cluster.runningNodeIds()) {
+      expect(await cluster.kill(nodeId, "SIGTERM")).toEqual({ code: 0, signal: null });
+    }
+  }, 60_000);
 });
