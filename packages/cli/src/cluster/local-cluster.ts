@@ -46,6 +46,8 @@ export interface LocalClusterOptions {
    */
   readonly basePort?: number | undefined;
   readonly out?: (line: string) => void;
+  /** Where failures go. @default stderr */
+  readonly err?: (line: string) => void;
 }
 
 export function localNodes(options: LocalClusterOptions): LocalNode[] {
@@ -89,7 +91,14 @@ const MAIN_SCRIPT = fileURLToPath(new URL("../main.js", import.meta.url));
 /** Starts the nodes that are not running and waits until all serve; returns the exit status. */
 export async function clusterUp(options: LocalClusterOptions): Promise<number> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const err = options.err ?? ((line: string) => process.stderr.write(`${line}\n`));
   const nodes = localNodes(options);
+  const stillRunning = (): string => {
+    const running = nodes.filter((node) => runningPid(node) !== undefined).map((node) => node.nodeId);
+    return running.length === 0
+      ? ""
+      : `; node ${running.join(", ")} still running (sluice cluster down${options.dataDir === "./data" ? "" : ` --data ${options.dataDir}`} stops them)`;
+  };
   mkdirSync(resolve(options.dataDir), { recursive: true });
   const started: LocalNode[] = [];
   for (const node of nodes) {
@@ -113,7 +122,9 @@ export async function clusterUp(options: LocalClusterOptions): Promise<number> {
   while (pending.size > 0) {
     for (const node of [...pending]) {
       if (runningPid(node) === undefined) {
-        out(`node ${node.nodeId} exited while starting: ${lastLogLine(node.logFile)} (log: ${node.logFile})`);
+        err(
+          `node ${node.nodeId} exited while starting: ${lastLogLine(node.logFile)} (log: ${node.logFile})${stillRunning()}`,
+        );
         return 1;
       }
       if ((await probeHealth(node.grpcPort)) === "SERVING") pending.delete(node);
