@@ -4,7 +4,7 @@
  *
  *   scripts/bench-broker [--only throughput,idle,restart] [--seconds 10] [--idle-seconds 60]
  *                        [--idle-groups 1000] [--restart-mib 1024] [--base-port 18900]
- *                        [--cpu-prof DIR]
+ *                        [--in-flight 64] [--cpu-prof DIR]
  *
  * 1. throughput: closed-loop appends of 64 KiB batches (16 records of 4 KiB) to 1, 4 and 64
  *    groups; committed MB/s and entries/s, client-side commit latency p50/p99/p999, syncs/s and
@@ -41,6 +41,7 @@ const { values } = parseArgs({
     "base-port": { type: "string", default: "18900" },
     groups: { type: "string", default: "1,4,64" },
     "cpu-prof": { type: "string" },
+    "in-flight": { type: "string", default: "64" },
   },
 });
 const phases = new Set(String(values.only).split(","));
@@ -238,8 +239,9 @@ async function throughputPhase(): Promise<void> {
     for (const count of String(values.groups).split(",").map(Number)) {
       const groupIds = await createGroups(cluster, nextGroup, count);
       nextGroup += count;
-      // Enough appends in flight to keep the persist loop batching: 16 in total, at least 1 a group.
-      const workersPerGroup = Math.max(1, Math.ceil(16 / count));
+      // Appends in flight, in total (at least one per group): a closed loop's throughput is
+      // in-flight / latency, and each sync batches what arrived during the previous one.
+      const workersPerGroup = Math.max(1, Math.ceil(Number(values["in-flight"]) / count));
       await load(cluster, groupIds, Math.min(2, seconds), { workersPerGroup }); // warm-up
       log(`throughput: ${count} groups, ${workersPerGroup} appends in flight per group, ${seconds} s`);
       const full = await load(cluster, groupIds, seconds, { workersPerGroup });
