@@ -1,7 +1,8 @@
 // Proves that three real node processes replicate a group's log: a batch written through the
 // leader is read back from all three replicas; and while a writer keeps appending, SIGKILL of a
 // follower and then of the leader loses no acknowledged append, and afterwards the committed
-// logs of the three replicas have the same checksum.
+// logs of the three replicas have the same checksum; a frozen (SIGSTOP) leader is replaced and
+// catches up when resumed; SIGTERM hands leadership over and exits 0.
 import { type AdminCallError, startCluster, type TestCluster, waitFor } from "@sluice/harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -115,6 +116,28 @@ describe("three node processes", () => {
     );
     expect(new Set(checksums).size, `checksums ${checksums.join(", ")}`).toBe(1);
   }, 150_000);
+
+  it("elect another leader while the leader is frozen (SIGSTOP), and take the old one back on SIGCONT", async () => {
+    const groupId = 3;
+    await cluster.ensureGroup(groupId);
+    const frozen = await cluster.leaderOf(groupId);
+    const before = await cluster.append(groupId, [record("p", "before-pause")]);
+    cluster.pause(frozen);
+    try {
+      // The frozen node cannot answer, so the leader found is one the other two elected.
+      const successor = await cluster.leaderOf(groupId, 30_000);
+      expect(successor).not.toBe(frozen);
+      const during = await cluster.admin(successor).append(groupId, [record("p", "during-pause")]);
+      expect(during.index).toBeGreaterThan(before.index);
+    } catch (error) {
+      cluster.resume(frozen);
+      throw error;
+    }
+    cluster.resume(frozen);
+    await waitCaughtUp(groupId, before.index + 1, cluster.nodeIds);
+    const texts = (await cluster.admin(frozen).readAll(groupId)).map((r) => r.data.toString());
+    expect(texts).toContain("during-pause");
+  }, 60_000);
 
   it("hand leadership over and exit with status 0 on SIGTERM", async () => {
     const leader = await cluster.leaderOf(1);

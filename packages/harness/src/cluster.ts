@@ -165,6 +165,16 @@ export class TestCluster {
     return this.process(nodeId).kill(signal, NODE_STOP_TIMEOUT_MS_DEFAULT);
   }
 
+  /** Freezes a node with SIGSTOP (a long GC pause or a hung VM, seen from outside). */
+  pause(nodeId: number): void {
+    if (!this.process(nodeId).signal("SIGSTOP")) throw new Error(`node ${nodeId} is not running`);
+  }
+
+  /** Resumes a node frozen by `pause`. */
+  resume(nodeId: number): void {
+    if (!this.process(nodeId).signal("SIGCONT")) throw new Error(`node ${nodeId} is not running`);
+  }
+
   /** Starts a stopped node again on the same data directory and waits until it serves. */
   async restart(nodeId: number, timeoutMs?: number): Promise<void> {
     const node = this.process(nodeId);
@@ -255,6 +265,8 @@ export class TestCluster {
 
   /** Stops every running node with SIGTERM (SIGKILL after the deadline) and removes a temporary data folder. */
   async stop(): Promise<void> {
+    // A paused node cannot handle SIGTERM until it is resumed.
+    for (const nodeId of this.nodeIds) this.process(nodeId).signal("SIGCONT");
     const results = await Promise.allSettled(
       this.nodeIds.map((nodeId) => this.process(nodeId).kill("SIGTERM", NODE_STOP_TIMEOUT_MS_DEFAULT)),
     );

@@ -107,6 +107,15 @@ export class NodeProcess {
     return outcome;
   }
 
+  /**
+   * Sends a signal without waiting for anything: SIGSTOP freezes the process (a paused node:
+   * sockets stay open, nothing answers), SIGCONT resumes it. Returns false when not running.
+   */
+  signal(signal: NodeJS.Signals): boolean {
+    if (!this.running) return false;
+    return this.#child?.kill(signal) ?? false;
+  }
+
   /** Resolves when the current run exits. */
   async waitExit(): Promise<ExitStatus> {
     return (await this.#exited) ?? this.#lastExit ?? { code: null, signal: null };
