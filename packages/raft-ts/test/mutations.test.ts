@@ -46,6 +46,35 @@ describe("the simulation catches every mutation", () => {
     }, 120_000);
   }
 
+  // CommittedIsDurable flags the durability bugs the moment a commit outruns a disk. Without it,
+  // the crashes of the tuned mixes turn them into lost committed data, which the end-to-end
+  // checkers see: the bug is real, not an artefact of one invariant.
+  for (const bug of [RaftBug.AppendAckBeforePersist, RaftBug.LeaderCountsSelfBeforeDurable]) {
+    it(`${bug} loses committed data (caught without CommittedIsDurable)`, () => {
+      const { profile, nodes } = mutationSettings(bug);
+      const summary = runSeeds({
+        firstSeed: 1,
+        seeds: MAX_SEEDS,
+        bugs: [bug],
+        profile,
+        ...(nodes === undefined ? {} : { nodes }),
+        disabledChecks: [ViolationKind.CommittedIsDurable],
+        stopOnViolation: true,
+      });
+      expect(summary.violations.length, `${bug} survived ${MAX_SEEDS} seeds`).toBe(1);
+      expect(
+        [
+          ViolationKind.LeaderCompleteness,
+          ViolationKind.CommittedNeverChanges,
+          ViolationKind.StateMachineSafety,
+          ViolationKind.AcknowledgedLost,
+          ViolationKind.ElectionSafety,
+        ],
+        formatViolation(summary.violations[0]!),
+      ).toContain(summary.violations[0]!.kind);
+    }, 120_000);
+  }
+
   it("the tuned fault mixes find nothing without the bugs", () => {
     for (const bug of Object.values(RaftBug)) {
       const { profile, nodes } = mutationSettings(bug);

@@ -71,8 +71,17 @@ export class SafetyChecker {
   /** Number of distinct leaders elected (for the summary). */
   elections = 0;
 
-  constructor(lookup: (id: NodeId) => CheckedNode | undefined) {
+  /** Checks switched off (only to show which other checkers catch a bug on their own). */
+  private readonly disabled: ReadonlySet<ViolationKind>;
+
+  constructor(lookup: (id: NodeId) => CheckedNode | undefined, disabled: readonly ViolationKind[] = []) {
     this.lookup = lookup;
+    this.disabled = new Set(disabled);
+  }
+
+  /** Throws the violation, unless its kind is switched off. */
+  private fail(kind: ViolationKind, message: string): void {
+    if (!this.disabled.has(kind)) throw new SimulationViolation(kind, message);
   }
 
   get committedIndex(): number {
@@ -106,7 +115,7 @@ export class SafetyChecker {
     if (previous === undefined) {
       this.votes.set(key, candidate);
     } else if (previous !== candidate) {
-      throw new SimulationViolation(
+      this.fail(
         ViolationKind.OneVotePerTerm,
         `node ${voter} ${how} to ${candidate} in term ${term}, but had already voted for ${previous}`,
       );
@@ -119,7 +128,7 @@ export class SafetyChecker {
    */
   onPersistHardState(node: CheckedNode, previous: HardState, next: HardState): void {
     if (next.term < previous.term || next.commit < previous.commit) {
-      throw new SimulationViolation(
+      this.fail(
         ViolationKind.DurableStateRegressed,
         `node ${node.id} persisted term ${next.term} commit ${next.commit} over term ${previous.term} commit ${previous.commit}`,
       );
@@ -156,7 +165,7 @@ export class SafetyChecker {
       this.leaderOfTerm.set(term, node.id);
       this.elections++;
     } else if (previous !== node.id) {
-      throw new SimulationViolation(
+      this.fail(
         ViolationKind.ElectionSafety,
         `node ${node.id} became leader of term ${term}, which node ${previous} already led`,
       );
@@ -175,10 +184,7 @@ export class SafetyChecker {
     if (rd.snapshot !== null) {
       const { index, term: snapTerm } = rd.snapshot.metadata;
       if (role === StateRole.Leader) {
-        throw new SimulationViolation(
-          ViolationKind.LeaderAppendOnly,
-          `leader ${node.id} installed a snapshot at ${index}`,
-        );
+        this.fail(ViolationKind.LeaderAppendOnly, `leader ${node.id} installed a snapshot at ${index}`);
       }
       this.checkCommittedPoint(node, index, snapTerm, "installed a snapshot");
       mirror.installSnapshot(index, snapTerm);
@@ -188,14 +194,14 @@ export class SafetyChecker {
     if (entries.length > 0) {
       const first = entries[0]!.index;
       if (role === StateRole.Leader && node.appendOnlyTerm === term && first <= mirror.lastIndex) {
-        throw new SimulationViolation(
+        this.fail(
           ViolationKind.LeaderAppendOnly,
           `leader ${node.id} of term ${term} rewrote its log from index ${first} (last index was ${mirror.lastIndex})`,
         );
       }
       let previousTerm = mirror.term(first - 1);
       if (first - 1 > mirror.lastIndex) {
-        throw new SimulationViolation(
+        this.fail(
           ViolationKind.LogMatching,
           `node ${node.id} appended entries from ${first} but its log ends at ${mirror.lastIndex}`,
         );
@@ -227,7 +233,7 @@ export class SafetyChecker {
     if (packed >= 0 && known !== packed) {
       const knownPrevious = Math.floor(known / KEY_SPACE);
       const knownKey = known % KEY_SPACE;
-      throw new SimulationViolation(
+      this.fail(
         ViolationKind.LogMatching,
         `node ${node.id} holds entry ${entry.index}@${entry.term} (key ${key}, previous term ${previousTerm}), ` +
           `but another log holds ${entry.index}@${entry.term} with key ${knownKey}, previous term ${knownPrevious}`,
@@ -239,7 +245,7 @@ export class SafetyChecker {
   private checkCommittedPoint(node: CheckedNode, index: number, term: number, what: string): void {
     const known = this.committedTerm[index];
     if (known !== undefined && index > 0 && known !== term) {
-      throw new SimulationViolation(
+      this.fail(
         ViolationKind.CommittedNeverChanges,
         `node ${node.id} ${what} at ${index}@${term}, but ${index}@${known} was committed`,
       );
@@ -253,7 +259,7 @@ export class SafetyChecker {
       if (this.commitTermBound[i]! >= term) continue;
       const committedTerm = this.committedTerm[i]!;
       if (mirror.term(i) !== committedTerm || mirror.key(i) !== this.committedKey[i]) {
-        throw new SimulationViolation(
+        this.fail(
           ViolationKind.LeaderCompleteness,
           `leader ${node.id} of term ${term} lacks committed entry ${i}@${committedTerm} ` +
             `(its log has ${mirror.term(i) < 0 ? "nothing" : `${i}@${mirror.term(i)}`} there, last index ${mirror.lastIndex})`,
@@ -285,7 +291,7 @@ export class SafetyChecker {
         this.commitTermBound.push(term);
         this.onNewlyCommitted(i, entryTerm, key, term);
       } else if (knownTerm !== entryTerm || this.committedKey[i] !== key) {
-        throw new SimulationViolation(
+        this.fail(
           ViolationKind.CommittedNeverChanges,
           `node ${node.id} reports ${i}@${entryTerm} (key ${key}) committed, but ${i}@${knownTerm} (key ${this.committedKey[i]}) was committed before`,
         );
@@ -306,7 +312,7 @@ export class SafetyChecker {
       const mirror = node.mirror;
       if (index <= mirror.baseIndex) continue;
       if (mirror.term(index) !== term || mirror.key(index) !== key) {
-        throw new SimulationViolation(
+        this.fail(
           ViolationKind.LeaderCompleteness,
           `entry ${index}@${term} committed in term ${commitTerm} while node ${node.id} leads term ${leaderTerm} without it`,
         );
@@ -337,7 +343,7 @@ export class SafetyChecker {
         }
       }
       if (durable * 2 <= voters.length) {
-        throw new SimulationViolation(
+        this.fail(
           ViolationKind.CommittedIsDurable,
           `leader ${node.id} committed ${i}@${entryTerm}, but only [${holders.join(",")}] of voters [${voters.join(",")}] have it on disk`,
         );
@@ -365,7 +371,7 @@ export class SafetyChecker {
       this.appliedHash.push(hash);
       this.appliedKey.push(key);
     } else if (known !== hash) {
-      throw new SimulationViolation(
+      this.fail(
         ViolationKind.StateMachineSafety,
         `node ${node.id} applied ${index}@${entry.term} (key ${key}), but another node applied key ${this.appliedKey[index]} ` +
           `there${this.appliedKey[index] === key ? " after a different prefix" : ""}`,
@@ -378,7 +384,7 @@ export class SafetyChecker {
   onRestore(node: CheckedNode, index: number, hash: number): void {
     const known = this.appliedHash[index];
     if (known !== undefined && known !== hash) {
-      throw new SimulationViolation(
+      this.fail(
         ViolationKind.StateMachineSafety,
         `node ${node.id} restored a snapshot at ${index} whose state differs from what was applied there`,
       );

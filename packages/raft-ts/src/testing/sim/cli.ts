@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { RaftBug } from "../../options.js";
 import { mutationSettings } from "./mutation-profiles.js";
 import { DEFAULT_STEPS, formatViolation, runSeeds } from "./run.js";
+import { ViolationKind } from "./violation.js";
 
 /**
  * The simulator's command line (`pnpm --filter raft-ts sim …`):
@@ -12,6 +13,8 @@ import { DEFAULT_STEPS, formatViolation, runSeeds } from "./run.js";
  *   --nodes 3|5        cluster size (default: 3 for even seeds, 5 for odd ones)
  *   --bug NAME         switch on a RaftBug mutation (repeatable); a single one runs with its
  *                      tuned fault mix (mutation-profiles.ts)
+ *   --without KIND     switch off one safety check (repeatable), e.g. committed-is-durable, to
+ *                      see which other checks catch a bug on their own
  *   --trace            print every event of every seed (use with --seeds 1 to replay a failure)
  *   --stop             stop at the first violation
  *
@@ -27,6 +30,7 @@ function main(): number {
       steps: { type: "string", default: String(DEFAULT_STEPS) },
       nodes: { type: "string" },
       bug: { type: "string", multiple: true },
+      without: { type: "string", multiple: true },
       trace: { type: "boolean", default: false },
       stop: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -35,7 +39,7 @@ function main(): number {
   });
   if (values.help) {
     console.log(
-      "usage: sim [--seeds N] [--first-seed S] [--steps K] [--nodes 3|5] [--bug NAME]... [--trace] [--stop]",
+      "usage: sim [--seeds N] [--first-seed S] [--steps K] [--nodes 3|5] [--bug NAME]... [--without KIND]... [--trace] [--stop]",
     );
     console.log(`bugs: ${Object.values(RaftBug).join(", ")}`);
     return 0;
@@ -52,6 +56,11 @@ function main(): number {
   // One mutation runs with its tuned fault mix (and cluster size, unless --nodes says otherwise).
   const mutation = bugs.length === 1 ? mutationSettings(bugs[0]!) : undefined;
   const profile = mutation?.profile;
+  const kinds = new Set<string>(Object.values(ViolationKind));
+  const disabledChecks = (values.without ?? []).map((name) => {
+    if (!kinds.has(name)) throw new Error(`unknown --without ${name}; one of ${[...kinds].join(", ")}`);
+    return name as ViolationKind;
+  });
   const clusterSize = nodes ?? mutation?.nodes;
 
   const started = performance.now();
@@ -63,6 +72,7 @@ function main(): number {
     seeds,
     steps,
     bugs,
+    disabledChecks,
     stopOnViolation: values.stop,
     ...(clusterSize === undefined ? {} : { nodes: clusterSize }),
     ...(profile === undefined ? {} : { profile }),

@@ -39,6 +39,8 @@ export interface ClusterOptions {
   readonly rng: SeededRandom;
   readonly bugs: readonly RaftBug[];
   readonly trace: TraceRecorder;
+  /** SafetyChecker checks switched off (see SimulationOptions.disabledChecks). */
+  readonly disabledChecks?: readonly ViolationKind[];
 }
 
 export interface ClusterStats {
@@ -133,7 +135,7 @@ export class SimCluster {
       if (this.trace.enabled) this.traceEvent(`lost ${formatMessage(lost.message)}`);
       this.reportDropped(lost.message, lost.senderIncarnation, false);
     });
-    this.checker = new SafetyChecker((id) => this.nodes.get(id));
+    this.checker = new SafetyChecker((id) => this.nodes.get(id), options.disabledChecks ?? []);
     const voters: NodeId[] = [];
     for (let id = 1; id <= options.nodes; id++) voters.push(id);
     this.initialVoters = voters;

@@ -58,9 +58,32 @@ const OVERRIDES: Record<RaftBug, { profile: Partial<FaultProfile>; nodes: number
     },
     nodes: 3,
   },
-  // Both durability bugs show as soon as a commit outruns a persist: the default mix suffices.
-  [RaftBug.AppendAckBeforePersist]: { profile: {}, nodes: undefined },
-  [RaftBug.LeaderCountsSelfBeforeDurable]: { profile: {}, nodes: undefined },
+  // CommittedIsDurable sees both durability bugs as soon as a commit outruns a persist. For the
+  // data to be really lost (what the other checkers see), the node holding the only unsynced
+  // copy must crash in that window: slow persists, many crashes — of followers for the
+  // follower's early acknowledgement, of the leader for the leader counting itself.
+  [RaftBug.AppendAckBeforePersist]: {
+    profile: {
+      readyAllStagesProbability: 0.2,
+      crashWeight: 3,
+      crashLeaderProbability: 0,
+      restartWeight: 6,
+      proposeWeight: 10,
+      preVote: false,
+    },
+    nodes: undefined,
+  },
+  [RaftBug.LeaderCountsSelfBeforeDurable]: {
+    profile: {
+      readyAllStagesProbability: 0.2,
+      crashWeight: 3,
+      crashLeaderProbability: 0.9,
+      restartWeight: 6,
+      proposeWeight: 10,
+      preVote: false,
+    },
+    nodes: undefined,
+  },
 };
 
 export function mutationSettings(bug: RaftBug): MutationSettings {

@@ -30,6 +30,11 @@ export interface SimulationOptions {
   readonly traceSink?: (line: string) => void;
   /** Trace lines kept for the failure report. @default DEFAULT_TRACE_LINES */
   readonly traceLines?: number;
+  /**
+   * Checks of the SafetyChecker to switch off, to see which of the others catch a bug on their
+   * own (e.g. without CommittedIsDurable, a durability bug must show as lost data). @default none
+   */
+  readonly disabledChecks?: readonly ViolationKind[];
 }
 
 export interface SimulationResult {
@@ -61,7 +66,15 @@ function runOnce(options: SimulationOptions, trace: TraceRecorder): SimulationRe
   let violation: SimulationViolation | null = null;
   let cluster: SimCluster | null = null;
   try {
-    cluster = new SimCluster({ seed: options.seed, nodes, profile, rng, bugs: options.bugs ?? [], trace });
+    cluster = new SimCluster({
+      seed: options.seed,
+      nodes,
+      profile,
+      rng,
+      bugs: options.bugs ?? [],
+      trace,
+      disabledChecks: options.disabledChecks ?? [],
+    });
     for (let i = 0; i < steps; i++) cluster.runStep();
     cluster.settle();
   } catch (error) {
