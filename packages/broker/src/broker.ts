@@ -35,6 +35,7 @@ import {
   SHARD_TAIL_CACHE_BYTES_PER_GROUP,
   SHARD_TAIL_CACHE_BYTES_PER_NODE,
   SHUTDOWN_TRANSFER_TIMEOUT_MS_DEFAULT,
+  STORAGE_TAIL_CACHE_BYTES_PER_GROUP,
   TICK_INTERVAL_MS_DEFAULT,
   TICK_INTERVAL_MS_MAX,
   TICK_INTERVAL_MS_MIN,
@@ -255,7 +256,13 @@ export class Broker {
    */
   static async open(options: BrokerOptions): Promise<Broker> {
     const resolved = resolveBrokerOptions(options);
-    const storage = await NodeStorage.open(resolved.dataDir, resolved.storage);
+    const storage = await NodeStorage.open(resolved.dataDir, {
+      tailCacheBytesPerGroup: Math.min(
+        STORAGE_TAIL_CACHE_BYTES_PER_GROUP,
+        resolved.storage.tailCacheBytesPerNode ?? Number.POSITIVE_INFINITY,
+      ),
+      ...resolved.storage,
+    });
     const budget = new TailCacheBudget(resolved.tailCacheBytesPerNode);
     let host: MultiRaftHost;
     try {

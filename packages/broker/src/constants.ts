@@ -47,6 +47,14 @@ export const SHUTDOWN_TRANSFER_TIMEOUT_MS_DEFAULT = 5_000;
  */
 export const FLUSH_BYTES_TARGET = 64 * MIB;
 
+/**
+ * The storage's tail cache per group (the entries raft reads back to send and to apply), unless
+ * the storage options say otherwise. The storage's own default (1 MiB, 16 entries of 64 KiB) is
+ * less than one busy flush holds, so committed entries were read back from the journal (a
+ * `readSync` and a CRC per entry) before being applied.
+ */
+export const STORAGE_TAIL_CACHE_BYTES_PER_GROUP = 16 * MIB;
+
 // ---- Leader balance ----------------------------------------------------------------------------
 
 /** How often the host looks for groups it leads but should not (their preferred leader is elsewhere). */

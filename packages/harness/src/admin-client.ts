@@ -14,6 +14,7 @@ import { admin, health } from "@sluice/proto";
 import {
   ADMIN_CALL_TIMEOUT_MS_DEFAULT,
   GRPC_MESSAGE_BYTES_MAX,
+  GRPC_STREAM_WINDOW_BYTES,
   RECONNECT_BACKOFF_MS_MAX,
 } from "./constants.js";
 
@@ -61,6 +62,8 @@ export class AdminClient {
     const channelOptions = {
       "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
       "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
+      // Reads return megabytes; HTTP/2's default 64 KiB window would cost a round trip per 64 KiB.
+      "grpc-node.flow_control_window": GRPC_STREAM_WINDOW_BYTES,
       // A killed and restarted node is found again quickly.
       "grpc.initial_reconnect_backoff_ms": 50,
       "grpc.min_reconnect_backoff_ms": 50,

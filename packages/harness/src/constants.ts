@@ -14,5 +14,7 @@ export const WAIT_INTERVAL_MS_DEFAULT = 25;
 export const LOG_TAIL_LINES = 15;
 /** gRPC client message limit, matching the node's. */
 export const GRPC_MESSAGE_BYTES_MAX = 32 * 1_048_576;
+/** HTTP/2 receive window of the admin client's connections (responses), in bytes. */
+export const GRPC_STREAM_WINDOW_BYTES = 4 * 1_048_576;
 /** A reconnecting admin client retries a restarted node this often at least. */
 export const RECONNECT_BACKOFF_MS_MAX = 500;
