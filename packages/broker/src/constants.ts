@@ -55,6 +55,13 @@ export const FLUSH_BYTES_TARGET = 64 * MIB;
  */
 export const STORAGE_TAIL_CACHE_BYTES_PER_GROUP = 16 * MIB;
 
+/**
+ * Readys a group may have taken and not yet advanced (raft-ts `maxReadiesInFlight`): those in
+ * the flush in flight plus those taken since, staged for the next one. More than one lets a
+ * replica send appends, acknowledge commits and apply while its previous write is syncing.
+ */
+export const READIES_IN_FLIGHT_PER_GROUP_MAX = 8;
+
 // ---- Leader balance ----------------------------------------------------------------------------
 
 /** How often the host looks for groups it leads but should not (their preferred leader is elsewhere). */

@@ -22,6 +22,8 @@ export const DEFAULT_MAX_UNCOMMITTED_BYTES = 64 * 1_048_576;
 export const DEFAULT_MAX_PROPOSAL_BYTES = 8 * 1_048_576;
 /** Default committed entry bytes handed out in one Ready. */
 export const DEFAULT_MAX_COMMITTED_BYTES_PER_READY = 8 * 1_048_576;
+/** Largest accepted `maxReadiesInFlight` (Readys handed out and not yet advanced). */
+export const MAX_READIES_IN_FLIGHT_LIMIT = 1024;
 /** ReadIndex requests a leader queues before it has committed an entry of its term, or awaiting a heartbeat round. */
 export const MAX_PENDING_READ_INDEX_REQUESTS = 4096;
 /** Largest ReadIndex context, in bytes. */

@@ -58,7 +58,7 @@ export interface RaftStatus {
 const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
 const NO_MESSAGES: readonly Message[] = Object.freeze([]);
 
-/** What the outstanding Ready contained, so advance() can acknowledge exactly that. */
+/** What an outstanding Ready contained, so advance() can acknowledge exactly that. */
 interface Outstanding {
   readonly lastEntryIndex: number;
   readonly lastEntryTerm: number;
@@ -77,15 +77,18 @@ export class RaftNode {
   readonly id: NodeId;
   private readonly raft: Raft;
   private readonly maxCommittedBytesPerReady: number;
+  private readonly maxReadiesInFlight: number;
   private prevSoftState: SoftState;
   private prevHardState: HardState;
-  private outstanding: Outstanding | null = null;
+  /** Readys handed out and not yet advanced, oldest first. */
+  private readonly outstanding: Outstanding[] = [];
 
   /** Validates `options` (InvalidOptionsError) and restores the node from `options.storage`. */
   constructor(options: RaftOptions) {
     const resolved = resolveOptions(options);
     this.id = resolved.id;
     this.maxCommittedBytesPerReady = resolved.maxCommittedBytesPerReady;
+    this.maxReadiesInFlight = resolved.maxReadiesInFlight;
     this.raft = new Raft(resolved);
     this.prevSoftState = this.raft.softState();
     this.prevHardState = resolved.storage.initialState().hardState;
@@ -184,9 +187,12 @@ export class RaftNode {
     this.raft.hup(false);
   }
 
-  /** Whether `ready()` has anything; false while a Ready is outstanding (before `advance()`). */
+  /**
+   * Whether `ready()` has anything new. False while `maxReadiesInFlight` Readys are outstanding
+   * (handed out, not yet advanced), and while one with a snapshot is.
+   */
   hasReady(): boolean {
-    if (this.outstanding !== null) return false;
+    if (!this.mayHandOut()) return false;
     const raft = this.raft;
     const log = raft.log;
     return (
@@ -195,8 +201,7 @@ export class RaftNode {
       raft.term !== this.prevHardState.term ||
       raft.vote !== this.prevHardState.vote ||
       log.committed !== this.prevHardState.commit ||
-      log.unstable.entries.length > 0 ||
-      log.unstable.snapshot !== null ||
+      log.unstable.hasNotInProgress() ||
       raft.messages.length > 0 ||
       raft.messagesAfterPersist.length > 0 ||
       raft.readStates.length > 0 ||
@@ -204,12 +209,21 @@ export class RaftNode {
     );
   }
 
+  private mayHandOut(): boolean {
+    const outstanding = this.outstanding;
+    const count = outstanding.length;
+    if (count === 0) return true;
+    return count < this.maxReadiesInFlight && (outstanding[count - 1] as Outstanding).snapshotIndex === 0;
+  }
+
   /**
-   * Collects what the caller must do (see `Ready` for the order). Exactly one Ready may be
-   * outstanding: call `advance()` before the next `ready()`.
+   * Collects what the caller must do (see `Ready` for the order). At most `maxReadiesInFlight`
+   * Readys may be outstanding (1 by default: call `advance()` before the next `ready()`); each
+   * hands out only what the earlier ones did not (entries, snapshot, committed entries), and
+   * `advance()` acknowledges them oldest first, so the caller persists them in that order.
    */
   ready(): Ready {
-    assert(this.outstanding === null, "ready() called again before advance()");
+    assert(this.mayHandOut(), "ready() called with maxReadiesInFlight Readys (or a snapshot) outstanding");
     const raft = this.raft;
     const log = raft.log;
 
@@ -227,8 +241,11 @@ export class RaftNode {
       this.prevHardState = hardState;
     }
     const unstable = log.unstable;
-    const entries = unstable.entries.length > 0 ? unstable.entries.slice() : NO_ENTRIES;
-    const snapshot = unstable.snapshot;
+    const entries =
+      unstable.offsetInProgress < unstable.offset + unstable.entries.length
+        ? unstable.takeEntries()
+        : NO_ENTRIES;
+    const snapshot = unstable.takeSnapshot();
     const committedEntries = log.nextCommittedEntries(this.maxCommittedBytesPerReady);
     const messages = raft.messages.length > 0 ? raft.messages : NO_MESSAGES;
     if (raft.messages.length > 0) raft.messages = [];
@@ -242,13 +259,14 @@ export class RaftNode {
     for (const entry of committedEntries) committedBytes += entry.data.length;
     const lastEntry = entries[entries.length - 1];
     const lastCommitted = committedEntries[committedEntries.length - 1];
-    this.outstanding = {
+    if (lastCommitted !== undefined) log.applyingTo(lastCommitted.index);
+    this.outstanding.push({
       lastEntryIndex: lastEntry?.index ?? 0,
       lastEntryTerm: lastEntry?.term ?? 0,
       snapshotIndex: snapshot?.metadata.index ?? 0,
       lastCommittedIndex: lastCommitted?.index ?? 0,
       committedBytes,
-    };
+    });
     return {
       softState,
       hardState,
@@ -263,14 +281,13 @@ export class RaftNode {
   }
 
   /**
-   * Acknowledges the outstanding Ready: its snapshot and entries are persisted, its messages
-   * sent and its committed entries applied. A leader counts its own log toward the commit
-   * quorum only from here on.
+   * Acknowledges the oldest outstanding Ready: its snapshot and entries are persisted, its
+   * messages sent and its committed entries applied. A leader counts its own log toward the
+   * commit quorum only from here on.
    */
   advance(): void {
-    const outstanding = this.outstanding;
-    assert(outstanding !== null, "advance() without an outstanding Ready");
-    this.outstanding = null;
+    const outstanding = this.outstanding.shift();
+    assert(outstanding !== undefined, "advance() without an outstanding Ready");
     const log = this.raft.log;
     if (outstanding.snapshotIndex > 0) {
       log.unstable.stableSnapTo(outstanding.snapshotIndex);

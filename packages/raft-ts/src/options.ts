@@ -8,6 +8,7 @@ import {
   MAX_ELECTION_TICKS,
   MAX_INFLIGHT_APPENDS,
   MAX_INFLIGHT_APPENDS_LIMIT,
+  MAX_READIES_IN_FLIGHT_LIMIT,
 } from "./constants.js";
 import { InvalidOptionsError } from "./errors.js";
 import type { LogStorage } from "./storage.js";
@@ -78,6 +79,13 @@ export interface RaftOptions {
   maxProposalBytes?: number;
   /** Committed entries handed out in one Ready, in bytes. @default DEFAULT_MAX_COMMITTED_BYTES_PER_READY */
   maxCommittedBytesPerReady?: number;
+  /**
+   * Readys that may be outstanding at once (handed out by `ready()`, not yet acknowledged by
+   * `advance()`). 1 is the strict loop; more lets the caller take the next Ready (send its
+   * messages, queue its writes) while earlier ones are still being persisted, and acknowledge
+   * them in order (see README, "Pipelined Readys"). @default 1
+   */
+  maxReadiesInFlight?: number;
   /** Run a pre-vote round before a real election. @default true */
   preVote?: boolean;
   /** A leader steps down when it has not heard from a quorum within an election timeout; followers ignore votes while they have a live leader. @default true */
@@ -105,6 +113,7 @@ export interface ResolvedRaftOptions {
   readonly maxUncommittedBytes: number;
   readonly maxProposalBytes: number;
   readonly maxCommittedBytesPerReady: number;
+  readonly maxReadiesInFlight: number;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
   readonly readOnlyOption: ReadOnlyOption;
@@ -125,6 +134,7 @@ export function defaultOptions(): Omit<ResolvedRaftOptions, "id" | "storage" | "
     maxUncommittedBytes: DEFAULT_MAX_UNCOMMITTED_BYTES,
     maxProposalBytes: DEFAULT_MAX_PROPOSAL_BYTES,
     maxCommittedBytesPerReady: DEFAULT_MAX_COMMITTED_BYTES_PER_READY,
+    maxReadiesInFlight: 1,
     preVote: true,
     checkQuorum: true,
     readOnlyOption: ReadOnlyOption.Safe,
@@ -155,6 +165,7 @@ export function resolveOptions(options: RaftOptions): ResolvedRaftOptions {
     maxUncommittedBytes: options.maxUncommittedBytes ?? defaults.maxUncommittedBytes,
     maxProposalBytes: options.maxProposalBytes ?? defaults.maxProposalBytes,
     maxCommittedBytesPerReady: options.maxCommittedBytesPerReady ?? defaults.maxCommittedBytesPerReady,
+    maxReadiesInFlight: options.maxReadiesInFlight ?? defaults.maxReadiesInFlight,
     preVote: options.preVote ?? defaults.preVote,
     checkQuorum: options.checkQuorum ?? defaults.checkQuorum,
     readOnlyOption: options.readOnlyOption ?? defaults.readOnlyOption,
@@ -196,6 +207,7 @@ export function resolveOptions(options: RaftOptions): ResolvedRaftOptions {
   positiveInteger("maxUncommittedBytes", resolved.maxUncommittedBytes);
   positiveInteger("maxProposalBytes", resolved.maxProposalBytes);
   positiveInteger("maxCommittedBytesPerReady", resolved.maxCommittedBytesPerReady);
+  positiveInteger("maxReadiesInFlight", resolved.maxReadiesInFlight, MAX_READIES_IN_FLIGHT_LIMIT);
   if (resolved.maxProposalBytes > resolved.maxUncommittedBytes) {
     fail(
       `maxProposalBytes (${resolved.maxProposalBytes}) must not exceed maxUncommittedBytes (${resolved.maxUncommittedBytes}), or a maximal proposal could never be accepted`,

@@ -4,20 +4,24 @@
  *
  * 1. **One tick timer** visits only the *active* groups (quiesced ones cost nothing; see
  *    quiescence.ts), expires appends past their deadline, and now and then balances leaders.
- * 2. **One persist loop** (group commit). Each turn collects the Ready of every group with work
- *    into ONE storage flush — entries, hard states, snapshots, new and deleted groups — sends the
- *    messages that may leave before the write (a leader's appends and heartbeats: followers write
- *    in parallel with the leader), awaits the flush (one write, one fdatasync), then queues the
- *    messages that had to wait for it (votes, append acknowledgements), applies the committed
- *    entries, settles the appends and calls `advance()`. While a flush is in flight, new Readies
- *    accumulate for the next one, so under load each sync covers many groups and many appends.
+ * 2. **One persist loop** (group commit), with pipelined Readys. Whenever a group has work —
+ *    also while a flush is in flight — its Ready is taken at once: the messages that may leave
+ *    before the write go out (a leader's appends and heartbeats: followers write in parallel with
+ *    the leader), committed entries are applied and their appends settled (raft hands them out
+ *    only up to the locally persisted index), and the entries, hard state and snapshot are staged
+ *    for the next flush. Each flush writes everything staged, for every group, with one write and
+ *    one fdatasync; then the messages that had to wait for it go out (votes, append
+ *    acknowledgements) and its Readys are advanced, oldest first. So an acknowledgement arriving
+ *    during a flush commits and settles appends at once, a proposal's appends leave at once, and
+ *    under load each sync covers many groups and many appends.
  * 3. **The transport**: incoming batches are stepped into their groups at once (the loop picks up
  *    the resulting Readies); outgoing messages are coalesced per peer per loop turn (outbox.ts);
  *    peer Down/Up events wake the groups concerned.
  *
- * Everything runs on the event loop thread; the only await is the flush, and the loop is the only
- * code that calls `ready()`/`advance()`, so a group has at most one Ready outstanding by
- * construction.
+ * Everything runs on the event loop thread; the only await is the flush. Only the loop's collect
+ * step calls `ready()` and only the end of a flush calls `advance()`, for the Readys that flush
+ * wrote, in the order they were taken: raft's FIFO contract for pipelined Readys
+ * (`maxReadiesInFlight`).
  */
 
 import type { FlushResult, NodeStorage } from "@sluice/storage";
@@ -41,6 +45,7 @@ import {
   LEADER_BALANCE_SETTLE_ROUNDS,
   LEADER_TRANSFER_COOLDOWN_MS,
   LEADER_TRANSFERS_PER_ROUND_MAX,
+  READIES_IN_FLIGHT_PER_GROUP_MAX,
   UNCOMMITTED_BYTES_PER_GROUP_MAX,
 } from "../constants.js";
 import { AppendTimeoutError, LeadershipLostError, StorageFailedError } from "../errors.js";
@@ -155,6 +160,11 @@ export class MultiRaftHost {
   private readonly outbox = new Outbox();
   private loopScheduled = false;
   private loopRunning = false;
+  /** Readys taken (messages sent, committed entries applied) and not yet in a flush, in order. */
+  private staged: Work[] = [];
+  private stagedBytes = 0;
+  /** Groups whose configuration changed (applied) and is not yet in a flush. */
+  private readonly confChanged = new Set<Replica>();
   private readonly loopIdleWaiters: (() => void)[] = [];
   private readonly tickWaiters: (() => void)[] = [];
   private tickTimer: NodeJS.Timeout | null = null;
@@ -247,6 +257,7 @@ export class MultiRaftHost {
       heartbeatTicks: config.heartbeatTicks,
       appliedIndex,
       maxUncommittedBytes: UNCOMMITTED_BYTES_PER_GROUP_MAX,
+      maxReadiesInFlight: READIES_IN_FLIGHT_PER_GROUP_MAX,
     });
     const shard = new ShardState(
       groupId,
@@ -506,12 +517,23 @@ export class MultiRaftHost {
   // ---- the persist loop ------------------------------------------------------------------------------
 
   private scheduleLoop(): void {
-    if (this.loopScheduled || this.loopRunning) return;
+    if (this.loopScheduled) return;
     if (this.state !== "running" && this.state !== "stopping") return;
     this.loopScheduled = true;
     setImmediate(() => {
       this.loopScheduled = false;
-      void this.runLoop();
+      if (this.state !== "running" && this.state !== "stopping") return;
+      if (!this.loopRunning) {
+        void this.runLoop();
+        return;
+      }
+      // A flush is in flight: take the Readys now (send, apply, stage for the next flush).
+      try {
+        this.collect();
+        this.flushOutbox();
+      } catch (error) {
+        this.fail(error);
+      }
     });
   }
 
@@ -521,7 +543,11 @@ export class MultiRaftHost {
     try {
       while (
         (this.state === "running" || this.state === "stopping") &&
-        (this.dirty.size > 0 || this.adminOps.length > 0 || this.outbox.size > 0)
+        (this.dirty.size > 0 ||
+          this.adminOps.length > 0 ||
+          this.outbox.size > 0 ||
+          this.staged.length > 0 ||
+          this.confChanged.size > 0)
       ) {
         await this.loopTurn();
       }
@@ -539,12 +565,49 @@ export class MultiRaftHost {
     return new Promise((resolve) => this.loopIdleWaiters.push(resolve));
   }
 
+  /**
+   * Takes the Ready of every group with work (while the staged bytes stay under the flush
+   * target): queues its pre-persist messages, applies its committed entries (unless it installs
+   * a snapshot, which must be on disk first) and stages it for the next flush.
+   */
+  private collect(): void {
+    for (const replica of this.dirty) {
+      if (this.stagedBytes >= FLUSH_BYTES_TARGET) break;
+      this.dirty.delete(replica);
+      if (replica.removed) continue;
+      if (replica.pendingConfState !== null) this.confChanged.add(replica);
+      const node = replica.node;
+      if (!node.hasReady()) continue;
+      const ready = node.ready();
+      this.staged.push({ replica, ready });
+      this.outbox.add(replica.groupId, ready.messages);
+      for (const entry of ready.entries) this.stagedBytes += entry.data.length;
+      if (ready.entries.length > 0) replica.shard.noteAppended(ready.entries);
+      // Committed entries are handed out only up to the locally persisted index, so they may be
+      // applied (and their appends acknowledged) before this flush: that saves a sync of latency.
+      // A snapshot must be on disk before the state machine moves to it, so such a Ready waits.
+      if (ready.snapshot === null) this.apply(replica, ready);
+      // More may be ready already (pipelined Readys); the next collect looks again.
+      if (replica.pendingConfState !== null) this.confChanged.add(replica);
+    }
+  }
+
   private async loopTurn(): Promise<void> {
     this.counters.loopTurns++;
     const storage = this.config.storage;
-    const batch = storage.beginFlush();
+
+    // 1. Take what is ready now; send what may leave before the write (with the previous
+    //    flush's post-persist messages).
+    this.collect();
+    this.flushOutbox();
+
+    // 2. Everything staged goes into one flush.
+    const work = this.staged;
+    this.staged = [];
+    this.stagedBytes = 0;
     const ops = this.adminOps;
     this.adminOps = [];
+    const batch = storage.beginFlush();
     const accepted: AdminOp[] = [];
     for (const op of ops) {
       try {
@@ -559,38 +622,20 @@ export class MultiRaftHost {
         op.reject(error as Error);
       }
     }
-
-    // 1. Collect the Ready of every group with work into one flush.
-    const work: Work[] = [];
-    for (const replica of this.dirty) {
-      if (batch.pendingBytes >= FLUSH_BYTES_TARGET) break;
-      this.dirty.delete(replica);
+    for (const replica of this.confChanged) {
+      if (replica.removed || replica.pendingConfState === null) continue;
+      batch.setConfState(replica.groupId, replica.pendingConfState);
+      replica.pendingConfState = null;
+    }
+    this.confChanged.clear();
+    for (const { replica, ready } of work) {
       if (replica.removed) continue;
-      const node = replica.node;
-      if (replica.pendingConfState !== null) {
-        batch.setConfState(replica.groupId, replica.pendingConfState);
-        replica.pendingConfState = null;
-      }
-      if (!node.hasReady()) continue;
-      const ready = node.ready();
-      work.push({ replica, ready });
-      this.outbox.add(replica.groupId, ready.messages);
       if (ready.snapshot !== null) batch.applySnapshot(replica.groupId, ready.snapshot);
-      if (ready.entries.length > 0) {
-        batch.append(replica.groupId, ready.entries);
-        replica.shard.noteAppended(ready.entries);
-      }
+      if (ready.entries.length > 0) batch.append(replica.groupId, ready.entries);
       if (ready.hardState !== null) batch.setHardState(replica.groupId, ready.hardState);
-      // Committed entries are handed out only up to the locally persisted index, so they may be
-      // applied (and their appends acknowledged) before this flush: that saves a sync of latency.
-      // A snapshot must be on disk before the state machine moves to it, so such a Ready waits.
-      if (ready.snapshot === null) this.apply(replica, ready);
     }
 
-    // 2. Messages that may leave before the write (with the previous turn's post-persist ones).
-    this.flushOutbox();
-
-    // 3. One write, one sync, for every group.
+    // 3. One write, one sync, for every group. Readys taken meanwhile are staged for the next.
     let result: FlushResult | null = null;
     if (batch.isEmpty) batch.abandon();
     else result = await batch.commit();
@@ -614,7 +659,7 @@ export class MultiRaftHost {
     }
 
     // 4. Post-persist messages go out with the next turn's (or at the end of the loop); then
-    //    apply what waited for a snapshot, and advance.
+    //    apply what waited for a snapshot, and advance, in the order the Readys were taken.
     for (const { replica, ready } of work) {
       if (replica.removed) continue;
       this.outbox.add(replica.groupId, ready.messagesAfterPersist);
@@ -623,7 +668,14 @@ export class MultiRaftHost {
       this.counters.readiesProcessed++;
       if (replica.node.hasReady() || replica.pendingConfState !== null) this.dirty.add(replica);
     }
-    if (this.dirty.size === 0 && this.adminOps.length === 0) this.flushOutbox();
+    if (
+      this.dirty.size === 0 &&
+      this.adminOps.length === 0 &&
+      this.staged.length === 0 &&
+      this.confChanged.size === 0
+    ) {
+      this.flushOutbox();
+    }
   }
 
   private flushOutbox(): void {

@@ -13,12 +13,15 @@ export class RaftLog {
   readonly unstable: Unstable;
   committed: number;
   applied: number;
+  /** The last committed index handed out to apply (>= applied; more while Readys are in flight). */
+  applying: number;
 
   constructor(storage: LogStorage, commit: number, applied: number) {
     this.storage = storage;
     this.unstable = new Unstable(storage.lastIndex() + 1);
     this.committed = commit;
     this.applied = applied;
+    this.applying = applied;
   }
 
   firstIndex(): number {
@@ -126,6 +129,12 @@ export class RaftLog {
     assert(index <= this.committed, `applied ${index} is past the commit index ${this.committed}`);
     assert(index >= this.applied, `applied index goes back from ${this.applied} to ${index}`);
     this.applied = index;
+    if (index > this.applying) this.applying = index;
+  }
+
+  /** Committed entries up to `index` were handed out to apply (in a Ready not yet advanced). */
+  applyingTo(index: number): void {
+    if (index > this.applying) this.applying = index;
   }
 
   /**
@@ -164,10 +173,13 @@ export class RaftLog {
     return this.unstable.slice(lo, end);
   }
 
-  /** The committed entries the application may apply next: persisted locally, not yet applied. */
+  /**
+   * The committed entries the application may apply next: persisted locally, not yet applied
+   * nor handed out to apply.
+   */
   nextCommittedEntries(maxBytes: number): Entry[] {
     if (this.unstable.snapshot !== null) return [];
-    const lo = Math.max(this.applied + 1, this.firstIndex());
+    const lo = Math.max(this.applying + 1, this.firstIndex());
     const hi = Math.min(this.committed, this.persistedLastIndex()) + 1;
     if (lo >= hi) return [];
     return this.slice(lo, hi, maxBytes);
@@ -176,7 +188,7 @@ export class RaftLog {
   hasNextCommittedEntries(): boolean {
     if (this.unstable.snapshot !== null) return false;
     return (
-      Math.min(this.committed, this.persistedLastIndex()) > Math.max(this.applied, this.firstIndex() - 1)
+      Math.min(this.committed, this.persistedLastIndex()) > Math.max(this.applying, this.firstIndex() - 1)
     );
   }
 

@@ -145,6 +145,13 @@ export class SimCluster {
 
   private addNode(id: NodeId, confState: { voters: NodeId[]; learners: NodeId[] }): SimNode {
     const node = new SimNode(id, confState);
+    // Pipelined Readys (up to 3 outstanding) on some nodes; never under a mutation, whose seeds
+    // and mixes are tuned to the strict loop.
+    if (this.bugs.length === 0) {
+      const mix = mixSeed(this.seed, id, PIPELINE_SALT);
+      node.pipelineDepth = 1 + (mix % 3);
+      node.pipelineRng = new SeededRandom(mix);
+    }
     this.nodes.set(id, node);
     this.order.push(node);
     return node;
@@ -384,6 +391,17 @@ export class SimCluster {
    */
   readyStage(node: SimNode): boolean {
     const raft = node.raft!;
+    if (node.pending !== null && node.pipelineRng.nextFloat() < 0.5 && raft.hasReady()) {
+      // Pipelined: take the next Ready and send its messages while the pending one is not yet
+      // persisted; it is persisted (in order) after the pending one is advanced.
+      const rd = raft.ready();
+      if (this.trace.enabled) this.traceEvent(`ready ${node.id} (queued): ${formatReady(rd)}`);
+      node.queued.push(rd);
+      this.checker.onReady(node, rd, node.role, node.term);
+      if (rd.readStates.length > 0) this.onReadStates(node, rd);
+      this.send(node, rd.messages);
+      return true;
+    }
     switch (node.stage) {
       case ReadyStage.Idle: {
         if (!raft.hasReady()) return false;
@@ -415,6 +433,11 @@ export class SimCluster {
         if (!node.running) return true;
         this.traceEvent(`advance ${node.id}`);
         raft.advance();
+        const next = node.queued.shift();
+        if (next !== undefined) {
+          node.pending = next;
+          node.stage = ReadyStage.Sent;
+        }
         this.observe(node);
         return true;
       }
@@ -651,6 +674,7 @@ export class SimCluster {
     node.raft = null;
     node.tracker = null;
     node.pending = null;
+    node.queued = [];
     node.stage = ReadyStage.Idle;
     node.state = NodeState.Crashed;
     node.role = StateRole.Follower;
@@ -692,6 +716,7 @@ export class SimCluster {
     node.raft = new RaftNode({
       id: node.id,
       storage,
+      maxReadiesInFlight: node.pipelineDepth,
       random: new SeededRandom(mixSeed(this.seed, node.id, node.incarnation)),
       appliedIndex: node.applied,
       electionTicks: p.electionTicks,
@@ -957,6 +982,9 @@ function roleName(role: StateRole): string {
 }
 
 /** A seed for one node incarnation's election timer, derived from the run's seed. */
+/** Salt of the per-node seeds of the pipelining decisions (depth, when to take a Ready early). */
+const PIPELINE_SALT = 0x70_1e_11_4e;
+
 function mixSeed(seed: number, id: NodeId, incarnation: number): number {
   let h = Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) >>> 0;
   h = Math.imul(h ^ id, 0x165667b1) >>> 0;

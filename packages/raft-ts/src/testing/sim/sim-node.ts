@@ -1,6 +1,7 @@
 import { MemoryStorage } from "../../memory-storage.js";
 import type { RaftNode } from "../../node.js";
 import type { ProposalTracker } from "../../proposal-tracker.js";
+import { SeededRandom } from "../../random.js";
 import type { ConfState, HardState, NodeId, Ready } from "../../types.js";
 import { StateRole } from "../../types.js";
 import type { CheckedNode } from "./checkers.js";
@@ -55,6 +56,16 @@ export class SimNode implements CheckedNode {
 
   pending: Ready | null = null;
   stage: ReadyStage = ReadyStage.Idle;
+  /**
+   * Pipelined Readys (`maxReadiesInFlight` > 1): taken and their `messages` sent while `pending`
+   * is still in progress; each becomes `pending` (stage Sent) in turn once the one before it is
+   * advanced, so they are persisted in order. A crash loses them: nothing of theirs is on disk.
+   */
+  queued: Ready[] = [];
+  /** `maxReadiesInFlight` of this node's RaftNode (1: the strict loop). */
+  pipelineDepth = 1;
+  /** Decides when to take a Ready early; separate from the run's stream. */
+  pipelineRng: SeededRandom = new SeededRandom(1);
   /**
    * The last synced hard state while a later one was written without a sync (a Ready with
    * `mustSync` false): a crash rolls the disk back to it, as a page cache would lose the write.
