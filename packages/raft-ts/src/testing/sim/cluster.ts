@@ -6,7 +6,7 @@ import { ProposalTracker } from "../../proposal-tracker.js";
 import { SeededRandom } from "../../random.js";
 import { EntryType, type Message, MessageType, type NodeId, type Ready, StateRole } from "../../types.js";
 import { SafetyChecker } from "./checkers.js";
-import type { FaultProfile } from "./fault-profile.js";
+import { type FaultProfile, MAX_SIM_PROPOSAL_BYTES } from "./fault-profile.js";
 import { SimNetwork } from "./network.js";
 import { NodeState, ReadyStage, SimNode, sameConfState } from "./sim-node.js";
 import { decodeSnapshotData, encodeProposal, encodeSnapshotData } from "./state-machine.js";
@@ -29,8 +29,14 @@ import { SimulationViolation, ViolationKind } from "./violation.js";
 export const MAX_NODE_IDS_PER_RUN = 9;
 /** Tick rounds the healed cluster gets to converge before the run counts as a liveness failure. */
 export const MAX_SETTLE_ROUNDS = 400;
-/** Deliver/Ready iterations within one settle round before it gives up on draining. */
-const MAX_DRAIN_ITERATIONS = 10_000;
+/**
+ * Deliver/Ready iterations within one settle round before it moves on to the next tick: a
+ * healthy cluster drains in a handful; a livelocked one (messages bouncing forever) must not
+ * hang the run, it fails the liveness bound instead.
+ */
+const MAX_DRAIN_ITERATIONS = 100;
+/** Messages the healed cluster may exchange while settling (a few thousand is typical). */
+export const MAX_SETTLE_DELIVERIES = 50_000;
 
 export interface ClusterOptions {
   readonly seed: number;
@@ -122,6 +128,9 @@ export class SimCluster {
   /** Conf-change entries already applied by some node (by index), so effects happen once. */
   private readonly appliedConfChanges = new Set<number>();
   private readonly weights = new Float64Array(EVENT_COUNT);
+  /** A leader to crash at the next step (crashAfterCommitProbability). */
+  private doomed: SimNode | null = null;
+  private settleDeliveries = 0;
   /** The group's configuration at index 0 (never in the log: see `changeMembership`). */
   private readonly initialVoters: readonly NodeId[];
 
@@ -163,9 +172,18 @@ export class SimCluster {
   /** Runs one scheduled event. Throws SimulationViolation when a checker fails. */
   runStep(): void {
     this.step++;
-    const kind = this.pickEvent();
     try {
-      this.runEvent(kind);
+      const doomed = this.doomed;
+      if (doomed !== null) {
+        // A crash at the worst moment, decided when the leader's commit index moved.
+        this.doomed = null;
+        if (doomed.running) {
+          this.traceEvent(`crash ${doomed.id} right after it committed`);
+          this.crash(doomed);
+          return;
+        }
+      }
+      this.runEvent(this.pickEvent());
     } catch (error) {
       throw asViolation(error);
     }
@@ -325,6 +343,15 @@ export class SimCluster {
     const status = raft.status();
     if (this.trace.enabled && (status.role !== node.role || status.term !== node.term)) {
       this.traceEvent(`  node ${node.id} is now ${roleName(status.role)} in term ${status.term}`);
+    }
+    if (
+      status.role === StateRole.Leader &&
+      status.commit > node.commit &&
+      node.role === StateRole.Leader &&
+      this.profile.crashAfterCommitProbability > 0 &&
+      this.rng.nextFloat() < this.profile.crashAfterCommitProbability
+    ) {
+      this.doomed = node;
     }
     node.role = status.role;
     node.term = status.term;
@@ -583,6 +610,12 @@ export class SimCluster {
         term = result.term;
         firstIndex = result.firstIndex;
       }
+      if (term === 0) {
+        // Forwarded to the leader (forwardProposals): the client learns nothing of its fate.
+        this.traceEvent(`propose ${ids.join(",")} at ${node.id}: forwarded to the leader`);
+        this.observe(node);
+        return;
+      }
       this.traceEvent(
         `propose ${ids.join(",")} at ${node.id}: ${firstIndex}..${firstIndex + count - 1}@${term}`,
       );
@@ -725,6 +758,10 @@ export class SimCluster {
       checkQuorum: p.checkQuorum,
       maxAppendBytes: p.maxAppendBytes,
       maxInflightAppends: p.maxInflightAppends,
+      maxCommittedBytesPerReady: p.maxCommittedBytesPerReady,
+      maxUncommittedBytes: p.maxUncommittedBytes,
+      maxProposalBytes: MAX_SIM_PROPOSAL_BYTES,
+      forwardProposals: p.forwardProposals,
       bugs: this.bugs,
     });
     node.tracker = new ProposalTracker();
@@ -905,8 +942,15 @@ export class SimCluster {
       }
       if (this.network.size > 0) {
         this.step++;
-        for (const inFlight of this.network.takeAll())
-          this.deliver(inFlight.message, inFlight.senderIncarnation);
+        const batch = this.network.takeAll();
+        this.settleDeliveries += batch.length;
+        if (this.settleDeliveries > MAX_SETTLE_DELIVERIES) {
+          throw new SimulationViolation(
+            ViolationKind.Liveness,
+            `the healed cluster exchanged ${MAX_SETTLE_DELIVERIES} messages without converging (a livelock):\n${this.describe()}`,
+          );
+        }
+        for (const inFlight of batch) this.deliver(inFlight.message, inFlight.senderIncarnation);
         moved = true;
       }
       if (!moved) return;

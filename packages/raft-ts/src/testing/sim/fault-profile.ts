@@ -20,6 +20,11 @@ export interface FaultProfile {
   crashWeight: number;
   /** A crash hits the leader (the node with the most to lose) rather than a random node. */
   crashLeaderProbability: number;
+  /**
+   * When a leader's commit index moves, it crashes at the next step, before it can tell anyone
+   * (the worst moment: the commit is known to the leader alone).
+   */
+  crashAfterCommitProbability: number;
   restartWeight: number;
   partitionWeight: number;
   /** A partition cuts the leader off from everyone (it may keep accepting proposals). */
@@ -58,11 +63,20 @@ export interface FaultProfile {
   checkQuorum: boolean;
   maxAppendBytes: number;
   maxInflightAppends: number;
+  /** Committed entry bytes per Ready (small values page the apply stream). */
+  maxCommittedBytesPerReady: number;
+  /** The leader's budget of uncommitted bytes (small values make it drop proposals). */
+  maxUncommittedBytes: number;
+  /** Followers forward proposals to the leader. */
+  forwardProposals: boolean;
   /** Largest proposal payload in bytes (at least 4). */
   maxProposalBytes: number;
   /** Largest number of entries in one proposeBatch. */
   maxBatchEntries: number;
 }
+
+/** Largest proposal payload a simulated client sends, in bytes. */
+export const MAX_SIM_PROPOSAL_BYTES = 64;
 
 function pick<T>(rng: SeededRandom, values: readonly T[]): T {
   return values[rng.nextInt(values.length)]!;
@@ -84,6 +98,7 @@ export function randomFaultProfile(rng: SeededRandom): FaultProfile {
     proposeWeight: pick(rng, [3, 6, 10]),
     crashWeight: faulty ? pick(rng, [0, 0.3, 0.6, 1.2, 2.5]) : 0,
     crashLeaderProbability: pick(rng, [0, 0.3, 0.7]),
+    crashAfterCommitProbability: faulty ? pick(rng, [0, 0, 0.02, 0.1]) : 0,
     restartWeight: pick(rng, [1, 2, 4]),
     partitionWeight: faulty ? pick(rng, [0, 0.2, 0.5, 1]) : 0,
     isolateLeaderProbability: pick(rng, [0, 0.3, 0.7]),
@@ -111,7 +126,10 @@ export function randomFaultProfile(rng: SeededRandom): FaultProfile {
     checkQuorum: chance(rng, 0.75),
     maxAppendBytes: pick(rng, [16, 256, 4096, 1_048_576]),
     maxInflightAppends: pick(rng, [1, 2, 4, 256]),
-    maxProposalBytes: pick(rng, [4, 16, 64]),
+    maxCommittedBytesPerReady: pick(rng, [1, 64, 1_048_576]),
+    maxUncommittedBytes: pick(rng, [MAX_SIM_PROPOSAL_BYTES, 1024, 64 * 1_048_576]),
+    forwardProposals: chance(rng, 0.25),
+    maxProposalBytes: pick(rng, [4, 16, MAX_SIM_PROPOSAL_BYTES]),
     maxBatchEntries: pick(rng, [1, 4, 16]),
   };
 }

@@ -16,6 +16,7 @@ export interface MutationSettings {
 
 /** Overrides shared by the mutations that need diverging logs: stale leaders keep taking writes. */
 const DIVERGING_LOGS: Partial<FaultProfile> = {
+  maxUncommittedBytes: 64 * 1_048_576,
   crashWeight: 1,
   crashLeaderProbability: 0.5,
   restartWeight: 4,
@@ -54,7 +55,11 @@ const OVERRIDES: Record<RaftBug, { profile: Partial<FaultProfile>; nodes: number
       maxProposalBytes: 16,
       compactWeight: 0,
       confChangeWeight: 0,
+      readIndexWeight: 0,
       readyAllStagesProbability: 0.8,
+      // …and the leader that committed the old entry dies before its new-term entry spreads.
+      crashAfterCommitProbability: 0.3,
+      checkQuorum: false,
     },
     nodes: 3,
   },
