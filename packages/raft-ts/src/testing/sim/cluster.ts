@@ -4,7 +4,15 @@ import { RaftNode } from "../../node.js";
 import type { RaftBug } from "../../options.js";
 import { ProposalTracker } from "../../proposal-tracker.js";
 import { SeededRandom } from "../../random.js";
-import { EntryType, type Message, MessageType, type NodeId, type Ready, StateRole } from "../../types.js";
+import {
+  type ConfState,
+  EntryType,
+  type Message,
+  MessageType,
+  type NodeId,
+  type Ready,
+  StateRole,
+} from "../../types.js";
 import { SafetyChecker } from "./checkers.js";
 import { type FaultProfile, MAX_SIM_PROPOSAL_BYTES } from "./fault-profile.js";
 import { SimNetwork } from "./network.js";
@@ -149,11 +157,17 @@ export class SimCluster {
     for (let id = 1; id <= options.nodes; id++) voters.push(id);
     this.initialVoters = voters;
     this.nextNodeId = options.nodes + 1;
-    for (const id of voters) this.start(this.addNode(id, { voters, learners: [] }));
+    for (const id of voters) {
+      if (this.profile.bootstrapWithPeers) {
+        this.start(this.addNode(id, { voters: [], learners: [] }, true));
+      } else {
+        this.start(this.addNode(id, { voters, learners: [] }));
+      }
+    }
   }
 
-  private addNode(id: NodeId, confState: { voters: NodeId[]; learners: NodeId[] }): SimNode {
-    const node = new SimNode(id, confState);
+  private addNode(id: NodeId, confState: ConfState, founder = false): SimNode {
+    const node = new SimNode(id, confState, founder);
     // Pipelined Readys (up to 3 outstanding) on some nodes; never under a mutation, whose seeds
     // and mixes are tuned to the strict loop.
     if (this.bugs.length === 0) {
@@ -567,7 +581,9 @@ export class SimCluster {
   private onConfChangeApplied(index: number, change: ConfChange): void {
     if (this.appliedConfChanges.has(index)) return;
     this.appliedConfChanges.add(index);
-    this.stats.confChangesApplied++;
+    // The bootstrap entries (peers) are conf changes too, but nobody proposed them.
+    if (!this.profile.bootstrapWithPeers || index > this.initialVoters.length)
+      this.stats.confChangesApplied++;
     this.traceEvent(`  conf change ${change.type} ${change.nodeId} committed at ${index}`);
     if (change.type === "remove-node") {
       const removed = this.nodes.get(change.nodeId);
@@ -750,6 +766,7 @@ export class SimCluster {
       id: node.id,
       storage,
       maxReadiesInFlight: node.pipelineDepth,
+      ...(node.founder ? { peers: this.initialVoters } : {}),
       random: new SeededRandom(mixSeed(this.seed, node.id, node.incarnation)),
       appliedIndex: node.applied,
       electionTicks: p.electionTicks,
@@ -852,12 +869,18 @@ export class SimCluster {
         `propose conf change ${change.type} ${change.nodeId} at ${leader.id}: ${index}@${term}`,
       );
       if (fresh) {
-        // The new server starts with an empty log and the group's index-0 configuration: the
-        // log from index 1 carries every membership change since, so replaying it (or receiving
-        // a snapshot) gives the right membership. Started with no configuration at all, it
-        // would replay the changes onto an empty one (see /tmp/raft-core-bugs.md, bug 1).
+        // The new server starts with an empty log. In a group bootstrapped with `peers`, the log
+        // from index 1 holds the whole membership history, so it starts with no configuration;
+        // otherwise it is created with the group's current configuration (RaftOptions.peers).
         this.nextNodeId++;
-        this.start(this.addNode(change.nodeId, { voters: [...this.initialVoters], learners: [] }));
+        this.start(
+          this.addNode(
+            change.nodeId,
+            this.profile.bootstrapWithPeers
+              ? { voters: [], learners: [] }
+              : { voters: [...voters], learners: [...learners] },
+          ),
+        );
       }
     } catch (error) {
       if (!(error instanceof RaftError)) throw error;

@@ -69,6 +69,13 @@ export interface FaultProfile {
   maxUncommittedBytes: number;
   /** Followers forward proposals to the leader. */
   forwardProposals: boolean;
+  /**
+   * How the group is created. true: founders start empty with `peers`, which writes the
+   * initial members into the log (etcd's bootstrap), and a joining server starts empty. false:
+   * founders start from a storage holding the configuration, and a joining server is created
+   * with the group's current configuration (as `RaftOptions.peers` documents).
+   */
+  bootstrapWithPeers: boolean;
   /** Largest proposal payload in bytes (at least 4). */
   maxProposalBytes: number;
   /** Largest number of entries in one proposeBatch. */
@@ -129,6 +136,7 @@ export function randomFaultProfile(rng: SeededRandom): FaultProfile {
     maxCommittedBytesPerReady: pick(rng, [1, 64, 1_048_576]),
     maxUncommittedBytes: pick(rng, [MAX_SIM_PROPOSAL_BYTES, 1024, 64 * 1_048_576]),
     forwardProposals: chance(rng, 0.25),
+    bootstrapWithPeers: chance(rng, 0.5),
     maxProposalBytes: pick(rng, [4, 16, MAX_SIM_PROPOSAL_BYTES]),
     maxBatchEntries: pick(rng, [1, 4, 16]),
   };

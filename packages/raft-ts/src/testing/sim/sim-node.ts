@@ -89,8 +89,12 @@ export class SimNode implements CheckedNode {
   leader: NodeId = 0;
   commit = 0;
 
-  constructor(id: NodeId, confState: ConfState) {
+  /** A founding member bootstrapped with `peers` (its storage starts empty). */
+  readonly founder: boolean;
+
+  constructor(id: NodeId, confState: ConfState, founder = false) {
     this.id = id;
+    this.founder = founder;
     this.durable = new MemoryStorage({ confState });
     this.confState = confState;
     this.checkpoint = { index: 0, hash: 0, confState };
