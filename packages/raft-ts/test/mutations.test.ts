@@ -3,7 +3,14 @@
 // within a bounded number of seeds. docs/simulation.md records how many each needed.
 import { describe, expect, it } from "vitest";
 import { RaftBug } from "../src/index.js";
-import { formatViolation, mutationSettings, runSeeds, ViolationKind } from "../src/testing/index.js";
+import {
+  formatViolation,
+  mutationSettings,
+  runSeeds,
+  runSimulation,
+  type SimulationViolation,
+  ViolationKind,
+} from "../src/testing/index.js";
 
 /** Seeds each mutation gets; each is found far sooner (see docs/simulation.md). */
 const MAX_SEEDS = 2000;
@@ -48,20 +55,24 @@ describe("the simulation catches every mutation", () => {
 
   // CommittedIsDurable flags the durability bugs the moment a commit outruns a disk. Without it,
   // the crashes of the tuned mixes turn them into lost committed data, which the end-to-end
-  // checkers see: the bug is real, not an artefact of one invariant.
+  // checkers see: the bug is real, not an artefact of one invariant. (Some seeds show it first
+  // as a livelock — the leader can never repair a follower that lost what it acknowledged —
+  // which is skipped here: the point is a safety violation.)
   for (const bug of [RaftBug.AppendAckBeforePersist, RaftBug.LeaderCountsSelfBeforeDurable]) {
     it(`${bug} loses committed data (caught without CommittedIsDurable)`, () => {
       const { profile, nodes } = mutationSettings(bug);
-      const summary = runSeeds({
-        firstSeed: 1,
-        seeds: MAX_SEEDS,
-        bugs: [bug],
-        profile,
-        ...(nodes === undefined ? {} : { nodes }),
-        disabledChecks: [ViolationKind.CommittedIsDurable],
-        stopOnViolation: true,
-      });
-      expect(summary.violations.length, `${bug} survived ${MAX_SEEDS} seeds`).toBe(1);
+      let found: SimulationViolation | null = null;
+      for (let seed = 1; seed <= MAX_SEEDS && found === null; seed++) {
+        const { violation } = runSimulation({
+          seed,
+          bugs: [bug],
+          profile,
+          ...(nodes === undefined ? {} : { nodes }),
+          disabledChecks: [ViolationKind.CommittedIsDurable],
+        });
+        if (violation !== null && violation.kind !== ViolationKind.Liveness) found = violation;
+      }
+      expect(found, `${bug} lost no data in ${MAX_SEEDS} seeds`).not.toBeNull();
       expect(
         [
           ViolationKind.LeaderCompleteness,
@@ -70,8 +81,8 @@ describe("the simulation catches every mutation", () => {
           ViolationKind.AcknowledgedLost,
           ViolationKind.ElectionSafety,
         ],
-        formatViolation(summary.violations[0]!),
-      ).toContain(summary.violations[0]!.kind);
+        formatViolation(found!),
+      ).toContain(found!.kind);
     }, 120_000);
   }
 
