@@ -156,6 +156,11 @@ export class SimCluster {
     const voters: NodeId[] = [];
     for (let id = 1; id <= options.nodes; id++) voters.push(id);
     this.initialVoters = voters;
+    if (this.trace.enabled) {
+      this.traceEvent(
+        `seed ${options.seed}: ${options.nodes} nodes, fault profile ${JSON.stringify(this.profile)}`,
+      );
+    }
     this.nextNodeId = options.nodes + 1;
     for (const id of voters) {
       if (this.profile.bootstrapWithPeers) {
