@@ -69,6 +69,7 @@ const OVERRIDES: Record<RaftBug, { profile: Partial<FaultProfile>; nodes: number
   // follower's early acknowledgement, of the leader for the leader counting itself.
   [RaftBug.AppendAckBeforePersist]: {
     profile: {
+      maxUncommittedBytes: 64 * 1_048_576,
       readyAllStagesProbability: 0.2,
       crashWeight: 3,
       crashLeaderProbability: 0,
@@ -80,14 +81,17 @@ const OVERRIDES: Record<RaftBug, { profile: Partial<FaultProfile>; nodes: number
   },
   [RaftBug.LeaderCountsSelfBeforeDurable]: {
     profile: {
+      maxUncommittedBytes: 64 * 1_048_576,
       readyAllStagesProbability: 0.2,
-      crashWeight: 3,
+      crashWeight: 1,
       crashLeaderProbability: 0.9,
+      // The leader dies right after counting its unwritten entry: only one follower holds it.
+      crashAfterCommitProbability: 0.9,
       restartWeight: 6,
       proposeWeight: 10,
       preVote: false,
     },
-    nodes: undefined,
+    nodes: 3,
   },
 };
 
