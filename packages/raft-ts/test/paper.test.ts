@@ -419,6 +419,17 @@ describe("figure 2, RequestVote receiver", () => {
     expect(cluster.raft(1).status()).toMatchObject({ term: 3, vote: NONE });
   });
 
+  it("1. answers a candidate of an older term with a rejection carrying the current term, which moves it up", () => {
+    const cluster = TestCluster.withLogs({ 1: [1], 2: [1], 3: [1] }, PLAIN, 3);
+    cluster.raft(1).step(msg({ type: MessageType.Vote, from: 2, to: 1, term: 2, index: 5, logTerm: 2 }));
+    const ready = take(cluster, 1);
+    const replies = ofType([...ready.messages, ...ready.messagesAfterPersist], MessageType.VoteResp);
+    expect(replies.map((m) => [m.to, m.term, m.reject])).toEqual([[2, 3, true]]);
+    // The stale candidate adopts the term it learns, so its next campaign can win.
+    cluster.raft(2).step(replies[0]!);
+    expect(cluster.raft(2).status().term).toBe(3);
+  });
+
   it("2. grants at most one vote per term, to the first up-to-date candidate", () => {
     const cluster = TestCluster.create([1, 2, 3], PLAIN);
     cluster.raft(1).step(msg({ type: MessageType.Vote, from: 2, to: 1, term: 1 }));

@@ -413,8 +413,13 @@ export class Raft {
         // A leader cut off by a partition learns our term, and steps down, from this answer;
         // without it, it could keep nodes that ignore its old term out of elections forever.
         this.send(newMessage(MessageType.AppResp, m.from, 0));
-      } else if (m.type === MessageType.PreVote) {
-        const response = newMessage(MessageType.PreVoteResp, m.from, this.term);
+      } else if (m.type === MessageType.PreVote || m.type === MessageType.Vote) {
+        // Reject with our term (the paper's rule). For a real vote this is what lets a candidate
+        // stuck below the group's term catch up: without it, a node that can win keeps asking at
+        // a term everyone ignores while a node that cannot win keeps raising the term (seed 21246
+        // of the simulation, PreVote and CheckQuorum off).
+        const type = m.type === MessageType.PreVote ? MessageType.PreVoteResp : MessageType.VoteResp;
+        const response = newMessage(type, m.from, this.term);
         response.reject = true;
         this.send(response);
       }
