@@ -54,6 +54,7 @@ export {
   TransportErrorCode,
 } from "./transport/errors.js";
 export { GrpcPeerTransport } from "./transport/grpc-transport.js";
+export { widenServerReceiveWindow } from "./transport/http2-window.js";
 export type {
   InMemoryFilter,
   InMemoryTransport,

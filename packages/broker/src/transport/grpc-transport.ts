@@ -10,6 +10,7 @@ import {
   PEER_STREAM_WINDOW_BYTES,
 } from "./constants.js";
 import { TransportClosedError } from "./errors.js";
+import { widenServerReceiveWindow } from "./http2-window.js";
 import { emptyPeerMetrics, type PeerMetrics, type TransportMetrics } from "./metrics.js";
 import {
   type GrpcPeerTransportOptions,
@@ -423,7 +424,7 @@ export class GrpcPeerTransport implements PeerTransport {
       return;
     }
     this.pendingStreams.add(call);
-    widenReceiveWindow(call);
+    widenServerReceiveWindow(call, PEER_STREAM_WINDOW_BYTES, 2 * PEER_STREAM_WINDOW_BYTES);
     let from: NodeId = 0;
     let received = 0;
     let ackScheduled = false;
@@ -513,35 +514,5 @@ export class GrpcPeerTransport implements PeerTransport {
     call.on("error", () => finish(grpc.status.CANCELLED, "stream error"));
     call.on("end", () => finish(grpc.status.OK, "sender ended the stream"));
     call.on("cancelled", () => finish(grpc.status.CANCELLED, "cancelled"));
-  }
-}
-
-interface WindowedSession {
-  settings(settings: { initialWindowSize: number }): void;
-  setLocalWindowSize(windowBytes: number): void;
-}
-
-const widenedSessions = new WeakSet<object>();
-
-/**
- * Grants the sender of an inbound stream PEER_STREAM_WINDOW_BYTES of HTTP/2 window. grpc-js has
- * a channel option for this on clients only (`grpc-node.flow_control_window`; the server side is
- * grpc/grpc-node pull request 3058), so this reaches the call's HTTP/2 session through grpc-js
- * internals, once per session. Should a grpc-js upgrade move them, nothing breaks: the stream
- * keeps the 64 KiB default and runs slower.
- */
-function widenReceiveWindow(call: ServerStream): void {
-  const session: unknown = (call as unknown as { call?: { stream?: { session?: unknown } } }).call?.stream
-    ?.session;
-  if (typeof session !== "object" || session === null || widenedSessions.has(session)) return;
-  const candidate = session as Partial<WindowedSession>;
-  if (typeof candidate.settings !== "function" || typeof candidate.setLocalWindowSize !== "function") return;
-  widenedSessions.add(session);
-  try {
-    // A new SETTINGS_INITIAL_WINDOW_SIZE applies to the streams already open (RFC 9113, 6.9.2).
-    candidate.settings({ initialWindowSize: PEER_STREAM_WINDOW_BYTES });
-    candidate.setLocalWindowSize(2 * PEER_STREAM_WINDOW_BYTES);
-  } catch {
-    // A closing session refuses new settings; the stream is about to end anyway.
   }
 }

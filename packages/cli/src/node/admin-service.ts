@@ -6,6 +6,7 @@
  * leader's node id in `sluice-leader-hint`.
  */
 import { status as GrpcStatus, Metadata, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
+import { widenServerReceiveWindow } from "@sluice/broker";
 import type { admin } from "@sluice/proto";
 import {
   APPEND_BYTES_MAX,
@@ -99,7 +100,7 @@ export function createAdminService(
   const unary =
     <Req, Res>(name: string, handler: (request: Req, host: AdminBackend) => Promise<Res> | Res) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-      widenReceiveWindow(call);
+      widenServerReceiveWindow(call, GRPC_STREAM_WINDOW_BYTES, 4 * GRPC_STREAM_WINDOW_BYTES);
       const host = backend();
       if (host === undefined) {
         callback(
@@ -321,34 +322,4 @@ function failure(
   metadata.set("sluice-error-code", errorCode);
   if (leaderHint !== undefined) metadata.set("sluice-leader-hint", String(leaderHint));
   return { code, details: `${errorCode}: ${details}`, metadata };
-}
-
-interface WindowedSession {
-  settings(settings: { initialWindowSize: number }): void;
-  setLocalWindowSize(windowBytes: number): void;
-}
-
-const widenedSessions = new WeakSet<object>();
-
-/**
- * Grants the client's HTTP/2 connection GRPC_STREAM_WINDOW_BYTES per call (four times that in
- * all), once per connection, on its first call. grpc-js has no server option for this (its
- * `grpc-node.flow_control_window` is a client option), so this reaches the call's HTTP/2 session
- * through grpc-js internals, as the peer transport does; should a grpc-js upgrade move them,
- * nothing breaks: calls keep the 64 KiB default window and large appends arrive more slowly.
- */
-function widenReceiveWindow(call: ServerUnaryCall<unknown, unknown>): void {
-  const session: unknown = (call as unknown as { call?: { stream?: { session?: unknown } } }).call?.stream
-    ?.session;
-  if (typeof session !== "object" || session === null || widenedSessions.has(session)) return;
-  const candidate = session as Partial<WindowedSession>;
-  if (typeof candidate.settings !== "function" || typeof candidate.setLocalWindowSize !== "function") return;
-  widenedSessions.add(session);
-  try {
-    // A new SETTINGS_INITIAL_WINDOW_SIZE applies to the streams already open (RFC 9113, 6.9.2).
-    candidate.settings({ initialWindowSize: GRPC_STREAM_WINDOW_BYTES });
-    candidate.setLocalWindowSize(4 * GRPC_STREAM_WINDOW_BYTES);
-  } catch {
-    // A closing session refuses new settings; its calls are about to end anyway.
-  }
 }
