@@ -1,23 +1,10 @@
 // Shared helpers of the transport tests: message builders and a deadline-bound waitFor.
 import { type Entry, EntryType, type Message, type MessageType, type NodeId } from "raft-ts";
+import { testMessage } from "raft-ts/testing";
 import type { GroupMessage } from "../src/transport/transport.js";
 
-const EMPTY = new Uint8Array(0);
-
 export function message(fields: Partial<Message> & { type: MessageType; from: NodeId; to: NodeId }): Message {
-  return {
-    term: 0,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    rejectHintTerm: 0,
-    snapshot: null,
-    context: EMPTY,
-    ...fields,
-  };
+  return testMessage(fields);
 }
 
 export function entry(index: number, term: number, data: Uint8Array): Entry {

@@ -2,6 +2,7 @@
 // (and stays quiet on the legal case next to it), independently of any Raft implementation.
 import { describe, expect, it } from "vitest";
 import { type Entry, EntryType, type Message, MessageType, type Ready, StateRole } from "../src/index.js";
+import { testMessage } from "../src/testing/message.js";
 import { SafetyChecker } from "../src/testing/sim/checkers.js";
 import { SimNode } from "../src/testing/sim/sim-node.js";
 import { encodeProposal } from "../src/testing/sim/state-machine.js";
@@ -35,21 +36,7 @@ function ready(fields: Partial<Ready>): Ready {
 }
 
 function voteResponse(from: number, to: number, term: number): Message {
-  return {
-    type: MessageType.VoteResp,
-    from,
-    to,
-    term,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    rejectHintTerm: 0,
-    snapshot: null,
-    context: new Uint8Array(0),
-  };
+  return testMessage({ type: MessageType.VoteResp, from, to, term });
 }
 
 function violationKind(action: () => void): string | null {

@@ -2,6 +2,8 @@
  * raft-ts/testing — what other packages' tests use to check themselves against raft-ts: the
  * deterministic cluster simulator (and, alongside, the LogStorage conformance suite).
  */
+
+export { testMessage } from "./message.js";
 export type { FaultProfile } from "./sim/fault-profile.js";
 export { randomFaultProfile } from "./sim/fault-profile.js";
 export type { MutationSettings } from "./sim/mutation-profiles.js";

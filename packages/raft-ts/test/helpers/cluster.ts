@@ -1,6 +1,7 @@
 // A tiny in-process network of RaftNodes over MemoryStorage for the paper and scenario tests:
 // it processes each Ready by the rules (send `messages`, persist, send `messagesAfterPersist`,
 // apply, advance) and delivers messages only when asked, so tests control every interleaving.
+
 import {
   type ConfState,
   decodeConfChange,
@@ -15,6 +16,7 @@ import {
   type Ready,
   SeededRandom,
 } from "raft-ts";
+import { testMessage } from "../../src/testing/message.js";
 
 export type NodeOptions = Partial<Omit<RaftOptions, "id" | "storage" | "random">>;
 
@@ -263,19 +265,7 @@ export const text = (value: string): Uint8Array => new TextEncoder().encode(valu
 
 /** A message with zero defaults, for stepping hand-made RPCs into a node. */
 export function msg(fields: Partial<Message> & Pick<Message, "type" | "from" | "to">): Message {
-  return {
-    term: 0,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    rejectHintTerm: 0,
-    snapshot: null,
-    context: new Uint8Array(0),
-    ...fields,
-  };
+  return testMessage(fields);
 }
 
 /** Entries of the given terms from index `first` on, with data "i". */

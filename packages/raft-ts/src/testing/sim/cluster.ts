@@ -57,6 +57,28 @@ export interface ClusterOptions {
   readonly disabledChecks?: readonly ViolationKind[];
 }
 
+/** Counters of a run, all zero. */
+export function emptyStats(): ClusterStats {
+  return {
+    proposals: 0,
+    proposalsRejected: 0,
+    acknowledged: 0,
+    outcomeUnknown: 0,
+    crashes: 0,
+    tornPersists: 0,
+    restarts: 0,
+    partitions: 0,
+    transfers: 0,
+    confChangesProposed: 0,
+    confChangesApplied: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
+    campaigns: 0,
+    readsAsked: 0,
+    readsAnswered: 0,
+  };
+}
+
 export interface ClusterStats {
   proposals: number;
   proposalsRejected: number;
@@ -99,24 +121,7 @@ export class SimCluster {
   readonly nodes = new Map<NodeId, SimNode>();
   readonly network: SimNetwork;
   readonly checker: SafetyChecker;
-  readonly stats: ClusterStats = {
-    proposals: 0,
-    proposalsRejected: 0,
-    acknowledged: 0,
-    outcomeUnknown: 0,
-    crashes: 0,
-    tornPersists: 0,
-    restarts: 0,
-    partitions: 0,
-    transfers: 0,
-    confChangesProposed: 0,
-    confChangesApplied: 0,
-    snapshotsTaken: 0,
-    snapshotsInstalled: 0,
-    campaigns: 0,
-    readsAsked: 0,
-    readsAnswered: 0,
-  };
+  readonly stats: ClusterStats = emptyStats();
   step = 0;
 
   private readonly seed: number;

@@ -1,6 +1,6 @@
 import type { RaftBug } from "../../options.js";
 import { SeededRandom } from "../../random.js";
-import { type ClusterStats, SimCluster } from "./cluster.js";
+import { type ClusterStats, emptyStats, SimCluster } from "./cluster.js";
 import { type FaultProfile, randomFaultProfile } from "./fault-profile.js";
 import { TraceRecorder } from "./trace.js";
 import { SimulationViolation, ViolationKind } from "./violation.js";
@@ -146,27 +146,6 @@ export function formatViolation(violation: SimulationViolation, replayHint = tru
     lines.push(...violation.trace.map((line) => `  ${line}`));
   }
   return lines.join("\n");
-}
-
-function emptyStats(): ClusterStats {
-  return {
-    proposals: 0,
-    proposalsRejected: 0,
-    acknowledged: 0,
-    outcomeUnknown: 0,
-    crashes: 0,
-    tornPersists: 0,
-    restarts: 0,
-    partitions: 0,
-    transfers: 0,
-    confChangesProposed: 0,
-    confChangesApplied: 0,
-    snapshotsTaken: 0,
-    snapshotsInstalled: 0,
-    campaigns: 0,
-    readsAsked: 0,
-    readsAnswered: 0,
-  };
 }
 
 export interface SeedRangeOptions extends Omit<SimulationOptions, "seed"> {
