@@ -11,3 +11,4 @@ export const PUBLIC_API_PACKAGE = "sluice.v1";
 export * as health from "./gen/grpc/health/v1/health.js";
 export * as admin from "./gen/sluice/admin/v1/admin.js";
 export * as peer from "./gen/sluice/peer/v1/peer.js";
+export * as forward from "./gen/sluice/peer/v1/forward.js";

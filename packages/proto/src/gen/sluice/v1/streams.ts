@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -25,9 +27,14 @@ export const protobufFileName = "sluice/v1/streams.proto";
 
 /**
  * The public API of Sluice: the operations of Amazon Kinesis Data Streams, with the Kinesis
- * operation names and the Kinesis member names in snake_case, so that a Kinesis user can read
- * it without a guide. Errors come back as gRPC status codes with an ErrorDetail in the status
- * details naming the Kinesis error (see errors.proto).
+ * operation names and the Kinesis member names in snake_case (StreamARN → stream_arn), so that
+ * a Kinesis user can read it without a guide. Errors come back as gRPC status codes with an
+ * ErrorDetail in the status details naming the Kinesis error (see errors.proto).
+ *
+ * Conventions: timestamps are int64 milliseconds since the Unix epoch; a member Kinesis marks
+ * optional and whose zero value means something (Limit, MaxResults, Timestamp) is `optional`
+ * here so that "absent" and "0" differ; where Kinesis takes StreamName or StreamARN, either may
+ * be given.
  */
 
 export enum StreamStatus {
@@ -177,6 +184,114 @@ export function shardIteratorTypeToJSON(object: ShardIteratorType): string {
   }
 }
 
+export enum ConsumerStatus {
+  CONSUMER_STATUS_UNSPECIFIED = 0,
+  CONSUMER_STATUS_CREATING = 1,
+  CONSUMER_STATUS_DELETING = 2,
+  CONSUMER_STATUS_ACTIVE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function consumerStatusFromJSON(object: any): ConsumerStatus {
+  switch (object) {
+    case 0:
+    case "CONSUMER_STATUS_UNSPECIFIED":
+      return ConsumerStatus.CONSUMER_STATUS_UNSPECIFIED;
+    case 1:
+    case "CONSUMER_STATUS_CREATING":
+      return ConsumerStatus.CONSUMER_STATUS_CREATING;
+    case 2:
+    case "CONSUMER_STATUS_DELETING":
+      return ConsumerStatus.CONSUMER_STATUS_DELETING;
+    case 3:
+    case "CONSUMER_STATUS_ACTIVE":
+      return ConsumerStatus.CONSUMER_STATUS_ACTIVE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ConsumerStatus.UNRECOGNIZED;
+  }
+}
+
+export function consumerStatusToJSON(object: ConsumerStatus): string {
+  switch (object) {
+    case ConsumerStatus.CONSUMER_STATUS_UNSPECIFIED:
+      return "CONSUMER_STATUS_UNSPECIFIED";
+    case ConsumerStatus.CONSUMER_STATUS_CREATING:
+      return "CONSUMER_STATUS_CREATING";
+    case ConsumerStatus.CONSUMER_STATUS_DELETING:
+      return "CONSUMER_STATUS_DELETING";
+    case ConsumerStatus.CONSUMER_STATUS_ACTIVE:
+      return "CONSUMER_STATUS_ACTIVE";
+    case ConsumerStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum ShardFilterType {
+  SHARD_FILTER_TYPE_UNSPECIFIED = 0,
+  SHARD_FILTER_TYPE_AFTER_SHARD_ID = 1,
+  SHARD_FILTER_TYPE_AT_TRIM_HORIZON = 2,
+  SHARD_FILTER_TYPE_FROM_TRIM_HORIZON = 3,
+  SHARD_FILTER_TYPE_AT_LATEST = 4,
+  SHARD_FILTER_TYPE_AT_TIMESTAMP = 5,
+  SHARD_FILTER_TYPE_FROM_TIMESTAMP = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function shardFilterTypeFromJSON(object: any): ShardFilterType {
+  switch (object) {
+    case 0:
+    case "SHARD_FILTER_TYPE_UNSPECIFIED":
+      return ShardFilterType.SHARD_FILTER_TYPE_UNSPECIFIED;
+    case 1:
+    case "SHARD_FILTER_TYPE_AFTER_SHARD_ID":
+      return ShardFilterType.SHARD_FILTER_TYPE_AFTER_SHARD_ID;
+    case 2:
+    case "SHARD_FILTER_TYPE_AT_TRIM_HORIZON":
+      return ShardFilterType.SHARD_FILTER_TYPE_AT_TRIM_HORIZON;
+    case 3:
+    case "SHARD_FILTER_TYPE_FROM_TRIM_HORIZON":
+      return ShardFilterType.SHARD_FILTER_TYPE_FROM_TRIM_HORIZON;
+    case 4:
+    case "SHARD_FILTER_TYPE_AT_LATEST":
+      return ShardFilterType.SHARD_FILTER_TYPE_AT_LATEST;
+    case 5:
+    case "SHARD_FILTER_TYPE_AT_TIMESTAMP":
+      return ShardFilterType.SHARD_FILTER_TYPE_AT_TIMESTAMP;
+    case 6:
+    case "SHARD_FILTER_TYPE_FROM_TIMESTAMP":
+      return ShardFilterType.SHARD_FILTER_TYPE_FROM_TIMESTAMP;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ShardFilterType.UNRECOGNIZED;
+  }
+}
+
+export function shardFilterTypeToJSON(object: ShardFilterType): string {
+  switch (object) {
+    case ShardFilterType.SHARD_FILTER_TYPE_UNSPECIFIED:
+      return "SHARD_FILTER_TYPE_UNSPECIFIED";
+    case ShardFilterType.SHARD_FILTER_TYPE_AFTER_SHARD_ID:
+      return "SHARD_FILTER_TYPE_AFTER_SHARD_ID";
+    case ShardFilterType.SHARD_FILTER_TYPE_AT_TRIM_HORIZON:
+      return "SHARD_FILTER_TYPE_AT_TRIM_HORIZON";
+    case ShardFilterType.SHARD_FILTER_TYPE_FROM_TRIM_HORIZON:
+      return "SHARD_FILTER_TYPE_FROM_TRIM_HORIZON";
+    case ShardFilterType.SHARD_FILTER_TYPE_AT_LATEST:
+      return "SHARD_FILTER_TYPE_AT_LATEST";
+    case ShardFilterType.SHARD_FILTER_TYPE_AT_TIMESTAMP:
+      return "SHARD_FILTER_TYPE_AT_TIMESTAMP";
+    case ShardFilterType.SHARD_FILTER_TYPE_FROM_TIMESTAMP:
+      return "SHARD_FILTER_TYPE_FROM_TIMESTAMP";
+    case ShardFilterType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface StreamModeDetails {
   streamMode: StreamMode;
 }
@@ -207,10 +322,19 @@ export interface ChildShard {
   hashKeyRange: HashKeyRange | undefined;
 }
 
+export interface EnhancedMetrics {
+  shardLevelMetrics: string[];
+}
+
+export interface Tag {
+  key: string;
+  value: string;
+}
+
 export interface CreateStreamRequest {
   streamName: string;
   /** Required in PROVISIONED mode; defaults to 4 in ON_DEMAND mode. */
-  shardCount: number;
+  shardCount?: number | undefined;
   streamModeDetails: StreamModeDetails | undefined;
   tags: { [key: string]: string };
 }
@@ -225,12 +349,41 @@ export interface CreateStreamResponse {}
 export interface DeleteStreamRequest {
   streamName: string;
   enforceConsumerDeletion: boolean;
+  streamArn: string;
 }
 
 export interface DeleteStreamResponse {}
 
+export interface DescribeStreamRequest {
+  streamName: string;
+  /** 1 to 10000 shards per page; 100 when absent. */
+  limit?: number | undefined;
+  exclusiveStartShardId: string;
+  streamArn: string;
+}
+
+export interface StreamDescription {
+  streamName: string;
+  streamArn: string;
+  streamStatus: StreamStatus;
+  streamModeDetails: StreamModeDetails | undefined;
+  shards: Shard[];
+  hasMoreShards: boolean;
+  retentionPeriodHours: number;
+  streamCreationTimestamp: number;
+  enhancedMonitoring: EnhancedMetrics[];
+  /** Always NONE: records are not encrypted at rest by Sluice. */
+  encryptionType: string;
+  keyId: string;
+}
+
+export interface DescribeStreamResponse {
+  streamDescription: StreamDescription | undefined;
+}
+
 export interface DescribeStreamSummaryRequest {
   streamName: string;
+  streamArn: string;
 }
 
 export interface StreamDescriptionSummary {
@@ -239,10 +392,12 @@ export interface StreamDescriptionSummary {
   streamStatus: StreamStatus;
   streamModeDetails: StreamModeDetails | undefined;
   retentionPeriodHours: number;
-  /** Milliseconds since the Unix epoch. */
   streamCreationTimestamp: number;
   openShardCount: number;
   consumerCount: number;
+  enhancedMonitoring: EnhancedMetrics[];
+  encryptionType: string;
+  keyId: string;
 }
 
 export interface DescribeStreamSummaryResponse {
@@ -250,30 +405,42 @@ export interface DescribeStreamSummaryResponse {
 }
 
 export interface ListStreamsRequest {
-  limit: number;
+  /** 1 to 10000; 100 when absent. */
+  limit?: number | undefined;
   exclusiveStartStreamName: string;
   nextToken: string;
+}
+
+export interface StreamSummary {
+  streamName: string;
+  streamArn: string;
+  streamStatus: StreamStatus;
+  streamModeDetails: StreamModeDetails | undefined;
+  streamCreationTimestamp: number;
 }
 
 export interface ListStreamsResponse {
   streamNames: string[];
   hasMoreStreams: boolean;
   nextToken: string;
+  streamSummaries: StreamSummary[];
 }
 
 export interface ShardFilter {
-  type: string;
+  type: ShardFilterType;
   shardId: string;
-  /** Milliseconds since the Unix epoch. */
-  timestamp: number;
+  timestamp?: number | undefined;
 }
 
 export interface ListShardsRequest {
   streamName: string;
   nextToken: string;
   exclusiveStartShardId: string;
-  maxResults: number;
+  /** 1 to 10000; 1000 when absent. */
+  maxResults?: number | undefined;
   shardFilter: ShardFilter | undefined;
+  streamCreationTimestamp?: number | undefined;
+  streamArn: string;
 }
 
 export interface ListShardsResponse {
@@ -287,11 +454,13 @@ export interface PutRecordRequest {
   partitionKey: string;
   explicitHashKey: string;
   sequenceNumberForOrdering: string;
+  streamArn: string;
 }
 
 export interface PutRecordResponse {
   shardId: string;
   sequenceNumber: string;
+  encryptionType: string;
 }
 
 export interface PutRecordsRequestEntry {
@@ -303,6 +472,7 @@ export interface PutRecordsRequestEntry {
 export interface PutRecordsRequest {
   streamName: string;
   records: PutRecordsRequestEntry[];
+  streamArn: string;
 }
 
 export interface PutRecordsResultEntry {
@@ -317,6 +487,7 @@ export interface PutRecordsResultEntry {
 export interface PutRecordsResponse {
   failedRecordCount: number;
   records: PutRecordsResultEntry[];
+  encryptionType: string;
 }
 
 export interface GetShardIteratorRequest {
@@ -324,8 +495,8 @@ export interface GetShardIteratorRequest {
   shardId: string;
   shardIteratorType: ShardIteratorType;
   startingSequenceNumber: string;
-  /** Milliseconds since the Unix epoch. */
-  timestamp: number;
+  timestamp?: number | undefined;
+  streamArn: string;
 }
 
 export interface GetShardIteratorResponse {
@@ -334,15 +505,18 @@ export interface GetShardIteratorResponse {
 
 export interface Record {
   sequenceNumber: string;
-  /** Milliseconds since the Unix epoch, stamped by the shard leader. */
+  /** Stamped by the shard leader when the record's batch arrived. */
   approximateArrivalTimestamp: number;
   data: Buffer;
   partitionKey: string;
+  encryptionType: string;
 }
 
 export interface GetRecordsRequest {
   shardIterator: string;
-  limit: number;
+  /** 1 to 10000; 10000 when absent. */
+  limit?: number | undefined;
+  streamArn: string;
 }
 
 export interface GetRecordsResponse {
@@ -351,6 +525,155 @@ export interface GetRecordsResponse {
   nextShardIterator: string;
   millisBehindLatest: number;
   childShards: ChildShard[];
+}
+
+export interface StartingPosition {
+  type: ShardIteratorType;
+  sequenceNumber: string;
+  timestamp?: number | undefined;
+}
+
+export interface SubscribeToShardRequest {
+  consumerArn: string;
+  shardId: string;
+  startingPosition: StartingPosition | undefined;
+}
+
+/**
+ * One message of the SubscribeToShard stream (Kinesis's SubscribeToShardEventStream); errors end
+ * the stream with a gRPC status instead of an exception event.
+ */
+export interface SubscribeToShardResponse {
+  subscribeToShardEvent: SubscribeToShardEvent | undefined;
+}
+
+export interface SubscribeToShardEvent {
+  records: Record[];
+  /** Resume a new subscription from here (AFTER_SEQUENCE_NUMBER) to continue without a gap. */
+  continuationSequenceNumber: string;
+  millisBehindLatest: number;
+  childShards: ChildShard[];
+}
+
+export interface IncreaseStreamRetentionPeriodRequest {
+  streamName: string;
+  retentionPeriodHours: number;
+  streamArn: string;
+}
+
+export interface IncreaseStreamRetentionPeriodResponse {}
+
+export interface DecreaseStreamRetentionPeriodRequest {
+  streamName: string;
+  retentionPeriodHours: number;
+  streamArn: string;
+}
+
+export interface DecreaseStreamRetentionPeriodResponse {}
+
+export interface AddTagsToStreamRequest {
+  streamName: string;
+  tags: { [key: string]: string };
+  streamArn: string;
+}
+
+export interface AddTagsToStreamRequest_TagsEntry {
+  key: string;
+  value: string;
+}
+
+export interface AddTagsToStreamResponse {}
+
+export interface RemoveTagsFromStreamRequest {
+  streamName: string;
+  tagKeys: string[];
+  streamArn: string;
+}
+
+export interface RemoveTagsFromStreamResponse {}
+
+export interface ListTagsForStreamRequest {
+  streamName: string;
+  exclusiveStartTagKey: string;
+  /** 1 to 50; 50 when absent. */
+  limit?: number | undefined;
+  streamArn: string;
+}
+
+export interface ListTagsForStreamResponse {
+  tags: Tag[];
+  hasMoreTags: boolean;
+}
+
+export interface Consumer {
+  consumerName: string;
+  consumerArn: string;
+  consumerStatus: ConsumerStatus;
+  consumerCreationTimestamp: number;
+}
+
+export interface ConsumerDescription {
+  consumerName: string;
+  consumerArn: string;
+  consumerStatus: ConsumerStatus;
+  consumerCreationTimestamp: number;
+  streamArn: string;
+}
+
+export interface RegisterStreamConsumerRequest {
+  streamArn: string;
+  consumerName: string;
+}
+
+export interface RegisterStreamConsumerResponse {
+  consumer: Consumer | undefined;
+}
+
+export interface DescribeStreamConsumerRequest {
+  streamArn: string;
+  consumerName: string;
+  consumerArn: string;
+}
+
+export interface DescribeStreamConsumerResponse {
+  consumerDescription: ConsumerDescription | undefined;
+}
+
+export interface ListStreamConsumersRequest {
+  streamArn: string;
+  nextToken: string;
+  /** 1 to 10000; 100 when absent. */
+  maxResults?: number | undefined;
+  streamCreationTimestamp?: number | undefined;
+}
+
+export interface ListStreamConsumersResponse {
+  consumers: Consumer[];
+  nextToken: string;
+}
+
+export interface DeregisterStreamConsumerRequest {
+  streamArn: string;
+  consumerName: string;
+  consumerArn: string;
+}
+
+export interface DeregisterStreamConsumerResponse {}
+
+export interface UpdateStreamModeRequest {
+  streamArn: string;
+  streamModeDetails: StreamModeDetails | undefined;
+}
+
+export interface UpdateStreamModeResponse {}
+
+export interface DescribeLimitsRequest {}
+
+export interface DescribeLimitsResponse {
+  shardLimit: number;
+  openShardCount: number;
+  onDemandStreamCount: number;
+  onDemandStreamCountLimit: number;
 }
 
 function createBaseStreamModeDetails(): StreamModeDetails {
@@ -893,8 +1216,166 @@ export const ChildShard: MessageFns<ChildShard> = {
   },
 };
 
+function createBaseEnhancedMetrics(): EnhancedMetrics {
+  return { shardLevelMetrics: [] };
+}
+
+export const EnhancedMetrics: MessageFns<EnhancedMetrics> = {
+  encode(message: EnhancedMetrics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.shardLevelMetrics) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnhancedMetrics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnhancedMetrics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.shardLevelMetrics.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnhancedMetrics {
+    return {
+      shardLevelMetrics: globalThis.Array.isArray(object?.shardLevelMetrics)
+        ? object.shardLevelMetrics.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.shard_level_metrics)
+          ? object.shard_level_metrics.map((e: any) => globalThis.String(e))
+          : [],
+    };
+  },
+
+  toJSON(message: EnhancedMetrics): unknown {
+    const obj: any = {};
+    if (message.shardLevelMetrics?.length) {
+      obj.shardLevelMetrics = message.shardLevelMetrics;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EnhancedMetrics>): EnhancedMetrics {
+    return EnhancedMetrics.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EnhancedMetrics>): EnhancedMetrics {
+    const message = createBaseEnhancedMetrics();
+    message.shardLevelMetrics = object.shardLevelMetrics?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseTag(): Tag {
+  return { key: "", value: "" };
+}
+
+export const Tag: MessageFns<Tag> = {
+  encode(message: Tag, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Tag {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTag();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Tag {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Tag): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Tag>): Tag {
+    return Tag.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Tag>): Tag {
+    const message = createBaseTag();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
 function createBaseCreateStreamRequest(): CreateStreamRequest {
-  return { streamName: "", shardCount: 0, streamModeDetails: undefined, tags: {} };
+  return { streamName: "", shardCount: undefined, streamModeDetails: undefined, tags: {} };
 }
 
 export const CreateStreamRequest: MessageFns<CreateStreamRequest> = {
@@ -902,7 +1383,7 @@ export const CreateStreamRequest: MessageFns<CreateStreamRequest> = {
     if (message.streamName !== "") {
       writer.uint32(10).string(message.streamName);
     }
-    if (message.shardCount !== 0) {
+    if (message.shardCount !== undefined) {
       writer.uint32(16).int32(message.shardCount);
     }
     if (message.streamModeDetails !== undefined) {
@@ -985,7 +1466,7 @@ export const CreateStreamRequest: MessageFns<CreateStreamRequest> = {
         ? globalThis.Number(object.shardCount)
         : isSet(object.shard_count)
           ? globalThis.Number(object.shard_count)
-          : 0,
+          : undefined,
       streamModeDetails: isSet(object.streamModeDetails)
         ? StreamModeDetails.fromJSON(object.streamModeDetails)
         : isSet(object.stream_mode_details)
@@ -1013,7 +1494,7 @@ export const CreateStreamRequest: MessageFns<CreateStreamRequest> = {
     if (message.streamName !== "") {
       obj.streamName = message.streamName;
     }
-    if (message.shardCount !== 0) {
+    if (message.shardCount !== undefined) {
       obj.shardCount = Math.round(message.shardCount);
     }
     if (message.streamModeDetails !== undefined) {
@@ -1037,7 +1518,7 @@ export const CreateStreamRequest: MessageFns<CreateStreamRequest> = {
   fromPartial(object: DeepPartial<CreateStreamRequest>): CreateStreamRequest {
     const message = createBaseCreateStreamRequest();
     message.streamName = object.streamName ?? "";
-    message.shardCount = object.shardCount ?? 0;
+    message.shardCount = object.shardCount ?? undefined;
     message.streamModeDetails =
       object.streamModeDetails !== undefined && object.streamModeDetails !== null
         ? StreamModeDetails.fromPartial(object.streamModeDetails)
@@ -1193,7 +1674,7 @@ export const CreateStreamResponse: MessageFns<CreateStreamResponse> = {
 };
 
 function createBaseDeleteStreamRequest(): DeleteStreamRequest {
-  return { streamName: "", enforceConsumerDeletion: false };
+  return { streamName: "", enforceConsumerDeletion: false, streamArn: "" };
 }
 
 export const DeleteStreamRequest: MessageFns<DeleteStreamRequest> = {
@@ -1203,6 +1684,9 @@ export const DeleteStreamRequest: MessageFns<DeleteStreamRequest> = {
     }
     if (message.enforceConsumerDeletion !== false) {
       writer.uint32(16).bool(message.enforceConsumerDeletion);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(26).string(message.streamArn);
     }
     return writer;
   },
@@ -1236,6 +1720,14 @@ export const DeleteStreamRequest: MessageFns<DeleteStreamRequest> = {
             message.enforceConsumerDeletion = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1260,6 +1752,11 @@ export const DeleteStreamRequest: MessageFns<DeleteStreamRequest> = {
         : isSet(object.enforce_consumer_deletion)
           ? globalThis.Boolean(object.enforce_consumer_deletion)
           : false,
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
     };
   },
 
@@ -1271,6 +1768,9 @@ export const DeleteStreamRequest: MessageFns<DeleteStreamRequest> = {
     if (message.enforceConsumerDeletion !== false) {
       obj.enforceConsumerDeletion = message.enforceConsumerDeletion;
     }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
     return obj;
   },
 
@@ -1281,6 +1781,7 @@ export const DeleteStreamRequest: MessageFns<DeleteStreamRequest> = {
     const message = createBaseDeleteStreamRequest();
     message.streamName = object.streamName ?? "";
     message.enforceConsumerDeletion = object.enforceConsumerDeletion ?? false;
+    message.streamArn = object.streamArn ?? "";
     return message;
   },
 };
@@ -1337,14 +1838,508 @@ export const DeleteStreamResponse: MessageFns<DeleteStreamResponse> = {
   },
 };
 
+function createBaseDescribeStreamRequest(): DescribeStreamRequest {
+  return { streamName: "", limit: undefined, exclusiveStartShardId: "", streamArn: "" };
+}
+
+export const DescribeStreamRequest: MessageFns<DescribeStreamRequest> = {
+  encode(message: DescribeStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.limit !== undefined) {
+      writer.uint32(16).int32(message.limit);
+    }
+    if (message.exclusiveStartShardId !== "") {
+      writer.uint32(26).string(message.exclusiveStartShardId);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(34).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribeStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribeStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.exclusiveStartShardId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DescribeStreamRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
+      exclusiveStartShardId: isSet(object.exclusiveStartShardId)
+        ? globalThis.String(object.exclusiveStartShardId)
+        : isSet(object.exclusive_start_shard_id)
+          ? globalThis.String(object.exclusive_start_shard_id)
+          : "",
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: DescribeStreamRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.limit !== undefined) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.exclusiveStartShardId !== "") {
+      obj.exclusiveStartShardId = message.exclusiveStartShardId;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DescribeStreamRequest>): DescribeStreamRequest {
+    return DescribeStreamRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DescribeStreamRequest>): DescribeStreamRequest {
+    const message = createBaseDescribeStreamRequest();
+    message.streamName = object.streamName ?? "";
+    message.limit = object.limit ?? undefined;
+    message.exclusiveStartShardId = object.exclusiveStartShardId ?? "";
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseStreamDescription(): StreamDescription {
+  return {
+    streamName: "",
+    streamArn: "",
+    streamStatus: 0,
+    streamModeDetails: undefined,
+    shards: [],
+    hasMoreShards: false,
+    retentionPeriodHours: 0,
+    streamCreationTimestamp: 0,
+    enhancedMonitoring: [],
+    encryptionType: "",
+    keyId: "",
+  };
+}
+
+export const StreamDescription: MessageFns<StreamDescription> = {
+  encode(message: StreamDescription, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(18).string(message.streamArn);
+    }
+    if (message.streamStatus !== 0) {
+      writer.uint32(24).int32(message.streamStatus);
+    }
+    if (message.streamModeDetails !== undefined) {
+      StreamModeDetails.encode(message.streamModeDetails, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.shards) {
+      Shard.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.hasMoreShards !== false) {
+      writer.uint32(48).bool(message.hasMoreShards);
+    }
+    if (message.retentionPeriodHours !== 0) {
+      writer.uint32(56).int32(message.retentionPeriodHours);
+    }
+    if (message.streamCreationTimestamp !== 0) {
+      writer.uint32(64).int64(message.streamCreationTimestamp);
+    }
+    for (const v of message.enhancedMonitoring) {
+      EnhancedMetrics.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.encryptionType !== "") {
+      writer.uint32(82).string(message.encryptionType);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(90).string(message.keyId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamDescription {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamDescription();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.streamStatus = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamModeDetails = StreamModeDetails.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.shards.push(Shard.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.hasMoreShards = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.retentionPeriodHours = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.streamCreationTimestamp = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.enhancedMonitoring.push(EnhancedMetrics.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.encryptionType = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamDescription {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+      streamStatus: isSet(object.streamStatus)
+        ? streamStatusFromJSON(object.streamStatus)
+        : isSet(object.stream_status)
+          ? streamStatusFromJSON(object.stream_status)
+          : 0,
+      streamModeDetails: isSet(object.streamModeDetails)
+        ? StreamModeDetails.fromJSON(object.streamModeDetails)
+        : isSet(object.stream_mode_details)
+          ? StreamModeDetails.fromJSON(object.stream_mode_details)
+          : undefined,
+      shards: globalThis.Array.isArray(object?.shards)
+        ? object.shards.map((e: any) => Shard.fromJSON(e))
+        : [],
+      hasMoreShards: isSet(object.hasMoreShards)
+        ? globalThis.Boolean(object.hasMoreShards)
+        : isSet(object.has_more_shards)
+          ? globalThis.Boolean(object.has_more_shards)
+          : false,
+      retentionPeriodHours: isSet(object.retentionPeriodHours)
+        ? globalThis.Number(object.retentionPeriodHours)
+        : isSet(object.retention_period_hours)
+          ? globalThis.Number(object.retention_period_hours)
+          : 0,
+      streamCreationTimestamp: isSet(object.streamCreationTimestamp)
+        ? globalThis.Number(object.streamCreationTimestamp)
+        : isSet(object.stream_creation_timestamp)
+          ? globalThis.Number(object.stream_creation_timestamp)
+          : 0,
+      enhancedMonitoring: globalThis.Array.isArray(object?.enhancedMonitoring)
+        ? object.enhancedMonitoring.map((e: any) => EnhancedMetrics.fromJSON(e))
+        : globalThis.Array.isArray(object?.enhanced_monitoring)
+          ? object.enhanced_monitoring.map((e: any) => EnhancedMetrics.fromJSON(e))
+          : [],
+      encryptionType: isSet(object.encryptionType)
+        ? globalThis.String(object.encryptionType)
+        : isSet(object.encryption_type)
+          ? globalThis.String(object.encryption_type)
+          : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+          ? globalThis.String(object.key_id)
+          : "",
+    };
+  },
+
+  toJSON(message: StreamDescription): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    if (message.streamStatus !== 0) {
+      obj.streamStatus = streamStatusToJSON(message.streamStatus);
+    }
+    if (message.streamModeDetails !== undefined) {
+      obj.streamModeDetails = StreamModeDetails.toJSON(message.streamModeDetails);
+    }
+    if (message.shards?.length) {
+      obj.shards = message.shards.map((e) => Shard.toJSON(e));
+    }
+    if (message.hasMoreShards !== false) {
+      obj.hasMoreShards = message.hasMoreShards;
+    }
+    if (message.retentionPeriodHours !== 0) {
+      obj.retentionPeriodHours = Math.round(message.retentionPeriodHours);
+    }
+    if (message.streamCreationTimestamp !== 0) {
+      obj.streamCreationTimestamp = Math.round(message.streamCreationTimestamp);
+    }
+    if (message.enhancedMonitoring?.length) {
+      obj.enhancedMonitoring = message.enhancedMonitoring.map((e) => EnhancedMetrics.toJSON(e));
+    }
+    if (message.encryptionType !== "") {
+      obj.encryptionType = message.encryptionType;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StreamDescription>): StreamDescription {
+    return StreamDescription.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StreamDescription>): StreamDescription {
+    const message = createBaseStreamDescription();
+    message.streamName = object.streamName ?? "";
+    message.streamArn = object.streamArn ?? "";
+    message.streamStatus = object.streamStatus ?? 0;
+    message.streamModeDetails =
+      object.streamModeDetails !== undefined && object.streamModeDetails !== null
+        ? StreamModeDetails.fromPartial(object.streamModeDetails)
+        : undefined;
+    message.shards = object.shards?.map((e) => Shard.fromPartial(e)) || [];
+    message.hasMoreShards = object.hasMoreShards ?? false;
+    message.retentionPeriodHours = object.retentionPeriodHours ?? 0;
+    message.streamCreationTimestamp = object.streamCreationTimestamp ?? 0;
+    message.enhancedMonitoring = object.enhancedMonitoring?.map((e) => EnhancedMetrics.fromPartial(e)) || [];
+    message.encryptionType = object.encryptionType ?? "";
+    message.keyId = object.keyId ?? "";
+    return message;
+  },
+};
+
+function createBaseDescribeStreamResponse(): DescribeStreamResponse {
+  return { streamDescription: undefined };
+}
+
+export const DescribeStreamResponse: MessageFns<DescribeStreamResponse> = {
+  encode(message: DescribeStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamDescription !== undefined) {
+      StreamDescription.encode(message.streamDescription, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribeStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribeStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamDescription = StreamDescription.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DescribeStreamResponse {
+    return {
+      streamDescription: isSet(object.streamDescription)
+        ? StreamDescription.fromJSON(object.streamDescription)
+        : isSet(object.stream_description)
+          ? StreamDescription.fromJSON(object.stream_description)
+          : undefined,
+    };
+  },
+
+  toJSON(message: DescribeStreamResponse): unknown {
+    const obj: any = {};
+    if (message.streamDescription !== undefined) {
+      obj.streamDescription = StreamDescription.toJSON(message.streamDescription);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DescribeStreamResponse>): DescribeStreamResponse {
+    return DescribeStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DescribeStreamResponse>): DescribeStreamResponse {
+    const message = createBaseDescribeStreamResponse();
+    message.streamDescription =
+      object.streamDescription !== undefined && object.streamDescription !== null
+        ? StreamDescription.fromPartial(object.streamDescription)
+        : undefined;
+    return message;
+  },
+};
+
 function createBaseDescribeStreamSummaryRequest(): DescribeStreamSummaryRequest {
-  return { streamName: "" };
+  return { streamName: "", streamArn: "" };
 }
 
 export const DescribeStreamSummaryRequest: MessageFns<DescribeStreamSummaryRequest> = {
   encode(message: DescribeStreamSummaryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.streamName !== "") {
       writer.uint32(10).string(message.streamName);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(18).string(message.streamArn);
     }
     return writer;
   },
@@ -1370,6 +2365,14 @@ export const DescribeStreamSummaryRequest: MessageFns<DescribeStreamSummaryReque
             message.streamName = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1389,6 +2392,11 @@ export const DescribeStreamSummaryRequest: MessageFns<DescribeStreamSummaryReque
         : isSet(object.stream_name)
           ? globalThis.String(object.stream_name)
           : "",
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
     };
   },
 
@@ -1396,6 +2404,9 @@ export const DescribeStreamSummaryRequest: MessageFns<DescribeStreamSummaryReque
     const obj: any = {};
     if (message.streamName !== "") {
       obj.streamName = message.streamName;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
     }
     return obj;
   },
@@ -1406,6 +2417,7 @@ export const DescribeStreamSummaryRequest: MessageFns<DescribeStreamSummaryReque
   fromPartial(object: DeepPartial<DescribeStreamSummaryRequest>): DescribeStreamSummaryRequest {
     const message = createBaseDescribeStreamSummaryRequest();
     message.streamName = object.streamName ?? "";
+    message.streamArn = object.streamArn ?? "";
     return message;
   },
 };
@@ -1420,6 +2432,9 @@ function createBaseStreamDescriptionSummary(): StreamDescriptionSummary {
     streamCreationTimestamp: 0,
     openShardCount: 0,
     consumerCount: 0,
+    enhancedMonitoring: [],
+    encryptionType: "",
+    keyId: "",
   };
 }
 
@@ -1448,6 +2463,15 @@ export const StreamDescriptionSummary: MessageFns<StreamDescriptionSummary> = {
     }
     if (message.consumerCount !== 0) {
       writer.uint32(64).int32(message.consumerCount);
+    }
+    for (const v of message.enhancedMonitoring) {
+      EnhancedMetrics.encode(v!, writer.uint32(74).fork()).join();
+    }
+    if (message.encryptionType !== "") {
+      writer.uint32(82).string(message.encryptionType);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(90).string(message.keyId);
     }
     return writer;
   },
@@ -1529,6 +2553,30 @@ export const StreamDescriptionSummary: MessageFns<StreamDescriptionSummary> = {
             message.consumerCount = reader.int32();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.enhancedMonitoring.push(EnhancedMetrics.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.encryptionType = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1583,6 +2631,21 @@ export const StreamDescriptionSummary: MessageFns<StreamDescriptionSummary> = {
         : isSet(object.consumer_count)
           ? globalThis.Number(object.consumer_count)
           : 0,
+      enhancedMonitoring: globalThis.Array.isArray(object?.enhancedMonitoring)
+        ? object.enhancedMonitoring.map((e: any) => EnhancedMetrics.fromJSON(e))
+        : globalThis.Array.isArray(object?.enhanced_monitoring)
+          ? object.enhanced_monitoring.map((e: any) => EnhancedMetrics.fromJSON(e))
+          : [],
+      encryptionType: isSet(object.encryptionType)
+        ? globalThis.String(object.encryptionType)
+        : isSet(object.encryption_type)
+          ? globalThis.String(object.encryption_type)
+          : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+          ? globalThis.String(object.key_id)
+          : "",
     };
   },
 
@@ -1612,6 +2675,15 @@ export const StreamDescriptionSummary: MessageFns<StreamDescriptionSummary> = {
     if (message.consumerCount !== 0) {
       obj.consumerCount = Math.round(message.consumerCount);
     }
+    if (message.enhancedMonitoring?.length) {
+      obj.enhancedMonitoring = message.enhancedMonitoring.map((e) => EnhancedMetrics.toJSON(e));
+    }
+    if (message.encryptionType !== "") {
+      obj.encryptionType = message.encryptionType;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
     return obj;
   },
 
@@ -1631,6 +2703,9 @@ export const StreamDescriptionSummary: MessageFns<StreamDescriptionSummary> = {
     message.streamCreationTimestamp = object.streamCreationTimestamp ?? 0;
     message.openShardCount = object.openShardCount ?? 0;
     message.consumerCount = object.consumerCount ?? 0;
+    message.enhancedMonitoring = object.enhancedMonitoring?.map((e) => EnhancedMetrics.fromPartial(e)) || [];
+    message.encryptionType = object.encryptionType ?? "";
+    message.keyId = object.keyId ?? "";
     return message;
   },
 };
@@ -1712,12 +2787,12 @@ export const DescribeStreamSummaryResponse: MessageFns<DescribeStreamSummaryResp
 };
 
 function createBaseListStreamsRequest(): ListStreamsRequest {
-  return { limit: 0, exclusiveStartStreamName: "", nextToken: "" };
+  return { limit: undefined, exclusiveStartStreamName: "", nextToken: "" };
 }
 
 export const ListStreamsRequest: MessageFns<ListStreamsRequest> = {
   encode(message: ListStreamsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.limit !== 0) {
+    if (message.limit !== undefined) {
       writer.uint32(8).int32(message.limit);
     }
     if (message.exclusiveStartStreamName !== "") {
@@ -1780,7 +2855,7 @@ export const ListStreamsRequest: MessageFns<ListStreamsRequest> = {
 
   fromJSON(object: any): ListStreamsRequest {
     return {
-      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
       exclusiveStartStreamName: isSet(object.exclusiveStartStreamName)
         ? globalThis.String(object.exclusiveStartStreamName)
         : isSet(object.exclusive_start_stream_name)
@@ -1796,7 +2871,7 @@ export const ListStreamsRequest: MessageFns<ListStreamsRequest> = {
 
   toJSON(message: ListStreamsRequest): unknown {
     const obj: any = {};
-    if (message.limit !== 0) {
+    if (message.limit !== undefined) {
       obj.limit = Math.round(message.limit);
     }
     if (message.exclusiveStartStreamName !== "") {
@@ -1813,15 +2888,177 @@ export const ListStreamsRequest: MessageFns<ListStreamsRequest> = {
   },
   fromPartial(object: DeepPartial<ListStreamsRequest>): ListStreamsRequest {
     const message = createBaseListStreamsRequest();
-    message.limit = object.limit ?? 0;
+    message.limit = object.limit ?? undefined;
     message.exclusiveStartStreamName = object.exclusiveStartStreamName ?? "";
     message.nextToken = object.nextToken ?? "";
     return message;
   },
 };
 
+function createBaseStreamSummary(): StreamSummary {
+  return {
+    streamName: "",
+    streamArn: "",
+    streamStatus: 0,
+    streamModeDetails: undefined,
+    streamCreationTimestamp: 0,
+  };
+}
+
+export const StreamSummary: MessageFns<StreamSummary> = {
+  encode(message: StreamSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(18).string(message.streamArn);
+    }
+    if (message.streamStatus !== 0) {
+      writer.uint32(24).int32(message.streamStatus);
+    }
+    if (message.streamModeDetails !== undefined) {
+      StreamModeDetails.encode(message.streamModeDetails, writer.uint32(34).fork()).join();
+    }
+    if (message.streamCreationTimestamp !== 0) {
+      writer.uint32(40).int64(message.streamCreationTimestamp);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.streamStatus = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamModeDetails = StreamModeDetails.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.streamCreationTimestamp = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamSummary {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+      streamStatus: isSet(object.streamStatus)
+        ? streamStatusFromJSON(object.streamStatus)
+        : isSet(object.stream_status)
+          ? streamStatusFromJSON(object.stream_status)
+          : 0,
+      streamModeDetails: isSet(object.streamModeDetails)
+        ? StreamModeDetails.fromJSON(object.streamModeDetails)
+        : isSet(object.stream_mode_details)
+          ? StreamModeDetails.fromJSON(object.stream_mode_details)
+          : undefined,
+      streamCreationTimestamp: isSet(object.streamCreationTimestamp)
+        ? globalThis.Number(object.streamCreationTimestamp)
+        : isSet(object.stream_creation_timestamp)
+          ? globalThis.Number(object.stream_creation_timestamp)
+          : 0,
+    };
+  },
+
+  toJSON(message: StreamSummary): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    if (message.streamStatus !== 0) {
+      obj.streamStatus = streamStatusToJSON(message.streamStatus);
+    }
+    if (message.streamModeDetails !== undefined) {
+      obj.streamModeDetails = StreamModeDetails.toJSON(message.streamModeDetails);
+    }
+    if (message.streamCreationTimestamp !== 0) {
+      obj.streamCreationTimestamp = Math.round(message.streamCreationTimestamp);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StreamSummary>): StreamSummary {
+    return StreamSummary.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StreamSummary>): StreamSummary {
+    const message = createBaseStreamSummary();
+    message.streamName = object.streamName ?? "";
+    message.streamArn = object.streamArn ?? "";
+    message.streamStatus = object.streamStatus ?? 0;
+    message.streamModeDetails =
+      object.streamModeDetails !== undefined && object.streamModeDetails !== null
+        ? StreamModeDetails.fromPartial(object.streamModeDetails)
+        : undefined;
+    message.streamCreationTimestamp = object.streamCreationTimestamp ?? 0;
+    return message;
+  },
+};
+
 function createBaseListStreamsResponse(): ListStreamsResponse {
-  return { streamNames: [], hasMoreStreams: false, nextToken: "" };
+  return { streamNames: [], hasMoreStreams: false, nextToken: "", streamSummaries: [] };
 }
 
 export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
@@ -1834,6 +3071,9 @@ export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
     }
     if (message.nextToken !== "") {
       writer.uint32(26).string(message.nextToken);
+    }
+    for (const v of message.streamSummaries) {
+      StreamSummary.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1875,6 +3115,14 @@ export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
             message.nextToken = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamSummaries.push(StreamSummary.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1904,6 +3152,11 @@ export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
         : isSet(object.next_token)
           ? globalThis.String(object.next_token)
           : "",
+      streamSummaries: globalThis.Array.isArray(object?.streamSummaries)
+        ? object.streamSummaries.map((e: any) => StreamSummary.fromJSON(e))
+        : globalThis.Array.isArray(object?.stream_summaries)
+          ? object.stream_summaries.map((e: any) => StreamSummary.fromJSON(e))
+          : [],
     };
   },
 
@@ -1918,6 +3171,9 @@ export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
     if (message.nextToken !== "") {
       obj.nextToken = message.nextToken;
     }
+    if (message.streamSummaries?.length) {
+      obj.streamSummaries = message.streamSummaries.map((e) => StreamSummary.toJSON(e));
+    }
     return obj;
   },
 
@@ -1929,23 +3185,24 @@ export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
     message.streamNames = object.streamNames?.map((e) => e) || [];
     message.hasMoreStreams = object.hasMoreStreams ?? false;
     message.nextToken = object.nextToken ?? "";
+    message.streamSummaries = object.streamSummaries?.map((e) => StreamSummary.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseShardFilter(): ShardFilter {
-  return { type: "", shardId: "", timestamp: 0 };
+  return { type: 0, shardId: "", timestamp: undefined };
 }
 
 export const ShardFilter: MessageFns<ShardFilter> = {
   encode(message: ShardFilter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.type !== "") {
-      writer.uint32(10).string(message.type);
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
     }
     if (message.shardId !== "") {
       writer.uint32(18).string(message.shardId);
     }
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== undefined) {
       writer.uint32(24).int64(message.timestamp);
     }
     return writer;
@@ -1965,11 +3222,11 @@ export const ShardFilter: MessageFns<ShardFilter> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
           case 1: {
-            if (tag !== 10) {
+            if (tag !== 8) {
               break;
             }
 
-            message.type = reader.string();
+            message.type = reader.int32() as any;
             continue;
           }
           case 2: {
@@ -2002,25 +3259,25 @@ export const ShardFilter: MessageFns<ShardFilter> = {
 
   fromJSON(object: any): ShardFilter {
     return {
-      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      type: isSet(object.type) ? shardFilterTypeFromJSON(object.type) : 0,
       shardId: isSet(object.shardId)
         ? globalThis.String(object.shardId)
         : isSet(object.shard_id)
           ? globalThis.String(object.shard_id)
           : "",
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : undefined,
     };
   },
 
   toJSON(message: ShardFilter): unknown {
     const obj: any = {};
-    if (message.type !== "") {
-      obj.type = message.type;
+    if (message.type !== 0) {
+      obj.type = shardFilterTypeToJSON(message.type);
     }
     if (message.shardId !== "") {
       obj.shardId = message.shardId;
     }
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = Math.round(message.timestamp);
     }
     return obj;
@@ -2031,15 +3288,23 @@ export const ShardFilter: MessageFns<ShardFilter> = {
   },
   fromPartial(object: DeepPartial<ShardFilter>): ShardFilter {
     const message = createBaseShardFilter();
-    message.type = object.type ?? "";
+    message.type = object.type ?? 0;
     message.shardId = object.shardId ?? "";
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = object.timestamp ?? undefined;
     return message;
   },
 };
 
 function createBaseListShardsRequest(): ListShardsRequest {
-  return { streamName: "", nextToken: "", exclusiveStartShardId: "", maxResults: 0, shardFilter: undefined };
+  return {
+    streamName: "",
+    nextToken: "",
+    exclusiveStartShardId: "",
+    maxResults: undefined,
+    shardFilter: undefined,
+    streamCreationTimestamp: undefined,
+    streamArn: "",
+  };
 }
 
 export const ListShardsRequest: MessageFns<ListShardsRequest> = {
@@ -2053,11 +3318,17 @@ export const ListShardsRequest: MessageFns<ListShardsRequest> = {
     if (message.exclusiveStartShardId !== "") {
       writer.uint32(26).string(message.exclusiveStartShardId);
     }
-    if (message.maxResults !== 0) {
+    if (message.maxResults !== undefined) {
       writer.uint32(32).int32(message.maxResults);
     }
     if (message.shardFilter !== undefined) {
       ShardFilter.encode(message.shardFilter, writer.uint32(42).fork()).join();
+    }
+    if (message.streamCreationTimestamp !== undefined) {
+      writer.uint32(48).int64(message.streamCreationTimestamp);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(58).string(message.streamArn);
     }
     return writer;
   },
@@ -2115,6 +3386,22 @@ export const ListShardsRequest: MessageFns<ListShardsRequest> = {
             message.shardFilter = ShardFilter.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.streamCreationTimestamp = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2148,12 +3435,22 @@ export const ListShardsRequest: MessageFns<ListShardsRequest> = {
         ? globalThis.Number(object.maxResults)
         : isSet(object.max_results)
           ? globalThis.Number(object.max_results)
-          : 0,
+          : undefined,
       shardFilter: isSet(object.shardFilter)
         ? ShardFilter.fromJSON(object.shardFilter)
         : isSet(object.shard_filter)
           ? ShardFilter.fromJSON(object.shard_filter)
           : undefined,
+      streamCreationTimestamp: isSet(object.streamCreationTimestamp)
+        ? globalThis.Number(object.streamCreationTimestamp)
+        : isSet(object.stream_creation_timestamp)
+          ? globalThis.Number(object.stream_creation_timestamp)
+          : undefined,
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
     };
   },
 
@@ -2168,11 +3465,17 @@ export const ListShardsRequest: MessageFns<ListShardsRequest> = {
     if (message.exclusiveStartShardId !== "") {
       obj.exclusiveStartShardId = message.exclusiveStartShardId;
     }
-    if (message.maxResults !== 0) {
+    if (message.maxResults !== undefined) {
       obj.maxResults = Math.round(message.maxResults);
     }
     if (message.shardFilter !== undefined) {
       obj.shardFilter = ShardFilter.toJSON(message.shardFilter);
+    }
+    if (message.streamCreationTimestamp !== undefined) {
+      obj.streamCreationTimestamp = Math.round(message.streamCreationTimestamp);
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
     }
     return obj;
   },
@@ -2185,11 +3488,13 @@ export const ListShardsRequest: MessageFns<ListShardsRequest> = {
     message.streamName = object.streamName ?? "";
     message.nextToken = object.nextToken ?? "";
     message.exclusiveStartShardId = object.exclusiveStartShardId ?? "";
-    message.maxResults = object.maxResults ?? 0;
+    message.maxResults = object.maxResults ?? undefined;
     message.shardFilter =
       object.shardFilter !== undefined && object.shardFilter !== null
         ? ShardFilter.fromPartial(object.shardFilter)
         : undefined;
+    message.streamCreationTimestamp = object.streamCreationTimestamp ?? undefined;
+    message.streamArn = object.streamArn ?? "";
     return message;
   },
 };
@@ -2292,6 +3597,7 @@ function createBasePutRecordRequest(): PutRecordRequest {
     partitionKey: "",
     explicitHashKey: "",
     sequenceNumberForOrdering: "",
+    streamArn: "",
   };
 }
 
@@ -2311,6 +3617,9 @@ export const PutRecordRequest: MessageFns<PutRecordRequest> = {
     }
     if (message.sequenceNumberForOrdering !== "") {
       writer.uint32(42).string(message.sequenceNumberForOrdering);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(50).string(message.streamArn);
     }
     return writer;
   },
@@ -2368,6 +3677,14 @@ export const PutRecordRequest: MessageFns<PutRecordRequest> = {
             message.sequenceNumberForOrdering = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2403,6 +3720,11 @@ export const PutRecordRequest: MessageFns<PutRecordRequest> = {
         : isSet(object.sequence_number_for_ordering)
           ? globalThis.String(object.sequence_number_for_ordering)
           : "",
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
     };
   },
 
@@ -2423,6 +3745,9 @@ export const PutRecordRequest: MessageFns<PutRecordRequest> = {
     if (message.sequenceNumberForOrdering !== "") {
       obj.sequenceNumberForOrdering = message.sequenceNumberForOrdering;
     }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
     return obj;
   },
 
@@ -2436,12 +3761,13 @@ export const PutRecordRequest: MessageFns<PutRecordRequest> = {
     message.partitionKey = object.partitionKey ?? "";
     message.explicitHashKey = object.explicitHashKey ?? "";
     message.sequenceNumberForOrdering = object.sequenceNumberForOrdering ?? "";
+    message.streamArn = object.streamArn ?? "";
     return message;
   },
 };
 
 function createBasePutRecordResponse(): PutRecordResponse {
-  return { shardId: "", sequenceNumber: "" };
+  return { shardId: "", sequenceNumber: "", encryptionType: "" };
 }
 
 export const PutRecordResponse: MessageFns<PutRecordResponse> = {
@@ -2451,6 +3777,9 @@ export const PutRecordResponse: MessageFns<PutRecordResponse> = {
     }
     if (message.sequenceNumber !== "") {
       writer.uint32(18).string(message.sequenceNumber);
+    }
+    if (message.encryptionType !== "") {
+      writer.uint32(26).string(message.encryptionType);
     }
     return writer;
   },
@@ -2484,6 +3813,14 @@ export const PutRecordResponse: MessageFns<PutRecordResponse> = {
             message.sequenceNumber = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.encryptionType = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2508,6 +3845,11 @@ export const PutRecordResponse: MessageFns<PutRecordResponse> = {
         : isSet(object.sequence_number)
           ? globalThis.String(object.sequence_number)
           : "",
+      encryptionType: isSet(object.encryptionType)
+        ? globalThis.String(object.encryptionType)
+        : isSet(object.encryption_type)
+          ? globalThis.String(object.encryption_type)
+          : "",
     };
   },
 
@@ -2519,6 +3861,9 @@ export const PutRecordResponse: MessageFns<PutRecordResponse> = {
     if (message.sequenceNumber !== "") {
       obj.sequenceNumber = message.sequenceNumber;
     }
+    if (message.encryptionType !== "") {
+      obj.encryptionType = message.encryptionType;
+    }
     return obj;
   },
 
@@ -2529,6 +3874,7 @@ export const PutRecordResponse: MessageFns<PutRecordResponse> = {
     const message = createBasePutRecordResponse();
     message.shardId = object.shardId ?? "";
     message.sequenceNumber = object.sequenceNumber ?? "";
+    message.encryptionType = object.encryptionType ?? "";
     return message;
   },
 };
@@ -2643,7 +3989,7 @@ export const PutRecordsRequestEntry: MessageFns<PutRecordsRequestEntry> = {
 };
 
 function createBasePutRecordsRequest(): PutRecordsRequest {
-  return { streamName: "", records: [] };
+  return { streamName: "", records: [], streamArn: "" };
 }
 
 export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
@@ -2653,6 +3999,9 @@ export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
     }
     for (const v of message.records) {
       PutRecordsRequestEntry.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(26).string(message.streamArn);
     }
     return writer;
   },
@@ -2686,6 +4035,14 @@ export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
             message.records.push(PutRecordsRequestEntry.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2708,6 +4065,11 @@ export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
       records: globalThis.Array.isArray(object?.records)
         ? object.records.map((e: any) => PutRecordsRequestEntry.fromJSON(e))
         : [],
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
     };
   },
 
@@ -2719,6 +4081,9 @@ export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
     if (message.records?.length) {
       obj.records = message.records.map((e) => PutRecordsRequestEntry.toJSON(e));
     }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
     return obj;
   },
 
@@ -2729,6 +4094,7 @@ export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
     const message = createBasePutRecordsRequest();
     message.streamName = object.streamName ?? "";
     message.records = object.records?.map((e) => PutRecordsRequestEntry.fromPartial(e)) || [];
+    message.streamArn = object.streamArn ?? "";
     return message;
   },
 };
@@ -2867,7 +4233,7 @@ export const PutRecordsResultEntry: MessageFns<PutRecordsResultEntry> = {
 };
 
 function createBasePutRecordsResponse(): PutRecordsResponse {
-  return { failedRecordCount: 0, records: [] };
+  return { failedRecordCount: 0, records: [], encryptionType: "" };
 }
 
 export const PutRecordsResponse: MessageFns<PutRecordsResponse> = {
@@ -2877,6 +4243,9 @@ export const PutRecordsResponse: MessageFns<PutRecordsResponse> = {
     }
     for (const v of message.records) {
       PutRecordsResultEntry.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.encryptionType !== "") {
+      writer.uint32(26).string(message.encryptionType);
     }
     return writer;
   },
@@ -2910,6 +4279,14 @@ export const PutRecordsResponse: MessageFns<PutRecordsResponse> = {
             message.records.push(PutRecordsResultEntry.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.encryptionType = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2932,6 +4309,11 @@ export const PutRecordsResponse: MessageFns<PutRecordsResponse> = {
       records: globalThis.Array.isArray(object?.records)
         ? object.records.map((e: any) => PutRecordsResultEntry.fromJSON(e))
         : [],
+      encryptionType: isSet(object.encryptionType)
+        ? globalThis.String(object.encryptionType)
+        : isSet(object.encryption_type)
+          ? globalThis.String(object.encryption_type)
+          : "",
     };
   },
 
@@ -2943,6 +4325,9 @@ export const PutRecordsResponse: MessageFns<PutRecordsResponse> = {
     if (message.records?.length) {
       obj.records = message.records.map((e) => PutRecordsResultEntry.toJSON(e));
     }
+    if (message.encryptionType !== "") {
+      obj.encryptionType = message.encryptionType;
+    }
     return obj;
   },
 
@@ -2953,12 +4338,20 @@ export const PutRecordsResponse: MessageFns<PutRecordsResponse> = {
     const message = createBasePutRecordsResponse();
     message.failedRecordCount = object.failedRecordCount ?? 0;
     message.records = object.records?.map((e) => PutRecordsResultEntry.fromPartial(e)) || [];
+    message.encryptionType = object.encryptionType ?? "";
     return message;
   },
 };
 
 function createBaseGetShardIteratorRequest(): GetShardIteratorRequest {
-  return { streamName: "", shardId: "", shardIteratorType: 0, startingSequenceNumber: "", timestamp: 0 };
+  return {
+    streamName: "",
+    shardId: "",
+    shardIteratorType: 0,
+    startingSequenceNumber: "",
+    timestamp: undefined,
+    streamArn: "",
+  };
 }
 
 export const GetShardIteratorRequest: MessageFns<GetShardIteratorRequest> = {
@@ -2975,8 +4368,11 @@ export const GetShardIteratorRequest: MessageFns<GetShardIteratorRequest> = {
     if (message.startingSequenceNumber !== "") {
       writer.uint32(34).string(message.startingSequenceNumber);
     }
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== undefined) {
       writer.uint32(40).int64(message.timestamp);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(50).string(message.streamArn);
     }
     return writer;
   },
@@ -3034,6 +4430,14 @@ export const GetShardIteratorRequest: MessageFns<GetShardIteratorRequest> = {
             message.timestamp = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3068,7 +4472,12 @@ export const GetShardIteratorRequest: MessageFns<GetShardIteratorRequest> = {
         : isSet(object.starting_sequence_number)
           ? globalThis.String(object.starting_sequence_number)
           : "",
-      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : 0,
+      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : undefined,
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
     };
   },
 
@@ -3086,8 +4495,11 @@ export const GetShardIteratorRequest: MessageFns<GetShardIteratorRequest> = {
     if (message.startingSequenceNumber !== "") {
       obj.startingSequenceNumber = message.startingSequenceNumber;
     }
-    if (message.timestamp !== 0) {
+    if (message.timestamp !== undefined) {
       obj.timestamp = Math.round(message.timestamp);
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
     }
     return obj;
   },
@@ -3101,7 +4513,8 @@ export const GetShardIteratorRequest: MessageFns<GetShardIteratorRequest> = {
     message.shardId = object.shardId ?? "";
     message.shardIteratorType = object.shardIteratorType ?? 0;
     message.startingSequenceNumber = object.startingSequenceNumber ?? "";
-    message.timestamp = object.timestamp ?? 0;
+    message.timestamp = object.timestamp ?? undefined;
+    message.streamArn = object.streamArn ?? "";
     return message;
   },
 };
@@ -3180,7 +4593,13 @@ export const GetShardIteratorResponse: MessageFns<GetShardIteratorResponse> = {
 };
 
 function createBaseRecord(): Record {
-  return { sequenceNumber: "", approximateArrivalTimestamp: 0, data: Buffer.alloc(0), partitionKey: "" };
+  return {
+    sequenceNumber: "",
+    approximateArrivalTimestamp: 0,
+    data: Buffer.alloc(0),
+    partitionKey: "",
+    encryptionType: "",
+  };
 }
 
 export const Record: MessageFns<Record> = {
@@ -3196,6 +4615,9 @@ export const Record: MessageFns<Record> = {
     }
     if (message.partitionKey !== "") {
       writer.uint32(34).string(message.partitionKey);
+    }
+    if (message.encryptionType !== "") {
+      writer.uint32(42).string(message.encryptionType);
     }
     return writer;
   },
@@ -3245,6 +4667,14 @@ export const Record: MessageFns<Record> = {
             message.partitionKey = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.encryptionType = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3275,6 +4705,11 @@ export const Record: MessageFns<Record> = {
         : isSet(object.partition_key)
           ? globalThis.String(object.partition_key)
           : "",
+      encryptionType: isSet(object.encryptionType)
+        ? globalThis.String(object.encryptionType)
+        : isSet(object.encryption_type)
+          ? globalThis.String(object.encryption_type)
+          : "",
     };
   },
 
@@ -3292,6 +4727,9 @@ export const Record: MessageFns<Record> = {
     if (message.partitionKey !== "") {
       obj.partitionKey = message.partitionKey;
     }
+    if (message.encryptionType !== "") {
+      obj.encryptionType = message.encryptionType;
+    }
     return obj;
   },
 
@@ -3304,12 +4742,13 @@ export const Record: MessageFns<Record> = {
     message.approximateArrivalTimestamp = object.approximateArrivalTimestamp ?? 0;
     message.data = object.data ?? Buffer.alloc(0);
     message.partitionKey = object.partitionKey ?? "";
+    message.encryptionType = object.encryptionType ?? "";
     return message;
   },
 };
 
 function createBaseGetRecordsRequest(): GetRecordsRequest {
-  return { shardIterator: "", limit: 0 };
+  return { shardIterator: "", limit: undefined, streamArn: "" };
 }
 
 export const GetRecordsRequest: MessageFns<GetRecordsRequest> = {
@@ -3317,8 +4756,11 @@ export const GetRecordsRequest: MessageFns<GetRecordsRequest> = {
     if (message.shardIterator !== "") {
       writer.uint32(10).string(message.shardIterator);
     }
-    if (message.limit !== 0) {
+    if (message.limit !== undefined) {
       writer.uint32(16).int32(message.limit);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(26).string(message.streamArn);
     }
     return writer;
   },
@@ -3352,6 +4794,14 @@ export const GetRecordsRequest: MessageFns<GetRecordsRequest> = {
             message.limit = reader.int32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3371,7 +4821,12 @@ export const GetRecordsRequest: MessageFns<GetRecordsRequest> = {
         : isSet(object.shard_iterator)
           ? globalThis.String(object.shard_iterator)
           : "",
-      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
     };
   },
 
@@ -3380,8 +4835,11 @@ export const GetRecordsRequest: MessageFns<GetRecordsRequest> = {
     if (message.shardIterator !== "") {
       obj.shardIterator = message.shardIterator;
     }
-    if (message.limit !== 0) {
+    if (message.limit !== undefined) {
       obj.limit = Math.round(message.limit);
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
     }
     return obj;
   },
@@ -3392,7 +4850,8 @@ export const GetRecordsRequest: MessageFns<GetRecordsRequest> = {
   fromPartial(object: DeepPartial<GetRecordsRequest>): GetRecordsRequest {
     const message = createBaseGetRecordsRequest();
     message.shardIterator = object.shardIterator ?? "";
-    message.limit = object.limit ?? 0;
+    message.limit = object.limit ?? undefined;
+    message.streamArn = object.streamArn ?? "";
     return message;
   },
 };
@@ -3528,10 +4987,2806 @@ export const GetRecordsResponse: MessageFns<GetRecordsResponse> = {
   },
 };
 
+function createBaseStartingPosition(): StartingPosition {
+  return { type: 0, sequenceNumber: "", timestamp: undefined };
+}
+
+export const StartingPosition: MessageFns<StartingPosition> = {
+  encode(message: StartingPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.sequenceNumber !== "") {
+      writer.uint32(18).string(message.sequenceNumber);
+    }
+    if (message.timestamp !== undefined) {
+      writer.uint32(24).int64(message.timestamp);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartingPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartingPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sequenceNumber = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timestamp = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartingPosition {
+    return {
+      type: isSet(object.type) ? shardIteratorTypeFromJSON(object.type) : 0,
+      sequenceNumber: isSet(object.sequenceNumber)
+        ? globalThis.String(object.sequenceNumber)
+        : isSet(object.sequence_number)
+          ? globalThis.String(object.sequence_number)
+          : "",
+      timestamp: isSet(object.timestamp) ? globalThis.Number(object.timestamp) : undefined,
+    };
+  },
+
+  toJSON(message: StartingPosition): unknown {
+    const obj: any = {};
+    if (message.type !== 0) {
+      obj.type = shardIteratorTypeToJSON(message.type);
+    }
+    if (message.sequenceNumber !== "") {
+      obj.sequenceNumber = message.sequenceNumber;
+    }
+    if (message.timestamp !== undefined) {
+      obj.timestamp = Math.round(message.timestamp);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartingPosition>): StartingPosition {
+    return StartingPosition.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartingPosition>): StartingPosition {
+    const message = createBaseStartingPosition();
+    message.type = object.type ?? 0;
+    message.sequenceNumber = object.sequenceNumber ?? "";
+    message.timestamp = object.timestamp ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSubscribeToShardRequest(): SubscribeToShardRequest {
+  return { consumerArn: "", shardId: "", startingPosition: undefined };
+}
+
+export const SubscribeToShardRequest: MessageFns<SubscribeToShardRequest> = {
+  encode(message: SubscribeToShardRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.consumerArn !== "") {
+      writer.uint32(10).string(message.consumerArn);
+    }
+    if (message.shardId !== "") {
+      writer.uint32(18).string(message.shardId);
+    }
+    if (message.startingPosition !== undefined) {
+      StartingPosition.encode(message.startingPosition, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeToShardRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeToShardRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.consumerArn = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.shardId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.startingPosition = StartingPosition.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeToShardRequest {
+    return {
+      consumerArn: isSet(object.consumerArn)
+        ? globalThis.String(object.consumerArn)
+        : isSet(object.consumer_arn)
+          ? globalThis.String(object.consumer_arn)
+          : "",
+      shardId: isSet(object.shardId)
+        ? globalThis.String(object.shardId)
+        : isSet(object.shard_id)
+          ? globalThis.String(object.shard_id)
+          : "",
+      startingPosition: isSet(object.startingPosition)
+        ? StartingPosition.fromJSON(object.startingPosition)
+        : isSet(object.starting_position)
+          ? StartingPosition.fromJSON(object.starting_position)
+          : undefined,
+    };
+  },
+
+  toJSON(message: SubscribeToShardRequest): unknown {
+    const obj: any = {};
+    if (message.consumerArn !== "") {
+      obj.consumerArn = message.consumerArn;
+    }
+    if (message.shardId !== "") {
+      obj.shardId = message.shardId;
+    }
+    if (message.startingPosition !== undefined) {
+      obj.startingPosition = StartingPosition.toJSON(message.startingPosition);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubscribeToShardRequest>): SubscribeToShardRequest {
+    return SubscribeToShardRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubscribeToShardRequest>): SubscribeToShardRequest {
+    const message = createBaseSubscribeToShardRequest();
+    message.consumerArn = object.consumerArn ?? "";
+    message.shardId = object.shardId ?? "";
+    message.startingPosition =
+      object.startingPosition !== undefined && object.startingPosition !== null
+        ? StartingPosition.fromPartial(object.startingPosition)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseSubscribeToShardResponse(): SubscribeToShardResponse {
+  return { subscribeToShardEvent: undefined };
+}
+
+export const SubscribeToShardResponse: MessageFns<SubscribeToShardResponse> = {
+  encode(message: SubscribeToShardResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.subscribeToShardEvent !== undefined) {
+      SubscribeToShardEvent.encode(message.subscribeToShardEvent, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeToShardResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeToShardResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.subscribeToShardEvent = SubscribeToShardEvent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeToShardResponse {
+    return {
+      subscribeToShardEvent: isSet(object.subscribeToShardEvent)
+        ? SubscribeToShardEvent.fromJSON(object.subscribeToShardEvent)
+        : isSet(object.subscribe_to_shard_event)
+          ? SubscribeToShardEvent.fromJSON(object.subscribe_to_shard_event)
+          : undefined,
+    };
+  },
+
+  toJSON(message: SubscribeToShardResponse): unknown {
+    const obj: any = {};
+    if (message.subscribeToShardEvent !== undefined) {
+      obj.subscribeToShardEvent = SubscribeToShardEvent.toJSON(message.subscribeToShardEvent);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubscribeToShardResponse>): SubscribeToShardResponse {
+    return SubscribeToShardResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubscribeToShardResponse>): SubscribeToShardResponse {
+    const message = createBaseSubscribeToShardResponse();
+    message.subscribeToShardEvent =
+      object.subscribeToShardEvent !== undefined && object.subscribeToShardEvent !== null
+        ? SubscribeToShardEvent.fromPartial(object.subscribeToShardEvent)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseSubscribeToShardEvent(): SubscribeToShardEvent {
+  return { records: [], continuationSequenceNumber: "", millisBehindLatest: 0, childShards: [] };
+}
+
+export const SubscribeToShardEvent: MessageFns<SubscribeToShardEvent> = {
+  encode(message: SubscribeToShardEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.records) {
+      Record.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.continuationSequenceNumber !== "") {
+      writer.uint32(18).string(message.continuationSequenceNumber);
+    }
+    if (message.millisBehindLatest !== 0) {
+      writer.uint32(24).int64(message.millisBehindLatest);
+    }
+    for (const v of message.childShards) {
+      ChildShard.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubscribeToShardEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubscribeToShardEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.records.push(Record.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.continuationSequenceNumber = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.millisBehindLatest = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.childShards.push(ChildShard.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubscribeToShardEvent {
+    return {
+      records: globalThis.Array.isArray(object?.records)
+        ? object.records.map((e: any) => Record.fromJSON(e))
+        : [],
+      continuationSequenceNumber: isSet(object.continuationSequenceNumber)
+        ? globalThis.String(object.continuationSequenceNumber)
+        : isSet(object.continuation_sequence_number)
+          ? globalThis.String(object.continuation_sequence_number)
+          : "",
+      millisBehindLatest: isSet(object.millisBehindLatest)
+        ? globalThis.Number(object.millisBehindLatest)
+        : isSet(object.millis_behind_latest)
+          ? globalThis.Number(object.millis_behind_latest)
+          : 0,
+      childShards: globalThis.Array.isArray(object?.childShards)
+        ? object.childShards.map((e: any) => ChildShard.fromJSON(e))
+        : globalThis.Array.isArray(object?.child_shards)
+          ? object.child_shards.map((e: any) => ChildShard.fromJSON(e))
+          : [],
+    };
+  },
+
+  toJSON(message: SubscribeToShardEvent): unknown {
+    const obj: any = {};
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => Record.toJSON(e));
+    }
+    if (message.continuationSequenceNumber !== "") {
+      obj.continuationSequenceNumber = message.continuationSequenceNumber;
+    }
+    if (message.millisBehindLatest !== 0) {
+      obj.millisBehindLatest = Math.round(message.millisBehindLatest);
+    }
+    if (message.childShards?.length) {
+      obj.childShards = message.childShards.map((e) => ChildShard.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubscribeToShardEvent>): SubscribeToShardEvent {
+    return SubscribeToShardEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubscribeToShardEvent>): SubscribeToShardEvent {
+    const message = createBaseSubscribeToShardEvent();
+    message.records = object.records?.map((e) => Record.fromPartial(e)) || [];
+    message.continuationSequenceNumber = object.continuationSequenceNumber ?? "";
+    message.millisBehindLatest = object.millisBehindLatest ?? 0;
+    message.childShards = object.childShards?.map((e) => ChildShard.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseIncreaseStreamRetentionPeriodRequest(): IncreaseStreamRetentionPeriodRequest {
+  return { streamName: "", retentionPeriodHours: 0, streamArn: "" };
+}
+
+export const IncreaseStreamRetentionPeriodRequest: MessageFns<IncreaseStreamRetentionPeriodRequest> = {
+  encode(
+    message: IncreaseStreamRetentionPeriodRequest,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.retentionPeriodHours !== 0) {
+      writer.uint32(16).int32(message.retentionPeriodHours);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(26).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IncreaseStreamRetentionPeriodRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIncreaseStreamRetentionPeriodRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.retentionPeriodHours = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IncreaseStreamRetentionPeriodRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      retentionPeriodHours: isSet(object.retentionPeriodHours)
+        ? globalThis.Number(object.retentionPeriodHours)
+        : isSet(object.retention_period_hours)
+          ? globalThis.Number(object.retention_period_hours)
+          : 0,
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: IncreaseStreamRetentionPeriodRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.retentionPeriodHours !== 0) {
+      obj.retentionPeriodHours = Math.round(message.retentionPeriodHours);
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<IncreaseStreamRetentionPeriodRequest>): IncreaseStreamRetentionPeriodRequest {
+    return IncreaseStreamRetentionPeriodRequest.fromPartial(base ?? {});
+  },
+  fromPartial(
+    object: DeepPartial<IncreaseStreamRetentionPeriodRequest>,
+  ): IncreaseStreamRetentionPeriodRequest {
+    const message = createBaseIncreaseStreamRetentionPeriodRequest();
+    message.streamName = object.streamName ?? "";
+    message.retentionPeriodHours = object.retentionPeriodHours ?? 0;
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseIncreaseStreamRetentionPeriodResponse(): IncreaseStreamRetentionPeriodResponse {
+  return {};
+}
+
+export const IncreaseStreamRetentionPeriodResponse: MessageFns<IncreaseStreamRetentionPeriodResponse> = {
+  encode(_: IncreaseStreamRetentionPeriodResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IncreaseStreamRetentionPeriodResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIncreaseStreamRetentionPeriodResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): IncreaseStreamRetentionPeriodResponse {
+    return {};
+  },
+
+  toJSON(_: IncreaseStreamRetentionPeriodResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<IncreaseStreamRetentionPeriodResponse>): IncreaseStreamRetentionPeriodResponse {
+    return IncreaseStreamRetentionPeriodResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<IncreaseStreamRetentionPeriodResponse>): IncreaseStreamRetentionPeriodResponse {
+    const message = createBaseIncreaseStreamRetentionPeriodResponse();
+    return message;
+  },
+};
+
+function createBaseDecreaseStreamRetentionPeriodRequest(): DecreaseStreamRetentionPeriodRequest {
+  return { streamName: "", retentionPeriodHours: 0, streamArn: "" };
+}
+
+export const DecreaseStreamRetentionPeriodRequest: MessageFns<DecreaseStreamRetentionPeriodRequest> = {
+  encode(
+    message: DecreaseStreamRetentionPeriodRequest,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.retentionPeriodHours !== 0) {
+      writer.uint32(16).int32(message.retentionPeriodHours);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(26).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecreaseStreamRetentionPeriodRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecreaseStreamRetentionPeriodRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.retentionPeriodHours = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DecreaseStreamRetentionPeriodRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      retentionPeriodHours: isSet(object.retentionPeriodHours)
+        ? globalThis.Number(object.retentionPeriodHours)
+        : isSet(object.retention_period_hours)
+          ? globalThis.Number(object.retention_period_hours)
+          : 0,
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: DecreaseStreamRetentionPeriodRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.retentionPeriodHours !== 0) {
+      obj.retentionPeriodHours = Math.round(message.retentionPeriodHours);
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DecreaseStreamRetentionPeriodRequest>): DecreaseStreamRetentionPeriodRequest {
+    return DecreaseStreamRetentionPeriodRequest.fromPartial(base ?? {});
+  },
+  fromPartial(
+    object: DeepPartial<DecreaseStreamRetentionPeriodRequest>,
+  ): DecreaseStreamRetentionPeriodRequest {
+    const message = createBaseDecreaseStreamRetentionPeriodRequest();
+    message.streamName = object.streamName ?? "";
+    message.retentionPeriodHours = object.retentionPeriodHours ?? 0;
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseDecreaseStreamRetentionPeriodResponse(): DecreaseStreamRetentionPeriodResponse {
+  return {};
+}
+
+export const DecreaseStreamRetentionPeriodResponse: MessageFns<DecreaseStreamRetentionPeriodResponse> = {
+  encode(_: DecreaseStreamRetentionPeriodResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecreaseStreamRetentionPeriodResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecreaseStreamRetentionPeriodResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DecreaseStreamRetentionPeriodResponse {
+    return {};
+  },
+
+  toJSON(_: DecreaseStreamRetentionPeriodResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DecreaseStreamRetentionPeriodResponse>): DecreaseStreamRetentionPeriodResponse {
+    return DecreaseStreamRetentionPeriodResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DecreaseStreamRetentionPeriodResponse>): DecreaseStreamRetentionPeriodResponse {
+    const message = createBaseDecreaseStreamRetentionPeriodResponse();
+    return message;
+  },
+};
+
+function createBaseAddTagsToStreamRequest(): AddTagsToStreamRequest {
+  return { streamName: "", tags: {}, streamArn: "" };
+}
+
+export const AddTagsToStreamRequest: MessageFns<AddTagsToStreamRequest> = {
+  encode(message: AddTagsToStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    globalThis.Object.entries(message.tags).forEach(([key, value]: [string, string]) => {
+      AddTagsToStreamRequest_TagsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    if (message.streamArn !== "") {
+      writer.uint32(26).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddTagsToStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddTagsToStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = AddTagsToStreamRequest_TagsEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.tags[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddTagsToStreamRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      tags: isObject(object.tags)
+        ? (globalThis.Object.entries(object.tags) as [string, any][]).reduce(
+            (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+              globalThis.Object.defineProperty(acc, key, {
+                value: globalThis.String(value),
+                enumerable: true,
+                configurable: true,
+                writable: true,
+              });
+              return acc;
+            },
+            {},
+          )
+        : {},
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: AddTagsToStreamRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.tags) {
+      const entries = globalThis.Object.entries(message.tags) as [string, string][];
+      if (entries.length > 0) {
+        obj.tags = {};
+        entries.forEach(([k, v]) => {
+          obj.tags[k] = v;
+        });
+      }
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddTagsToStreamRequest>): AddTagsToStreamRequest {
+    return AddTagsToStreamRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddTagsToStreamRequest>): AddTagsToStreamRequest {
+    const message = createBaseAddTagsToStreamRequest();
+    message.streamName = object.streamName ?? "";
+    message.tags = (globalThis.Object.entries(object.tags ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseAddTagsToStreamRequest_TagsEntry(): AddTagsToStreamRequest_TagsEntry {
+  return { key: "", value: "" };
+}
+
+export const AddTagsToStreamRequest_TagsEntry: MessageFns<AddTagsToStreamRequest_TagsEntry> = {
+  encode(message: AddTagsToStreamRequest_TagsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddTagsToStreamRequest_TagsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddTagsToStreamRequest_TagsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddTagsToStreamRequest_TagsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: AddTagsToStreamRequest_TagsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddTagsToStreamRequest_TagsEntry>): AddTagsToStreamRequest_TagsEntry {
+    return AddTagsToStreamRequest_TagsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddTagsToStreamRequest_TagsEntry>): AddTagsToStreamRequest_TagsEntry {
+    const message = createBaseAddTagsToStreamRequest_TagsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseAddTagsToStreamResponse(): AddTagsToStreamResponse {
+  return {};
+}
+
+export const AddTagsToStreamResponse: MessageFns<AddTagsToStreamResponse> = {
+  encode(_: AddTagsToStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddTagsToStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddTagsToStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): AddTagsToStreamResponse {
+    return {};
+  },
+
+  toJSON(_: AddTagsToStreamResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddTagsToStreamResponse>): AddTagsToStreamResponse {
+    return AddTagsToStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<AddTagsToStreamResponse>): AddTagsToStreamResponse {
+    const message = createBaseAddTagsToStreamResponse();
+    return message;
+  },
+};
+
+function createBaseRemoveTagsFromStreamRequest(): RemoveTagsFromStreamRequest {
+  return { streamName: "", tagKeys: [], streamArn: "" };
+}
+
+export const RemoveTagsFromStreamRequest: MessageFns<RemoveTagsFromStreamRequest> = {
+  encode(message: RemoveTagsFromStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    for (const v of message.tagKeys) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(26).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveTagsFromStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveTagsFromStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tagKeys.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveTagsFromStreamRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      tagKeys: globalThis.Array.isArray(object?.tagKeys)
+        ? object.tagKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.tag_keys)
+          ? object.tag_keys.map((e: any) => globalThis.String(e))
+          : [],
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: RemoveTagsFromStreamRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.tagKeys?.length) {
+      obj.tagKeys = message.tagKeys;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveTagsFromStreamRequest>): RemoveTagsFromStreamRequest {
+    return RemoveTagsFromStreamRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveTagsFromStreamRequest>): RemoveTagsFromStreamRequest {
+    const message = createBaseRemoveTagsFromStreamRequest();
+    message.streamName = object.streamName ?? "";
+    message.tagKeys = object.tagKeys?.map((e) => e) || [];
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseRemoveTagsFromStreamResponse(): RemoveTagsFromStreamResponse {
+  return {};
+}
+
+export const RemoveTagsFromStreamResponse: MessageFns<RemoveTagsFromStreamResponse> = {
+  encode(_: RemoveTagsFromStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveTagsFromStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveTagsFromStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RemoveTagsFromStreamResponse {
+    return {};
+  },
+
+  toJSON(_: RemoveTagsFromStreamResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveTagsFromStreamResponse>): RemoveTagsFromStreamResponse {
+    return RemoveTagsFromStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RemoveTagsFromStreamResponse>): RemoveTagsFromStreamResponse {
+    const message = createBaseRemoveTagsFromStreamResponse();
+    return message;
+  },
+};
+
+function createBaseListTagsForStreamRequest(): ListTagsForStreamRequest {
+  return { streamName: "", exclusiveStartTagKey: "", limit: undefined, streamArn: "" };
+}
+
+export const ListTagsForStreamRequest: MessageFns<ListTagsForStreamRequest> = {
+  encode(message: ListTagsForStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.exclusiveStartTagKey !== "") {
+      writer.uint32(18).string(message.exclusiveStartTagKey);
+    }
+    if (message.limit !== undefined) {
+      writer.uint32(24).int32(message.limit);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(34).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTagsForStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTagsForStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exclusiveStartTagKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTagsForStreamRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      exclusiveStartTagKey: isSet(object.exclusiveStartTagKey)
+        ? globalThis.String(object.exclusiveStartTagKey)
+        : isSet(object.exclusive_start_tag_key)
+          ? globalThis.String(object.exclusive_start_tag_key)
+          : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: ListTagsForStreamRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.exclusiveStartTagKey !== "") {
+      obj.exclusiveStartTagKey = message.exclusiveStartTagKey;
+    }
+    if (message.limit !== undefined) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListTagsForStreamRequest>): ListTagsForStreamRequest {
+    return ListTagsForStreamRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListTagsForStreamRequest>): ListTagsForStreamRequest {
+    const message = createBaseListTagsForStreamRequest();
+    message.streamName = object.streamName ?? "";
+    message.exclusiveStartTagKey = object.exclusiveStartTagKey ?? "";
+    message.limit = object.limit ?? undefined;
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseListTagsForStreamResponse(): ListTagsForStreamResponse {
+  return { tags: [], hasMoreTags: false };
+}
+
+export const ListTagsForStreamResponse: MessageFns<ListTagsForStreamResponse> = {
+  encode(message: ListTagsForStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tags) {
+      Tag.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.hasMoreTags !== false) {
+      writer.uint32(16).bool(message.hasMoreTags);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTagsForStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTagsForStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tags.push(Tag.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.hasMoreTags = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTagsForStreamResponse {
+    return {
+      tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => Tag.fromJSON(e)) : [],
+      hasMoreTags: isSet(object.hasMoreTags)
+        ? globalThis.Boolean(object.hasMoreTags)
+        : isSet(object.has_more_tags)
+          ? globalThis.Boolean(object.has_more_tags)
+          : false,
+    };
+  },
+
+  toJSON(message: ListTagsForStreamResponse): unknown {
+    const obj: any = {};
+    if (message.tags?.length) {
+      obj.tags = message.tags.map((e) => Tag.toJSON(e));
+    }
+    if (message.hasMoreTags !== false) {
+      obj.hasMoreTags = message.hasMoreTags;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListTagsForStreamResponse>): ListTagsForStreamResponse {
+    return ListTagsForStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListTagsForStreamResponse>): ListTagsForStreamResponse {
+    const message = createBaseListTagsForStreamResponse();
+    message.tags = object.tags?.map((e) => Tag.fromPartial(e)) || [];
+    message.hasMoreTags = object.hasMoreTags ?? false;
+    return message;
+  },
+};
+
+function createBaseConsumer(): Consumer {
+  return { consumerName: "", consumerArn: "", consumerStatus: 0, consumerCreationTimestamp: 0 };
+}
+
+export const Consumer: MessageFns<Consumer> = {
+  encode(message: Consumer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.consumerName !== "") {
+      writer.uint32(10).string(message.consumerName);
+    }
+    if (message.consumerArn !== "") {
+      writer.uint32(18).string(message.consumerArn);
+    }
+    if (message.consumerStatus !== 0) {
+      writer.uint32(24).int32(message.consumerStatus);
+    }
+    if (message.consumerCreationTimestamp !== 0) {
+      writer.uint32(32).int64(message.consumerCreationTimestamp);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Consumer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsumer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.consumerName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consumerArn = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.consumerStatus = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.consumerCreationTimestamp = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Consumer {
+    return {
+      consumerName: isSet(object.consumerName)
+        ? globalThis.String(object.consumerName)
+        : isSet(object.consumer_name)
+          ? globalThis.String(object.consumer_name)
+          : "",
+      consumerArn: isSet(object.consumerArn)
+        ? globalThis.String(object.consumerArn)
+        : isSet(object.consumer_arn)
+          ? globalThis.String(object.consumer_arn)
+          : "",
+      consumerStatus: isSet(object.consumerStatus)
+        ? consumerStatusFromJSON(object.consumerStatus)
+        : isSet(object.consumer_status)
+          ? consumerStatusFromJSON(object.consumer_status)
+          : 0,
+      consumerCreationTimestamp: isSet(object.consumerCreationTimestamp)
+        ? globalThis.Number(object.consumerCreationTimestamp)
+        : isSet(object.consumer_creation_timestamp)
+          ? globalThis.Number(object.consumer_creation_timestamp)
+          : 0,
+    };
+  },
+
+  toJSON(message: Consumer): unknown {
+    const obj: any = {};
+    if (message.consumerName !== "") {
+      obj.consumerName = message.consumerName;
+    }
+    if (message.consumerArn !== "") {
+      obj.consumerArn = message.consumerArn;
+    }
+    if (message.consumerStatus !== 0) {
+      obj.consumerStatus = consumerStatusToJSON(message.consumerStatus);
+    }
+    if (message.consumerCreationTimestamp !== 0) {
+      obj.consumerCreationTimestamp = Math.round(message.consumerCreationTimestamp);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Consumer>): Consumer {
+    return Consumer.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Consumer>): Consumer {
+    const message = createBaseConsumer();
+    message.consumerName = object.consumerName ?? "";
+    message.consumerArn = object.consumerArn ?? "";
+    message.consumerStatus = object.consumerStatus ?? 0;
+    message.consumerCreationTimestamp = object.consumerCreationTimestamp ?? 0;
+    return message;
+  },
+};
+
+function createBaseConsumerDescription(): ConsumerDescription {
+  return {
+    consumerName: "",
+    consumerArn: "",
+    consumerStatus: 0,
+    consumerCreationTimestamp: 0,
+    streamArn: "",
+  };
+}
+
+export const ConsumerDescription: MessageFns<ConsumerDescription> = {
+  encode(message: ConsumerDescription, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.consumerName !== "") {
+      writer.uint32(10).string(message.consumerName);
+    }
+    if (message.consumerArn !== "") {
+      writer.uint32(18).string(message.consumerArn);
+    }
+    if (message.consumerStatus !== 0) {
+      writer.uint32(24).int32(message.consumerStatus);
+    }
+    if (message.consumerCreationTimestamp !== 0) {
+      writer.uint32(32).int64(message.consumerCreationTimestamp);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(42).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsumerDescription {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsumerDescription();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.consumerName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consumerArn = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.consumerStatus = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.consumerCreationTimestamp = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsumerDescription {
+    return {
+      consumerName: isSet(object.consumerName)
+        ? globalThis.String(object.consumerName)
+        : isSet(object.consumer_name)
+          ? globalThis.String(object.consumer_name)
+          : "",
+      consumerArn: isSet(object.consumerArn)
+        ? globalThis.String(object.consumerArn)
+        : isSet(object.consumer_arn)
+          ? globalThis.String(object.consumer_arn)
+          : "",
+      consumerStatus: isSet(object.consumerStatus)
+        ? consumerStatusFromJSON(object.consumerStatus)
+        : isSet(object.consumer_status)
+          ? consumerStatusFromJSON(object.consumer_status)
+          : 0,
+      consumerCreationTimestamp: isSet(object.consumerCreationTimestamp)
+        ? globalThis.Number(object.consumerCreationTimestamp)
+        : isSet(object.consumer_creation_timestamp)
+          ? globalThis.Number(object.consumer_creation_timestamp)
+          : 0,
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: ConsumerDescription): unknown {
+    const obj: any = {};
+    if (message.consumerName !== "") {
+      obj.consumerName = message.consumerName;
+    }
+    if (message.consumerArn !== "") {
+      obj.consumerArn = message.consumerArn;
+    }
+    if (message.consumerStatus !== 0) {
+      obj.consumerStatus = consumerStatusToJSON(message.consumerStatus);
+    }
+    if (message.consumerCreationTimestamp !== 0) {
+      obj.consumerCreationTimestamp = Math.round(message.consumerCreationTimestamp);
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ConsumerDescription>): ConsumerDescription {
+    return ConsumerDescription.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConsumerDescription>): ConsumerDescription {
+    const message = createBaseConsumerDescription();
+    message.consumerName = object.consumerName ?? "";
+    message.consumerArn = object.consumerArn ?? "";
+    message.consumerStatus = object.consumerStatus ?? 0;
+    message.consumerCreationTimestamp = object.consumerCreationTimestamp ?? 0;
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseRegisterStreamConsumerRequest(): RegisterStreamConsumerRequest {
+  return { streamArn: "", consumerName: "" };
+}
+
+export const RegisterStreamConsumerRequest: MessageFns<RegisterStreamConsumerRequest> = {
+  encode(message: RegisterStreamConsumerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamArn !== "") {
+      writer.uint32(10).string(message.streamArn);
+    }
+    if (message.consumerName !== "") {
+      writer.uint32(18).string(message.consumerName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterStreamConsumerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterStreamConsumerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consumerName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterStreamConsumerRequest {
+    return {
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+      consumerName: isSet(object.consumerName)
+        ? globalThis.String(object.consumerName)
+        : isSet(object.consumer_name)
+          ? globalThis.String(object.consumer_name)
+          : "",
+    };
+  },
+
+  toJSON(message: RegisterStreamConsumerRequest): unknown {
+    const obj: any = {};
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    if (message.consumerName !== "") {
+      obj.consumerName = message.consumerName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RegisterStreamConsumerRequest>): RegisterStreamConsumerRequest {
+    return RegisterStreamConsumerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterStreamConsumerRequest>): RegisterStreamConsumerRequest {
+    const message = createBaseRegisterStreamConsumerRequest();
+    message.streamArn = object.streamArn ?? "";
+    message.consumerName = object.consumerName ?? "";
+    return message;
+  },
+};
+
+function createBaseRegisterStreamConsumerResponse(): RegisterStreamConsumerResponse {
+  return { consumer: undefined };
+}
+
+export const RegisterStreamConsumerResponse: MessageFns<RegisterStreamConsumerResponse> = {
+  encode(message: RegisterStreamConsumerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.consumer !== undefined) {
+      Consumer.encode(message.consumer, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RegisterStreamConsumerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRegisterStreamConsumerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.consumer = Consumer.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RegisterStreamConsumerResponse {
+    return { consumer: isSet(object.consumer) ? Consumer.fromJSON(object.consumer) : undefined };
+  },
+
+  toJSON(message: RegisterStreamConsumerResponse): unknown {
+    const obj: any = {};
+    if (message.consumer !== undefined) {
+      obj.consumer = Consumer.toJSON(message.consumer);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RegisterStreamConsumerResponse>): RegisterStreamConsumerResponse {
+    return RegisterStreamConsumerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RegisterStreamConsumerResponse>): RegisterStreamConsumerResponse {
+    const message = createBaseRegisterStreamConsumerResponse();
+    message.consumer =
+      object.consumer !== undefined && object.consumer !== null
+        ? Consumer.fromPartial(object.consumer)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseDescribeStreamConsumerRequest(): DescribeStreamConsumerRequest {
+  return { streamArn: "", consumerName: "", consumerArn: "" };
+}
+
+export const DescribeStreamConsumerRequest: MessageFns<DescribeStreamConsumerRequest> = {
+  encode(message: DescribeStreamConsumerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamArn !== "") {
+      writer.uint32(10).string(message.streamArn);
+    }
+    if (message.consumerName !== "") {
+      writer.uint32(18).string(message.consumerName);
+    }
+    if (message.consumerArn !== "") {
+      writer.uint32(26).string(message.consumerArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribeStreamConsumerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribeStreamConsumerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consumerName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consumerArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DescribeStreamConsumerRequest {
+    return {
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+      consumerName: isSet(object.consumerName)
+        ? globalThis.String(object.consumerName)
+        : isSet(object.consumer_name)
+          ? globalThis.String(object.consumer_name)
+          : "",
+      consumerArn: isSet(object.consumerArn)
+        ? globalThis.String(object.consumerArn)
+        : isSet(object.consumer_arn)
+          ? globalThis.String(object.consumer_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: DescribeStreamConsumerRequest): unknown {
+    const obj: any = {};
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    if (message.consumerName !== "") {
+      obj.consumerName = message.consumerName;
+    }
+    if (message.consumerArn !== "") {
+      obj.consumerArn = message.consumerArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DescribeStreamConsumerRequest>): DescribeStreamConsumerRequest {
+    return DescribeStreamConsumerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DescribeStreamConsumerRequest>): DescribeStreamConsumerRequest {
+    const message = createBaseDescribeStreamConsumerRequest();
+    message.streamArn = object.streamArn ?? "";
+    message.consumerName = object.consumerName ?? "";
+    message.consumerArn = object.consumerArn ?? "";
+    return message;
+  },
+};
+
+function createBaseDescribeStreamConsumerResponse(): DescribeStreamConsumerResponse {
+  return { consumerDescription: undefined };
+}
+
+export const DescribeStreamConsumerResponse: MessageFns<DescribeStreamConsumerResponse> = {
+  encode(message: DescribeStreamConsumerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.consumerDescription !== undefined) {
+      ConsumerDescription.encode(message.consumerDescription, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribeStreamConsumerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribeStreamConsumerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.consumerDescription = ConsumerDescription.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DescribeStreamConsumerResponse {
+    return {
+      consumerDescription: isSet(object.consumerDescription)
+        ? ConsumerDescription.fromJSON(object.consumerDescription)
+        : isSet(object.consumer_description)
+          ? ConsumerDescription.fromJSON(object.consumer_description)
+          : undefined,
+    };
+  },
+
+  toJSON(message: DescribeStreamConsumerResponse): unknown {
+    const obj: any = {};
+    if (message.consumerDescription !== undefined) {
+      obj.consumerDescription = ConsumerDescription.toJSON(message.consumerDescription);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DescribeStreamConsumerResponse>): DescribeStreamConsumerResponse {
+    return DescribeStreamConsumerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DescribeStreamConsumerResponse>): DescribeStreamConsumerResponse {
+    const message = createBaseDescribeStreamConsumerResponse();
+    message.consumerDescription =
+      object.consumerDescription !== undefined && object.consumerDescription !== null
+        ? ConsumerDescription.fromPartial(object.consumerDescription)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseListStreamConsumersRequest(): ListStreamConsumersRequest {
+  return { streamArn: "", nextToken: "", maxResults: undefined, streamCreationTimestamp: undefined };
+}
+
+export const ListStreamConsumersRequest: MessageFns<ListStreamConsumersRequest> = {
+  encode(message: ListStreamConsumersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamArn !== "") {
+      writer.uint32(10).string(message.streamArn);
+    }
+    if (message.nextToken !== "") {
+      writer.uint32(18).string(message.nextToken);
+    }
+    if (message.maxResults !== undefined) {
+      writer.uint32(24).int32(message.maxResults);
+    }
+    if (message.streamCreationTimestamp !== undefined) {
+      writer.uint32(32).int64(message.streamCreationTimestamp);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListStreamConsumersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListStreamConsumersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxResults = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.streamCreationTimestamp = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListStreamConsumersRequest {
+    return {
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+      nextToken: isSet(object.nextToken)
+        ? globalThis.String(object.nextToken)
+        : isSet(object.next_token)
+          ? globalThis.String(object.next_token)
+          : "",
+      maxResults: isSet(object.maxResults)
+        ? globalThis.Number(object.maxResults)
+        : isSet(object.max_results)
+          ? globalThis.Number(object.max_results)
+          : undefined,
+      streamCreationTimestamp: isSet(object.streamCreationTimestamp)
+        ? globalThis.Number(object.streamCreationTimestamp)
+        : isSet(object.stream_creation_timestamp)
+          ? globalThis.Number(object.stream_creation_timestamp)
+          : undefined,
+    };
+  },
+
+  toJSON(message: ListStreamConsumersRequest): unknown {
+    const obj: any = {};
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    if (message.nextToken !== "") {
+      obj.nextToken = message.nextToken;
+    }
+    if (message.maxResults !== undefined) {
+      obj.maxResults = Math.round(message.maxResults);
+    }
+    if (message.streamCreationTimestamp !== undefined) {
+      obj.streamCreationTimestamp = Math.round(message.streamCreationTimestamp);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListStreamConsumersRequest>): ListStreamConsumersRequest {
+    return ListStreamConsumersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListStreamConsumersRequest>): ListStreamConsumersRequest {
+    const message = createBaseListStreamConsumersRequest();
+    message.streamArn = object.streamArn ?? "";
+    message.nextToken = object.nextToken ?? "";
+    message.maxResults = object.maxResults ?? undefined;
+    message.streamCreationTimestamp = object.streamCreationTimestamp ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListStreamConsumersResponse(): ListStreamConsumersResponse {
+  return { consumers: [], nextToken: "" };
+}
+
+export const ListStreamConsumersResponse: MessageFns<ListStreamConsumersResponse> = {
+  encode(message: ListStreamConsumersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.consumers) {
+      Consumer.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextToken !== "") {
+      writer.uint32(18).string(message.nextToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListStreamConsumersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListStreamConsumersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.consumers.push(Consumer.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListStreamConsumersResponse {
+    return {
+      consumers: globalThis.Array.isArray(object?.consumers)
+        ? object.consumers.map((e: any) => Consumer.fromJSON(e))
+        : [],
+      nextToken: isSet(object.nextToken)
+        ? globalThis.String(object.nextToken)
+        : isSet(object.next_token)
+          ? globalThis.String(object.next_token)
+          : "",
+    };
+  },
+
+  toJSON(message: ListStreamConsumersResponse): unknown {
+    const obj: any = {};
+    if (message.consumers?.length) {
+      obj.consumers = message.consumers.map((e) => Consumer.toJSON(e));
+    }
+    if (message.nextToken !== "") {
+      obj.nextToken = message.nextToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListStreamConsumersResponse>): ListStreamConsumersResponse {
+    return ListStreamConsumersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListStreamConsumersResponse>): ListStreamConsumersResponse {
+    const message = createBaseListStreamConsumersResponse();
+    message.consumers = object.consumers?.map((e) => Consumer.fromPartial(e)) || [];
+    message.nextToken = object.nextToken ?? "";
+    return message;
+  },
+};
+
+function createBaseDeregisterStreamConsumerRequest(): DeregisterStreamConsumerRequest {
+  return { streamArn: "", consumerName: "", consumerArn: "" };
+}
+
+export const DeregisterStreamConsumerRequest: MessageFns<DeregisterStreamConsumerRequest> = {
+  encode(message: DeregisterStreamConsumerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamArn !== "") {
+      writer.uint32(10).string(message.streamArn);
+    }
+    if (message.consumerName !== "") {
+      writer.uint32(18).string(message.consumerName);
+    }
+    if (message.consumerArn !== "") {
+      writer.uint32(26).string(message.consumerArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeregisterStreamConsumerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeregisterStreamConsumerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.consumerName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.consumerArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeregisterStreamConsumerRequest {
+    return {
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+      consumerName: isSet(object.consumerName)
+        ? globalThis.String(object.consumerName)
+        : isSet(object.consumer_name)
+          ? globalThis.String(object.consumer_name)
+          : "",
+      consumerArn: isSet(object.consumerArn)
+        ? globalThis.String(object.consumerArn)
+        : isSet(object.consumer_arn)
+          ? globalThis.String(object.consumer_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: DeregisterStreamConsumerRequest): unknown {
+    const obj: any = {};
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    if (message.consumerName !== "") {
+      obj.consumerName = message.consumerName;
+    }
+    if (message.consumerArn !== "") {
+      obj.consumerArn = message.consumerArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeregisterStreamConsumerRequest>): DeregisterStreamConsumerRequest {
+    return DeregisterStreamConsumerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeregisterStreamConsumerRequest>): DeregisterStreamConsumerRequest {
+    const message = createBaseDeregisterStreamConsumerRequest();
+    message.streamArn = object.streamArn ?? "";
+    message.consumerName = object.consumerName ?? "";
+    message.consumerArn = object.consumerArn ?? "";
+    return message;
+  },
+};
+
+function createBaseDeregisterStreamConsumerResponse(): DeregisterStreamConsumerResponse {
+  return {};
+}
+
+export const DeregisterStreamConsumerResponse: MessageFns<DeregisterStreamConsumerResponse> = {
+  encode(_: DeregisterStreamConsumerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeregisterStreamConsumerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeregisterStreamConsumerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeregisterStreamConsumerResponse {
+    return {};
+  },
+
+  toJSON(_: DeregisterStreamConsumerResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeregisterStreamConsumerResponse>): DeregisterStreamConsumerResponse {
+    return DeregisterStreamConsumerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeregisterStreamConsumerResponse>): DeregisterStreamConsumerResponse {
+    const message = createBaseDeregisterStreamConsumerResponse();
+    return message;
+  },
+};
+
+function createBaseUpdateStreamModeRequest(): UpdateStreamModeRequest {
+  return { streamArn: "", streamModeDetails: undefined };
+}
+
+export const UpdateStreamModeRequest: MessageFns<UpdateStreamModeRequest> = {
+  encode(message: UpdateStreamModeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamArn !== "") {
+      writer.uint32(10).string(message.streamArn);
+    }
+    if (message.streamModeDetails !== undefined) {
+      StreamModeDetails.encode(message.streamModeDetails, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateStreamModeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateStreamModeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.streamModeDetails = StreamModeDetails.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateStreamModeRequest {
+    return {
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+      streamModeDetails: isSet(object.streamModeDetails)
+        ? StreamModeDetails.fromJSON(object.streamModeDetails)
+        : isSet(object.stream_mode_details)
+          ? StreamModeDetails.fromJSON(object.stream_mode_details)
+          : undefined,
+    };
+  },
+
+  toJSON(message: UpdateStreamModeRequest): unknown {
+    const obj: any = {};
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    if (message.streamModeDetails !== undefined) {
+      obj.streamModeDetails = StreamModeDetails.toJSON(message.streamModeDetails);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateStreamModeRequest>): UpdateStreamModeRequest {
+    return UpdateStreamModeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateStreamModeRequest>): UpdateStreamModeRequest {
+    const message = createBaseUpdateStreamModeRequest();
+    message.streamArn = object.streamArn ?? "";
+    message.streamModeDetails =
+      object.streamModeDetails !== undefined && object.streamModeDetails !== null
+        ? StreamModeDetails.fromPartial(object.streamModeDetails)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateStreamModeResponse(): UpdateStreamModeResponse {
+  return {};
+}
+
+export const UpdateStreamModeResponse: MessageFns<UpdateStreamModeResponse> = {
+  encode(_: UpdateStreamModeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateStreamModeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateStreamModeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): UpdateStreamModeResponse {
+    return {};
+  },
+
+  toJSON(_: UpdateStreamModeResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateStreamModeResponse>): UpdateStreamModeResponse {
+    return UpdateStreamModeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<UpdateStreamModeResponse>): UpdateStreamModeResponse {
+    const message = createBaseUpdateStreamModeResponse();
+    return message;
+  },
+};
+
+function createBaseDescribeLimitsRequest(): DescribeLimitsRequest {
+  return {};
+}
+
+export const DescribeLimitsRequest: MessageFns<DescribeLimitsRequest> = {
+  encode(_: DescribeLimitsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribeLimitsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribeLimitsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DescribeLimitsRequest {
+    return {};
+  },
+
+  toJSON(_: DescribeLimitsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DescribeLimitsRequest>): DescribeLimitsRequest {
+    return DescribeLimitsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DescribeLimitsRequest>): DescribeLimitsRequest {
+    const message = createBaseDescribeLimitsRequest();
+    return message;
+  },
+};
+
+function createBaseDescribeLimitsResponse(): DescribeLimitsResponse {
+  return { shardLimit: 0, openShardCount: 0, onDemandStreamCount: 0, onDemandStreamCountLimit: 0 };
+}
+
+export const DescribeLimitsResponse: MessageFns<DescribeLimitsResponse> = {
+  encode(message: DescribeLimitsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.shardLimit !== 0) {
+      writer.uint32(8).int32(message.shardLimit);
+    }
+    if (message.openShardCount !== 0) {
+      writer.uint32(16).int32(message.openShardCount);
+    }
+    if (message.onDemandStreamCount !== 0) {
+      writer.uint32(24).int32(message.onDemandStreamCount);
+    }
+    if (message.onDemandStreamCountLimit !== 0) {
+      writer.uint32(32).int32(message.onDemandStreamCountLimit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DescribeLimitsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDescribeLimitsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.shardLimit = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.openShardCount = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.onDemandStreamCount = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.onDemandStreamCountLimit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DescribeLimitsResponse {
+    return {
+      shardLimit: isSet(object.shardLimit)
+        ? globalThis.Number(object.shardLimit)
+        : isSet(object.shard_limit)
+          ? globalThis.Number(object.shard_limit)
+          : 0,
+      openShardCount: isSet(object.openShardCount)
+        ? globalThis.Number(object.openShardCount)
+        : isSet(object.open_shard_count)
+          ? globalThis.Number(object.open_shard_count)
+          : 0,
+      onDemandStreamCount: isSet(object.onDemandStreamCount)
+        ? globalThis.Number(object.onDemandStreamCount)
+        : isSet(object.on_demand_stream_count)
+          ? globalThis.Number(object.on_demand_stream_count)
+          : 0,
+      onDemandStreamCountLimit: isSet(object.onDemandStreamCountLimit)
+        ? globalThis.Number(object.onDemandStreamCountLimit)
+        : isSet(object.on_demand_stream_count_limit)
+          ? globalThis.Number(object.on_demand_stream_count_limit)
+          : 0,
+    };
+  },
+
+  toJSON(message: DescribeLimitsResponse): unknown {
+    const obj: any = {};
+    if (message.shardLimit !== 0) {
+      obj.shardLimit = Math.round(message.shardLimit);
+    }
+    if (message.openShardCount !== 0) {
+      obj.openShardCount = Math.round(message.openShardCount);
+    }
+    if (message.onDemandStreamCount !== 0) {
+      obj.onDemandStreamCount = Math.round(message.onDemandStreamCount);
+    }
+    if (message.onDemandStreamCountLimit !== 0) {
+      obj.onDemandStreamCountLimit = Math.round(message.onDemandStreamCountLimit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DescribeLimitsResponse>): DescribeLimitsResponse {
+    return DescribeLimitsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DescribeLimitsResponse>): DescribeLimitsResponse {
+    const message = createBaseDescribeLimitsResponse();
+    message.shardLimit = object.shardLimit ?? 0;
+    message.openShardCount = object.openShardCount ?? 0;
+    message.onDemandStreamCount = object.onDemandStreamCount ?? 0;
+    message.onDemandStreamCountLimit = object.onDemandStreamCountLimit ?? 0;
+    return message;
+  },
+};
+
 /** StreamsService is served by the gateway on every node (default ports 50051-50053). */
 export type StreamsServiceService = typeof StreamsServiceService;
 export const StreamsServiceService = {
-  /** Creates a stream with shard_count shards splitting the hash key space evenly. */
+  /**
+   * Creates a stream with shard_count shards splitting the hash key space evenly. The stream is
+   * CREATING at first and ACTIVE once its shards' replicas have leaders (usually well under 1 s).
+   */
   createStream: {
     path: "/sluice.v1.StreamsService/CreateStream" as const,
     requestStream: false as const,
@@ -3543,7 +7798,7 @@ export const StreamsServiceService = {
       Buffer.from(CreateStreamResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateStreamResponse => CreateStreamResponse.decode(value),
   },
-  /** Deletes a stream and all its shards and records. */
+  /** Deletes a stream and all its shards and records (DELETING, then gone). */
   deleteStream: {
     path: "/sluice.v1.StreamsService/DeleteStream" as const,
     requestStream: false as const,
@@ -3554,6 +7809,18 @@ export const StreamsServiceService = {
     responseSerialize: (value: DeleteStreamResponse): Buffer =>
       Buffer.from(DeleteStreamResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteStreamResponse => DeleteStreamResponse.decode(value),
+  },
+  /** Describes a stream with its shards (paginated by limit and exclusive_start_shard_id). */
+  describeStream: {
+    path: "/sluice.v1.StreamsService/DescribeStream" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DescribeStreamRequest): Buffer =>
+      Buffer.from(DescribeStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DescribeStreamRequest => DescribeStreamRequest.decode(value),
+    responseSerialize: (value: DescribeStreamResponse): Buffer =>
+      Buffer.from(DescribeStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DescribeStreamResponse => DescribeStreamResponse.decode(value),
   },
   /** Describes a stream without its shard list. */
   describeStreamSummary: {
@@ -3581,7 +7848,7 @@ export const StreamsServiceService = {
       Buffer.from(ListStreamsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListStreamsResponse => ListStreamsResponse.decode(value),
   },
-  /** Lists the shards of a stream, paginated. */
+  /** Lists the shards of a stream, paginated, optionally filtered. */
   listShards: {
     path: "/sluice.v1.StreamsService/ListShards" as const,
     requestStream: false as const,
@@ -3617,7 +7884,7 @@ export const StreamsServiceService = {
       Buffer.from(PutRecordsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PutRecordsResponse => PutRecordsResponse.decode(value),
   },
-  /** Returns an iterator naming a position in a shard. */
+  /** Returns an iterator naming a position in a shard; it expires after 5 minutes. */
   getShardIterator: {
     path: "/sluice.v1.StreamsService/GetShardIterator" as const,
     requestStream: false as const,
@@ -3641,31 +7908,231 @@ export const StreamsServiceService = {
       Buffer.from(GetRecordsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetRecordsResponse => GetRecordsResponse.decode(value),
   },
+  /** Pushes a shard's records to a registered consumer as they commit (enhanced fan-out). */
+  subscribeToShard: {
+    path: "/sluice.v1.StreamsService/SubscribeToShard" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: SubscribeToShardRequest): Buffer =>
+      Buffer.from(SubscribeToShardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubscribeToShardRequest => SubscribeToShardRequest.decode(value),
+    responseSerialize: (value: SubscribeToShardResponse): Buffer =>
+      Buffer.from(SubscribeToShardResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubscribeToShardResponse => SubscribeToShardResponse.decode(value),
+  },
+  /** Raises the retention period (24 to 8760 hours). */
+  increaseStreamRetentionPeriod: {
+    path: "/sluice.v1.StreamsService/IncreaseStreamRetentionPeriod" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IncreaseStreamRetentionPeriodRequest): Buffer =>
+      Buffer.from(IncreaseStreamRetentionPeriodRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IncreaseStreamRetentionPeriodRequest =>
+      IncreaseStreamRetentionPeriodRequest.decode(value),
+    responseSerialize: (value: IncreaseStreamRetentionPeriodResponse): Buffer =>
+      Buffer.from(IncreaseStreamRetentionPeriodResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IncreaseStreamRetentionPeriodResponse =>
+      IncreaseStreamRetentionPeriodResponse.decode(value),
+  },
+  /** Lowers the retention period (24 to 8760 hours); older records are trimmed. */
+  decreaseStreamRetentionPeriod: {
+    path: "/sluice.v1.StreamsService/DecreaseStreamRetentionPeriod" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DecreaseStreamRetentionPeriodRequest): Buffer =>
+      Buffer.from(DecreaseStreamRetentionPeriodRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DecreaseStreamRetentionPeriodRequest =>
+      DecreaseStreamRetentionPeriodRequest.decode(value),
+    responseSerialize: (value: DecreaseStreamRetentionPeriodResponse): Buffer =>
+      Buffer.from(DecreaseStreamRetentionPeriodResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DecreaseStreamRetentionPeriodResponse =>
+      DecreaseStreamRetentionPeriodResponse.decode(value),
+  },
+  /** Adds or replaces up to 10 tags (50 per stream). */
+  addTagsToStream: {
+    path: "/sluice.v1.StreamsService/AddTagsToStream" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddTagsToStreamRequest): Buffer =>
+      Buffer.from(AddTagsToStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddTagsToStreamRequest => AddTagsToStreamRequest.decode(value),
+    responseSerialize: (value: AddTagsToStreamResponse): Buffer =>
+      Buffer.from(AddTagsToStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddTagsToStreamResponse => AddTagsToStreamResponse.decode(value),
+  },
+  /** Removes tags by key. */
+  removeTagsFromStream: {
+    path: "/sluice.v1.StreamsService/RemoveTagsFromStream" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveTagsFromStreamRequest): Buffer =>
+      Buffer.from(RemoveTagsFromStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveTagsFromStreamRequest =>
+      RemoveTagsFromStreamRequest.decode(value),
+    responseSerialize: (value: RemoveTagsFromStreamResponse): Buffer =>
+      Buffer.from(RemoveTagsFromStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveTagsFromStreamResponse =>
+      RemoveTagsFromStreamResponse.decode(value),
+  },
+  /** Lists a stream's tags, paginated. */
+  listTagsForStream: {
+    path: "/sluice.v1.StreamsService/ListTagsForStream" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTagsForStreamRequest): Buffer =>
+      Buffer.from(ListTagsForStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTagsForStreamRequest => ListTagsForStreamRequest.decode(value),
+    responseSerialize: (value: ListTagsForStreamResponse): Buffer =>
+      Buffer.from(ListTagsForStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTagsForStreamResponse =>
+      ListTagsForStreamResponse.decode(value),
+  },
+  /** Registers a consumer for SubscribeToShard (20 per stream). */
+  registerStreamConsumer: {
+    path: "/sluice.v1.StreamsService/RegisterStreamConsumer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RegisterStreamConsumerRequest): Buffer =>
+      Buffer.from(RegisterStreamConsumerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RegisterStreamConsumerRequest =>
+      RegisterStreamConsumerRequest.decode(value),
+    responseSerialize: (value: RegisterStreamConsumerResponse): Buffer =>
+      Buffer.from(RegisterStreamConsumerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RegisterStreamConsumerResponse =>
+      RegisterStreamConsumerResponse.decode(value),
+  },
+  /** Describes a consumer by ARN, or by stream ARN and name. */
+  describeStreamConsumer: {
+    path: "/sluice.v1.StreamsService/DescribeStreamConsumer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DescribeStreamConsumerRequest): Buffer =>
+      Buffer.from(DescribeStreamConsumerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DescribeStreamConsumerRequest =>
+      DescribeStreamConsumerRequest.decode(value),
+    responseSerialize: (value: DescribeStreamConsumerResponse): Buffer =>
+      Buffer.from(DescribeStreamConsumerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DescribeStreamConsumerResponse =>
+      DescribeStreamConsumerResponse.decode(value),
+  },
+  /** Lists a stream's consumers, paginated. */
+  listStreamConsumers: {
+    path: "/sluice.v1.StreamsService/ListStreamConsumers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListStreamConsumersRequest): Buffer =>
+      Buffer.from(ListStreamConsumersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListStreamConsumersRequest =>
+      ListStreamConsumersRequest.decode(value),
+    responseSerialize: (value: ListStreamConsumersResponse): Buffer =>
+      Buffer.from(ListStreamConsumersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListStreamConsumersResponse =>
+      ListStreamConsumersResponse.decode(value),
+  },
+  /** Deregisters a consumer; its subscriptions end. */
+  deregisterStreamConsumer: {
+    path: "/sluice.v1.StreamsService/DeregisterStreamConsumer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeregisterStreamConsumerRequest): Buffer =>
+      Buffer.from(DeregisterStreamConsumerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeregisterStreamConsumerRequest =>
+      DeregisterStreamConsumerRequest.decode(value),
+    responseSerialize: (value: DeregisterStreamConsumerResponse): Buffer =>
+      Buffer.from(DeregisterStreamConsumerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeregisterStreamConsumerResponse =>
+      DeregisterStreamConsumerResponse.decode(value),
+  },
+  /** Switches a stream between PROVISIONED (throttled per shard) and ON_DEMAND. */
+  updateStreamMode: {
+    path: "/sluice.v1.StreamsService/UpdateStreamMode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateStreamModeRequest): Buffer =>
+      Buffer.from(UpdateStreamModeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateStreamModeRequest => UpdateStreamModeRequest.decode(value),
+    responseSerialize: (value: UpdateStreamModeResponse): Buffer =>
+      Buffer.from(UpdateStreamModeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateStreamModeResponse => UpdateStreamModeResponse.decode(value),
+  },
+  /** The cluster's shard limit and usage. */
+  describeLimits: {
+    path: "/sluice.v1.StreamsService/DescribeLimits" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DescribeLimitsRequest): Buffer =>
+      Buffer.from(DescribeLimitsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DescribeLimitsRequest => DescribeLimitsRequest.decode(value),
+    responseSerialize: (value: DescribeLimitsResponse): Buffer =>
+      Buffer.from(DescribeLimitsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DescribeLimitsResponse => DescribeLimitsResponse.decode(value),
+  },
 } as const;
 
 export interface StreamsServiceServer extends UntypedServiceImplementation {
-  /** Creates a stream with shard_count shards splitting the hash key space evenly. */
+  /**
+   * Creates a stream with shard_count shards splitting the hash key space evenly. The stream is
+   * CREATING at first and ACTIVE once its shards' replicas have leaders (usually well under 1 s).
+   */
   createStream: handleUnaryCall<CreateStreamRequest, CreateStreamResponse>;
-  /** Deletes a stream and all its shards and records. */
+  /** Deletes a stream and all its shards and records (DELETING, then gone). */
   deleteStream: handleUnaryCall<DeleteStreamRequest, DeleteStreamResponse>;
+  /** Describes a stream with its shards (paginated by limit and exclusive_start_shard_id). */
+  describeStream: handleUnaryCall<DescribeStreamRequest, DescribeStreamResponse>;
   /** Describes a stream without its shard list. */
   describeStreamSummary: handleUnaryCall<DescribeStreamSummaryRequest, DescribeStreamSummaryResponse>;
   /** Lists stream names, paginated. */
   listStreams: handleUnaryCall<ListStreamsRequest, ListStreamsResponse>;
-  /** Lists the shards of a stream, paginated. */
+  /** Lists the shards of a stream, paginated, optionally filtered. */
   listShards: handleUnaryCall<ListShardsRequest, ListShardsResponse>;
   /** Writes one record. */
   putRecord: handleUnaryCall<PutRecordRequest, PutRecordResponse>;
   /** Writes up to 500 records; each record succeeds or fails on its own. */
   putRecords: handleUnaryCall<PutRecordsRequest, PutRecordsResponse>;
-  /** Returns an iterator naming a position in a shard. */
+  /** Returns an iterator naming a position in a shard; it expires after 5 minutes. */
   getShardIterator: handleUnaryCall<GetShardIteratorRequest, GetShardIteratorResponse>;
   /** Reads committed records from the position an iterator names. */
   getRecords: handleUnaryCall<GetRecordsRequest, GetRecordsResponse>;
+  /** Pushes a shard's records to a registered consumer as they commit (enhanced fan-out). */
+  subscribeToShard: handleServerStreamingCall<SubscribeToShardRequest, SubscribeToShardResponse>;
+  /** Raises the retention period (24 to 8760 hours). */
+  increaseStreamRetentionPeriod: handleUnaryCall<
+    IncreaseStreamRetentionPeriodRequest,
+    IncreaseStreamRetentionPeriodResponse
+  >;
+  /** Lowers the retention period (24 to 8760 hours); older records are trimmed. */
+  decreaseStreamRetentionPeriod: handleUnaryCall<
+    DecreaseStreamRetentionPeriodRequest,
+    DecreaseStreamRetentionPeriodResponse
+  >;
+  /** Adds or replaces up to 10 tags (50 per stream). */
+  addTagsToStream: handleUnaryCall<AddTagsToStreamRequest, AddTagsToStreamResponse>;
+  /** Removes tags by key. */
+  removeTagsFromStream: handleUnaryCall<RemoveTagsFromStreamRequest, RemoveTagsFromStreamResponse>;
+  /** Lists a stream's tags, paginated. */
+  listTagsForStream: handleUnaryCall<ListTagsForStreamRequest, ListTagsForStreamResponse>;
+  /** Registers a consumer for SubscribeToShard (20 per stream). */
+  registerStreamConsumer: handleUnaryCall<RegisterStreamConsumerRequest, RegisterStreamConsumerResponse>;
+  /** Describes a consumer by ARN, or by stream ARN and name. */
+  describeStreamConsumer: handleUnaryCall<DescribeStreamConsumerRequest, DescribeStreamConsumerResponse>;
+  /** Lists a stream's consumers, paginated. */
+  listStreamConsumers: handleUnaryCall<ListStreamConsumersRequest, ListStreamConsumersResponse>;
+  /** Deregisters a consumer; its subscriptions end. */
+  deregisterStreamConsumer: handleUnaryCall<
+    DeregisterStreamConsumerRequest,
+    DeregisterStreamConsumerResponse
+  >;
+  /** Switches a stream between PROVISIONED (throttled per shard) and ON_DEMAND. */
+  updateStreamMode: handleUnaryCall<UpdateStreamModeRequest, UpdateStreamModeResponse>;
+  /** The cluster's shard limit and usage. */
+  describeLimits: handleUnaryCall<DescribeLimitsRequest, DescribeLimitsResponse>;
 }
 
 export interface StreamsServiceClient extends Client {
-  /** Creates a stream with shard_count shards splitting the hash key space evenly. */
+  /**
+   * Creates a stream with shard_count shards splitting the hash key space evenly. The stream is
+   * CREATING at first and ACTIVE once its shards' replicas have leaders (usually well under 1 s).
+   */
   createStream(
     request: CreateStreamRequest,
     callback: (error: ServiceError | null, response: CreateStreamResponse) => void,
@@ -3681,7 +8148,7 @@ export interface StreamsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateStreamResponse) => void,
   ): ClientUnaryCall;
-  /** Deletes a stream and all its shards and records. */
+  /** Deletes a stream and all its shards and records (DELETING, then gone). */
   deleteStream(
     request: DeleteStreamRequest,
     callback: (error: ServiceError | null, response: DeleteStreamResponse) => void,
@@ -3696,6 +8163,22 @@ export interface StreamsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteStreamResponse) => void,
+  ): ClientUnaryCall;
+  /** Describes a stream with its shards (paginated by limit and exclusive_start_shard_id). */
+  describeStream(
+    request: DescribeStreamRequest,
+    callback: (error: ServiceError | null, response: DescribeStreamResponse) => void,
+  ): ClientUnaryCall;
+  describeStream(
+    request: DescribeStreamRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DescribeStreamResponse) => void,
+  ): ClientUnaryCall;
+  describeStream(
+    request: DescribeStreamRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DescribeStreamResponse) => void,
   ): ClientUnaryCall;
   /** Describes a stream without its shard list. */
   describeStreamSummary(
@@ -3729,7 +8212,7 @@ export interface StreamsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListStreamsResponse) => void,
   ): ClientUnaryCall;
-  /** Lists the shards of a stream, paginated. */
+  /** Lists the shards of a stream, paginated, optionally filtered. */
   listShards(
     request: ListShardsRequest,
     callback: (error: ServiceError | null, response: ListShardsResponse) => void,
@@ -3777,7 +8260,7 @@ export interface StreamsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PutRecordsResponse) => void,
   ): ClientUnaryCall;
-  /** Returns an iterator naming a position in a shard. */
+  /** Returns an iterator naming a position in a shard; it expires after 5 minutes. */
   getShardIterator(
     request: GetShardIteratorRequest,
     callback: (error: ServiceError | null, response: GetShardIteratorResponse) => void,
@@ -3808,6 +8291,192 @@ export interface StreamsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetRecordsResponse) => void,
+  ): ClientUnaryCall;
+  /** Pushes a shard's records to a registered consumer as they commit (enhanced fan-out). */
+  subscribeToShard(
+    request: SubscribeToShardRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SubscribeToShardResponse>;
+  subscribeToShard(
+    request: SubscribeToShardRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SubscribeToShardResponse>;
+  /** Raises the retention period (24 to 8760 hours). */
+  increaseStreamRetentionPeriod(
+    request: IncreaseStreamRetentionPeriodRequest,
+    callback: (error: ServiceError | null, response: IncreaseStreamRetentionPeriodResponse) => void,
+  ): ClientUnaryCall;
+  increaseStreamRetentionPeriod(
+    request: IncreaseStreamRetentionPeriodRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IncreaseStreamRetentionPeriodResponse) => void,
+  ): ClientUnaryCall;
+  increaseStreamRetentionPeriod(
+    request: IncreaseStreamRetentionPeriodRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IncreaseStreamRetentionPeriodResponse) => void,
+  ): ClientUnaryCall;
+  /** Lowers the retention period (24 to 8760 hours); older records are trimmed. */
+  decreaseStreamRetentionPeriod(
+    request: DecreaseStreamRetentionPeriodRequest,
+    callback: (error: ServiceError | null, response: DecreaseStreamRetentionPeriodResponse) => void,
+  ): ClientUnaryCall;
+  decreaseStreamRetentionPeriod(
+    request: DecreaseStreamRetentionPeriodRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DecreaseStreamRetentionPeriodResponse) => void,
+  ): ClientUnaryCall;
+  decreaseStreamRetentionPeriod(
+    request: DecreaseStreamRetentionPeriodRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DecreaseStreamRetentionPeriodResponse) => void,
+  ): ClientUnaryCall;
+  /** Adds or replaces up to 10 tags (50 per stream). */
+  addTagsToStream(
+    request: AddTagsToStreamRequest,
+    callback: (error: ServiceError | null, response: AddTagsToStreamResponse) => void,
+  ): ClientUnaryCall;
+  addTagsToStream(
+    request: AddTagsToStreamRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddTagsToStreamResponse) => void,
+  ): ClientUnaryCall;
+  addTagsToStream(
+    request: AddTagsToStreamRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddTagsToStreamResponse) => void,
+  ): ClientUnaryCall;
+  /** Removes tags by key. */
+  removeTagsFromStream(
+    request: RemoveTagsFromStreamRequest,
+    callback: (error: ServiceError | null, response: RemoveTagsFromStreamResponse) => void,
+  ): ClientUnaryCall;
+  removeTagsFromStream(
+    request: RemoveTagsFromStreamRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveTagsFromStreamResponse) => void,
+  ): ClientUnaryCall;
+  removeTagsFromStream(
+    request: RemoveTagsFromStreamRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveTagsFromStreamResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists a stream's tags, paginated. */
+  listTagsForStream(
+    request: ListTagsForStreamRequest,
+    callback: (error: ServiceError | null, response: ListTagsForStreamResponse) => void,
+  ): ClientUnaryCall;
+  listTagsForStream(
+    request: ListTagsForStreamRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTagsForStreamResponse) => void,
+  ): ClientUnaryCall;
+  listTagsForStream(
+    request: ListTagsForStreamRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTagsForStreamResponse) => void,
+  ): ClientUnaryCall;
+  /** Registers a consumer for SubscribeToShard (20 per stream). */
+  registerStreamConsumer(
+    request: RegisterStreamConsumerRequest,
+    callback: (error: ServiceError | null, response: RegisterStreamConsumerResponse) => void,
+  ): ClientUnaryCall;
+  registerStreamConsumer(
+    request: RegisterStreamConsumerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RegisterStreamConsumerResponse) => void,
+  ): ClientUnaryCall;
+  registerStreamConsumer(
+    request: RegisterStreamConsumerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RegisterStreamConsumerResponse) => void,
+  ): ClientUnaryCall;
+  /** Describes a consumer by ARN, or by stream ARN and name. */
+  describeStreamConsumer(
+    request: DescribeStreamConsumerRequest,
+    callback: (error: ServiceError | null, response: DescribeStreamConsumerResponse) => void,
+  ): ClientUnaryCall;
+  describeStreamConsumer(
+    request: DescribeStreamConsumerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DescribeStreamConsumerResponse) => void,
+  ): ClientUnaryCall;
+  describeStreamConsumer(
+    request: DescribeStreamConsumerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DescribeStreamConsumerResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists a stream's consumers, paginated. */
+  listStreamConsumers(
+    request: ListStreamConsumersRequest,
+    callback: (error: ServiceError | null, response: ListStreamConsumersResponse) => void,
+  ): ClientUnaryCall;
+  listStreamConsumers(
+    request: ListStreamConsumersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListStreamConsumersResponse) => void,
+  ): ClientUnaryCall;
+  listStreamConsumers(
+    request: ListStreamConsumersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListStreamConsumersResponse) => void,
+  ): ClientUnaryCall;
+  /** Deregisters a consumer; its subscriptions end. */
+  deregisterStreamConsumer(
+    request: DeregisterStreamConsumerRequest,
+    callback: (error: ServiceError | null, response: DeregisterStreamConsumerResponse) => void,
+  ): ClientUnaryCall;
+  deregisterStreamConsumer(
+    request: DeregisterStreamConsumerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeregisterStreamConsumerResponse) => void,
+  ): ClientUnaryCall;
+  deregisterStreamConsumer(
+    request: DeregisterStreamConsumerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeregisterStreamConsumerResponse) => void,
+  ): ClientUnaryCall;
+  /** Switches a stream between PROVISIONED (throttled per shard) and ON_DEMAND. */
+  updateStreamMode(
+    request: UpdateStreamModeRequest,
+    callback: (error: ServiceError | null, response: UpdateStreamModeResponse) => void,
+  ): ClientUnaryCall;
+  updateStreamMode(
+    request: UpdateStreamModeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateStreamModeResponse) => void,
+  ): ClientUnaryCall;
+  updateStreamMode(
+    request: UpdateStreamModeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateStreamModeResponse) => void,
+  ): ClientUnaryCall;
+  /** The cluster's shard limit and usage. */
+  describeLimits(
+    request: DescribeLimitsRequest,
+    callback: (error: ServiceError | null, response: DescribeLimitsResponse) => void,
+  ): ClientUnaryCall;
+  describeLimits(
+    request: DescribeLimitsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DescribeLimitsResponse) => void,
+  ): ClientUnaryCall;
+  describeLimits(
+    request: DescribeLimitsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DescribeLimitsResponse) => void,
   ): ClientUnaryCall;
 }
 
