@@ -1,6 +1,58 @@
 /**
- * @sluice/metadata — Raft group 0: streams, shards, placement, liveness, consumers; its leader runs the controller.
- *
- * This package is laid out by the workspace issue and filled in by the issues that own it.
+ * @sluice/metadata — Raft group 0: streams, shards, placement, nodes, consumers; its leader runs
+ * the controller, and every node's reconciler starts and stops its shard replicas to match.
  */
 export const PACKAGE_NAME = "@sluice/metadata";
+
+export type { ApplyOutcome } from "./apply.js";
+export { applyCommand, applyEncoded } from "./apply.js";
+export type { CommandResult, MetadataCommand, MetadataCommandType } from "./commands.js";
+export { decodeCommand, encodeCommand } from "./commands.js";
+export * as constants from "./constants.js";
+export {
+  ConsumerExistsError,
+  ConsumerNotFoundError,
+  InvalidArgumentError,
+  InvalidMetadataOptionsError,
+  isMetadataErrorCode,
+  LimitExceededError,
+  MetadataError,
+  MetadataErrorCode,
+  MetadataTimeoutError,
+  MetadataUnavailableError,
+  metadataErrorFor,
+  StreamExistsError,
+  StreamInUseError,
+  StreamNotFoundError,
+} from "./errors.js";
+export type { HashKeyRange } from "./hash-range.js";
+export { HASH_KEY_MAX, splitHashKeySpace } from "./hash-range.js";
+export { placeReplicas } from "./placement.js";
+export { canonicalJson, decodeSnapshot, encodeSnapshot } from "./snapshot.js";
+export type {
+  ConsumerInfo,
+  ConsumerStatus,
+  GroupOwner,
+  MetadataState,
+  NodeInfo,
+  ShardInfo,
+  StreamInfo,
+  StreamMode,
+  StreamStatus,
+} from "./state.js";
+export {
+  CONSUMER_STATUSES,
+  consumerArn,
+  emptyState,
+  MetadataView,
+  STREAM_MODES,
+  STREAM_STATUSES,
+  shardIdFor,
+  streamArn,
+} from "./state.js";
+export type {
+  GroupStateMachine,
+  MetadataChangeListener,
+  MetadataStateMachineOptions,
+} from "./state-machine.js";
+export { MetadataStateMachine } from "./state-machine.js";

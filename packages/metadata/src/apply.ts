@@ -1,0 +1,572 @@
+/**
+ * The metadata state transition: `applyCommand(state, command)` → the next state, the result,
+ * and the names of the streams it changed. Pure and deterministic: it reads only the state and
+ * the command (time and random bytes come in the command), so every replica computes the same.
+ *
+ * Bad input never throws: every check fails with a `CommandResult` carrying a MetadataErrorCode
+ * and leaves the state unchanged. A thrown error here is a bug.
+ */
+import { type CommandResult, decodeCommand } from "./commands.js";
+import {
+  ADDRESS_LENGTH_MAX,
+  CLUSTER_SECRET_BYTES,
+  CONSUMER_NAME_LENGTH_MAX,
+  CONSUMERS_PER_STREAM_MAX,
+  NODES_MAX,
+  ON_DEMAND_SHARD_COUNT_DEFAULT,
+  OPEN_SHARDS_PER_CLUSTER_MAX,
+  RETENTION_HOURS_DEFAULT,
+  RETENTION_HOURS_MAX,
+  RETENTION_HOURS_MIN,
+  SHARD_GROUP_ID_MAX,
+  SHARDS_PER_CREATE_MAX,
+  STREAM_NAME_LENGTH_MAX,
+  STREAMS_MAX,
+  TAG_KEY_LENGTH_MAX,
+  TAG_VALUE_LENGTH_MAX,
+  TAGS_PER_CALL_MAX,
+  TAGS_PER_STREAM_MAX,
+  ZONE_LENGTH_MAX,
+} from "./constants.js";
+import { MetadataErrorCode } from "./errors.js";
+import { splitHashKeySpace } from "./hash-range.js";
+import { placeReplicas } from "./placement.js";
+import {
+  CONSUMER_STATUSES,
+  type ConsumerInfo,
+  consumerArn,
+  type MetadataState,
+  type NodeInfo,
+  type ShardInfo,
+  STREAM_MODES,
+  STREAM_STATUSES,
+  type StreamInfo,
+  shardIdFor,
+  streamArn,
+} from "./state.js";
+
+export interface ApplyOutcome {
+  readonly state: MetadataState;
+  readonly result: CommandResult;
+  /** Names of the streams whose entry changed (added, changed or removed). */
+  readonly changedStreams: readonly string[];
+}
+
+const NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
+const HEX_PATTERN = /^[0-9a-f]*$/;
+
+/** A rejected command: caught in applyCommand and turned into a failed result. */
+class Rejection {
+  constructor(
+    readonly code: MetadataErrorCode,
+    readonly message: string,
+  ) {}
+}
+
+function reject(code: MetadataErrorCode, message: string): never {
+  throw new Rejection(code, message);
+}
+
+function invalid(message: string): never {
+  return reject(MetadataErrorCode.InvalidArgument, message);
+}
+
+/** Applies an encoded command (see `encodeCommand`). */
+export function applyEncoded(state: MetadataState, data: Uint8Array): ApplyOutcome {
+  const decoded = decodeCommand(data);
+  if ("failure" in decoded) return { state, result: decoded.failure, changedStreams: [] };
+  return applyCommand(state, decoded.command);
+}
+
+/** Applies a parsed command (any JSON value; its shape is checked here). */
+export function applyCommand(state: MetadataState, command: unknown): ApplyOutcome {
+  try {
+    const input = record(command, "command");
+    const type = input.type;
+    const handler = typeof type === "string" && Object.hasOwn(HANDLERS, type) ? HANDLERS[type] : undefined;
+    if (handler === undefined) invalid(`unknown command type ${JSON.stringify(type)}`);
+    return handler(state, input);
+  } catch (error) {
+    if (error instanceof Rejection) {
+      return { state, result: { ok: false, code: error.code, message: error.message }, changedStreams: [] };
+    }
+    throw error;
+  }
+}
+
+type Input = Readonly<Record<string, unknown>>;
+type Handler = (state: MetadataState, input: Input) => ApplyOutcome;
+
+const OK: CommandResult = Object.freeze({ ok: true });
+
+const HANDLERS: Readonly<Record<string, Handler>> = {
+  InitCluster(state, input) {
+    const secretHex = string(input.secretHex, "secretHex");
+    if (secretHex.length !== CLUSTER_SECRET_BYTES * 2 || !HEX_PATTERN.test(secretHex)) {
+      invalid(
+        `secretHex must be ${CLUSTER_SECRET_BYTES} bytes as ${CLUSTER_SECRET_BYTES * 2} lowercase hex digits`,
+      );
+    }
+    if (state.clusterSecretHex !== "") return unchanged(state);
+    return changed({ ...state, clusterSecretHex: secretHex }, []);
+  },
+
+  RegisterNode(state, input) {
+    const raw = record(input.node, "node");
+    const nodeId = integer(raw.nodeId, "node.nodeId", 1, Number.MAX_SAFE_INTEGER);
+    const node: NodeInfo = {
+      nodeId,
+      zone: boundedString(raw.zone, "node.zone", 1, ZONE_LENGTH_MAX),
+      peerAddress: boundedString(raw.peerAddress, "node.peerAddress", 1, ADDRESS_LENGTH_MAX),
+      gatewayAddress: boundedString(raw.gatewayAddress, "node.gatewayAddress", 1, ADDRESS_LENGTH_MAX),
+      ...(raw.httpAddress === undefined
+        ? {}
+        : { httpAddress: boundedString(raw.httpAddress, "node.httpAddress", 1, ADDRESS_LENGTH_MAX) }),
+    };
+    if (!state.nodes.has(nodeId) && state.nodes.size >= NODES_MAX) {
+      reject(MetadataErrorCode.LimitExceeded, `the cluster has ${NODES_MAX} nodes (NODES_MAX)`);
+    }
+    const nodes = new Map(state.nodes);
+    nodes.set(nodeId, Object.freeze(node));
+    return changed({ ...state, nodes }, []);
+  },
+
+  CreateStream(state, input) {
+    const streamName = name(input.streamName, "streamName", STREAM_NAME_LENGTH_MAX);
+    const mode = oneOf(input.mode, "mode", STREAM_MODES);
+    const nowMs = timestamp(input.nowMs, "nowMs");
+    let shardCount: number;
+    if (input.shardCount === undefined) {
+      if (mode !== "ON_DEMAND") invalid("shardCount is required for a PROVISIONED stream");
+      shardCount = ON_DEMAND_SHARD_COUNT_DEFAULT;
+    } else {
+      shardCount = integer(input.shardCount, "shardCount", 1, Number.MAX_SAFE_INTEGER);
+    }
+    const tags =
+      input.tags === undefined ? new Map<string, string>() : tagMap(input.tags, TAGS_PER_STREAM_MAX);
+    if (state.streams.has(streamName)) {
+      reject(
+        MetadataErrorCode.StreamExists,
+        `stream ${streamName} already exists: pick another name or delete it first`,
+      );
+    }
+    if (shardCount > SHARDS_PER_CREATE_MAX) {
+      reject(
+        MetadataErrorCode.LimitExceeded,
+        `shardCount ${shardCount} exceeds SHARDS_PER_CREATE_MAX (${SHARDS_PER_CREATE_MAX})`,
+      );
+    }
+    if (state.streams.size >= STREAMS_MAX) {
+      reject(
+        MetadataErrorCode.LimitExceeded,
+        `the cluster has ${STREAMS_MAX} streams (STREAMS_MAX): delete one first`,
+      );
+    }
+    const open = openShardCount(state);
+    if (open + shardCount > OPEN_SHARDS_PER_CLUSTER_MAX) {
+      reject(
+        MetadataErrorCode.LimitExceeded,
+        `the cluster has ${open} open shards; ${shardCount} more would pass OPEN_SHARDS_PER_CLUSTER_MAX (${OPEN_SHARDS_PER_CLUSTER_MAX})`,
+      );
+    }
+    if (state.nextGroupId + shardCount - 1 > SHARD_GROUP_ID_MAX) {
+      reject(MetadataErrorCode.LimitExceeded, "the cluster has used every shard group id");
+    }
+    if (state.nodes.size === 0) {
+      reject(
+        MetadataErrorCode.MetadataUnavailable,
+        "no node has registered yet: retry once the cluster is up",
+      );
+    }
+    const arn = streamArn(streamName);
+    const shards: ShardInfo[] = splitHashKeySpace(shardCount).map((range, i) => {
+      const groupId = state.nextGroupId + i;
+      return Object.freeze({
+        shardId: shardIdFor(i),
+        shardNumber: i,
+        groupId,
+        hashKeyStart: range.start,
+        hashKeyEnd: range.end,
+        replicas: Object.freeze(placeReplicas(state.nodes, groupId)),
+        createdAtMs: nowMs,
+      });
+    });
+    const stream: StreamInfo = {
+      streamName,
+      streamArn: arn,
+      streamId: state.nextStreamId,
+      status: "CREATING",
+      mode,
+      retentionHours: RETENTION_HOURS_DEFAULT,
+      createdAtMs: nowMs,
+      tags,
+      shards: Object.freeze(shards),
+      nextShardNumber: shardCount,
+      consumers: Object.freeze([]),
+    };
+    const streams = new Map(state.streams);
+    streams.set(streamName, Object.freeze(stream));
+    return changed(
+      {
+        ...state,
+        streams,
+        nextGroupId: state.nextGroupId + shardCount,
+        nextStreamId: state.nextStreamId + 1,
+      },
+      [streamName],
+      { streamName, streamArn: arn, streamId: stream.streamId },
+    );
+  },
+
+  SetStreamStatus(state, input) {
+    const stream = streamById(state, input);
+    const from = oneOf(input.from, "from", STREAM_STATUSES);
+    const to = oneOf(input.to, "to", STREAM_STATUSES);
+    if (stream.status !== from) {
+      reject(MetadataErrorCode.StreamInUse, `stream ${stream.streamName} is ${stream.status}, not ${from}`);
+    }
+    if (from === to) return unchanged(state);
+    return withStream(state, { ...stream, status: to });
+  },
+
+  DeleteStream(state, input) {
+    const stream = streamByRef(state, input.streamName);
+    const enforce = boolean(input.enforceConsumerDeletion, "enforceConsumerDeletion");
+    if (stream.status === "DELETING") return unchanged(state);
+    if (stream.consumers.length > 0 && !enforce) {
+      reject(
+        MetadataErrorCode.StreamInUse,
+        `stream ${stream.streamName} has ${stream.consumers.length} registered consumers: deregister them or set EnforceConsumerDeletion`,
+      );
+    }
+    return withStream(state, { ...stream, status: "DELETING" });
+  },
+
+  RemoveStream(state, input) {
+    const stream = streamById(state, input);
+    if (stream.status !== "DELETING") {
+      reject(MetadataErrorCode.StreamInUse, `stream ${stream.streamName} is ${stream.status}, not DELETING`);
+    }
+    const streams = new Map(state.streams);
+    streams.delete(stream.streamName);
+    return changed({ ...state, streams }, [stream.streamName]);
+  },
+
+  IncreaseRetention(state, input) {
+    return changeRetention(state, input, "increase");
+  },
+
+  DecreaseRetention(state, input) {
+    return changeRetention(state, input, "decrease");
+  },
+
+  AddTags(state, input) {
+    const stream = streamByRef(state, input.streamName);
+    const added = tagMap(input.tags, TAGS_PER_CALL_MAX);
+    if (added.size === 0) invalid("tags must hold at least one tag");
+    notDeleting(stream);
+    const tags = new Map(stream.tags);
+    for (const [key, value] of added) tags.set(key, value);
+    if (tags.size > TAGS_PER_STREAM_MAX) {
+      reject(
+        MetadataErrorCode.LimitExceeded,
+        `stream ${stream.streamName} would have ${tags.size} tags; at most ${TAGS_PER_STREAM_MAX} (TAGS_PER_STREAM_MAX)`,
+      );
+    }
+    return withStream(state, { ...stream, tags: sortedMap(tags) });
+  },
+
+  RemoveTags(state, input) {
+    const stream = streamByRef(state, input.streamName);
+    if (!Array.isArray(input.tagKeys)) invalid("tagKeys must be an array of tag keys");
+    const keys = input.tagKeys as unknown[];
+    if (keys.length < 1 || keys.length > TAGS_PER_CALL_MAX) {
+      invalid(`tagKeys must hold 1 to ${TAGS_PER_CALL_MAX} keys, got ${keys.length}`);
+    }
+    for (const key of keys) boundedString(key, "tag key", 1, TAG_KEY_LENGTH_MAX);
+    notDeleting(stream);
+    const tags = new Map(stream.tags);
+    for (const key of keys as string[]) tags.delete(key);
+    if (tags.size === stream.tags.size) return unchanged(state);
+    return withStream(state, { ...stream, tags });
+  },
+
+  RegisterConsumer(state, input) {
+    const stream = streamByRef(state, input.streamName);
+    const consumerName = name(input.consumerName, "consumerName", CONSUMER_NAME_LENGTH_MAX);
+    const nowMs = timestamp(input.nowMs, "nowMs");
+    if (stream.status !== "ACTIVE") {
+      reject(
+        MetadataErrorCode.StreamInUse,
+        `stream ${stream.streamName} is ${stream.status}: wait until it is ACTIVE`,
+      );
+    }
+    if (stream.consumers.some((c) => c.consumerName === consumerName)) {
+      reject(
+        MetadataErrorCode.ConsumerExists,
+        `consumer ${consumerName} is already registered on stream ${stream.streamName}`,
+      );
+    }
+    if (stream.consumers.length >= CONSUMERS_PER_STREAM_MAX) {
+      reject(
+        MetadataErrorCode.LimitExceeded,
+        `stream ${stream.streamName} has ${CONSUMERS_PER_STREAM_MAX} consumers (CONSUMERS_PER_STREAM_MAX): deregister one first`,
+      );
+    }
+    const consumer: ConsumerInfo = Object.freeze({
+      consumerName,
+      consumerArn: consumerArn(stream.streamArn, consumerName, nowMs),
+      status: "CREATING",
+      createdAtMs: nowMs,
+    });
+    return withStream(
+      state,
+      { ...stream, consumers: Object.freeze([...stream.consumers, consumer]) },
+      {
+        consumerName,
+        consumerArn: consumer.consumerArn,
+        createdAtMs: nowMs,
+      },
+    );
+  },
+
+  SetConsumerStatus(state, input) {
+    const stream = streamById(state, input);
+    const arn = string(input.consumerArn, "consumerArn");
+    const from = oneOf(input.from, "from", CONSUMER_STATUSES);
+    const to = oneOf(input.to, "to", CONSUMER_STATUSES);
+    const consumer = consumerIn(stream, arn);
+    if (consumer.status !== from) {
+      reject(
+        MetadataErrorCode.StreamInUse,
+        `consumer ${consumer.consumerName} is ${consumer.status}, not ${from}`,
+      );
+    }
+    if (from === to) return unchanged(state);
+    return withConsumer(state, stream, { ...consumer, status: to });
+  },
+
+  DeregisterConsumer(state, input) {
+    let stream: StreamInfo;
+    let consumer: ConsumerInfo;
+    if (input.consumerArn !== undefined) {
+      const arn = string(input.consumerArn, "consumerArn");
+      const marker = arn.indexOf("/consumer/");
+      if (marker < 0) invalid(`consumerArn ${arn} is not a consumer ARN`);
+      const owner = [...state.streams.values()].find((s) => s.streamArn === arn.slice(0, marker));
+      if (owner === undefined) reject(MetadataErrorCode.ConsumerNotFound, `no consumer with ARN ${arn}`);
+      stream = owner;
+      consumer = consumerIn(stream, arn);
+    } else {
+      stream = streamByRef(state, input.streamName);
+      const consumerName = name(input.consumerName, "consumerName", CONSUMER_NAME_LENGTH_MAX);
+      const found = stream.consumers.find((c) => c.consumerName === consumerName);
+      if (found === undefined) {
+        reject(
+          MetadataErrorCode.ConsumerNotFound,
+          `no consumer ${consumerName} on stream ${stream.streamName}`,
+        );
+      }
+      consumer = found;
+    }
+    if (consumer.status === "DELETING") return unchanged(state);
+    return withConsumer(state, stream, { ...consumer, status: "DELETING" });
+  },
+
+  RemoveConsumer(state, input) {
+    const stream = streamById(state, input);
+    const consumer = consumerIn(stream, string(input.consumerArn, "consumerArn"));
+    if (consumer.status !== "DELETING") {
+      reject(
+        MetadataErrorCode.StreamInUse,
+        `consumer ${consumer.consumerName} is ${consumer.status}, not DELETING`,
+      );
+    }
+    const consumers = Object.freeze(stream.consumers.filter((c) => c !== consumer));
+    return withStream(state, { ...stream, consumers });
+  },
+
+  UpdateStreamMode(state, input) {
+    const stream = streamByRef(state, input.streamName);
+    const mode = oneOf(input.mode, "mode", STREAM_MODES);
+    if (stream.status !== "ACTIVE") {
+      reject(
+        MetadataErrorCode.StreamInUse,
+        `stream ${stream.streamName} is ${stream.status}: wait until it is ACTIVE`,
+      );
+    }
+    if (stream.mode === mode) return unchanged(state);
+    return withStream(state, { ...stream, mode });
+  },
+};
+
+// ---- transitions ---------------------------------------------------------------------------------
+
+function changeRetention(
+  state: MetadataState,
+  input: Input,
+  direction: "increase" | "decrease",
+): ApplyOutcome {
+  const stream = streamByRef(state, input.streamName);
+  const hours = integer(input.hours, "hours", RETENTION_HOURS_MIN, RETENTION_HOURS_MAX);
+  if (direction === "increase" && hours < stream.retentionHours) {
+    invalid(
+      `retention ${hours} h is below the current ${stream.retentionHours} h: use DecreaseStreamRetentionPeriod to lower it`,
+    );
+  }
+  if (direction === "decrease" && hours > stream.retentionHours) {
+    invalid(
+      `retention ${hours} h is above the current ${stream.retentionHours} h: use IncreaseStreamRetentionPeriod to raise it`,
+    );
+  }
+  if (stream.status !== "ACTIVE") {
+    reject(
+      MetadataErrorCode.StreamInUse,
+      `stream ${stream.streamName} is ${stream.status}: wait until it is ACTIVE`,
+    );
+  }
+  if (hours === stream.retentionHours) return unchanged(state);
+  return withStream(state, { ...stream, retentionHours: hours });
+}
+
+function withStream(state: MetadataState, stream: StreamInfo, value?: unknown): ApplyOutcome {
+  const streams = new Map(state.streams);
+  streams.set(stream.streamName, Object.freeze(stream));
+  return changed({ ...state, streams }, [stream.streamName], value);
+}
+
+function withConsumer(state: MetadataState, stream: StreamInfo, consumer: ConsumerInfo): ApplyOutcome {
+  const consumers = Object.freeze(
+    stream.consumers.map((c) => (c.consumerArn === consumer.consumerArn ? Object.freeze(consumer) : c)),
+  );
+  return withStream(state, { ...stream, consumers });
+}
+
+function changed(state: MetadataState, changedStreams: readonly string[], value?: unknown): ApplyOutcome {
+  return {
+    state: Object.freeze(state),
+    result: value === undefined ? OK : { ok: true, value },
+    changedStreams,
+  };
+}
+
+function unchanged(state: MetadataState): ApplyOutcome {
+  return { state, result: OK, changedStreams: [] };
+}
+
+function openShardCount(state: MetadataState): number {
+  let open = 0;
+  for (const stream of state.streams.values()) {
+    for (const shard of stream.shards) if (shard.closedAtMs === undefined) open++;
+  }
+  return open;
+}
+
+// ---- lookups -------------------------------------------------------------------------------------
+
+function streamByRef(state: MetadataState, ref: unknown): StreamInfo {
+  const nameOrArn = boundedString(ref, "streamName", 1, 2 * STREAM_NAME_LENGTH_MAX + 64);
+  let stream: StreamInfo | undefined;
+  if (nameOrArn.startsWith("arn:")) {
+    const marker = nameOrArn.lastIndexOf(":stream/");
+    const found = marker < 0 ? undefined : state.streams.get(nameOrArn.slice(marker + ":stream/".length));
+    stream = found?.streamArn === nameOrArn ? found : undefined;
+  } else {
+    stream = state.streams.get(nameOrArn);
+  }
+  if (stream === undefined) reject(MetadataErrorCode.StreamNotFound, `stream ${nameOrArn} not found`);
+  return stream;
+}
+
+/** The stream named in `input.streamName` if it still is the one with `input.streamId`. */
+function streamById(state: MetadataState, input: Input): StreamInfo {
+  const stream = streamByRef(state, input.streamName);
+  const streamId = integer(input.streamId, "streamId", 1, Number.MAX_SAFE_INTEGER);
+  if (stream.streamId !== streamId) {
+    reject(MetadataErrorCode.StreamNotFound, `stream ${stream.streamName} with id ${streamId} was removed`);
+  }
+  return stream;
+}
+
+function consumerIn(stream: StreamInfo, arn: string): ConsumerInfo {
+  const consumer = stream.consumers.find((c) => c.consumerArn === arn);
+  if (consumer === undefined) reject(MetadataErrorCode.ConsumerNotFound, `no consumer with ARN ${arn}`);
+  return consumer;
+}
+
+function notDeleting(stream: StreamInfo): void {
+  if (stream.status === "DELETING") {
+    reject(MetadataErrorCode.StreamInUse, `stream ${stream.streamName} is being deleted`);
+  }
+}
+
+// ---- field checks --------------------------------------------------------------------------------
+
+function record(value: unknown, field: string): Input {
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    invalid(`${field} must be an object`);
+  return value as Input;
+}
+
+function string(value: unknown, field: string): string {
+  if (typeof value !== "string") invalid(`${field} must be a string`);
+  return value;
+}
+
+function boundedString(value: unknown, field: string, min: number, max: number): string {
+  const text = string(value, field);
+  if (text.length < min || text.length > max) {
+    invalid(`${field} must be ${min} to ${max} characters, got ${text.length}`);
+  }
+  return text;
+}
+
+function name(value: unknown, field: string, max: number): string {
+  const text = boundedString(value, field, 1, max);
+  if (!NAME_PATTERN.test(text))
+    invalid(`${field} ${JSON.stringify(text)} may hold only a-z, A-Z, 0-9, _ . -`);
+  return text;
+}
+
+function integer(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    invalid(`${field} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function timestamp(value: unknown, field: string): number {
+  return integer(value, field, 0, Number.MAX_SAFE_INTEGER);
+}
+
+function boolean(value: unknown, field: string): boolean {
+  if (typeof value !== "boolean") invalid(`${field} must be true or false`);
+  return value;
+}
+
+function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    invalid(`${field} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+/** Checks a tags object (at most `max` tags) and returns its entries as a key-sorted map. */
+function tagMap(value: unknown, max: number): Map<string, string> {
+  const entries = Object.entries(record(value, "tags"));
+  if (entries.length > max) {
+    invalid(`${entries.length} tags given; at most ${max} per call`);
+  }
+  const tags = new Map<string, string>();
+  for (const [key, tagValue] of entries) {
+    if (key.length < 1 || key.length > TAG_KEY_LENGTH_MAX) {
+      invalid(`tag key must be 1 to ${TAG_KEY_LENGTH_MAX} characters, got ${key.length}`);
+    }
+    tags.set(key, boundedString(tagValue, `tag ${key}`, 0, TAG_VALUE_LENGTH_MAX));
+  }
+  return sortedMap(tags);
+}
+
+function sortedMap(map: ReadonlyMap<string, string>): Map<string, string> {
+  return new Map([...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

@@ -1,0 +1,112 @@
+/**
+ * The commands of the metadata log and their results. Metadata is off the data path, so a
+ * command is JSON in a Buffer. Every value that must be the same on every replica (time, random
+ * bytes) is in the command, stamped by the proposer; apply reads nothing else.
+ *
+ * A `CommandResult` travels back to a proposer on another node, so it is plain JSON.
+ */
+import { COMMAND_BYTES_MAX } from "./constants.js";
+import { MetadataErrorCode } from "./errors.js";
+import type { ConsumerStatus, NodeInfo, StreamMode, StreamStatus } from "./state.js";
+
+export type MetadataCommand =
+  /** Sets the cluster secret (32 bytes, hex) unless it is set: then a no-op. */
+  | { readonly type: "InitCluster"; readonly secretHex: string }
+  /** Adds or replaces a node's registration. */
+  | { readonly type: "RegisterNode"; readonly node: NodeInfo }
+  /** A new stream in CREATING with its shards placed. `shardCount` may be left out for ON_DEMAND. */
+  | {
+      readonly type: "CreateStream";
+      readonly streamName: string;
+      readonly shardCount?: number;
+      readonly mode: StreamMode;
+      readonly tags?: Readonly<Record<string, string>>;
+      readonly nowMs: number;
+    }
+  /** Controller: moves a stream from `from` to `to` if it is still that stream in that status. */
+  | {
+      readonly type: "SetStreamStatus";
+      readonly streamName: string;
+      readonly streamId: number;
+      readonly from: StreamStatus;
+      readonly to: StreamStatus;
+    }
+  /** Moves a stream to DELETING (its groups are removed and the controller then removes it). */
+  | { readonly type: "DeleteStream"; readonly streamName: string; readonly enforceConsumerDeletion: boolean }
+  /** Controller: forgets a DELETING stream. */
+  | { readonly type: "RemoveStream"; readonly streamName: string; readonly streamId: number }
+  | { readonly type: "IncreaseRetention"; readonly streamName: string; readonly hours: number }
+  | { readonly type: "DecreaseRetention"; readonly streamName: string; readonly hours: number }
+  | { readonly type: "AddTags"; readonly streamName: string; readonly tags: Readonly<Record<string, string>> }
+  | { readonly type: "RemoveTags"; readonly streamName: string; readonly tagKeys: readonly string[] }
+  /** A consumer in CREATING; the controller makes it ACTIVE. `streamName` may be the stream's ARN. */
+  | {
+      readonly type: "RegisterConsumer";
+      readonly streamName: string;
+      readonly consumerName: string;
+      readonly nowMs: number;
+    }
+  /** Controller: moves a consumer from `from` to `to` if it is still that consumer in that status. */
+  | {
+      readonly type: "SetConsumerStatus";
+      readonly streamName: string;
+      readonly streamId: number;
+      readonly consumerArn: string;
+      readonly from: ConsumerStatus;
+      readonly to: ConsumerStatus;
+    }
+  /** Moves a consumer to DELETING; named by ARN, or by stream (name or ARN) and consumer name. */
+  | {
+      readonly type: "DeregisterConsumer";
+      readonly streamName?: string;
+      readonly consumerName?: string;
+      readonly consumerArn?: string;
+    }
+  /** Controller: forgets a DELETING consumer. */
+  | {
+      readonly type: "RemoveConsumer";
+      readonly streamName: string;
+      readonly streamId: number;
+      readonly consumerArn: string;
+    }
+  | { readonly type: "UpdateStreamMode"; readonly streamName: string; readonly mode: StreamMode };
+
+export type MetadataCommandType = MetadataCommand["type"];
+
+export type CommandResult =
+  | { readonly ok: true; readonly value?: unknown }
+  | { readonly ok: false; readonly code: MetadataErrorCode; readonly message: string };
+
+export function encodeCommand(command: MetadataCommand): Buffer {
+  return Buffer.from(JSON.stringify(command), "utf8");
+}
+
+/**
+ * Parses a command's bytes. Returns the parsed object (its fields are checked by apply) or a
+ * failed result for bytes that are not a JSON object with a string `type`.
+ */
+export function decodeCommand(data: Uint8Array): { command: unknown } | { failure: CommandResult } {
+  if (data.length > COMMAND_BYTES_MAX) {
+    return failure(
+      MetadataErrorCode.InvalidArgument,
+      `command of ${data.length} bytes exceeds COMMAND_BYTES_MAX (${COMMAND_BYTES_MAX})`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8"));
+  } catch {
+    return failure(
+      MetadataErrorCode.InvalidArgument,
+      "command is not valid JSON: send an encodeCommand() buffer",
+    );
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return failure(MetadataErrorCode.InvalidArgument, "command must be a JSON object with a type");
+  }
+  return { command: parsed };
+}
+
+function failure(code: MetadataErrorCode, message: string): { failure: CommandResult } {
+  return { failure: { ok: false, code, message } };
+}

@@ -1,0 +1,98 @@
+/**
+ * Limits and defaults of the metadata service, each a named constant with its unit in its name.
+ * Relations between them are asserted when this module loads, so a bad edit fails at once.
+ */
+import { constants as brokerConstants } from "@sluice/broker";
+
+// ---- Identity ----------------------------------------------------------------------------------
+
+/** The Raft group that holds the metadata; shard groups start at FIRST_SHARD_GROUP_ID. */
+export const METADATA_GROUP_ID = 0;
+/** The first group id given to a shard (`nextGroupId` starts here). */
+export const FIRST_SHARD_GROUP_ID = 1;
+/** Largest group id a shard may get (the broker's bound). */
+export const SHARD_GROUP_ID_MAX = brokerConstants.GROUP_ID_MAX;
+/** The region and account in every ARN this cluster hands out. */
+export const ARN_REGION = "local";
+export const ARN_ACCOUNT = "000000000000";
+/** Length of the cluster secret set once by InitCluster (the gateway signs iterators with it). */
+export const CLUSTER_SECRET_BYTES = 32;
+
+// ---- Placement ---------------------------------------------------------------------------------
+
+/** Replicas of each shard group: one per distinct zone, at most this many. */
+export const REPLICAS_PER_SHARD_MAX = 3;
+
+// ---- Cluster and stream limits -----------------------------------------------------------------
+
+/** Streams in the cluster (any status). */
+export const STREAMS_MAX = 500;
+/** Open shards across every stream of the cluster (each is a Raft group on three nodes). */
+export const OPEN_SHARDS_PER_CLUSTER_MAX = 1_000;
+/** Shards one CreateStream may ask for. */
+export const SHARDS_PER_CREATE_MAX = 500;
+/** Shard count of an ON_DEMAND stream created without one. */
+export const ON_DEMAND_SHARD_COUNT_DEFAULT = 4;
+/** Shard numbers are printed with 12 digits (`shardId-000000000000`). */
+export const SHARD_NUMBER_MAX = 999_999_999_999;
+/** Stream and consumer names: 1 to this many characters of [a-zA-Z0-9_.-]. */
+export const STREAM_NAME_LENGTH_MAX = 128;
+export const CONSUMER_NAME_LENGTH_MAX = 128;
+/** Node zones and addresses as registered. */
+export const ZONE_LENGTH_MAX = 64;
+export const ADDRESS_LENGTH_MAX = 256;
+/** Nodes that may register. */
+export const NODES_MAX = 64;
+
+/** Retention, in hours (Kinesis: 24 h to 365 days). */
+export const RETENTION_HOURS_DEFAULT = 24;
+export const RETENTION_HOURS_MIN = 24;
+export const RETENTION_HOURS_MAX = 8_760;
+
+/** Tags: per stream, per AddTags / RemoveTags call, and the lengths of keys and values. */
+export const TAGS_PER_STREAM_MAX = 50;
+export const TAGS_PER_CALL_MAX = 10;
+export const TAG_KEY_LENGTH_MAX = 128;
+export const TAG_VALUE_LENGTH_MAX = 256;
+
+/** Registered (enhanced fan-out) consumers per stream, any status. */
+export const CONSUMERS_PER_STREAM_MAX = 20;
+
+/** Largest encoded command or forwarded reply, in bytes. */
+export const COMMAND_BYTES_MAX = 64 * 1024;
+/** Version of the snapshot encoding (restore refuses others). */
+export const SNAPSHOT_FORMAT_VERSION = 1;
+
+// ---- Service timing ----------------------------------------------------------------------------
+
+/** How long `MetadataService.start` waits for group 0 to elect a leader. */
+export const METADATA_LEADER_WAIT_MS = 30_000;
+/** How long a proposal keeps retrying (no leader, leader moved) before it fails. */
+export const METADATA_PROPOSE_TIMEOUT_MS = 10_000;
+/** Jittered backoff between proposal attempts: uniform in [MIN, current], doubling to MAX. */
+export const PROPOSE_BACKOFF_MS_MIN = 5;
+export const PROPOSE_BACKOFF_MS_MAX = 200;
+/** A failed reconciler pass runs again after this long. */
+export const RECONCILE_RETRY_MS = 200;
+/** While leading, the controller also looks at the state this often (shard leaders appear without metadata changes). */
+export const CONTROLLER_POLL_INTERVAL_MS = 100;
+/** A failed controller pass runs again after this long. */
+export const CONTROLLER_RETRY_MS = 100;
+
+// ---- Relations ---------------------------------------------------------------------------------
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new Error(`@sluice/metadata constants: ${message}`);
+}
+check(SHARDS_PER_CREATE_MAX <= OPEN_SHARDS_PER_CLUSTER_MAX, "one stream must fit in the cluster");
+check(ON_DEMAND_SHARD_COUNT_DEFAULT <= SHARDS_PER_CREATE_MAX, "the on-demand default must be creatable");
+check(RETENTION_HOURS_MIN <= RETENTION_HOURS_DEFAULT, "default retention below the minimum");
+check(RETENTION_HOURS_DEFAULT <= RETENTION_HOURS_MAX, "default retention above the maximum");
+check(TAGS_PER_CALL_MAX <= TAGS_PER_STREAM_MAX, "a call may not add more tags than a stream holds");
+check(PROPOSE_BACKOFF_MS_MIN <= PROPOSE_BACKOFF_MS_MAX, "backoff bounds inverted");
+check(PROPOSE_BACKOFF_MS_MAX < METADATA_PROPOSE_TIMEOUT_MS, "backoff must allow several attempts");
+check(
+  REPLICAS_PER_SHARD_MAX <= brokerConstants.GROUP_VOTERS_MAX,
+  "more replicas than a group may have voters",
+);
+check(FIRST_SHARD_GROUP_ID > METADATA_GROUP_ID, "shard groups must not collide with group 0");

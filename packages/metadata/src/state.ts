@@ -1,0 +1,172 @@
+/**
+ * The metadata state (pure data) and the read-only view of it. The state is immutable: apply
+ * builds a new state that shares every unchanged node, stream and shard with the previous one
+ * (copy-on-write), so a reader may hold a view for as long as it likes while applies go on.
+ * Every object reachable from a state is frozen.
+ */
+import { ARN_ACCOUNT, ARN_REGION, FIRST_SHARD_GROUP_ID } from "./constants.js";
+
+export type StreamStatus = "CREATING" | "ACTIVE" | "UPDATING" | "DELETING";
+export type StreamMode = "PROVISIONED" | "ON_DEMAND";
+export type ConsumerStatus = "CREATING" | "ACTIVE" | "DELETING";
+
+export const STREAM_STATUSES: readonly StreamStatus[] = ["CREATING", "ACTIVE", "UPDATING", "DELETING"];
+export const STREAM_MODES: readonly StreamMode[] = ["PROVISIONED", "ON_DEMAND"];
+export const CONSUMER_STATUSES: readonly ConsumerStatus[] = ["CREATING", "ACTIVE", "DELETING"];
+
+export interface NodeInfo {
+  readonly nodeId: number;
+  /** Availability zone; replicas of a shard go to distinct zones. */
+  readonly zone: string;
+  /** host:port of the peer (Raft and forwarding) listener. */
+  readonly peerAddress: string;
+  /** host:port of the public gRPC API. */
+  readonly gatewayAddress: string;
+  /** host:port of the Kinesis HTTP/JSON API, when served. */
+  readonly httpAddress?: string;
+}
+
+export interface ShardInfo {
+  /** "shardId-" + the shard number zero-padded to 12 digits. */
+  readonly shardId: string;
+  readonly shardNumber: number;
+  /** The Raft group that holds this shard's log. */
+  readonly groupId: number;
+  /** Inclusive bounds of the hash key range, decimal strings. */
+  readonly hashKeyStart: string;
+  readonly hashKeyEnd: string;
+  readonly parentShardId?: string;
+  readonly adjacentParentShardId?: string;
+  /** Node ids of the replicas, ascending. */
+  readonly replicas: readonly number[];
+  readonly createdAtMs: number;
+  /** Set when the shard is closed by a reshard (no more writes); absent while open. */
+  readonly closedAtMs?: number;
+}
+
+export interface ConsumerInfo {
+  readonly consumerName: string;
+  /** streamArn + "/consumer/" + name + ":" + creation time in whole seconds. */
+  readonly consumerArn: string;
+  readonly status: ConsumerStatus;
+  readonly createdAtMs: number;
+}
+
+export interface StreamInfo {
+  readonly streamName: string;
+  readonly streamArn: string;
+  /** Never reused, so a re-created stream of the same name is told apart from the old one. */
+  readonly streamId: number;
+  readonly status: StreamStatus;
+  readonly mode: StreamMode;
+  readonly retentionHours: number;
+  readonly createdAtMs: number;
+  readonly tags: ReadonlyMap<string, string>;
+  /** In shard-number order. */
+  readonly shards: readonly ShardInfo[];
+  readonly nextShardNumber: number;
+  /** In registration order. */
+  readonly consumers: readonly ConsumerInfo[];
+}
+
+export interface MetadataState {
+  /** 32 bytes, hex; empty until InitCluster. */
+  readonly clusterSecretHex: string;
+  readonly nextGroupId: number;
+  readonly nextStreamId: number;
+  readonly nodes: ReadonlyMap<number, NodeInfo>;
+  readonly streams: ReadonlyMap<string, StreamInfo>;
+}
+
+export function emptyState(): MetadataState {
+  return Object.freeze({
+    clusterSecretHex: "",
+    nextGroupId: FIRST_SHARD_GROUP_ID,
+    nextStreamId: 1,
+    nodes: new Map<number, NodeInfo>(),
+    streams: new Map<string, StreamInfo>(),
+  });
+}
+
+export function streamArn(streamName: string): string {
+  return `arn:aws:kinesis:${ARN_REGION}:${ARN_ACCOUNT}:stream/${streamName}`;
+}
+
+export function consumerArn(streamArnValue: string, consumerName: string, createdAtMs: number): string {
+  return `${streamArnValue}/consumer/${consumerName}:${Math.floor(createdAtMs / 1000)}`;
+}
+
+export function shardIdFor(shardNumber: number): string {
+  return `shardId-${String(shardNumber).padStart(12, "0")}`;
+}
+
+/** Where a shard group lives: its stream and shard. */
+export interface GroupOwner {
+  readonly stream: StreamInfo;
+  readonly shard: ShardInfo;
+}
+
+/**
+ * A read-only, immutable view of the metadata at one applied index. Cheap to take; lookups by
+ * ARN and group id build their index on first use.
+ */
+export class MetadataView {
+  /** The last log index applied into this view (0 before any). */
+  readonly appliedIndex: number;
+  /** The cluster secret (empty before InitCluster). Shared between views: do not mutate. */
+  readonly clusterSecret: Buffer;
+  readonly nodes: ReadonlyMap<number, NodeInfo>;
+  /** Streams by name. */
+  readonly streams: ReadonlyMap<string, StreamInfo>;
+  /** The next group id apply will allocate; every shard group id is below it. */
+  readonly nextGroupId: number;
+  readonly nextStreamId: number;
+  private byArn: Map<string, StreamInfo> | undefined;
+  private byGroup: Map<number, GroupOwner> | undefined;
+
+  constructor(state: MetadataState, appliedIndex: number, clusterSecret: Buffer) {
+    this.appliedIndex = appliedIndex;
+    this.clusterSecret = clusterSecret;
+    this.nodes = state.nodes;
+    this.streams = state.streams;
+    this.nextGroupId = state.nextGroupId;
+    this.nextStreamId = state.nextStreamId;
+  }
+
+  stream(streamName: string): StreamInfo | undefined {
+    return this.streams.get(streamName);
+  }
+
+  streamByArn(arn: string): StreamInfo | undefined {
+    if (this.byArn === undefined) {
+      this.byArn = new Map();
+      for (const stream of this.streams.values()) this.byArn.set(stream.streamArn, stream);
+    }
+    return this.byArn.get(arn);
+  }
+
+  /** The stream named by `nameOrArn`: an ARN when it starts with "arn:", a name otherwise. */
+  resolveStream(nameOrArn: string): StreamInfo | undefined {
+    return nameOrArn.startsWith("arn:") ? this.streamByArn(nameOrArn) : this.streams.get(nameOrArn);
+  }
+
+  /** The consumer with this ARN and its stream. */
+  consumerByArn(arn: string): { stream: StreamInfo; consumer: ConsumerInfo } | undefined {
+    const marker = arn.indexOf("/consumer/");
+    if (marker < 0) return undefined;
+    const stream = this.streamByArn(arn.slice(0, marker));
+    const consumer = stream?.consumers.find((c) => c.consumerArn === arn);
+    return stream === undefined || consumer === undefined ? undefined : { stream, consumer };
+  }
+
+  /** The stream and shard whose log group `groupId` holds. */
+  groupOwner(groupId: number): GroupOwner | undefined {
+    if (this.byGroup === undefined) {
+      this.byGroup = new Map();
+      for (const stream of this.streams.values()) {
+        for (const shard of stream.shards) this.byGroup.set(shard.groupId, { stream, shard });
+      }
+    }
+    return this.byGroup.get(groupId);
+  }
+}
