@@ -1,8 +1,11 @@
 /**
  * The Broker: one node's multi-Raft host and shard state machines behind a small internal API —
  * create and remove group replicas, append a record batch through a group's leader, read
- * committed records from any replica, inspect and steer leadership, shut down gracefully. The
- * node process, the gateway and the metadata layer code against this class.
+ * committed records from any replica, inspect and steer leadership, shut down gracefully. Groups
+ * whose `stateMachineFor` returns a GroupStateMachine (the metadata service on group 0) take
+ * `propose` instead of `append`. Read barriers, applied-index listeners, timestamp lookup and
+ * local retention serve the gateway. The node process, the gateway and the metadata layer code
+ * against this class.
  *
  * Ownership: the Broker owns its storage (it opens and closes `dataDir`) but not the transport:
  * the caller creates it, calls `start()` on it (before or after `Broker.open`) and `close()` after
@@ -21,6 +24,7 @@ import {
   TransferInProgressError,
 } from "raft-ts";
 import {
+  APPEND_BYTES_MAX,
   APPEND_TIMEOUT_MS_DEFAULT,
   ELECTION_TICKS_DEFAULT,
   ELECTION_TICKS_MAX,
@@ -29,7 +33,9 @@ import {
   HEARTBEAT_TICKS_DEFAULT,
   LEADER_BALANCE_INTERVAL_MS,
   PENDING_APPENDS_PER_GROUP_MAX,
+  PROPOSAL_BYTES_MAX,
   QUIESCE_IDLE_TICKS,
+  READ_BARRIERS_PER_GROUP_MAX,
   READ_BYTES_MAX,
   READ_RECORDS_MAX,
   SHARD_TAIL_CACHE_BYTES_PER_GROUP,
@@ -41,6 +47,7 @@ import {
   TICK_INTERVAL_MS_MIN,
 } from "./constants.js";
 import {
+  AppendTooLargeError,
   BrokerBusyError,
   BrokerClosedError,
   GroupNotFoundError,
@@ -51,14 +58,31 @@ import {
 } from "./errors.js";
 import { type HostCounters, MultiRaftHost } from "./host/multi-raft-host.js";
 import type { AppendResult, Replica } from "./host/replica.js";
-import { type AppendRecord, encodeRecordBatch } from "./shard/record-batch.js";
+import {
+  type AppendRecord,
+  decodeRecordBatchHeader,
+  encodeRecordBatch,
+  forEachRecord,
+} from "./shard/record-batch.js";
 import type { ReadResult } from "./shard/shard-state.js";
 import { TailCacheBudget } from "./shard/tail-cache.js";
+import type { GroupStateMachine } from "./state-machine/group-state-machine.js";
 import type { GroupId, PeerTransport } from "./transport/transport.js";
 
 export type { AppendResult } from "./host/replica.js";
 export type { AppendRecord } from "./shard/record-batch.js";
 export type { ReadLimits, ReadRecord, ReadResult } from "./shard/shard-state.js";
+export type { GroupStateMachine } from "./state-machine/group-state-machine.js";
+
+/** What `propose` resolves with: where the entry is, and what the state machine returned here. */
+export interface ProposeResult {
+  readonly term: number;
+  readonly index: number;
+  readonly result: unknown;
+}
+
+/** Byte offset of the arrival stamp in a record batch header (see shard/record-batch.ts). */
+const ARRIVAL_TIMESTAMP_OFFSET = 8;
 
 export interface BrokerOptions {
   /** This node's id (a positive integer, unique in the cluster). */
@@ -93,6 +117,11 @@ export interface BrokerOptions {
   readonly tailCacheBytesPerGroup?: number;
   /** Shard tail caches of the whole node, in bytes. @default SHARD_TAIL_CACHE_BYTES_PER_NODE */
   readonly tailCacheBytesPerNode?: number;
+  /**
+   * Returns the state machine for a group, or undefined for a shard group. Called once per group
+   * replica, at creation and at recovery on open. @default () => undefined
+   */
+  readonly stateMachineFor?: (groupId: GroupId) => GroupStateMachine | undefined;
 }
 
 type ResolvedBrokerOptions = Required<Omit<BrokerOptions, "storage">> & {
@@ -103,6 +132,8 @@ export type GroupRole = "leader" | "follower" | "candidate" | "pre-candidate";
 
 export interface GroupStatus {
   readonly groupId: GroupId;
+  /** A shard log, or a state-machine group (`stateMachineFor` gave it a GroupStateMachine). */
+  readonly kind: "shard" | "state-machine";
   readonly role: GroupRole;
   /** The leader this replica knows of, 0 when none. */
   readonly leader: NodeId;
@@ -153,6 +184,7 @@ export function defaultBrokerOptions(): Omit<
     leaderBalanceIntervalMs: LEADER_BALANCE_INTERVAL_MS,
     tailCacheBytesPerGroup: SHARD_TAIL_CACHE_BYTES_PER_GROUP,
     tailCacheBytesPerNode: SHARD_TAIL_CACHE_BYTES_PER_NODE,
+    stateMachineFor: () => undefined,
   };
 }
 
@@ -201,6 +233,9 @@ export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOpti
     );
   }
   if (typeof resolved.clock !== "function") fail("clock must be a function returning ms");
+  if (typeof resolved.stateMachineFor !== "function") {
+    fail("stateMachineFor must be a function returning a GroupStateMachine or undefined");
+  }
   if (typeof resolved.random?.nextInt !== "function") fail("random must be a RandomSource (nextInt)");
   integer("appendTimeoutMs", resolved.appendTimeoutMs, 1, 3_600_000);
   integer("shutdownTransferTimeoutMs", resolved.shutdownTransferTimeoutMs, 0, 3_600_000);
@@ -282,6 +317,7 @@ export class Broker {
         tailCacheBudget: budget,
         tailCacheBytesPerGroup: resolved.tailCacheBytesPerGroup,
         quiesceIdleTicks: Math.max(QUIESCE_IDLE_TICKS, resolved.heartbeatTicks + 1),
+        stateMachineFor: stateMachineFactory(resolved.stateMachineFor),
       });
     } catch (error) {
       await storage.close();
@@ -364,38 +400,201 @@ export class Broker {
    * during a leadership transfer, InvalidRecordError / AppendTooLargeError for bad input (nothing
    * is appended), BrokerBusyError when the group has too much in flight, GroupNotFoundError,
    * BrokerClosedError; once in the log, LeadershipLostError or AppendTimeoutError mean the
-   * outcome is unknown (retrying may duplicate the records).
+   * outcome is unknown (retrying may duplicate the records). InvalidArgumentError on a
+   * state-machine group.
    */
   async append(groupId: GroupId, records: readonly AppendRecord[]): Promise<AppendResult> {
     this.checkOpen();
-    const replica = this.replicaOrThrow(groupId);
+    const replica = this.shardReplica(groupId);
+    // Validates the records (nothing appended on error); the stamp is written by proposeBatch.
+    const batch = encodeRecordBatch(records, 0);
+    return this.proposeBatch(replica, batch, records.length);
+  }
+
+  /**
+   * Like append, for a batch already encoded by encodeRecordBatch(records, 0) (the gateway
+   * encodes once): validates it structurally (decodeRecordBatchHeader + every length checked;
+   * InvalidRecordError / CorruptBatchError / AppendTooLargeError, nothing appended), writes the
+   * leader's arrival stamp into the header IN PLACE (the caller hands the buffer over: never
+   * touch it again), proposes it. Same results and errors as append.
+   */
+  async appendEncoded(groupId: GroupId, batch: Buffer): Promise<AppendResult> {
+    this.checkOpen();
+    const replica = this.shardReplica(groupId);
+    if (!Buffer.isBuffer(batch)) throw new InvalidArgumentError("batch must be a Buffer");
+    if (batch.length > APPEND_BYTES_MAX) {
+      throw new AppendTooLargeError("size in bytes", batch.length, APPEND_BYTES_MAX);
+    }
+    const { recordCount } = decodeRecordBatchHeader(batch);
+    // Every length checked, no string decoded (records before `from` are only walked over).
+    forEachRecord(batch, recordCount, recordCount, () => true);
+    return this.proposeBatch(replica, batch, recordCount);
+  }
+
+  /** The one append path: stamps a validated batch in place and proposes it. */
+  private proposeBatch(replica: Replica, batch: Buffer, recordCount: number): Promise<AppendResult> {
+    const groupId = replica.groupId;
     if (replica.pendingCount >= PENDING_APPENDS_PER_GROUP_MAX) {
       this.proposalsDropped++;
       throw new BrokerBusyError(groupId, `${replica.pendingCount} appends wait to commit`);
     }
     const shard = replica.shard;
     const arrival = Math.max(Math.floor(this.options.clock()), shard.lastArrivalTimestampMs);
-    const data = encodeRecordBatch(records, arrival);
+    batch.writeDoubleLE(arrival, ARRIVAL_TIMESTAMP_OFFSET);
     let position: { term: number; index: number };
     try {
-      position = replica.node.propose(data);
+      position = replica.node.propose(batch);
     } catch (error) {
       throw this.mapProposeError(replica, error);
     }
     shard.stampArrival(arrival);
     this.appendsProposed++;
     return new Promise<AppendResult>((resolve, reject) => {
-      this.host.trackAppend(replica, {
+      this.host.trackProposal(replica, {
         term: position.term,
         index: position.index,
         deadlineMs: this.options.clock() + this.options.appendTimeoutMs,
-        arrivalTimestampMs: arrival,
-        recordCount: records.length,
+        kind: "append",
         settled: false,
+        onCommitted: (committed) =>
+          resolve({
+            groupId,
+            term: committed.term,
+            index: committed.index,
+            arrivalTimestampMs: arrival,
+            recordCount,
+          }),
+        reject,
+      });
+    });
+  }
+
+  /**
+   * Proposes `data` as one entry of a state-machine group; resolves after it is committed and
+   * applied HERE with {term, index, result} where result is what apply returned. Same errors as
+   * append (NotLeaderError with leaderHint on a follower, BrokerBusyError,
+   * LeadershipLostError/AppendTimeoutError = outcome unknown, GroupNotFoundError,
+   * BrokerClosedError). InvalidArgumentError if the group is a shard group or data is empty or
+   * larger than PROPOSAL_BYTES_MAX. The broker keeps `data` (do not mutate it).
+   */
+  async propose(groupId: GroupId, data: Uint8Array): Promise<ProposeResult> {
+    this.checkOpen();
+    const replica = this.writableReplica(groupId);
+    const machine = replica.machine;
+    if (machine === null) {
+      throw new InvalidArgumentError(`group ${groupId} is a shard group: use append, not propose`);
+    }
+    if (!(data instanceof Uint8Array) || data.length === 0 || data.length > PROPOSAL_BYTES_MAX) {
+      throw new InvalidArgumentError(
+        `a proposal must be 1 to ${PROPOSAL_BYTES_MAX} bytes (a Uint8Array), got ${
+          data instanceof Uint8Array ? `${data.length} bytes` : typeof data
+        }`,
+      );
+    }
+    if (replica.pendingCount >= PENDING_APPENDS_PER_GROUP_MAX) {
+      this.proposalsDropped++;
+      throw new BrokerBusyError(groupId, `${replica.pendingCount} proposals wait to commit`);
+    }
+    let position: { term: number; index: number };
+    try {
+      position = replica.node.propose(data);
+    } catch (error) {
+      throw this.mapProposeError(replica, error);
+    }
+    machine.expectResult(position.term, position.index);
+    this.appendsProposed++;
+    return new Promise<ProposeResult>((resolve, reject) => {
+      this.host.trackProposal(replica, {
+        term: position.term,
+        index: position.index,
+        deadlineMs: this.options.clock() + this.options.appendTimeoutMs,
+        kind: "proposal",
+        settled: false,
+        onCommitted: (committed) =>
+          resolve({
+            term: committed.term,
+            index: committed.index,
+            result: machine.takeResult(committed.index),
+          }),
+        reject: (error) => {
+          machine.forgetResult(position.index);
+          reject(error);
+        },
+      });
+    });
+  }
+
+  /**
+   * Linearizable read barrier (raft ReadIndex, safe form): resolves once this replica has
+   * applied everything committed before the call — on followers too (the leader answers the read
+   * index after a heartbeat round confirms it still leads). Any group kind. Rejects
+   * NotLeaderError (retriable) when no leader is known, AppendTimeoutError after appendTimeoutMs
+   * (the request or its answer was lost, e.g. leadership changed: retry), BrokerBusyError,
+   * GroupNotFoundError, BrokerClosedError.
+   */
+  async readBarrier(groupId: GroupId): Promise<void> {
+    this.checkOpen();
+    const replica = this.writableReplica(groupId);
+    if (replica.reads.size >= READ_BARRIERS_PER_GROUP_MAX) {
+      throw new BrokerBusyError(groupId, `${replica.reads.size} read barriers wait`);
+    }
+    const context = replica.reads.nextContext();
+    try {
+      replica.node.readIndex(context);
+    } catch (error) {
+      throw this.mapProposeError(replica, error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.host.trackRead(replica, context, {
+        index: -1,
+        deadlineMs: this.options.clock() + this.options.appendTimeoutMs,
         resolve,
         reject,
       });
     });
+  }
+
+  /**
+   * Calls `listener` after each Ready with the groups whose applied index advanced here (once per
+   * group per Ready, not per entry). Called from the persist loop: keep it short; exceptions are
+   * ignored. Returns an unsubscribe function.
+   */
+  onApplied(listener: (groupId: GroupId, appliedIndex: number) => void): () => void {
+    return this.host.onApplied(listener);
+  }
+
+  /**
+   * The first log index whose record batch has arrivalTimestampMs >= timestampMs, among the
+   * entries applied here; appliedIndex + 1 when none. Binary search (arrival stamps never
+   * decrease along the log; no-op and membership entries are stepped over): O(log n) storage
+   * reads. Entries before the first index (trimmed) are not searched. InvalidArgumentError on a
+   * state-machine group.
+   */
+  indexAtTimestamp(groupId: GroupId, timestampMs: number): number {
+    this.checkReadable();
+    const replica = this.shardReplica(groupId);
+    if (typeof timestampMs !== "number" || Number.isNaN(timestampMs)) {
+      throw new InvalidArgumentError(`timestampMs must be a number of ms, got ${String(timestampMs)}`);
+    }
+    return replica.shard.indexAtTimestamp(timestampMs);
+  }
+
+  /**
+   * Local retention: removes this replica's applied shard-log entries before `beforeIndex` (never
+   * past the applied index), so firstIndex() moves forward and reads before it start at the new
+   * first index. The log is compacted behind a snapshot that carries no records; a follower that
+   * falls behind a leader's first index catches up via that snapshot and reads from there.
+   * Idempotent. Resolves with the new first index (after the change is durable).
+   * InvalidArgumentError on a state-machine group (it compacts itself) or a bad index.
+   */
+  async trimLog(groupId: GroupId, beforeIndex: number): Promise<number> {
+    this.checkOpen();
+    const replica = this.shardReplica(groupId);
+    if (!Number.isSafeInteger(beforeIndex) || beforeIndex < 0) {
+      throw new InvalidArgumentError(`beforeIndex must be a non-negative integer, got ${beforeIndex}`);
+    }
+    if (beforeIndex <= replica.log.firstIndex()) return replica.log.firstIndex();
+    return this.host.trimLog(replica, beforeIndex);
   }
 
   /**
@@ -412,7 +611,7 @@ export class Broker {
     fromOffset = 0,
   ): ReadResult {
     this.checkReadable();
-    const replica = this.replicaOrThrow(groupId);
+    const replica = this.shardReplica(groupId);
     if (!Number.isSafeInteger(fromIndex) || fromIndex < 0) {
       throw new InvalidArgumentError(`fromIndex must be a non-negative integer, got ${fromIndex}`);
     }
@@ -451,6 +650,7 @@ export class Broker {
     const status = replica.node.status();
     return {
       groupId,
+      kind: replica.machine === null ? "shard" : "state-machine",
       role: ROLE_NAMES[status.role],
       leader: status.leader,
       term: status.term,
@@ -577,6 +777,24 @@ export class Broker {
     return replica;
   }
 
+  /** A replica that still runs (its state machine did not fail). */
+  private writableReplica(groupId: GroupId): Replica {
+    const replica = this.replicaOrThrow(groupId);
+    if (replica.failure !== null) throw replica.failure;
+    return replica;
+  }
+
+  /** A shard group's replica (InvalidArgumentError for a state-machine group). */
+  private shardReplica(groupId: GroupId): Replica {
+    const replica = this.writableReplica(groupId);
+    if (replica.machine !== null) {
+      throw new InvalidArgumentError(
+        `group ${groupId} is a state-machine group: use propose, not shard calls`,
+      );
+    }
+    return replica;
+  }
+
   private checkVoters(voters: readonly NodeId[]): NodeId[] {
     if (!Array.isArray(voters) || voters.length === 0 || voters.length > GROUP_VOTERS_MAX) {
       throw new InvalidArgumentError(`voters must be an array of 1 to ${GROUP_VOTERS_MAX} node ids`);
@@ -626,6 +844,28 @@ function checkGroupId(groupId: GroupId): void {
       `group id must be an integer in [0, ${GROUP_ID_MAX}], got ${String(groupId)}`,
     );
   }
+}
+
+/** Checks each state machine the caller's factory returns (a wrong one is a bug in the caller). */
+function stateMachineFactory(
+  stateMachineFor: (groupId: GroupId) => GroupStateMachine | undefined,
+): (groupId: GroupId) => GroupStateMachine | undefined {
+  return (groupId) => {
+    const machine = stateMachineFor(groupId);
+    if (machine === undefined) return undefined;
+    if (
+      typeof machine !== "object" ||
+      machine === null ||
+      typeof machine.apply !== "function" ||
+      typeof machine.snapshot !== "function" ||
+      typeof machine.restore !== "function"
+    ) {
+      throw new InvalidArgumentError(
+        `stateMachineFor(${groupId}) must return a GroupStateMachine (apply, snapshot, restore) or undefined`,
+      );
+    }
+    return machine;
+  };
 }
 
 function sameIds(a: readonly NodeId[], b: readonly NodeId[]): boolean {

@@ -117,6 +117,23 @@ export const CHECKSUM_CHUNK_BYTES = 8 * MIB;
 /** Entries scanned back from the last index at start-up to recover a group's last arrival timestamp. */
 export const ARRIVAL_RECOVERY_SCAN_ENTRIES_MAX = 1_024;
 
+// ---- State-machine groups --------------------------------------------------------------------
+
+/** Bytes of one `propose` on a state-machine group (the metadata service's commands are small). */
+export const PROPOSAL_BYTES_MAX = 1 * MIB;
+/**
+ * A state-machine group takes a snapshot of its state machine after this many applied entries
+ * since its last one, and compacts its log behind it: restart replays at most this many entries.
+ */
+export const STATE_MACHINE_SNAPSHOT_ENTRIES = 1_000;
+/**
+ * Entries kept before a state-machine snapshot when the log is compacted, so a follower only a
+ * little behind catches up from the log instead of being sent the whole snapshot.
+ */
+export const STATE_MACHINE_SNAPSHOT_TAIL_ENTRIES = 100;
+/** Read barriers waiting in one group before new ones are refused with BrokerBusyError. */
+export const READ_BARRIERS_PER_GROUP_MAX = 10_000;
+
 // ---- Groups --------------------------------------------------------------------------------------
 
 /** Largest group id: group ids are uint32 on the wire. */
@@ -150,4 +167,9 @@ assertConstant(FLUSH_BYTES_TARGET >= APPEND_BYTES_MAX, "a flush holds at least o
 assertConstant(
   LEADER_TRANSFER_COOLDOWN_MS >= LEADER_BALANCE_INTERVAL_MS,
   "a transfer is not retried in the next round",
+);
+assertConstant(PROPOSAL_BYTES_MAX <= DEFAULT_MAX_PROPOSAL_BYTES, "a proposal fits in one raft proposal");
+assertConstant(
+  STATE_MACHINE_SNAPSHOT_TAIL_ENTRIES < STATE_MACHINE_SNAPSHOT_ENTRIES,
+  "compaction behind a state-machine snapshot removes something",
 );

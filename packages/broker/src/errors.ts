@@ -36,6 +36,8 @@ export const BrokerErrorCode = {
   CorruptBatch: "CORRUPT_BATCH",
   /** Storage failed (a write or fsync error); the broker stopped and the process must restart. */
   StorageFailed: "STORAGE_FAILED",
+  /** A group's state machine threw while applying an entry (a bug); the group stopped on this node. */
+  StateMachineFailed: "STATE_MACHINE_FAILED",
 } as const;
 export type BrokerErrorCode = (typeof BrokerErrorCode)[keyof typeof BrokerErrorCode];
 
@@ -86,11 +88,22 @@ export class LeadershipLostError extends BrokerError {
 
 export class AppendTimeoutError extends BrokerError {
   override readonly name = "AppendTimeoutError";
-  constructor(groupId: GroupId, timeoutMs: number, index: number) {
+  /** `what` names a read barrier (index 0: its read index was never learned) instead of an append. */
+  constructor(
+    groupId: GroupId,
+    timeoutMs: number,
+    index: number,
+    what: "append" | "proposal" | "read" = "append",
+  ) {
     super(
       BrokerErrorCode.AppendTimeout,
-      `group ${groupId}: the append at index ${index} did not commit within ${timeoutMs} ms ` +
-        "(no quorum reachable?); it may still commit: retry after a backoff (the records may then appear twice)",
+      what === "read"
+        ? `group ${groupId}: the read barrier did not complete within ${timeoutMs} ms ` +
+            "(no quorum reachable, or leadership changed?); retry after a backoff"
+        : `group ${groupId}: the ${what} at index ${index} did not commit within ${timeoutMs} ms ` +
+            `(no quorum reachable?); it may still commit: retry after a backoff (${
+              what === "append" ? "the records may then appear twice" : "it may then be applied twice"
+            })`,
       true,
     );
   }
@@ -191,5 +204,20 @@ export class StorageFailedError extends BrokerError {
       false,
       options,
     );
+  }
+}
+
+export class StateMachineFailedError extends BrokerError {
+  override readonly name = "StateMachineFailedError";
+  readonly groupId: GroupId;
+  constructor(groupId: GroupId, index: number, options?: { cause?: unknown }) {
+    super(
+      BrokerErrorCode.StateMachineFailed,
+      `group ${groupId}: its state machine threw applying entry ${index} (a bug); the group stopped on this node: ` +
+        "fix the state machine and restart the node (it re-applies from its last snapshot)",
+      false,
+      options,
+    );
+    this.groupId = groupId;
   }
 }

@@ -12,7 +12,9 @@ export type {
   BrokerMetrics,
   BrokerOptions,
   GroupRole,
+  GroupStateMachine,
   GroupStatus,
+  ProposeResult,
   ReadLimits,
   ReadRecord,
   ReadResult,
@@ -34,6 +36,7 @@ export {
   InvalidRecordError,
   LeadershipLostError,
   NotLeaderError,
+  StateMachineFailedError,
   StorageFailedError,
 } from "./errors.js";
 export { preferredLeader } from "./host/leader-balance.js";

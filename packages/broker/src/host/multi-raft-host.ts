@@ -18,14 +18,22 @@
  *    the resulting Readies); outgoing messages are coalesced per peer per loop turn (outbox.ts);
  *    peer Down/Up events wake the groups concerned.
  *
+ * State-machine groups (the metadata service on group 0; see state-machine/) run through the same
+ * loop: their committed entries also go to their GroupStateMachine, a snapshot of it is written
+ * with the flush after every STATE_MACHINE_SNAPSHOT_ENTRIES applied entries (the log is compacted
+ * behind it), and a recovered replica restores from its stored snapshot, then raft hands out the
+ * committed entries after it again. Local retention (`trimLog`) of shard groups and read
+ * barriers (raft ReadIndex) go through the loop too.
+ *
  * Everything runs on the event loop thread; the only await is the flush. Only the loop's collect
  * step calls `ready()` and only the end of a flush calls `advance()`, for the Readys that flush
  * wrote, in the order they were taken: raft's FIFO contract for pipelined Readys
  * (`maxReadiesInFlight`).
  */
 
-import type { FlushResult, NodeStorage } from "@sluice/storage";
+import type { FlushBatch, FlushResult, NodeStorage } from "@sluice/storage";
 import {
+  CompactedError,
   type ConfState,
   decodeConfChange,
   EntryType,
@@ -38,6 +46,7 @@ import {
   NotLeaderError as RaftNotLeaderError,
   type RandomSource,
   type Ready,
+  SnapshotOutOfDateError,
   StateRole,
 } from "raft-ts";
 import {
@@ -46,16 +55,26 @@ import {
   LEADER_TRANSFER_COOLDOWN_MS,
   LEADER_TRANSFERS_PER_ROUND_MAX,
   READIES_IN_FLIGHT_PER_GROUP_MAX,
+  STATE_MACHINE_SNAPSHOT_TAIL_ENTRIES,
   UNCOMMITTED_BYTES_PER_GROUP_MAX,
 } from "../constants.js";
-import { AppendTimeoutError, LeadershipLostError, StorageFailedError } from "../errors.js";
+import {
+  AppendTimeoutError,
+  GroupNotFoundError,
+  LeadershipLostError,
+  StateMachineFailedError,
+  StorageFailedError,
+} from "../errors.js";
 import { ShardState } from "../shard/shard-state.js";
 import { ShardTailCache, type TailCacheBudget } from "../shard/tail-cache.js";
+import type { StateMachineFactory } from "../state-machine/group-state-machine.js";
+import { StateMachineState } from "../state-machine/state-machine-state.js";
 import { type GroupId, type GroupMessage, PeerState, type PeerTransport } from "../transport/transport.js";
 import { canTransferTo, preferredLeader, shutdownTransferTarget } from "./leader-balance.js";
 import { Outbox } from "./outbox.js";
 import { followerMayQuiesce, leaderMayQuiesce } from "./quiescence.js";
-import { CappedLogStorage, type PendingAppend, Replica } from "./replica.js";
+import type { PendingRead } from "./read-barriers.js";
+import { CappedLogStorage, type PendingProposal, Replica } from "./replica.js";
 
 export interface HostConfig {
   readonly nodeId: NodeId;
@@ -73,6 +92,8 @@ export interface HostConfig {
   readonly tailCacheBudget: TailCacheBudget;
   readonly tailCacheBytesPerGroup: number;
   readonly quiesceIdleTicks: number;
+  /** The state machine of each state-machine group (undefined: a shard group). */
+  readonly stateMachineFor: StateMachineFactory;
 }
 
 /** Monotonic counters of the host (the Broker adds gauges when it reports metrics). */
@@ -97,6 +118,9 @@ export interface HostCounters {
   entriesApplied: number;
   appendsCommitted: number;
   appendTimeouts: number;
+  readTimeouts: number;
+  stateMachineSnapshots: number;
+  logTrims: number;
 }
 
 type AdminOp =
@@ -113,6 +137,14 @@ type AdminOp =
       readonly resolve: () => void;
       readonly reject: (error: Error) => void;
     };
+
+/** A local retention request (`trimLog`), carried out by the next flush. */
+interface Trim {
+  readonly replica: Replica;
+  readonly beforeIndex: number;
+  readonly resolve: (firstIndex: number) => void;
+  readonly reject: (error: Error) => void;
+}
 
 interface Work {
   readonly replica: Replica;
@@ -144,6 +176,9 @@ export class MultiRaftHost {
     entriesApplied: 0,
     appendsCommitted: 0,
     appendTimeouts: 0,
+    readTimeouts: 0,
+    stateMachineSnapshots: 0,
+    logTrims: 0,
   };
   private readonly replicas = new Map<GroupId, Replica>();
   /** Groups that tick (not quiesced). */
@@ -157,6 +192,10 @@ export class MultiRaftHost {
   /** The transport's view of each peer, kept current by its events. */
   private readonly peers = new Map<NodeId, PeerState>();
   private adminOps: AdminOp[] = [];
+  private trims: Trim[] = [];
+  /** State-machine groups with a snapshot to write in the next flush. */
+  private readonly snapshotsDue = new Set<Replica>();
+  private readonly appliedListeners = new Set<(groupId: GroupId, appliedIndex: number) => void>();
   private readonly outbox = new Outbox();
   private loopScheduled = false;
   private loopRunning = false;
@@ -232,6 +271,7 @@ export class MultiRaftHost {
       this.dirty.delete(replica);
       this.led.delete(replica);
       this.withPending.delete(replica);
+      this.snapshotsDue.delete(replica);
       replica.failAppends(failAppends);
       replica.shard.close();
     }
@@ -246,9 +286,27 @@ export class MultiRaftHost {
     const view = config.storage.group(groupId);
     const log = new CappedLogStorage(view);
     const { hardState, confState } = log.initialState();
-    // The log is the state machine: everything committed is applied, except for the tail cache,
-    // which starts empty. (The configuration as of that index is the stored one; see README.)
-    const appliedIndex = Math.max(hardState.commit, view.firstIndex() - 1);
+    const stateMachine = config.stateMachineFor(groupId);
+    let appliedIndex: number;
+    let machine: StateMachineState | null = null;
+    if (stateMachine === undefined) {
+      // The log is the state machine: everything committed is applied, except for the tail
+      // cache, which starts empty. (The configuration as of that index is the stored one.)
+      appliedIndex = Math.max(hardState.commit, view.firstIndex() - 1);
+    } else {
+      // The machine restarts from the stored snapshot; raft hands out the committed entries
+      // after it again, and they are applied in order.
+      const snapshot = view.snapshot();
+      const snapshotIndex = snapshot.metadata.index;
+      if (view.firstIndex() - 1 > snapshotIndex) {
+        throw new Error(
+          `group ${groupId}: the log is compacted to ${view.firstIndex() - 1}, past its state-machine snapshot at ${snapshotIndex}`,
+        );
+      }
+      machine = new StateMachineState(stateMachine, 0);
+      if (snapshotIndex > 0) machine.restore(snapshot.data, snapshotIndex);
+      appliedIndex = snapshotIndex;
+    }
     const node = new RaftNode({
       id: config.nodeId,
       storage: log,
@@ -262,7 +320,8 @@ export class MultiRaftHost {
     const shard = new ShardState(
       groupId,
       log,
-      new ShardTailCache(config.tailCacheBudget, config.tailCacheBytesPerGroup),
+      // A state-machine group's entries are not records: nothing to cache for readers.
+      new ShardTailCache(config.tailCacheBudget, machine === null ? config.tailCacheBytesPerGroup : 0),
       appliedIndex,
     );
     const voters = [...confState.voters].sort((a, b) => a - b);
@@ -271,8 +330,10 @@ export class MultiRaftHost {
       node,
       log,
       shard,
+      machine,
       voters,
       preferredLeader: preferredLeader(groupId, voters),
+      nodeId: config.nodeId,
     });
     this.replicas.set(groupId, replica);
     this.active.add(replica);
@@ -286,9 +347,9 @@ export class MultiRaftHost {
 
   // ---- appends -------------------------------------------------------------------------------------
 
-  /** Registers an append proposed on `replica` and makes sure the loop will carry it. */
-  trackAppend(replica: Replica, append: PendingAppend): void {
-    replica.trackAppend(
+  /** Registers an append or proposal made on `replica` and makes sure the loop will carry it. */
+  trackProposal(replica: Replica, append: PendingProposal): void {
+    replica.trackProposal(
       append,
       (error: RaftError) =>
         new LeadershipLostError(replica.groupId, append.term, append.index, { cause: error }),
@@ -296,6 +357,28 @@ export class MultiRaftHost {
     );
     this.withPending.add(replica);
     this.touch(replica, true);
+  }
+
+  /**
+   * Registers a read barrier whose ReadIndex request was just made on `replica` (its context is
+   * `context`) and makes sure the loop carries the request.
+   */
+  trackRead(replica: Replica, context: Buffer, read: PendingRead): void {
+    replica.reads.add(context, read);
+    this.withPending.add(replica);
+    this.touch(replica, true);
+  }
+
+  /**
+   * Local retention: the next flush records a snapshot (no records; see shard-state.ts) at
+   * min(beforeIndex - 1, applied) and compacts the log up to it. Resolves with the first index
+   * after that flush.
+   */
+  trimLog(replica: Replica, beforeIndex: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.trims.push({ replica, beforeIndex, resolve, reject });
+      this.scheduleLoop();
+    });
   }
 
   /** Marks a replica as having work (after a proposal or a transfer request) and wakes it if asked. */
@@ -313,6 +396,16 @@ export class MultiRaftHost {
 
   onFatalError(handler: (error: Error) => void): void {
     this.fatalHandlers.push(handler);
+  }
+
+  /** Adds a listener called after each Ready that advanced a group's applied index here. */
+  onApplied(listener: (groupId: GroupId, appliedIndex: number) => void): () => void {
+    // A wrapper per subscription, so the same function may subscribe twice and unsubscribe once.
+    const entry = (groupId: GroupId, appliedIndex: number) => listener(groupId, appliedIndex);
+    this.appliedListeners.add(entry);
+    return () => {
+      this.appliedListeners.delete(entry);
+    };
   }
 
   peerState(peer: NodeId): PeerState {
@@ -359,7 +452,7 @@ export class MultiRaftHost {
       this.dirty.add(replica);
       if (this.config.quiesce && replica.role === StateRole.Leader) {
         const status = replica.node.status();
-        if (leaderMayQuiesce(status, replica.pendingCount, this.peers)) {
+        if (leaderMayQuiesce(status, replica.waitingCount, this.peers)) {
           replica.idleTicks++;
           if (replica.idleTicks >= this.config.quiesceIdleTicks) this.quiesce(replica);
         } else {
@@ -370,9 +463,14 @@ export class MultiRaftHost {
     for (const replica of this.withPending) {
       this.counters.appendTimeouts += replica.expireAppends(
         now,
-        (append) => new AppendTimeoutError(replica.groupId, this.config.appendTimeoutMs, append.index),
+        (append) =>
+          new AppendTimeoutError(replica.groupId, this.config.appendTimeoutMs, append.index, append.kind),
       );
-      if (replica.pendingCount === 0) this.withPending.delete(replica);
+      this.counters.readTimeouts += replica.reads.expire(
+        now,
+        () => new AppendTimeoutError(replica.groupId, this.config.appendTimeoutMs, 0, "read"),
+      );
+      if (replica.waitingCount === 0) this.withPending.delete(replica);
     }
     if (
       this.config.leaderBalance &&
@@ -452,6 +550,7 @@ export class MultiRaftHost {
         this.counters.messagesForUnknownGroups++;
         continue;
       }
+      if (replica.failure !== null) continue;
       if (message.to !== self) continue;
       // A node shutting down refuses to be made leader again.
       if (this.state === "stopping" && message.type === MessageType.TimeoutNow) continue;
@@ -469,7 +568,7 @@ export class MultiRaftHost {
       if (followerMayQuiesce(replica.node.status(), message.from, this.peers)) this.quiesce(replica);
       else this.wake(replica);
     } else if (message.type === MessageType.HeartbeatResp) {
-      if (replica.quiesced && !leaderMayQuiesce(replica.node.status(), replica.pendingCount, this.peers)) {
+      if (replica.quiesced && !leaderMayQuiesce(replica.node.status(), replica.waitingCount, this.peers)) {
         this.wake(replica);
       }
     } else {
@@ -481,7 +580,7 @@ export class MultiRaftHost {
     if (this.state !== "running" && this.state !== "stopping") return;
     this.peers.set(peer, state);
     for (const replica of this.replicas.values()) {
-      if (!replica.voters.includes(peer)) continue;
+      if (!replica.voters.includes(peer) || replica.failure !== null) continue;
       const status = replica.node.status();
       if (state === PeerState.Down) {
         if (status.role === StateRole.Leader) {
@@ -545,6 +644,8 @@ export class MultiRaftHost {
         (this.state === "running" || this.state === "stopping") &&
         (this.dirty.size > 0 ||
           this.adminOps.length > 0 ||
+          this.trims.length > 0 ||
+          this.snapshotsDue.size > 0 ||
           this.outbox.size > 0 ||
           this.staged.length > 0 ||
           this.confChanged.size > 0)
@@ -574,7 +675,7 @@ export class MultiRaftHost {
     for (const replica of this.dirty) {
       if (this.stagedBytes >= FLUSH_BYTES_TARGET) break;
       this.dirty.delete(replica);
-      if (replica.removed) continue;
+      if (replica.removed || replica.failure !== null) continue;
       if (replica.pendingConfState !== null) this.confChanged.add(replica);
       const node = replica.node;
       if (!node.hasReady()) continue;
@@ -582,7 +683,7 @@ export class MultiRaftHost {
       this.staged.push({ replica, ready });
       this.outbox.add(replica.groupId, ready.messages);
       for (const entry of ready.entries) this.stagedBytes += entry.data.length;
-      if (ready.entries.length > 0) replica.shard.noteAppended(ready.entries);
+      if (ready.entries.length > 0 && replica.machine === null) replica.shard.noteAppended(ready.entries);
       // Committed entries are handed out only up to the locally persisted index, so they may be
       // applied (and their appends acknowledged) before this flush: that saves a sync of latency.
       // A snapshot must be on disk before the state machine moves to it, so such a Ready waits.
@@ -628,6 +729,10 @@ export class MultiRaftHost {
       replica.pendingConfState = null;
     }
     this.confChanged.clear();
+    // Snapshots and compactions go before the Readys' writes: they cover applied entries only,
+    // which are on disk already, and a snapshot a Ready installs is always newer.
+    this.stageSnapshots(batch);
+    const trims = this.stageTrims(batch);
     for (const { replica, ready } of work) {
       if (replica.removed) continue;
       if (ready.snapshot !== null) batch.applySnapshot(replica.groupId, ready.snapshot);
@@ -646,6 +751,10 @@ export class MultiRaftHost {
       this.counters.journalBytesWritten += result.segmentBytes;
     }
 
+    for (const trim of trims) {
+      if (trim.replica.removed) trim.reject(new GroupNotFoundError(trim.replica.groupId));
+      else trim.resolve(trim.replica.log.firstIndex());
+    }
     for (const op of accepted) {
       if (op.kind === "create") {
         try {
@@ -671,11 +780,83 @@ export class MultiRaftHost {
     if (
       this.dirty.size === 0 &&
       this.adminOps.length === 0 &&
+      this.trims.length === 0 &&
+      this.snapshotsDue.size === 0 &&
       this.staged.length === 0 &&
       this.confChanged.size === 0
     ) {
       this.flushOutbox();
     }
+  }
+
+  /** Writes the state-machine snapshots taken since the last flush and compacts behind them. */
+  private stageSnapshots(batch: FlushBatch): void {
+    for (const replica of this.snapshotsDue) {
+      const due = replica.machine?.due ?? null;
+      if (replica.machine !== null) replica.machine.due = null;
+      if (due === null || replica.removed || replica.failure !== null) continue;
+      const snapshot = {
+        metadata: { index: due.index, term: due.term, confState: { voters: replica.voters, learners: [] } },
+        data: due.data,
+      };
+      try {
+        batch.setSnapshot(replica.groupId, snapshot);
+        const compactTo = due.index - STATE_MACHINE_SNAPSHOT_TAIL_ENTRIES;
+        if (compactTo >= replica.log.firstIndex()) batch.compact(replica.groupId, compactTo);
+        this.counters.stateMachineSnapshots++;
+      } catch (error) {
+        // Validation only (a newer snapshot is stored already): the next one is due soon.
+        if (!isStaleSnapshot(error)) throw error;
+      }
+    }
+    this.snapshotsDue.clear();
+  }
+
+  /** Adds the waiting retention requests to `batch`; returns those to settle after the flush. */
+  private stageTrims(batch: FlushBatch): Trim[] {
+    const trims = this.trims;
+    this.trims = [];
+    const accepted: Trim[] = [];
+    for (const trim of trims) {
+      const { replica } = trim;
+      if (replica.removed) {
+        trim.reject(new GroupNotFoundError(replica.groupId));
+        continue;
+      }
+      const target = Math.min(trim.beforeIndex - 1, replica.shard.appliedIndex);
+      try {
+        if (target >= replica.log.firstIndex()) {
+          if (target > replica.log.snapshot().metadata.index) {
+            batch.setSnapshot(replica.groupId, {
+              metadata: {
+                index: target,
+                term: replica.log.term(target),
+                confState: { voters: replica.voters, learners: [] },
+              },
+              data: replica.shard.snapshotData(),
+            });
+          }
+          batch.compact(replica.groupId, target);
+          this.counters.logTrims++;
+        }
+        accepted.push(trim);
+      } catch (error) {
+        trim.reject(error as Error);
+      }
+    }
+    return accepted;
+  }
+
+  /** The state machine threw: the group stops here (see StateMachineFailedError). */
+  private failGroup(replica: Replica, index: number, error: unknown): void {
+    const failure = new StateMachineFailedError(replica.groupId, index, { cause: error });
+    replica.failure = failure;
+    this.active.delete(replica);
+    this.led.delete(replica);
+    this.withPending.delete(replica);
+    this.snapshotsDue.delete(replica);
+    replica.failAppends(() => failure);
+    console.error(failure, error);
   }
 
   private flushOutbox(): void {
@@ -687,20 +868,57 @@ export class MultiRaftHost {
   }
 
   private apply(replica: Replica, ready: Ready): void {
+    if (replica.failure !== null) return;
     const node = replica.node;
-    if (ready.snapshot !== null) replica.shard.restore(ready.snapshot.metadata.index);
+    const machine = replica.machine;
+    const appliedBefore = replica.shard.appliedIndex;
+    const snapshot = ready.snapshot;
+    if (snapshot !== null) {
+      replica.shard.restore(snapshot.metadata.index, snapshot.data, machine === null);
+      if (machine !== null && snapshot.metadata.index > machine.appliedIndex) {
+        try {
+          machine.restore(snapshot.data, snapshot.metadata.index);
+        } catch (error) {
+          this.failGroup(replica, snapshot.metadata.index, error);
+          return;
+        }
+      }
+    }
     for (const entry of ready.committedEntries) {
       if (entry.type === EntryType.ConfChange) {
         const confState: ConfState = node.applyConfChange(decodeConfChange(entry.data));
         replica.pendingConfState = confState;
       }
       replica.shard.apply(entry);
+      if (machine !== null) {
+        try {
+          machine.apply(entry);
+        } catch (error) {
+          this.failGroup(replica, entry.index, error);
+          return;
+        }
+      }
     }
     this.counters.entriesApplied += ready.committedEntries.length;
+    const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
+    if (machine !== null && lastCommitted !== undefined) {
+      machine.maybeSnapshot(lastCommitted.term);
+      if (machine.due !== null) this.snapshotsDue.add(replica);
+    }
     replica.tracker.observe(ready);
-    if (replica.pendingCount > 0) {
-      replica.dropSettled();
-      if (replica.pendingCount === 0) this.withPending.delete(replica);
+    if (replica.pendingCount > 0) replica.dropSettled();
+    if (ready.readStates.length > 0) replica.reads.observe(ready.readStates);
+    replica.reads.release(replica.shard.appliedIndex);
+    if (replica.waitingCount === 0) this.withPending.delete(replica);
+    const appliedIndex = replica.shard.appliedIndex;
+    if (appliedIndex > appliedBefore) {
+      for (const listener of this.appliedListeners) {
+        try {
+          listener(replica.groupId, appliedIndex);
+        } catch {
+          // A listener's failure is its own; the loop must go on.
+        }
+      }
     }
     if (ready.softState !== null) {
       const { leader, role } = ready.softState;
@@ -763,6 +981,11 @@ export class MultiRaftHost {
       }
     }
   }
+}
+
+/** Whether a snapshot could not be staged only because a newer one is stored (not an I/O failure). */
+function isStaleSnapshot(error: unknown): boolean {
+  return error instanceof SnapshotOutOfDateError || error instanceof CompactedError;
 }
 
 /** Whether an error from raft means "not the leader". */

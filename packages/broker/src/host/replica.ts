@@ -1,7 +1,8 @@
 /**
- * One local replica of a Raft group: the raft-ts node, its storage view, the shard state machine,
- * and the host's bookkeeping (quiescence, the appends waiting to commit, the cached role). The
- * host drives it; nothing here does I/O.
+ * One local replica of a Raft group: the raft-ts node, its storage view, the shard state machine
+ * (or, for a state-machine group, the GroupStateMachine beside it), and the host's bookkeeping
+ * (quiescence, the proposals and read barriers waiting, the cached role). The host drives it;
+ * nothing here does I/O.
  */
 import {
   type ConfState,
@@ -17,7 +18,9 @@ import {
   StateRole,
 } from "raft-ts";
 import type { ShardState } from "../shard/shard-state.js";
+import type { StateMachineState } from "../state-machine/state-machine-state.js";
 import type { GroupId } from "../transport/transport.js";
+import { ReadBarriers } from "./read-barriers.js";
 
 /** The outcome an append's caller waits for. */
 export interface AppendResult {
@@ -30,15 +33,19 @@ export interface AppendResult {
   readonly recordCount: number;
 }
 
-/** An append waiting to commit; settled exactly once (commit, leadership lost, timeout, close). */
-export interface PendingAppend {
+/**
+ * An append or a state-machine proposal waiting to commit; settled exactly once (commit and
+ * apply here, leadership lost, timeout, close).
+ */
+export interface PendingProposal {
   readonly term: number;
   readonly index: number;
   readonly deadlineMs: number;
-  readonly arrivalTimestampMs: number;
-  readonly recordCount: number;
+  /** What the timeout error names. */
+  readonly kind: "append" | "proposal";
   settled: boolean;
-  readonly resolve: (result: AppendResult) => void;
+  /** Called once the entry is committed and applied here (after its Ready's entries were applied). */
+  readonly onCommitted: (position: { readonly term: number; readonly index: number }) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -47,12 +54,18 @@ export class Replica {
   readonly node: RaftNode;
   readonly log: LogStorage;
   readonly shard: ShardState;
+  /** The state machine of a state-machine group; null for a shard group. */
+  readonly machine: StateMachineState | null;
   readonly voters: readonly NodeId[];
   readonly preferredLeader: NodeId;
+  /** Read barriers waiting here. */
+  readonly reads: ReadBarriers;
+  /** Set when the state machine threw: the group stopped here (nothing is stepped, ticked or applied). */
+  failure: Error | null = null;
   /** Settles appends from the committed entries of each Ready. */
   readonly tracker = new ProposalTracker();
   /** Appends in index order; `pendingHead` skips the settled ones at the front. */
-  pending: PendingAppend[] = [];
+  pending: PendingProposal[] = [];
   pendingHead = 0;
   /** Not ticked while quiesced (see quiescence.ts). */
   quiesced = false;
@@ -75,13 +88,17 @@ export class Replica {
     node: RaftNode;
     log: LogStorage;
     shard: ShardState;
+    machine: StateMachineState | null;
     voters: readonly NodeId[];
     preferredLeader: NodeId;
+    nodeId: NodeId;
   }) {
     this.groupId = options.groupId;
     this.node = options.node;
     this.log = options.log;
     this.shard = options.shard;
+    this.machine = options.machine;
+    this.reads = new ReadBarriers(options.nodeId);
     this.voters = options.voters;
     this.preferredLeader = options.preferredLeader;
   }
@@ -90,24 +107,27 @@ export class Replica {
     return this.pending.length - this.pendingHead;
   }
 
+  /** Whether anything waits on this replica (proposals or read barriers): it must not quiesce. */
+  get waitingCount(): number {
+    return this.pendingCount + this.reads.size;
+  }
+
   /**
-   * Registers an append proposed at (term, index); the tracker settles it when a Ready commits
+   * Registers a proposal made at (term, index); the tracker settles it when a Ready commits
    * that index (resolve) or shows it lost (reject, with `mapLost` of raft's error).
    */
-  trackAppend(append: PendingAppend, mapLost: (error: RaftError) => Error, onCommitted: () => void): void {
+  trackProposal(
+    append: PendingProposal,
+    mapLost: (error: RaftError) => Error,
+    onCommitted: () => void,
+  ): void {
     this.pending.push(append);
     this.tracker.track(append.term, append.index, {
       resolve: (position) => {
         if (append.settled) return;
         append.settled = true;
         onCommitted();
-        append.resolve({
-          groupId: this.groupId,
-          term: position.term,
-          index: position.index,
-          arrivalTimestampMs: append.arrivalTimestampMs,
-          recordCount: append.recordCount,
-        });
+        append.onCommitted(position);
       },
       reject: (error) => {
         if (append.settled) return;
@@ -118,10 +138,10 @@ export class Replica {
   }
 
   /** Fails appends whose deadline passed (their outcome is unknown); drops settled ones. */
-  expireAppends(nowMs: number, timeoutError: (append: PendingAppend) => Error): number {
+  expireAppends(nowMs: number, timeoutError: (append: PendingProposal) => Error): number {
     let expired = 0;
     while (this.pendingHead < this.pending.length) {
-      const head = this.pending[this.pendingHead] as PendingAppend;
+      const head = this.pending[this.pendingHead] as PendingProposal;
       if (!head.settled) {
         if (head.deadlineMs > nowMs) break;
         head.settled = true;
@@ -145,10 +165,11 @@ export class Replica {
     this.expireAppends(Number.NEGATIVE_INFINITY, () => new Error("no append expires at -Infinity"));
   }
 
-  /** Settles every waiting append with `error` (shutdown, removal, storage failure). */
+  /** Settles every waiting append, proposal and read barrier with `error` (shutdown, removal, failure). */
   failAppends(error: () => Error): void {
+    this.reads.failAll(error);
     for (let i = this.pendingHead; i < this.pending.length; i++) {
-      const append = this.pending[i] as PendingAppend;
+      const append = this.pending[i] as PendingProposal;
       if (append.settled) continue;
       append.settled = true;
       append.reject(error());

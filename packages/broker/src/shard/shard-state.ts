@@ -8,7 +8,12 @@
  * Arrival timestamps: the leader stamps each batch with max(clock, last stamp seen), so they never
  * decrease along the log. "Last stamp seen" counts every batch that reached this replica's log,
  * committed or not (a new leader may commit its predecessor's batches after its own stamp), and is
- * recovered at start-up from the log's last batch.
+ * recovered at start-up from the log's last batch. The stamp of the last *applied* batch (the tip
+ * readers see) is kept apart, for MillisBehindLatest.
+ *
+ * Local retention (`Broker.trimLog`) compacts the log behind a snapshot that carries no records:
+ * its data is only the 8-byte arrival stamp of the tip when it was taken (little-endian float64),
+ * so a replica that installs it keeps its stamps monotonic. Older snapshots may be empty.
  */
 import { createHash } from "node:crypto";
 import { CompactedError, type Entry, EntryType, type LogStorage } from "raft-ts";
@@ -46,6 +51,8 @@ export interface ReadResult {
   readonly firstIndex: number;
   /** The last index in this replica's log, committed or not. */
   readonly lastIndex: number;
+  /** The arrival stamp of the last record batch applied here (0 if none known): the tip's age. */
+  readonly tipArrivalTimestampMs: number;
 }
 
 export interface ReadLimits {
@@ -64,6 +71,7 @@ export class ShardState {
   private readonly cache: ShardTailCache;
   private applied: number;
   private lastArrival: number;
+  private tipArrival: number;
   /** Records counted when applied (for metrics). */
   appliedRecords = 0;
 
@@ -72,7 +80,15 @@ export class ShardState {
     this.storage = storage;
     this.cache = cache;
     this.applied = appliedIndex;
-    this.lastArrival = recoverLastArrival(storage);
+    this.lastArrival = recoverArrival(storage, storage.lastIndex());
+    this.tipArrival = recoverArrival(storage, Math.min(appliedIndex, storage.lastIndex()));
+    if (this.tipArrival === 0) this.tipArrival = snapshotArrival(storage.snapshot().data);
+    if (this.tipArrival > this.lastArrival) this.lastArrival = this.tipArrival;
+  }
+
+  /** The arrival stamp of the last record batch applied here (0 if none known). */
+  get tipArrivalTimestampMs(): number {
+    return this.tipArrival;
   }
 
   get appliedIndex(): number {
@@ -109,14 +125,67 @@ export class ShardState {
     this.cache.push(entry);
     if (isRecordEntry(entry)) {
       const header = tryHeader(entry.data);
-      if (header !== null) this.appliedRecords += header.recordCount;
+      if (header !== null) {
+        this.appliedRecords += header.recordCount;
+        this.tipArrival = header.arrivalTimestampMs;
+      }
     }
   }
 
-  /** A snapshot replaced the log up to `index`: nothing before it can be read here any more. */
-  restore(index: number): void {
+  /**
+   * A snapshot replaced the log up to `index`: nothing before it can be read here any more.
+   * `data` is a shard snapshot's (see the module comment) or a state machine's (ignored).
+   */
+  restore(index: number, data: Uint8Array, isShard: boolean): void {
     this.cache.clear();
     this.applied = Math.max(this.applied, index);
+    if (!isShard) return;
+    const stamp = snapshotArrival(data);
+    if (stamp > this.tipArrival) this.tipArrival = stamp;
+    if (stamp > this.lastArrival) this.lastArrival = stamp;
+  }
+
+  /** The data of a retention snapshot taken now (see the module comment). */
+  snapshotData(): Uint8Array {
+    const data = Buffer.alloc(SHARD_SNAPSHOT_BYTES);
+    data.writeDoubleLE(this.tipArrival, 0);
+    return data;
+  }
+
+  /**
+   * The first index, among applied entries, whose record batch has arrivalTimestampMs >=
+   * `timestampMs`; appliedIndex + 1 when none. Stamps never decrease along the log, so this is a
+   * binary search (O(log n) entry reads; no-op and membership entries are stepped over).
+   */
+  indexAtTimestamp(timestampMs: number): number {
+    const end = this.applied + 1;
+    // The first record entry at or after `index` (before `end`) and its stamp, or null.
+    const recordFrom = (index: number): { index: number; stamp: number } | null => {
+      for (let at = index; at < end; at++) {
+        const entry = this.entryAt(at);
+        if (!isRecordEntry(entry)) continue;
+        const stamp = tryArrival(entry.data);
+        if (stamp !== null) return { index: at, stamp };
+      }
+      return null;
+    };
+    let lo = Math.min(this.storage.firstIndex(), end);
+    let hi = end;
+    // Invariant: the answer's search position is in [lo, hi]; positions >= hi qualify.
+    while (lo < hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      const found = recordFrom(mid);
+      if (found === null || found.stamp >= timestampMs) hi = mid;
+      else lo = found.index + 1;
+    }
+    return recordFrom(lo)?.index ?? end;
+  }
+
+  /** One applied entry, from the tail cache or storage. */
+  private entryAt(index: number): Entry {
+    const cached = this.cache.get(index);
+    if (cached !== undefined) return cached;
+    return this.storage.entries(index, index + 1, Number.MAX_SAFE_INTEGER)[0] as Entry;
   }
 
   /** Releases the cache (the group is removed). */
@@ -185,6 +254,7 @@ export class ShardState {
             commitIndex: upTo,
             firstIndex,
             lastIndex,
+            tipArrivalTimestampMs: this.tipArrival,
           };
         }
         full = records.length >= limits.maxRecords || bytes >= limits.maxBytes;
@@ -192,7 +262,15 @@ export class ShardState {
       index++;
       offset = 0;
     }
-    return { records, nextIndex: index, nextOffset: 0, commitIndex: upTo, firstIndex, lastIndex };
+    return {
+      records,
+      nextIndex: index,
+      nextOffset: 0,
+      commitIndex: upTo,
+      firstIndex,
+      lastIndex,
+      tipArrivalTimestampMs: this.tipArrival,
+    };
   }
 
   /**
@@ -244,10 +322,19 @@ function tryArrival(data: Uint8Array): number | null {
   return tryHeader(data)?.arrivalTimestampMs ?? null;
 }
 
-/** The stamp of the last record batch in the log (0 if none within the scan bound). */
-function recoverLastArrival(storage: LogStorage): number {
+/** Bytes of a shard group's retention snapshot: the tip's arrival stamp. */
+const SHARD_SNAPSHOT_BYTES = 8;
+
+/** The arrival stamp a shard snapshot carries (0 for an empty one). */
+function snapshotArrival(data: Uint8Array): number {
+  if (data.length !== SHARD_SNAPSHOT_BYTES) return 0;
+  const stamp = Buffer.from(data.buffer, data.byteOffset, data.byteLength).readDoubleLE(0);
+  return Number.isSafeInteger(stamp) && stamp > 0 ? stamp : 0;
+}
+
+/** The stamp of the last record batch at or before `last` (0 if none within the scan bound). */
+function recoverArrival(storage: LogStorage, last: number): number {
   const first = storage.firstIndex();
-  const last = storage.lastIndex();
   const lo = Math.max(first, last - ARRIVAL_RECOVERY_SCAN_ENTRIES_MAX + 1);
   for (let index = last; index >= lo; index--) {
     const entry = storage.entries(index, index + 1, Number.MAX_SAFE_INTEGER)[0];
