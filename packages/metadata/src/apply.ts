@@ -230,8 +230,8 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   },
 
   DeleteStream(state, input) {
-    const stream = streamByRef(state, input.streamName);
     const enforce = boolean(input.enforceConsumerDeletion, "enforceConsumerDeletion");
+    const stream = streamByRef(state, input.streamName);
     if (stream.status === "DELETING") return unchanged(state);
     if (stream.consumers.length > 0 && !enforce) {
       reject(
