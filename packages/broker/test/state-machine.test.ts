@@ -2,12 +2,14 @@
 // machine: proposals return apply's result on the leader and are refused with a leader hint on a
 // follower; a restarted replica restores from its snapshot and replays to the same state; a
 // replica that missed more than a snapshot's worth catches up by InstallSnapshot; a read barrier
-// on a follower sees what the leader just committed; onApplied reports applied indexes.
+// on a follower sees what the leader just committed; onApplied reports applied indexes; the group
+// quiesces when idle and survives a graceful shutdown of its leader; a machine that throws stops
+// its group with StateMachineFailedError.
 import type { NodeId } from "raft-ts";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Broker } from "../src/broker.js";
 import { STATE_MACHINE_SNAPSHOT_ENTRIES } from "../src/constants.js";
-import { NotLeaderError } from "../src/errors.js";
+import { NotLeaderError, StateMachineFailedError } from "../src/errors.js";
 import type { GroupStateMachine } from "../src/state-machine/group-state-machine.js";
 import { TestCluster, waitFor } from "./broker-cluster.js";
 
@@ -24,6 +26,7 @@ class KvMachine implements GroupStateMachine {
 
   apply(index: number, data: Buffer): unknown {
     if (index <= this.appliedIndex) throw new Error(`index ${index} applied twice`);
+    if (data.toString("utf8") === "boom") throw new Error("boom");
     this.appliedIndex = index;
     this.appliedIndexes.push(index);
     const [key, value] = data.toString("utf8").split("=") as [string, string];
@@ -204,5 +207,39 @@ describe("state-machine groups", () => {
     await leader.propose(GROUP, Buffer.from("y=1"));
     await follower.readBarrier(GROUP);
     expect(seen.length).toBe(count);
+  });
+
+  it("quiesces when idle, and a graceful shutdown of its leader hands the group over", async () => {
+    const { cluster, machines } = await startCluster();
+    const leader = await cluster.waitForLeader(GROUP);
+    await proposeMany(leader, 0, 20);
+    await waitFor(
+      () => cluster.running().every((b) => b.groupStatus(GROUP).quiesced),
+      "group 0 quiesces on every node",
+    );
+    await cluster.shutdown(leader.nodeId);
+    const successor = await cluster.waitForLeader(GROUP, 2_000);
+    expect(successor.nodeId).not.toBe(leader.nodeId);
+    const { result } = await successor.propose(GROUP, Buffer.from("k0=again"));
+    expect(result).toBeGreaterThan(1);
+    expect(machineOf(machines, successor.nodeId).values.get("k0")?.value).toBe("again");
+  });
+
+  it("a state machine that throws stops its group with StateMachineFailedError", async () => {
+    const { cluster } = await startCluster();
+    const leader = await cluster.waitForLeader(GROUP);
+    await leader.propose(GROUP, Buffer.from("a=1"));
+    await expect(leader.propose(GROUP, Buffer.from("boom"))).rejects.toBeInstanceOf(StateMachineFailedError);
+    await expect(leader.propose(GROUP, Buffer.from("a=2"))).rejects.toMatchObject({
+      code: "STATE_MACHINE_FAILED",
+    });
+    // The rest of the node goes on: a shard group still works.
+    await cluster.ensureGroups([9], VOTERS);
+    const shardLeader = await cluster.waitForLeader(9);
+    await expect(
+      shardLeader.append(9, [{ partitionKey: "k", data: Buffer.from("x") }]),
+    ).resolves.toMatchObject({
+      recordCount: 1,
+    });
   });
 });

@@ -856,7 +856,7 @@ export class MultiRaftHost {
     this.withPending.delete(replica);
     this.snapshotsDue.delete(replica);
     replica.failAppends(() => failure);
-    console.error(failure, error);
+    console.error(failure);
   }
 
   private flushOutbox(): void {
