@@ -1,6 +1,124 @@
 /**
- * @sluice/gateway — The public front door: the gRPC API and the Kinesis HTTP API, routing, throttling, iterators.
- *
- * This package is laid out by the workspace issue and filled in by the issues that own it.
+ * @sluice/gateway — the public front door: the gRPC API and the Kinesis HTTP API, routing,
+ * throttling, iterators. This entry point draws the package's public API: the pure logic the
+ * handlers (src/server/) are built on — hash-key routing, sequence numbers, shard iterators,
+ * request validation, the error table and status details, per-shard throttling.
  */
 export const PACKAGE_NAME = "@sluice/gateway";
+
+export * as constants from "./constants.js";
+export { ITERATOR_TTL_MS } from "./constants.js";
+export type { ErrorTableEntry } from "./errors.js";
+export {
+  BROKER_ERROR_CODES,
+  ERROR_TABLE,
+  ExpiredIteratorError,
+  errorTableEntry,
+  GatewayError,
+  GatewayErrorCode,
+  InternalFailureError,
+  InvalidArgumentError,
+  KinesisErrorName,
+  LimitExceededError,
+  METADATA_ERROR_CODES,
+  ProvisionedThroughputExceededError,
+  ResourceInUseError,
+  ResourceNotFoundError,
+  ValidationError,
+} from "./errors.js";
+export {
+  compareHashKeys,
+  formatHashKey,
+  HASH_KEY_BYTES,
+  HASH_KEY_MAX,
+  HASH_KEY_MAX_DECIMAL,
+  HASH_KEY_MIN,
+  isCanonicalDecimal,
+  parseHashKey,
+  partitionKeyHash,
+} from "./hash-key.js";
+export type { SequencePosition } from "./sequence-number.js";
+export {
+  decodeSequenceNumber,
+  encodeSequenceNumber,
+  SEQUENCE_NUMBER_VERSION,
+  startingSequenceNumber,
+} from "./sequence-number.js";
+export type { ShardIteratorFields } from "./shard-iterator.js";
+export { createShardIterator, readShardIterator, SHARD_ITERATOR_VERSION } from "./shard-iterator.js";
+export type { RoutableShard } from "./shard-router.js";
+export { ShardRouter } from "./shard-router.js";
+export type { ErrorDetailView, ResolvedError } from "./status-details.js";
+export {
+  decodeStatusDetails,
+  ERROR_CODE_KEY,
+  ERROR_DETAIL_TYPE_URL,
+  ERROR_NAME_KEY,
+  ERROR_RETRIABLE_KEY,
+  encodeStatusDetails,
+  INTERNAL_FAILURE_MESSAGE,
+  kinesisNameOf,
+  readErrorDetail,
+  resolveError,
+  STATUS_DETAILS_KEY,
+  toServiceError,
+} from "./status-details.js";
+export type { ThrottleLimits, ThrottleRegistryOptions } from "./throttle.js";
+export {
+  defaultThrottleLimits,
+  ShardThrottle,
+  ThrottleRegistry,
+  UNLIMITED_THROTTLE_LIMITS,
+  validateThrottleLimits,
+} from "./throttle.js";
+export type {
+  ShardFilterTypeName,
+  ShardIteratorStart,
+  ShardIteratorTypeName,
+  StreamModeName,
+  ValidatedRecord,
+  ValidatedShardFilter,
+} from "./validation.js";
+export {
+  formatShardId,
+  parseShardId,
+  SHARD_FILTER_TYPES,
+  SHARD_ITERATOR_TYPES,
+  STREAM_MODES,
+  shardNumberOf,
+  streamNameFromArn,
+  validateAddTags,
+  validateConsumerArn,
+  validateConsumerName,
+  validateConsumerRef,
+  validateCreateStream,
+  validateDeleteStream,
+  validateDescribeStream,
+  validateExplicitHashKey,
+  validateGetRecords,
+  validateGetShardIterator,
+  validateListConsumers,
+  validateListShards,
+  validateListStreams,
+  validateListTags,
+  validatePartitionKey,
+  validatePutRecord,
+  validatePutRecords,
+  validateRecord,
+  validateRegisterConsumer,
+  validateRemoveTags,
+  validateRetentionChange,
+  validateRetentionHours,
+  validateSequenceNumber,
+  validateShardCount,
+  validateShardFilter,
+  validateShardId,
+  validateStreamName,
+  validateStreamRef,
+  validateSubscribeToShard,
+  validateTagKey,
+  validateTagKeys,
+  validateTags,
+  validateTagValue,
+  validateUpdateStreamMode,
+} from "./validation.js";
