@@ -9,6 +9,8 @@ export { applyCommand, applyEncoded } from "./apply.js";
 export type { CommandResult, MetadataCommand, MetadataCommandType } from "./commands.js";
 export { decodeCommand, encodeCommand } from "./commands.js";
 export * as constants from "./constants.js";
+export type { ControllerOptions } from "./controller.js";
+export { Controller } from "./controller.js";
 export {
   ConsumerExistsError,
   ConsumerNotFoundError,
@@ -25,9 +27,21 @@ export {
   StreamInUseError,
   StreamNotFoundError,
 } from "./errors.js";
+export type { ForwardedReply, MetadataForwarder } from "./forwarding.js";
+export { decodeForwardedReply, encodeForwardedReply } from "./forwarding.js";
 export type { HashKeyRange } from "./hash-range.js";
 export { HASH_KEY_MAX, splitHashKeySpace } from "./hash-range.js";
+export type { MetadataLogger } from "./logger.js";
 export { placeReplicas } from "./placement.js";
+export type { ReconcilerOptions } from "./reconciler.js";
+export { Reconciler } from "./reconciler.js";
+export type {
+  CreatedStream,
+  CreateStreamRequest,
+  MetadataServiceOptions,
+  RegisteredConsumer,
+} from "./service.js";
+export { MetadataService } from "./service.js";
 export { canonicalJson, decodeSnapshot, encodeSnapshot } from "./snapshot.js";
 export type {
   ConsumerInfo,
@@ -50,9 +64,5 @@ export {
   shardIdFor,
   streamArn,
 } from "./state.js";
-export type {
-  GroupStateMachine,
-  MetadataChangeListener,
-  MetadataStateMachineOptions,
-} from "./state-machine.js";
+export type { MetadataChangeListener, MetadataStateMachineOptions } from "./state-machine.js";
 export { MetadataStateMachine } from "./state-machine.js";

@@ -7,17 +7,11 @@
  * work, do not do it); an exception in a listener is reported to `onListenerError` and ignored.
  */
 
+import type { GroupStateMachine } from "@sluice/broker";
 import { applyEncoded } from "./apply.js";
 import type { CommandResult } from "./commands.js";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot.js";
 import { emptyState, type MetadataState, MetadataView } from "./state.js";
-
-/** The contract the broker drives (`BrokerOptions.stateMachineFor`). */
-export interface GroupStateMachine {
-  apply(index: number, data: Buffer): unknown;
-  snapshot(): Uint8Array;
-  restore(data: Uint8Array, index: number): void;
-}
 
 /** Called after each change with the new view and the names of the streams that changed. */
 export type MetadataChangeListener = (view: MetadataView, changedStreams: readonly string[]) => void;

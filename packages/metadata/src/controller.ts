@@ -1,0 +1,135 @@
+/**
+ * The controller: runs on the node that leads group 0, and only while it does. It drives the
+ * state toward what the commands asked for:
+ * - a CREATING stream becomes ACTIVE once every shard group has a leader (checked where the
+ *   group has a replica here; with three nodes every group does);
+ * - a DELETING stream is removed (each node's reconciler removes its replicas on DELETING);
+ * - a CREATING consumer becomes ACTIVE; a DELETING consumer is removed.
+ * Every step is a conditional command (from-status and stream id), so it is idempotent against
+ * the state: a new leader picks up where the old one stopped, and a step that lost a race fails
+ * harmlessly.
+ */
+import type { Broker } from "@sluice/broker";
+import type { CommandResult, MetadataCommand } from "./commands.js";
+import { CONTROLLER_POLL_INTERVAL_MS, CONTROLLER_RETRY_MS, METADATA_GROUP_ID } from "./constants.js";
+import type { MetadataLogger } from "./logger.js";
+import { describe } from "./reconciler.js";
+import { SerialRunner } from "./serial-runner.js";
+import type { MetadataView, StreamInfo } from "./state.js";
+
+export interface ControllerOptions {
+  readonly broker: Broker;
+  readonly nodeId: number;
+  readonly view: () => MetadataView;
+  /** Proposes a command to group 0 and resolves with its result once applied here. */
+  readonly propose: (command: MetadataCommand) => Promise<CommandResult>;
+  readonly logger: MetadataLogger;
+  /** @default CONTROLLER_POLL_INTERVAL_MS */
+  readonly pollIntervalMs?: number;
+}
+
+export class Controller {
+  private readonly runner: SerialRunner;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private leading = false;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.runner = new SerialRunner(
+      () => this.pass(),
+      (error) => options.logger.warn("metadata controller pass failed; retrying", { error: describe(error) }),
+      CONTROLLER_RETRY_MS,
+    );
+  }
+
+  /** True while this node runs the controller. */
+  get active(): boolean {
+    return this.leading;
+  }
+
+  /** Starts or stops the controller as this node gains or loses group 0's leadership. */
+  setLeading(leading: boolean): void {
+    if (leading === this.leading) return;
+    this.leading = leading;
+    this.options.logger.info(leading ? "metadata controller started" : "metadata controller stopped", {
+      node: this.options.nodeId,
+    });
+    if (leading) {
+      this.pollTimer = setInterval(
+        () => this.runner.schedule(),
+        this.options.pollIntervalMs ?? CONTROLLER_POLL_INTERVAL_MS,
+      );
+      this.pollTimer.unref();
+      this.runner.schedule();
+    } else if (this.pollTimer !== null) {
+      clearInterval(this.pollTimer);
+      this.pollTimer = null;
+    }
+  }
+
+  schedule(): void {
+    if (this.leading) this.runner.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.setLeading(false);
+    await this.runner.stop();
+  }
+
+  private stillLeading(): boolean {
+    if (!this.leading) return false;
+    try {
+      return this.options.broker.groupStatus(METADATA_GROUP_ID).role === "leader";
+    } catch {
+      return false;
+    }
+  }
+
+  private async pass(): Promise<void> {
+    if (!this.stillLeading()) return;
+    const view = this.options.view();
+    for (const stream of view.streams.values()) {
+      if (!this.stillLeading()) return;
+      if (stream.status === "CREATING" && this.shardsLed(stream)) {
+        await this.step({
+          type: "SetStreamStatus",
+          streamName: stream.streamName,
+          streamId: stream.streamId,
+          from: "CREATING",
+          to: "ACTIVE",
+        });
+      } else if (stream.status === "DELETING") {
+        await this.step({ type: "RemoveStream", streamName: stream.streamName, streamId: stream.streamId });
+        continue;
+      }
+      for (const consumer of stream.consumers) {
+        const ref = {
+          streamName: stream.streamName,
+          streamId: stream.streamId,
+          consumerArn: consumer.consumerArn,
+        };
+        if (consumer.status === "CREATING") {
+          await this.step({ type: "SetConsumerStatus", ...ref, from: "CREATING", to: "ACTIVE" });
+        } else if (consumer.status === "DELETING") {
+          await this.step({ type: "RemoveConsumer", ...ref });
+        }
+      }
+    }
+  }
+
+  /** Every shard group with a replica here knows a leader; groups without one here are not checked. */
+  private shardsLed(stream: StreamInfo): boolean {
+    const { broker, nodeId } = this.options;
+    const local = new Set(broker.groupIds());
+    return stream.shards.every((shard) => {
+      if (!local.has(shard.groupId)) return !shard.replicas.includes(nodeId);
+      return broker.groupStatus(shard.groupId).leader !== 0;
+    });
+  }
+
+  private async step(command: MetadataCommand): Promise<void> {
+    const result = await this.options.propose(command);
+    if (result.ok) this.options.logger.info("metadata controller step", { ...command });
+    else
+      this.options.logger.info("metadata controller step refused", { type: command.type, code: result.code });
+  }
+}
