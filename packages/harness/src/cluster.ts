@@ -16,6 +16,7 @@ import {
   PORTS_PER_NODE,
 } from "./constants.js";
 import { assertCliBuilt, type ExitStatus, NodeProcess } from "./node-process.js";
+import { StreamsClient } from "./streams-client.js";
 import { waitFor } from "./wait-for.js";
 
 export interface NodePorts {
@@ -58,6 +59,7 @@ export class TestCluster {
   readonly #options: ClusterOptions;
   readonly #processes = new Map<number, NodeProcess>();
   readonly #clients = new Map<number, AdminClient>();
+  readonly #streamsClients = new Map<number, StreamsClient>();
   readonly #ownsDataDir: boolean;
   /** The last node known to lead each group, to send appends there first. */
   readonly #leaderCache = new Map<number, number>();
@@ -124,6 +126,16 @@ export class TestCluster {
     if (found === undefined)
       throw new Error(`no node ${nodeId} in this cluster (nodes ${this.nodeIds.join(", ")})`);
     return found;
+  }
+
+  /** A client of the node's public API (sluice.v1.StreamsService), opened on first use. */
+  streams(nodeId: number): StreamsClient {
+    let client = this.#streamsClients.get(nodeId);
+    if (client === undefined) {
+      client = new StreamsClient(`127.0.0.1:${this.ports(nodeId).grpc}`);
+      this.#streamsClients.set(nodeId, client);
+    }
+    return client;
   }
 
   /** Node ids whose process is running. */
@@ -271,6 +283,8 @@ export class TestCluster {
       this.nodeIds.map((nodeId) => this.process(nodeId).kill("SIGTERM", NODE_STOP_TIMEOUT_MS_DEFAULT)),
     );
     for (const client of this.#clients.values()) client.close();
+    for (const client of this.#streamsClients.values()) client.close();
+    this.#streamsClients.clear();
     if (
       this.#ownsDataDir &&
       this.#options.keepData !== true &&

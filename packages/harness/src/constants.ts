@@ -18,3 +18,5 @@ export const GRPC_MESSAGE_BYTES_MAX = 32 * 1_048_576;
 export const GRPC_STREAM_WINDOW_BYTES = 4 * 1_048_576;
 /** A reconnecting admin client retries a restarted node this often at least. */
 export const RECONNECT_BACKOFF_MS_MAX = 500;
+/** Deadline of one public-API call from the harness's StreamsClient. */
+export const STREAMS_CALL_TIMEOUT_MS_DEFAULT = 15_000;

@@ -10,11 +10,13 @@ export type { AppendRecord } from "./admin-client.js";
 export { AdminCallError, AdminClient } from "./admin-client.js";
 export type { ClusterOptions, NodePorts } from "./cluster.js";
 export { nodePorts, startCluster, TestCluster } from "./cluster.js";
+export { StreamsCallError, StreamsClient } from "./streams-client.js";
 export {
   ADMIN_CALL_TIMEOUT_MS_DEFAULT,
   NODE_START_TIMEOUT_MS_DEFAULT,
   NODE_STOP_TIMEOUT_MS_DEFAULT,
   PORTS_PER_NODE,
+  STREAMS_CALL_TIMEOUT_MS_DEFAULT,
 } from "./constants.js";
 export type { ExitStatus, NodeProcessOptions, NodeRunResult } from "./node-process.js";
 export { assertCliBuilt, CLI_MAIN_PATH, NodeProcess, runNodeToExit } from "./node-process.js";
