@@ -10,7 +10,6 @@ export type { AppendRecord } from "./admin-client.js";
 export { AdminCallError, AdminClient } from "./admin-client.js";
 export type { ClusterOptions, NodePorts } from "./cluster.js";
 export { nodePorts, startCluster, TestCluster } from "./cluster.js";
-export { StreamsCallError, StreamsClient } from "./streams-client.js";
 export {
   ADMIN_CALL_TIMEOUT_MS_DEFAULT,
   NODE_START_TIMEOUT_MS_DEFAULT,
@@ -21,5 +20,6 @@ export {
 export type { ExitStatus, NodeProcessOptions, NodeRunResult } from "./node-process.js";
 export { assertCliBuilt, CLI_MAIN_PATH, NodeProcess, runNodeToExit } from "./node-process.js";
 export { type ProcessIo, type ProcessStat, readProcessIo, readProcessStat } from "./proc.js";
+export { StreamsCallError, StreamsClient } from "./streams-client.js";
 export type { WaitOptions } from "./wait-for.js";
 export { WaitTimeoutError, waitFor } from "./wait-for.js";

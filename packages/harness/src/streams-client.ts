@@ -31,7 +31,12 @@ export class StreamsCallError extends Error {
   }
 }
 
-type Unary<Req, Res> = (request: Req, metadata: Metadata, options: { deadline: number }, callback: (error: ServiceError | null, response: Res) => void) => unknown;
+type Unary<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: { deadline: number },
+  callback: (error: ServiceError | null, response: Res) => void,
+) => unknown;
 
 export class StreamsClient {
   readonly address: string;
@@ -64,14 +69,38 @@ export class StreamsClient {
     });
   }
 
-  createStream(request: Partial<streams.CreateStreamRequest>, timeoutMs?: number): Promise<streams.CreateStreamResponse> {
-    return this.#unary("CreateStream", this.raw.createStream as never, streams.CreateStreamRequest.fromPartial(request), timeoutMs);
+  createStream(
+    request: Partial<streams.CreateStreamRequest>,
+    timeoutMs?: number,
+  ): Promise<streams.CreateStreamResponse> {
+    return this.#unary(
+      "CreateStream",
+      this.raw.createStream as never,
+      streams.CreateStreamRequest.fromPartial(request),
+      timeoutMs,
+    );
   }
-  deleteStream(request: Partial<streams.DeleteStreamRequest>, timeoutMs?: number): Promise<streams.DeleteStreamResponse> {
-    return this.#unary("DeleteStream", this.raw.deleteStream as never, streams.DeleteStreamRequest.fromPartial(request), timeoutMs);
+  deleteStream(
+    request: Partial<streams.DeleteStreamRequest>,
+    timeoutMs?: number,
+  ): Promise<streams.DeleteStreamResponse> {
+    return this.#unary(
+      "DeleteStream",
+      this.raw.deleteStream as never,
+      streams.DeleteStreamRequest.fromPartial(request),
+      timeoutMs,
+    );
   }
-  describeStream(request: Partial<streams.DescribeStreamRequest>, timeoutMs?: number): Promise<streams.DescribeStreamResponse> {
-    return this.#unary("DescribeStream", this.raw.describeStream as never, streams.DescribeStreamRequest.fromPartial(request), timeoutMs);
+  describeStream(
+    request: Partial<streams.DescribeStreamRequest>,
+    timeoutMs?: number,
+  ): Promise<streams.DescribeStreamResponse> {
+    return this.#unary(
+      "DescribeStream",
+      this.raw.describeStream as never,
+      streams.DescribeStreamRequest.fromPartial(request),
+      timeoutMs,
+    );
   }
   describeStreamSummary(
     request: Partial<streams.DescribeStreamSummaryRequest>,
@@ -84,17 +113,49 @@ export class StreamsClient {
       timeoutMs,
     );
   }
-  listStreams(request: Partial<streams.ListStreamsRequest>, timeoutMs?: number): Promise<streams.ListStreamsResponse> {
-    return this.#unary("ListStreams", this.raw.listStreams as never, streams.ListStreamsRequest.fromPartial(request), timeoutMs);
+  listStreams(
+    request: Partial<streams.ListStreamsRequest>,
+    timeoutMs?: number,
+  ): Promise<streams.ListStreamsResponse> {
+    return this.#unary(
+      "ListStreams",
+      this.raw.listStreams as never,
+      streams.ListStreamsRequest.fromPartial(request),
+      timeoutMs,
+    );
   }
-  listShards(request: Partial<streams.ListShardsRequest>, timeoutMs?: number): Promise<streams.ListShardsResponse> {
-    return this.#unary("ListShards", this.raw.listShards as never, streams.ListShardsRequest.fromPartial(request), timeoutMs);
+  listShards(
+    request: Partial<streams.ListShardsRequest>,
+    timeoutMs?: number,
+  ): Promise<streams.ListShardsResponse> {
+    return this.#unary(
+      "ListShards",
+      this.raw.listShards as never,
+      streams.ListShardsRequest.fromPartial(request),
+      timeoutMs,
+    );
   }
-  putRecord(request: Partial<streams.PutRecordRequest>, timeoutMs?: number): Promise<streams.PutRecordResponse> {
-    return this.#unary("PutRecord", this.raw.putRecord as never, streams.PutRecordRequest.fromPartial(request), timeoutMs);
+  putRecord(
+    request: Partial<streams.PutRecordRequest>,
+    timeoutMs?: number,
+  ): Promise<streams.PutRecordResponse> {
+    return this.#unary(
+      "PutRecord",
+      this.raw.putRecord as never,
+      streams.PutRecordRequest.fromPartial(request),
+      timeoutMs,
+    );
   }
-  putRecords(request: Partial<streams.PutRecordsRequest>, timeoutMs?: number): Promise<streams.PutRecordsResponse> {
-    return this.#unary("PutRecords", this.raw.putRecords as never, streams.PutRecordsRequest.fromPartial(request), timeoutMs);
+  putRecords(
+    request: Partial<streams.PutRecordsRequest>,
+    timeoutMs?: number,
+  ): Promise<streams.PutRecordsResponse> {
+    return this.#unary(
+      "PutRecords",
+      this.raw.putRecords as never,
+      streams.PutRecordsRequest.fromPartial(request),
+      timeoutMs,
+    );
   }
   getShardIterator(
     request: Partial<streams.GetShardIteratorRequest>,
@@ -107,19 +168,39 @@ export class StreamsClient {
       timeoutMs,
     );
   }
-  getRecords(request: Partial<streams.GetRecordsRequest>, timeoutMs?: number): Promise<streams.GetRecordsResponse> {
-    return this.#unary("GetRecords", this.raw.getRecords as never, streams.GetRecordsRequest.fromPartial(request), timeoutMs);
+  getRecords(
+    request: Partial<streams.GetRecordsRequest>,
+    timeoutMs?: number,
+  ): Promise<streams.GetRecordsResponse> {
+    return this.#unary(
+      "GetRecords",
+      this.raw.getRecords as never,
+      streams.GetRecordsRequest.fromPartial(request),
+      timeoutMs,
+    );
   }
-  increaseStreamRetentionPeriod(request: Partial<streams.IncreaseStreamRetentionPeriodRequest>, timeoutMs?: number) {
-    return this.#unary<streams.IncreaseStreamRetentionPeriodRequest, streams.IncreaseStreamRetentionPeriodResponse>(
+  increaseStreamRetentionPeriod(
+    request: Partial<streams.IncreaseStreamRetentionPeriodRequest>,
+    timeoutMs?: number,
+  ) {
+    return this.#unary<
+      streams.IncreaseStreamRetentionPeriodRequest,
+      streams.IncreaseStreamRetentionPeriodResponse
+    >(
       "IncreaseStreamRetentionPeriod",
       this.raw.increaseStreamRetentionPeriod as never,
       streams.IncreaseStreamRetentionPeriodRequest.fromPartial(request),
       timeoutMs,
     );
   }
-  decreaseStreamRetentionPeriod(request: Partial<streams.DecreaseStreamRetentionPeriodRequest>, timeoutMs?: number) {
-    return this.#unary<streams.DecreaseStreamRetentionPeriodRequest, streams.DecreaseStreamRetentionPeriodResponse>(
+  decreaseStreamRetentionPeriod(
+    request: Partial<streams.DecreaseStreamRetentionPeriodRequest>,
+    timeoutMs?: number,
+  ) {
+    return this.#unary<
+      streams.DecreaseStreamRetentionPeriodRequest,
+      streams.DecreaseStreamRetentionPeriodResponse
+    >(
       "DecreaseStreamRetentionPeriod",
       this.raw.decreaseStreamRetentionPeriod as never,
       streams.DecreaseStreamRetentionPeriodRequest.fromPartial(request),
@@ -200,24 +281,39 @@ export class StreamsClient {
   }
 
   /** Opens a SubscribeToShard stream (no deadline: it ends after 5 minutes, or when cancelled). */
-  subscribeToShard(request: Partial<streams.SubscribeToShardRequest>): ClientReadableStream<streams.SubscribeToShardResponse> {
+  subscribeToShard(
+    request: Partial<streams.SubscribeToShardRequest>,
+  ): ClientReadableStream<streams.SubscribeToShardResponse> {
     return this.raw.subscribeToShard(streams.SubscribeToShardRequest.fromPartial(request));
   }
 
   /** Creates a stream and waits until it is ACTIVE (the Kinesis "stream exists" waiter). */
-  async createActiveStream(request: Partial<streams.CreateStreamRequest>, timeoutMs = 30_000): Promise<streams.StreamDescriptionSummary> {
+  async createActiveStream(
+    request: Partial<streams.CreateStreamRequest>,
+    timeoutMs = 30_000,
+  ): Promise<streams.StreamDescriptionSummary> {
     await this.createStream(request);
-    return this.waitStreamStatus(request.streamName ?? "", streams.StreamStatus.STREAM_STATUS_ACTIVE, timeoutMs);
+    return this.waitStreamStatus(
+      request.streamName ?? "",
+      streams.StreamStatus.STREAM_STATUS_ACTIVE,
+      timeoutMs,
+    );
   }
 
   /** Polls DescribeStreamSummary until the stream has `status`. */
-  async waitStreamStatus(streamName: string, status: streams.StreamStatus, timeoutMs = 30_000): Promise<streams.StreamDescriptionSummary> {
+  async waitStreamStatus(
+    streamName: string,
+    status: streams.StreamStatus,
+    timeoutMs = 30_000,
+  ): Promise<streams.StreamDescriptionSummary> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const summary = (await this.describeStreamSummary({ streamName })).streamDescriptionSummary;
       if (summary !== undefined && summary.streamStatus === status) return summary;
       if (Date.now() > deadline) {
-        throw new Error(`stream ${streamName} did not become ${streams.StreamStatus[status]} within ${timeoutMs} ms (it is ${summary === undefined ? "?" : streams.StreamStatus[summary.streamStatus]})`);
+        throw new Error(
+          `stream ${streamName} did not become ${streams.StreamStatus[status]} within ${timeoutMs} ms (it is ${summary === undefined ? "?" : streams.StreamStatus[summary.streamStatus]})`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
