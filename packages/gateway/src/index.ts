@@ -44,6 +44,12 @@ export {
   SEQUENCE_NUMBER_VERSION,
   startingSequenceNumber,
 } from "./sequence-number.js";
+export * as serverConstants from "./server/constants.js";
+// The gateway of one node: StreamsService and ForwardService over the broker and metadata.
+export type { GatewayOptions } from "./server/gateway.js";
+export { Gateway } from "./server/gateway.js";
+export type { PeerForwarder } from "./server/peer-forwarder.js";
+export { ForwardRefusedError, GrpcPeerForwarder, PeerUnavailableError } from "./server/peer-forwarder.js";
 export type { ShardIteratorFields } from "./shard-iterator.js";
 export { createShardIterator, readShardIterator, SHARD_ITERATOR_VERSION } from "./shard-iterator.js";
 export type { RoutableShard } from "./shard-router.js";

@@ -9,7 +9,12 @@
  * recovers its log and SERVING only once it is open.
  */
 import type { Server as HttpServer } from "node:http";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { admin, health } from "@sluice/proto";
 import { GRPC_MESSAGE_BYTES_MAX, SHUTDOWN_DEADLINE_MS } from "../constants.js";
 import { type AdminBackend, createAdminService } from "./admin-service.js";
@@ -30,6 +35,13 @@ export interface NodeHost {
   peerStates(): ReadonlyMap<number, string>;
   /** Hands leaderships away, flushes and closes storage and transport. */
   shutdown(): Promise<void>;
+  /** Services the host serves on the public port (added once it is open), such as StreamsService. */
+  readonly publicServices?: readonly {
+    readonly definition: ServiceDefinition;
+    readonly implementation: UntypedServiceImplementation;
+  }[];
+  /** Adds server reflection for the public services. */
+  readonly addReflection?: (server: Server) => void;
 }
 
 export type OpenHost = (config: NodeConfig, log: Logger) => Promise<NodeHost>;
@@ -42,6 +54,8 @@ export interface RunningNode {
 }
 
 export const ADMIN_SERVICE_NAME = "sluice.admin.v1.AdminService";
+/** The public API's service, as health checks name it. */
+export const STREAMS_SERVICE_NAME = "sluice.v1.StreamsService";
 
 export async function startNode(config: NodeConfig, log: Logger, openHost: OpenHost): Promise<RunningNode> {
   const startedAtMs = Date.now();
@@ -62,7 +76,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
 
   // The public port comes up first, answering NOT_SERVING, so probes can tell "recovering" from
   // "dead" while a large log is read back.
-  const healthService = new HealthService([ADMIN_SERVICE_NAME]);
+  const healthService = new HealthService([ADMIN_SERVICE_NAME, STREAMS_SERVICE_NAME]);
   let host: NodeHost | undefined;
   let accepting = false;
   const server = new Server({
@@ -108,6 +122,9 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
       { cause: error },
     );
   }
+  for (const service of host.publicServices ?? [])
+    server.addService(service.definition, service.implementation);
+  host.addReflection?.(server);
   accepting = true;
   healthService.setAll(true);
   log.info("serving", {

@@ -4,16 +4,16 @@
  * exits with status 2 when the cause is its configuration or environment.
  */
 import { EXIT_CONFIG, EXIT_SHUTDOWN_FAILED } from "../constants.js";
-import { openBrokerHost } from "./broker-host.js";
 import { NODE_USAGE, parseNodeConfig } from "./config.js";
 import { StartupError } from "./errors.js";
 import { createJsonLogger } from "./logger.js";
 import { type OpenHost, startNode } from "./node.js";
+import { openStreamsHost } from "./streams-host.js";
 
 export async function runNodeCommand(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
-  openHost: OpenHost = openBrokerHost,
+  openHost: OpenHost = openStreamsHost,
 ): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(NODE_USAGE);

@@ -1,0 +1,39 @@
+/**
+ * Bounds of the gateway's request handling (the request-shape limits of Kinesis are in
+ * ../constants.ts). Every duration is in ms, every size in bytes, named with its unit.
+ */
+const MIB = 1_048_576;
+
+/** How long a PutRecord(s) keeps retrying a shard's records on a (new) leader before failing them. */
+export const PUT_DEADLINE_MS = 10_000;
+/** First and largest pause between retries of a shard's records (jittered, doubling). */
+export const PUT_RETRY_BACKOFF_MS_MIN = 10;
+export const PUT_RETRY_BACKOFF_MS_MAX = 200;
+/** One forwarded call to a peer may take at most this long (then the peer counts as unreachable). */
+export const FORWARD_CALL_TIMEOUT_MS = 3_000;
+/** Largest forwarded message: a full PutRecords (5 MiB) with its framing. */
+export const FORWARD_MESSAGE_BYTES_MAX = 8 * MIB;
+/** Largest public request or response message (GetRecords answers up to 10 MiB of data). */
+export const PUBLIC_MESSAGE_BYTES_MAX = 16 * MIB;
+/** AT_TIMESTAMP may be this far ahead of this node's clock (clock skew) before it is "in the future". */
+export const AT_TIMESTAMP_FUTURE_SKEW_MS = 1_000;
+/** A SubscribeToShard stream ends after this long, as in Kinesis; the client resubscribes. */
+export const SUBSCRIPTION_DURATION_MS = 300_000;
+/** An idle subscription still gets an (empty) event this often. */
+export const SUBSCRIBE_IDLE_EVENT_INTERVAL_MS = 1_000;
+/** Records and bytes of one SubscribeToShard event at most. */
+export const SUBSCRIBE_EVENT_RECORDS_MAX = 10_000;
+export const SUBSCRIBE_EVENT_BYTES_MAX = 2 * MIB;
+/** How often each node trims its shard replicas past their stream's retention. */
+export const RETENTION_SWEEP_INTERVAL_MS = 60_000;
+/** ListStreams / DescribeStream / ListShards / ListStreamConsumers page sizes when the request gives none. */
+export const LIST_STREAMS_LIMIT_DEFAULT = 100;
+export const DESCRIBE_STREAM_LIMIT_DEFAULT = 100;
+export const LIST_SHARDS_LIMIT_DEFAULT = 1_000;
+export const LIST_STREAM_CONSUMERS_LIMIT_DEFAULT = 100;
+/** A pagination token is valid this long (Kinesis: 300 s). */
+export const NEXT_TOKEN_TTL_MS = 300_000;
+/** The shard limit DescribeLimits reports (open shards in the cluster). */
+export const CLUSTER_SHARD_LIMIT = 4_096;
+/** ON_DEMAND streams per cluster, as DescribeLimits reports. */
+export const ON_DEMAND_STREAM_COUNT_LIMIT = 50;

@@ -1,0 +1,343 @@
+/**
+ * The write path (DESIGN.md, "The write path"): route each record by the MD5 of its partition key
+ * (or its ExplicitHashKey) to the open shard whose range holds it, group the records per shard in
+ * request order, and send each group to its shard's Raft leader — a local call when this node
+ * leads, otherwise one forwarded request to the node that does. The leader checks the shard's
+ * throttle, appends the accepted prefix as one log entry, and answers once it commits.
+ *
+ * Leader changes are invisible beyond latency: a group that meets NOT_LEADER, no leader, an
+ * unreachable peer or a leadership lost mid-append is retried on the (new) leader until the
+ * request's deadline; only then do its records fail, each with InternalFailure. Retrying after
+ * "leadership lost" may write a record twice, as Kinesis may (producers retry too); it never
+ * loses one that was acknowledged. Throttled records are not retried: they fail at once with
+ * ProvisionedThroughputExceededException, as in Kinesis, and the rest of the request succeeds.
+ */
+import {
+  type AppendRecord,
+  type Broker,
+  BrokerError,
+  BrokerErrorCode,
+  GroupNotFoundError,
+  NotLeaderError,
+} from "@sluice/broker";
+import type { MetadataService, ShardInfo, StreamInfo } from "@sluice/metadata";
+import { InvalidArgumentError } from "../errors.js";
+import { parseHashKey, partitionKeyHash } from "../hash-key.js";
+import { encodeSequenceNumber } from "../sequence-number.js";
+import type { ThrottleRegistry } from "../throttle.js";
+import { PUT_RETRY_BACKOFF_MS_MAX, PUT_RETRY_BACKOFF_MS_MIN } from "./constants.js";
+import type { PeerForwarder } from "./peer-forwarder.js";
+import type { StreamLookup } from "./stream-lookup.js";
+
+/** One record of a PutRecord(s) request, validated. */
+export interface PutEntry {
+  readonly partitionKey: string;
+  readonly data: Buffer;
+  readonly explicitHashKey?: string | undefined;
+}
+
+/** The outcome of one record, in request order. */
+export type PutOutcome =
+  | { readonly ok: true; readonly shardId: string; readonly sequenceNumber: string }
+  | {
+      readonly ok: false;
+      readonly errorCode: "ProvisionedThroughputExceededException" | "InternalFailure";
+      readonly errorMessage: string;
+    };
+
+/** What the leader answers for a group of records (locally or over ForwardPutRecords). */
+export interface LeaderAppendReply {
+  /** Records [0, accepted) are in the entry at `index`, at offsets 0 … accepted - 1. */
+  readonly accepted: number;
+  readonly index: number;
+  /** Why the rest failed (an error-table code), when accepted < the records sent. */
+  readonly errorCode: string;
+  readonly errorMessage: string;
+  /** With NOT_LEADER: the leader this node knows of (0 when none). */
+  readonly leaderHint: number;
+}
+
+export const THROUGHPUT_EXCEEDED_CODE = "THROUGHPUT_EXCEEDED";
+export const NOT_LEADER_CODE = BrokerErrorCode.NotLeader;
+
+/** Errors after which the same group may succeed on another try (on the same or a new leader). */
+const RETRIABLE_CODES = new Set<string>([
+  BrokerErrorCode.NotLeader,
+  BrokerErrorCode.LeadershipLost,
+  BrokerErrorCode.AppendTimeout,
+  BrokerErrorCode.Busy,
+  BrokerErrorCode.GroupNotFound,
+  BrokerErrorCode.BrokerClosed,
+  "PEER_UNAVAILABLE",
+  "STREAM_NOT_FOUND",
+]);
+
+export interface PutPathOptions {
+  readonly nodeId: number;
+  readonly broker: Broker;
+  readonly metadata: MetadataService;
+  readonly lookup: StreamLookup;
+  readonly forwarder: PeerForwarder;
+  readonly throttles: ThrottleRegistry;
+  readonly clock: () => number;
+}
+
+export class PutPath {
+  private readonly options: PutPathOptions;
+  /** The last leader learned for a group that has no replica here. */
+  private readonly leaderHints = new Map<number, number>();
+
+  constructor(options: PutPathOptions) {
+    this.options = options;
+  }
+
+  /**
+   * Writes the records of one request to `stream` and resolves with one outcome per record, in
+   * request order. Never rejects for a record's failure; rejects only for a request-level error
+   * (an ExplicitHashKey that names no shard is InvalidArgumentError, before anything is written).
+   */
+  async putRecords(
+    stream: StreamInfo,
+    entries: readonly PutEntry[],
+    deadlineAtMs: number,
+  ): Promise<PutOutcome[]> {
+    const routes = this.options.lookup.routesOf(stream);
+    const shardOfRecord = new Int32Array(entries.length);
+    const counts = new Int32Array(routes.openShards.length);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as PutEntry;
+      let hash: Buffer;
+      if (entry.explicitHashKey !== undefined && entry.explicitHashKey !== "") {
+        const parsed = parseHashKey(entry.explicitHashKey);
+        if (parsed === null) {
+          throw new InvalidArgumentError(
+            `ExplicitHashKey ${entry.explicitHashKey} of record ${i} is not a decimal integer in [0, 2^128 - 1]`,
+          );
+        }
+        hash = parsed;
+      } else {
+        hash = partitionKeyHash(entry.partitionKey);
+      }
+      const at = routes.router.route(hash);
+      shardOfRecord[i] = at;
+      counts[at] = (counts[at] as number) + 1;
+    }
+    const outcomes = new Array<PutOutcome>(entries.length);
+    const sends: Promise<void>[] = [];
+    for (let at = 0; at < routes.openShards.length; at++) {
+      const count = counts[at] as number;
+      if (count === 0) continue;
+      const positions = new Int32Array(count);
+      const records = new Array<AppendRecord>(count);
+      let k = 0;
+      for (let i = 0; i < entries.length; i++) {
+        if (shardOfRecord[i] !== at) continue;
+        const entry = entries[i] as PutEntry;
+        positions[k] = i;
+        records[k] =
+          entry.explicitHashKey !== undefined && entry.explicitHashKey !== ""
+            ? { partitionKey: entry.partitionKey, data: entry.data, explicitHashKey: entry.explicitHashKey }
+            : { partitionKey: entry.partitionKey, data: entry.data };
+        k++;
+      }
+      const shard = routes.openShards[at] as ShardInfo;
+      sends.push(this.sendToShard(stream, shard, records, positions, outcomes, deadlineAtMs));
+    }
+    await Promise.all(sends);
+    return outcomes;
+  }
+
+  /**
+   * The leader's side: checks that the stream instance still has this shard, takes the prefix of
+   * the records the shard's throttle allows (all of them in ON_DEMAND mode), appends it as one
+   * entry and resolves once it commits. Broker errors (NotLeaderError, …) reject.
+   */
+  async appendAsLeader(
+    streamId: number,
+    groupId: number,
+    records: readonly AppendRecord[],
+  ): Promise<LeaderAppendReply> {
+    const { broker, throttles, clock } = this.options;
+    const found = await this.findShardByGroup(streamId, groupId);
+    if (found === undefined) {
+      return reply(
+        0,
+        0,
+        "STREAM_NOT_FOUND",
+        `no open shard with group ${groupId} in stream instance ${streamId}`,
+      );
+    }
+    let accepted = records.length;
+    if (found.stream.mode === "PROVISIONED") {
+      const now = clock();
+      accepted = throttles
+        .get(groupId, now)
+        .tryWrite(records.length, (at) => recordBytes(records[at] as AppendRecord), now);
+    }
+    if (accepted === 0) {
+      return reply(0, 0, THROUGHPUT_EXCEEDED_CODE, throughputMessage(found.stream, found.shard));
+    }
+    const batch = accepted === records.length ? records : records.slice(0, accepted);
+    const result = await broker.append(groupId, batch);
+    return accepted === records.length
+      ? reply(accepted, result.index, "", "")
+      : reply(accepted, result.index, THROUGHPUT_EXCEEDED_CODE, throughputMessage(found.stream, found.shard));
+  }
+
+  private async findShardByGroup(
+    streamId: number,
+    groupId: number,
+  ): Promise<{ stream: StreamInfo; shard: ShardInfo } | undefined> {
+    const search = (streams: Iterable<StreamInfo>) => {
+      for (const stream of streams) {
+        if (stream.streamId !== streamId) continue;
+        const shard = stream.shards.find((s) => s.groupId === groupId && s.closedAtMs === undefined);
+        return shard === undefined ? undefined : { stream, shard };
+      }
+      return undefined;
+    };
+    return (
+      search(this.options.metadata.view().streams.values()) ??
+      search((await this.options.metadata.consistentView()).streams.values())
+    );
+  }
+
+  private async sendToShard(
+    stream: StreamInfo,
+    shard: ShardInfo,
+    records: AppendRecord[],
+    positions: Int32Array,
+    outcomes: PutOutcome[],
+    deadlineAtMs: number,
+  ): Promise<void> {
+    const { nodeId, forwarder, clock } = this.options;
+    let backoffMs = PUT_RETRY_BACKOFF_MS_MIN;
+    let attempt = 0;
+    let lastError = "no leader was found for the shard";
+    for (;;) {
+      const leader = this.leaderOf(shard, attempt);
+      let answer: LeaderAppendReply | undefined;
+      try {
+        if (leader === nodeId) {
+          answer = await this.appendAsLeader(stream.streamId, shard.groupId, records);
+        } else if (leader !== 0) {
+          answer = await forwarder.putRecords(leader, stream.streamId, shard.groupId, records, deadlineAtMs);
+        }
+      } catch (error) {
+        const code = errorCode(error);
+        lastError = error instanceof Error ? error.message : String(error);
+        if (error instanceof NotLeaderError && error.leaderHint !== 0)
+          this.leaderHints.set(shard.groupId, error.leaderHint);
+        if (!RETRIABLE_CODES.has(code)) {
+          fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${lastError}`);
+          return;
+        }
+      }
+      if (answer !== undefined) {
+        if (answer.accepted > 0 || !RETRIABLE_CODES.has(answer.errorCode)) {
+          this.settle(answer, stream, shard, positions, outcomes);
+          return;
+        }
+        lastError = answer.errorMessage;
+        if (answer.errorCode === NOT_LEADER_CODE && answer.leaderHint !== 0) {
+          this.leaderHints.set(shard.groupId, answer.leaderHint);
+        }
+      }
+      attempt++;
+      const now = clock();
+      if (now + backoffMs >= deadlineAtMs) {
+        fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${lastError}`);
+        return;
+      }
+      await delay(backoffMs * (0.5 + Math.random() / 2));
+      backoffMs = Math.min(backoffMs * 2, PUT_RETRY_BACKOFF_MS_MAX);
+    }
+  }
+
+  private settle(
+    answer: LeaderAppendReply,
+    stream: StreamInfo,
+    shard: ShardInfo,
+    positions: Int32Array,
+    outcomes: PutOutcome[],
+  ): void {
+    for (let k = 0; k < answer.accepted; k++) {
+      outcomes[positions[k] as number] = {
+        ok: true,
+        shardId: shard.shardId,
+        sequenceNumber: encodeSequenceNumber(answer.index, k, shard.shardNumber),
+      };
+    }
+    if (answer.accepted < positions.length) {
+      const throttled = answer.errorCode === THROUGHPUT_EXCEEDED_CODE;
+      fail(
+        outcomes,
+        positions,
+        answer.accepted,
+        throttled ? "ProvisionedThroughputExceededException" : "InternalFailure",
+        throttled
+          ? answer.errorMessage || throughputMessage(stream, shard)
+          : `Internal service failure: ${answer.errorMessage}`,
+      );
+    }
+  }
+
+  /** The node to send a shard's records to: the leader this node knows, else a replica in turn. */
+  private leaderOf(shard: ShardInfo, attempt: number): number {
+    try {
+      const leader = this.options.broker.groupStatus(shard.groupId).leader;
+      if (leader !== 0) return leader;
+      return 0;
+    } catch (error) {
+      if (!(error instanceof GroupNotFoundError)) throw error;
+    }
+    const hint = this.leaderHints.get(shard.groupId);
+    if (hint !== undefined && attempt === 0) return hint;
+    if (shard.replicas.length === 0) return 0;
+    return shard.replicas[attempt % shard.replicas.length] as number;
+  }
+}
+
+/** What a record counts against its shard's write throughput: its data and partition key. */
+function recordBytes(record: AppendRecord): number {
+  return record.data.length + Buffer.byteLength(record.partitionKey);
+}
+
+function reply(
+  accepted: number,
+  index: number,
+  errorCode: string,
+  errorMessage: string,
+  leaderHint = 0,
+): LeaderAppendReply {
+  return { accepted, index, errorCode, errorMessage, leaderHint };
+}
+
+function fail(
+  outcomes: PutOutcome[],
+  positions: Int32Array,
+  from: number,
+  errorCode: "ProvisionedThroughputExceededException" | "InternalFailure",
+  errorMessage: string,
+): void {
+  for (let k = from; k < positions.length; k++) {
+    outcomes[positions[k] as number] = { ok: false, errorCode, errorMessage };
+  }
+}
+
+function throughputMessage(stream: StreamInfo, shard: ShardInfo): string {
+  return `Rate exceeded for shard ${shard.shardId} in stream ${stream.streamName} under account 000000000000; back off and retry, or switch the stream to ON_DEMAND`;
+}
+
+/** The stable code of a typed error (broker, metadata, gateway), or "" for anything else. */
+export function errorCode(error: unknown): string {
+  if (error instanceof BrokerError) return error.code;
+  if (typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string") {
+    return (error as { code: string }).code;
+  }
+  return "";
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

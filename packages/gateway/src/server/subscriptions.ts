@@ -1,0 +1,166 @@
+/**
+ * SubscribeToShard (enhanced fan-out): pushes a shard's records to a registered consumer as this
+ * replica applies them. Each event carries the records, ContinuationSequenceNumber (resume with
+ * AFTER_SEQUENCE_NUMBER from it for no gap and no repeat) and MillisBehindLatest; an idle
+ * subscription still gets an event every SUBSCRIBE_IDLE_EVENT_INTERVAL_MS. As in Kinesis, one
+ * subscription per (consumer, shard) at a time (another gets ResourceInUseException), and a
+ * subscription ends after SUBSCRIPTION_DURATION_MS; the client subscribes again from the
+ * continuation sequence number. A slow reader is paced by gRPC flow control: the loop waits for
+ * 'drain' and never buffers more than one event.
+ */
+import type { ServerWritableStream } from "@grpc/grpc-js";
+import type { Broker } from "@sluice/broker";
+import type { streams } from "@sluice/proto";
+import { ResourceInUseError } from "../errors.js";
+import {
+  SUBSCRIBE_EVENT_BYTES_MAX,
+  SUBSCRIBE_EVENT_RECORDS_MAX,
+  SUBSCRIBE_IDLE_EVENT_INTERVAL_MS,
+  SUBSCRIPTION_DURATION_MS,
+} from "./constants.js";
+import type { ReadPath, ShardPosition } from "./read-records.js";
+import type { StreamLookup } from "./stream-lookup.js";
+
+export interface SubscriptionsOptions {
+  readonly broker: Broker;
+  readonly lookup: StreamLookup;
+  readonly read: ReadPath;
+  readonly clock: () => number;
+}
+
+type Call = ServerWritableStream<streams.SubscribeToShardRequest, streams.SubscribeToShardResponse>;
+
+export class Subscriptions {
+  private readonly options: SubscriptionsOptions;
+  /** Wake-ups waiting for a group's applied index to move. */
+  private readonly waiters = new Map<number, Set<() => void>>();
+  private readonly active = new Set<string>();
+  private readonly unsubscribe: () => void;
+  private closed = false;
+
+  constructor(options: SubscriptionsOptions) {
+    this.options = options;
+    this.unsubscribe = options.broker.onApplied((groupId) => {
+      const waiting = this.waiters.get(groupId);
+      if (waiting === undefined) return;
+      this.waiters.delete(groupId);
+      for (const wake of waiting) wake();
+    });
+  }
+
+  get count(): number {
+    return this.active.size;
+  }
+
+  /**
+   * Validates the request (the caller did the field checks), then streams events until the
+   * client cancels, the subscription's time is up, or the gateway closes. Errors before the
+   * first event reject (the handler turns them into a status); later ones end the stream.
+   */
+  async run(call: Call): Promise<void> {
+    const { lookup, read, clock } = this.options;
+    const request = call.request;
+    const { stream } = await lookup.activeConsumer(request.consumerArn);
+    const shard = lookup.shard(stream, request.shardId);
+    const start = request.startingPosition;
+    let position: ShardPosition = read.startPosition(
+      stream,
+      shard,
+      start?.type ?? 0,
+      start?.sequenceNumber ?? "",
+      start?.timestamp,
+    );
+    const key = `${request.consumerArn}\n${shard.shardId}`;
+    if (this.active.has(key)) {
+      throw new ResourceInUseError(
+        `Consumer ${request.consumerArn} already has a subscription to ${shard.shardId}; end it first or wait for it to expire`,
+      );
+    }
+    this.active.add(key);
+    let cancelled = false;
+    const onCancel = () => {
+      cancelled = true;
+      this.wakeAll(shard.groupId);
+    };
+    call.on("cancelled", onCancel);
+    call.on("close", onCancel);
+    try {
+      const endAtMs = clock() + SUBSCRIPTION_DURATION_MS;
+      let lastEventAtMs = Number.NEGATIVE_INFINITY;
+      while (!cancelled && !this.closed && clock() < endAtMs) {
+        const page = read.readPage(shard, position, SUBSCRIBE_EVENT_RECORDS_MAX, SUBSCRIBE_EVENT_BYTES_MAX);
+        position = page.next;
+        const now = clock();
+        if (page.records.length > 0 || now - lastEventAtMs >= SUBSCRIBE_IDLE_EVENT_INTERVAL_MS) {
+          lastEventAtMs = now;
+          const event: streams.SubscribeToShardResponse = {
+            subscribeToShardEvent: {
+              records: page.records,
+              continuationSequenceNumber: page.continuationSequenceNumber,
+              millisBehindLatest: page.millisBehindLatest,
+              childShards: [],
+            },
+          };
+          if (!call.write(event)) await this.drained(call, () => cancelled);
+          if (page.records.length > 0) continue;
+        }
+        const waitMs = Math.max(
+          1,
+          Math.min(SUBSCRIBE_IDLE_EVENT_INTERVAL_MS - (clock() - lastEventAtMs), endAtMs - clock()),
+        );
+        await this.applied(shard.groupId, waitMs);
+      }
+    } finally {
+      this.active.delete(key);
+      call.off("cancelled", onCancel);
+      call.off("close", onCancel);
+      if (!cancelled) call.end();
+    }
+  }
+
+  /** Ends every subscription's wait (the gateway is closing). */
+  close(): void {
+    this.closed = true;
+    this.unsubscribe();
+    for (const groupId of [...this.waiters.keys()]) this.wakeAll(groupId);
+  }
+
+  private wakeAll(groupId: number): void {
+    const waiting = this.waiters.get(groupId);
+    if (waiting === undefined) return;
+    this.waiters.delete(groupId);
+    for (const wake of waiting) wake();
+  }
+
+  /** Resolves when the group's applied index moves, or after `timeoutMs`. */
+  private applied(groupId: number, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let waiting = this.waiters.get(groupId);
+      if (waiting === undefined) {
+        waiting = new Set();
+        this.waiters.set(groupId, waiting);
+      }
+      const set = waiting;
+      const wake = () => {
+        clearTimeout(timer);
+        set.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      set.add(wake);
+    });
+  }
+
+  private drained(call: Call, cancelled: () => boolean): Promise<void> {
+    if (cancelled()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        call.off("drain", done);
+        call.off("close", done);
+        resolve();
+      };
+      call.on("drain", done);
+      call.on("close", done);
+    });
+  }
+}
