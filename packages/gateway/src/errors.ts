@@ -88,6 +88,7 @@ export const BROKER_ERROR_CODES = [
   "INVALID_OPTIONS",
   "CORRUPT_BATCH",
   "STORAGE_FAILED",
+  "STATE_MACHINE_FAILED",
 ] as const;
 
 /** What a client is told for one error code. */
@@ -277,6 +278,12 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorTableEntry>> = Object.fre
     K.InternalFailure,
     true,
     "A node's disk failed; another replica will take over.",
+  ),
+  STATE_MACHINE_FAILED: entry(
+    S.UNAVAILABLE,
+    K.InternalFailure,
+    true,
+    "A replica's state machine failed and stopped; another replica will take over.",
   ),
 } satisfies Record<
   GatewayErrorCode | (typeof METADATA_ERROR_CODES)[number] | (typeof BROKER_ERROR_CODES)[number],
