@@ -1,7 +1,9 @@
 // Proves the peer codec round-trips every message type (snapshots and large entries included),
 // keeps heartbeats to a few bytes, decodes entry data without copying, and rejects garbled or
-// hostile frames with a typed error only.
+// hostile frames with a typed error only; the CRC trailer, built by combining each large entry's
+// shared checksum, is the plain CRC-32 of the frame.
 import { crc32 } from "node:zlib";
+import { entryDataChecksum } from "@sluice/storage";
 import fc from "fast-check";
 import { type Entry, type Message, MessageType, type Snapshot } from "raft-ts";
 import { describe, expect, it } from "vitest";
@@ -131,6 +133,29 @@ describe("peer codec", () => {
     const decoded = decodeFrame(frame).messages[0]?.message.entries[0]?.data;
     expect(decoded?.buffer).toBe(frame.buffer);
     expect(decoded?.byteLength).toBe(65_536);
+  });
+
+  it("writes the plain CRC-32 of the frame while combining large entries' shared checksums", () => {
+    const entries: Entry[] = [4_095, 4_096, 65_536, 10].map((length, position) => ({
+      term: 2,
+      index: position + 1,
+      type: 0,
+      data: new Uint8Array(length).fill(position + 1),
+    }));
+    const batch = [1, 2].map((group) =>
+      groupMessage(group, message({ type: MessageType.App, from: 1, to: 2, commit: 9, entries })),
+    );
+    const encoder = new FrameEncoder(1, 2, undefined, 6, 64); // headroom, and a buffer that must grow
+    for (const gm of batch) encoder.append(gm);
+    const frame = encoder.seal().subarray(6);
+    const end = frame.length - 4;
+    expect(frame.readUInt32LE(end)).toBe(crc32(frame.subarray(0, end)));
+    const decoded = decodeFrame(frame).messages[1]?.message.entries[2]?.data as Uint8Array;
+    expect(entryDataChecksum(decoded)).toBe(crc32(decoded));
+    // Damage inside a large entry is a checksum mismatch, not a parse error.
+    const damaged = Buffer.from(frame);
+    damaged[end - 2_000] = (damaged[end - 2_000] as number) ^ 0x10;
+    expect(() => decodeFrame(damaged)).toThrow(/checksum mismatch/);
   });
 
   it("starts a new frame when a message would overflow the bound", () => {

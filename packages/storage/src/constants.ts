@@ -28,6 +28,13 @@ export const FLUSH_RECORDS_MAX = 1_000_000;
 /** Largest group id; ids are stored as unsigned 64-bit integers but handled as JavaScript numbers. */
 export const GROUP_ID_MAX = Number.MAX_SAFE_INTEGER;
 
+/**
+ * Entry data at least this long has its CRC-32 remembered per buffer (checksum.ts) and folded
+ * into record and frame CRCs by combination; shorter data is checksummed in line, where a second
+ * pass costs less than the WeakMap and the combination (about a microsecond).
+ */
+export const ENTRY_CHECKSUM_CACHE_BYTES_MIN = 4 * KIB;
+
 /** Largest run of adjacent records read from a segment with one read call. */
 export const READ_COALESCE_BYTES_MAX = 4 * MIB;
 /** Size of the window recovery reads segments through. */

@@ -5,7 +5,9 @@
  */
 export const PACKAGE_NAME = "@sluice/storage";
 
+export { crc32Combine, entryDataChecksum, rememberEntryDataChecksum } from "./checksum.js";
 export {
+  ENTRY_CHECKSUM_CACHE_BYTES_MIN,
   ENTRY_DATA_BYTES_MAX,
   FLUSH_BYTES_MAX,
   SEGMENT_SIZE_BYTES_DEFAULT,

@@ -4,7 +4,9 @@
  * check CRCs and report problems as return values, so recovery decides what a bad frame means.
  */
 import { crc32 } from "node:zlib";
+import { crc32Combine, entryDataChecksum } from "../checksum.js";
 import {
+  ENTRY_CHECKSUM_CACHE_BYTES_MIN,
   FRAME_HEADER_BYTES,
   FRAME_KIND_FLUSH,
   FRAME_MAGIC,
@@ -105,7 +107,11 @@ export interface RecordHeader {
   readonly dataBytes: number;
 }
 
-/** Fills a record header into `target` (RECORD_HEADER_BYTES long), with the CRC covering header and `data`. */
+/**
+ * Fills a record header into `target` (RECORD_HEADER_BYTES long), with the CRC covering header and
+ * `data`. Large data's CRC comes from entryDataChecksum (computed once per buffer, shared with
+ * the transport) and is combined with the header's, so the data is not read again here.
+ */
 export function encodeRecordHeader(target: Buffer, record: RecordHeader, data: Uint8Array): void {
   target.writeUInt32LE(0, 0);
   target.writeUInt8(record.kind, 4);
@@ -115,7 +121,12 @@ export function encodeRecordHeader(target: Buffer, record: RecordHeader, data: U
   writeU64(target, 16, record.index);
   writeU64(target, 24, record.term);
   target.writeUInt32LE(data.length, 32);
-  target.writeUInt32LE(checksum(data, checksum(target.subarray(4, RECORD_HEADER_BYTES))), 0);
+  const headerCrc = checksum(target.subarray(4, RECORD_HEADER_BYTES));
+  const crc =
+    data.byteLength >= ENTRY_CHECKSUM_CACHE_BYTES_MIN
+      ? crc32Combine(headerCrc, entryDataChecksum(data), data.byteLength)
+      : checksum(data, headerCrc);
+  target.writeUInt32LE(crc, 0);
 }
 
 /**
