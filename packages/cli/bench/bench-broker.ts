@@ -11,7 +11,8 @@
  *    entries per sync from the nodes' counters (summed over the three nodes), and write
  *    amplification: bytes the three node processes wrote to disk (/proc/<pid>/io write_bytes)
  *    per byte committed, in total and per replica; then the same at half the measured rate (open
- *    loop) for the latency target.
+ *    loop) for the latency target; and the CPU the three node processes used per MiB committed
+ *    (/proc/<pid>/stat), which other load on the machine does not skew as it does MB/s.
  * 2. idle: 1,000 groups, idle and quiesced: CPU % of one core per node over a minute
  *    (/proc/<pid>/stat), resident memory per group, then the time to wake all with one write each.
  * 3. restart: a node whose log holds 1 GiB is SIGKILLed and restarted: time until it serves
@@ -85,6 +86,14 @@ function pids(cluster: TestCluster): number[] {
   return cluster.nodeIds.map((id) => cluster.process(id).pid ?? 0);
 }
 
+/** CPU seconds (user + system) the three node processes have used so far. */
+function nodeCpuSeconds(cluster: TestCluster): number {
+  return pids(cluster).reduce((sum, pid) => {
+    const stat = readProcessStat(pid);
+    return sum + (stat.userTicks + stat.systemTicks) / CLOCK_TICKS_PER_SECOND;
+  }, 0);
+}
+
 function diskWrites(cluster: TestCluster): number {
   return pids(cluster).reduce((sum, pid) => sum + readProcessIo(pid).writeBytes, 0);
 }
@@ -133,6 +142,9 @@ interface LoadResult {
   entriesPerSync: number;
   writeAmplificationTotal: number;
   writeAmplificationPerReplica: number;
+  /** CPU ms of the three node processes (all replicas) per MiB committed: the figure that does
+   * not move with other load on the machine, unlike MB/s. */
+  nodeCpuMsPerMiB: number;
 }
 
 /**
@@ -150,6 +162,7 @@ async function load(
   let failures = 0;
   const metricsBefore = await counters(cluster);
   const writesBefore = diskWrites(cluster);
+  const cpuBefore = nodeCpuSeconds(cluster);
   const startedAt = performance.now();
   const endAt = startedAt + durationSeconds * 1_000;
   const one = async (groupId: number, seed: number): Promise<void> => {
@@ -189,6 +202,7 @@ async function load(
   const elapsedSeconds = (performance.now() - startedAt) / 1_000;
   const metricsAfter = await counters(cluster);
   const written = diskWrites(cluster) - writesBefore;
+  const cpuSeconds = nodeCpuSeconds(cluster) - cpuBefore;
   const committedBytes = appends * BATCH_BYTES;
   // Synced flushes of the persist loops (one fdatasync of the journal each) and the entries they
   // carried, summed over the three nodes.
@@ -214,6 +228,7 @@ async function load(
     entriesPerSync: Number((entriesPersisted / syncs).toFixed(2)),
     writeAmplificationTotal: Number((written / committedBytes).toFixed(2)),
     writeAmplificationPerReplica: Number((written / committedBytes / 3).toFixed(2)),
+    nodeCpuMsPerMiB: Number(((cpuSeconds * 1_000) / (committedBytes / 1_048_576)).toFixed(1)),
   };
 }
 

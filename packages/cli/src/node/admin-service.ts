@@ -7,7 +7,7 @@
  */
 import { status as GrpcStatus, Metadata, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import { widenServerReceiveWindow } from "@sluice/broker";
-import type { admin } from "@sluice/proto";
+import { admin } from "@sluice/proto";
 import {
   APPEND_BYTES_MAX,
   APPEND_RECORDS_MAX,
@@ -61,6 +61,83 @@ export interface AdminBackend {
   transferLeader(groupId: number, to: number): void;
   groupIds(): readonly number[];
 }
+
+/**
+ * Decodes an AppendRequest (wire-compatible with admin.proto) without copying record data: each
+ * `data` is a view of `buffer`, the message grpc-js assembled for this call alone, so the views
+ * stay valid for as long as they are referenced. The generated decoder copies every record
+ * (`Buffer.from(reader.bytes())`): 16 allocations and a 64 KiB copy per 64 KiB batch, measured
+ * at about 4% of the leader's CPU. Unknown fields are skipped; malformed input throws, which
+ * grpc-js reports to the caller as a failed call, as it does for the generated decoder.
+ */
+export function decodeAppendRequest(buffer: Buffer): admin.AppendRequest {
+  let position = 0;
+  const varint = (end: number): number => {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (position >= end) throw new Error("AppendRequest: truncated varint");
+      const byte = buffer[position++] as number;
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+    throw new Error("AppendRequest: varint longer than 10 bytes");
+  };
+  /** Reads a length prefix; returns where the field's bytes end (they start at `position`). */
+  const lengthDelimited = (end: number): number => {
+    const length = varint(end);
+    if (length > end - position) throw new Error("AppendRequest: length overruns the message");
+    return position + length;
+  };
+  const skip = (wireType: number, end: number): void => {
+    if (wireType === 0) varint(end);
+    else if (wireType === 2) position = lengthDelimited(end);
+    else if (wireType === 1 || wireType === 5) {
+      position += wireType === 1 ? 8 : 4;
+      if (position > end) throw new Error("AppendRequest: truncated fixed field");
+    } else throw new Error(`AppendRequest: unsupported wire type ${wireType}`);
+  };
+  const request: admin.AppendRequest = { groupId: 0, records: [] };
+  const end = buffer.length;
+  while (position < end) {
+    const tag = varint(end);
+    if (tag === 8) {
+      // uint32 group_id: protobuf keeps the low 32 bits of a longer varint.
+      request.groupId = varint(end) % 4_294_967_296;
+    } else if (tag === 18) {
+      const recordEnd = lengthDelimited(end);
+      const record: admin.Record = { partitionKey: "", data: EMPTY_DATA, explicitHashKey: "" };
+      while (position < recordEnd) {
+        const recordTag = varint(recordEnd);
+        if (recordTag === 10 || recordTag === 18 || recordTag === 26) {
+          const fieldEnd = lengthDelimited(recordEnd);
+          if (recordTag === 18) record.data = buffer.subarray(position, fieldEnd);
+          else if (recordTag === 10) record.partitionKey = buffer.toString("utf8", position, fieldEnd);
+          else record.explicitHashKey = buffer.toString("utf8", position, fieldEnd);
+          position = fieldEnd;
+        } else {
+          skip(recordTag & 7, recordEnd);
+        }
+      }
+      request.records.push(record);
+    } else {
+      skip(tag & 7, end);
+    }
+  }
+  return request;
+}
+
+const EMPTY_DATA = Buffer.alloc(0);
+
+/**
+ * The admin service definition for grpc-js: the generated one, with the zero-copy
+ * `decodeAppendRequest` for Append. Register this rather than admin.AdminServiceService.
+ */
+export const adminServiceDefinition: typeof admin.AdminServiceService = {
+  ...admin.AdminServiceService,
+  append: { ...admin.AdminServiceService.append, requestDeserialize: decodeAppendRequest },
+};
 
 /** The node's own facts for NodeStatus. */
 export interface NodeFacts {

@@ -15,9 +15,9 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { admin, health } from "@sluice/proto";
+import { health } from "@sluice/proto";
 import { GRPC_MESSAGE_BYTES_MAX, SHUTDOWN_DEADLINE_MS } from "../constants.js";
-import { type AdminBackend, createAdminService } from "./admin-service.js";
+import { type AdminBackend, adminServiceDefinition, createAdminService } from "./admin-service.js";
 import { formatHostPort, type NodeConfig } from "./config.js";
 import { prepareDataDir } from "./data-dir.js";
 import { StartupError, StartupErrorCode } from "./errors.js";
@@ -85,7 +85,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
   });
   server.addService(health.HealthService, healthService.implementation);
   server.addService(
-    admin.AdminServiceService,
+    adminServiceDefinition,
     createAdminService(
       () => (accepting ? host?.backend : undefined),
       {
