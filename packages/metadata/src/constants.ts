@@ -8,8 +8,12 @@ import { constants as brokerConstants } from "@sluice/broker";
 
 /** The Raft group that holds the metadata; shard groups start at FIRST_SHARD_GROUP_ID. */
 export const METADATA_GROUP_ID = 0;
-/** The first group id given to a shard (`nextGroupId` starts here). */
-export const FIRST_SHARD_GROUP_ID = 1;
+/**
+ * The first group id given to a shard (`nextGroupId` starts here). Ids below it (except 0) are
+ * never touched by the metadata service: they are free for groups created directly through the
+ * broker's admin API (broker-level tests and benchmarks), which the reconciler must not remove.
+ */
+export const FIRST_SHARD_GROUP_ID = 1_048_576;
 /** Largest group id a shard may get (the broker's bound). */
 export const SHARD_GROUP_ID_MAX = brokerConstants.GROUP_ID_MAX;
 /** The region and account in every ARN this cluster hands out. */

@@ -11,7 +11,7 @@
  * reverts (stream and group ids are not reused).
  */
 import type { Broker } from "@sluice/broker";
-import { METADATA_GROUP_ID, RECONCILE_RETRY_MS } from "./constants.js";
+import { FIRST_SHARD_GROUP_ID, RECONCILE_RETRY_MS } from "./constants.js";
 import type { MetadataLogger } from "./logger.js";
 import { SerialRunner } from "./serial-runner.js";
 import type { MetadataView } from "./state.js";
@@ -75,7 +75,7 @@ export class Reconciler {
       );
     }
     for (const groupId of local) {
-      if (groupId === METADATA_GROUP_ID || desired.has(groupId) || groupId >= view.nextGroupId) continue;
+      if (groupId < FIRST_SHARD_GROUP_ID || desired.has(groupId) || groupId >= view.nextGroupId) continue;
       work.push(broker.removeGroup(groupId).then(() => logger.info("shard replica removed", { groupId })));
     }
     const failures = (await Promise.allSettled(work)).filter((r) => r.status === "rejected");

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { type CommandResult, encodeCommand, type MetadataCommand } from "../src/commands.js";
 import {
   CONSUMERS_PER_STREAM_MAX,
+  FIRST_SHARD_GROUP_ID,
   OPEN_SHARDS_PER_CLUSTER_MAX,
   SHARDS_PER_CREATE_MAX,
   TAGS_PER_STREAM_MAX,
@@ -151,9 +152,9 @@ describe("CreateStream", () => {
       ["team", "billing"],
     ]);
     expect(stream?.shards.map((s) => [s.shardId, s.shardNumber, s.groupId])).toEqual([
-      ["shardId-000000000000", 0, 1],
-      ["shardId-000000000001", 1, 2],
-      ["shardId-000000000002", 2, 3],
+      ["shardId-000000000000", 0, FIRST_SHARD_GROUP_ID],
+      ["shardId-000000000001", 1, FIRST_SHARD_GROUP_ID + 1],
+      ["shardId-000000000002", 2, FIRST_SHARD_GROUP_ID + 2],
     ]);
     expect(stream?.shards[0]?.hashKeyStart).toBe("0");
     expect(stream?.shards[2]?.hashKeyEnd).toBe("340282366920938463463374607431768211455");
@@ -175,7 +176,10 @@ describe("CreateStream", () => {
     m.ok({ type: "DeleteStream", streamName: "a", enforceConsumerDeletion: false });
     m.ok({ type: "RemoveStream", streamName: "a", streamId: 1 });
     m.ok({ type: "CreateStream", streamName: "a", shardCount: 1, mode: "PROVISIONED", nowMs: NOW_MS });
-    expect(m.view.stream("a")).toMatchObject({ streamId: 2, shards: [{ groupId: 3 }] });
+    expect(m.view.stream("a")).toMatchObject({
+      streamId: 2,
+      shards: [{ groupId: FIRST_SHARD_GROUP_ID + 2 }],
+    });
   });
 
   it("defaults an ON_DEMAND stream to 4 shards and requires a count for PROVISIONED", () => {
