@@ -326,6 +326,13 @@ export class MetadataService {
             { cause: error },
           );
         }
+        if (typeof code === "string" && (error as { retriable?: unknown }).retriable === false) {
+          // A broker error that retrying cannot fix here (closed, group missing): nothing was applied.
+          throw new MetadataUnavailableError(
+            `the ${command.type} command cannot be proposed on node ${this.nodeId} (${describe(error)}): retry on another node`,
+            { cause: error },
+          );
+        }
         last = describe(error);
       }
       const remainingMs = deadlineMs - this.now();

@@ -82,7 +82,7 @@ export class MetadataCluster {
     };
   }
 
-  async open(nodeId: number): Promise<TestNode> {
+  async open(nodeId: number, serviceOptions: { proposeTimeoutMs?: number } = {}): Promise<TestNode> {
     const stateMachine = new MetadataStateMachine();
     const transport = this.hub.transport(nodeId);
     const broker = await Broker.open({
@@ -105,6 +105,7 @@ export class MetadataCluster {
       self: this.self(nodeId),
       members: this.members,
       forwarder: this.forwarder,
+      ...serviceOptions,
     });
     const node = { nodeId, broker, stateMachine, service };
     this.nodes.set(nodeId, node);

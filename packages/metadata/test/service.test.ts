@@ -1,7 +1,12 @@
 // Proves the metadata service on three real brokers: proposals from followers, the controller making streams ACTIVE, every node's reconciler creating and removing shard replicas, group-0 failover, and a restarted node converging to the same state.
 import { afterEach, describe, expect, it } from "vitest";
 import { encodeCommand } from "../src/commands.js";
-import { ConsumerNotFoundError, StreamExistsError, StreamNotFoundError } from "../src/errors.js";
+import {
+  ConsumerNotFoundError,
+  MetadataError,
+  StreamExistsError,
+  StreamNotFoundError,
+} from "../src/errors.js";
 import { MetadataCluster, type TestNode, waitFor } from "./metadata-cluster.js";
 
 let cluster: MetadataCluster | undefined;
@@ -189,5 +194,20 @@ describe("MetadataService on three brokers", () => {
       () => back.broker.groupIds().every((g) => g === 0 || groups.includes(g)),
       "the deleted stream's groups gone",
     );
+  });
+
+  it("fails a proposal with a retriable error when group 0 has no quorum", async () => {
+    cluster = await MetadataCluster.start();
+    const c = cluster;
+    await c.kill(3);
+    const node = await c.open(3, { proposeTimeoutMs: 300 });
+    await c.kill(1);
+    await c.kill(2);
+    const error = await node.service
+      .createStream({ streamName: "s", shardCount: 1, mode: "PROVISIONED" })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(MetadataError);
+    expect(error.retriable).toBe(true);
+    expect(["METADATA_UNAVAILABLE", "METADATA_TIMEOUT"]).toContain(error.code);
   });
 });

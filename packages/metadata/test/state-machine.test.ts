@@ -166,8 +166,8 @@ describe("CreateStream", () => {
     }
     expect(m.view.streamByArn(arn)).toBe(stream);
     expect(m.view.resolveStream(arn)).toBe(stream);
-    expect(m.view.groupOwner(2)?.shard.shardId).toBe("shardId-000000000001");
-    expect(m.view.nextGroupId).toBe(4);
+    expect(m.view.groupOwner(FIRST_SHARD_GROUP_ID + 1)?.shard.shardId).toBe("shardId-000000000001");
+    expect(m.view.nextGroupId).toBe(FIRST_SHARD_GROUP_ID + 3);
   });
 
   it("never reuses group or stream ids", () => {
