@@ -1,4 +1,5 @@
 // Proves the error table covers every code of the gateway, the metadata service and the broker, and that toServiceError carries the Kinesis name, code and retriable in the status details without leaking unknown errors.
+import { readFileSync } from "node:fs";
 import { Metadata, status } from "@grpc/grpc-js";
 import { BrokerErrorCode, NotLeaderError } from "@sluice/broker";
 import { MetadataErrorCode } from "@sluice/metadata";
@@ -25,6 +26,14 @@ describe("ERROR_TABLE", () => {
     expect([...BROKER_ERROR_CODES].sort()).toEqual(Object.values(BrokerErrorCode).sort());
     for (const code of [...Object.values(GatewayErrorCode), ...METADATA_ERROR_CODES, ...BROKER_ERROR_CODES]) {
       expect(ERROR_TABLE[code], code).toBeDefined();
+    }
+  });
+
+  it("is rendered row for row in the README", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    for (const [code, entry] of Object.entries(ERROR_TABLE)) {
+      const row = `| \`${code}\` | ${entry.kinesisName} | ${status[entry.grpcStatus]} | ${entry.retriable ? "yes" : "no"} | ${entry.meaning} |`;
+      expect(readme, code).toContain(row);
     }
   });
 
