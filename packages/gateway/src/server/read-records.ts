@@ -11,6 +11,7 @@ import type { streams } from "@sluice/proto";
 import {
   GET_RECORDS_BYTES_MAX,
   GET_RECORDS_LIMIT_MAX,
+  ITERATOR_OFFSET_MAX,
   ITERATOR_TTL_MS,
   SEQUENCE_OFFSET_MAX,
 } from "../constants.js";
@@ -91,8 +92,15 @@ export class ReadPath {
             `StartingSequenceNumber ${sequenceNumber} used in GetShardIterator on shard ${shard.shardId} in stream ${stream.streamName} under account 000000000000 is invalid because it did not come from this stream and shard`,
           );
         }
-        if (type === IteratorType.AT_SEQUENCE_NUMBER) return { index: decoded.index, offset: decoded.offset };
-        return decoded.offset >= SEQUENCE_OFFSET_MAX
+        // No batch holds more than ITERATOR_OFFSET_MAX records, so a larger offset (the
+        // continuation sequence number of a subscription names offset SEQUENCE_OFFSET_MAX) is
+        // past its entry: the next record is the next entry's first.
+        if (type === IteratorType.AT_SEQUENCE_NUMBER) {
+          return decoded.offset > ITERATOR_OFFSET_MAX
+            ? { index: decoded.index + 1, offset: 0 }
+            : { index: decoded.index, offset: decoded.offset };
+        }
+        return decoded.offset >= ITERATOR_OFFSET_MAX
           ? { index: decoded.index + 1, offset: 0 }
           : { index: decoded.index, offset: decoded.offset + 1 };
       }
