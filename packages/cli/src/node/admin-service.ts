@@ -7,6 +7,7 @@
  */
 import { status as GrpcStatus, Metadata, type ServerUnaryCall, type sendUnaryData } from "@grpc/grpc-js";
 import { widenServerReceiveWindow } from "@sluice/broker";
+import { constants as metadataConstants } from "@sluice/metadata";
 import { admin } from "@sluice/proto";
 import {
   APPEND_BYTES_MAX,
@@ -206,6 +207,14 @@ export function createAdminService(
       "EnsureGroup",
       async (request, host) => {
         checkGroupId(request.groupId);
+        if (
+          request.groupId === metadataConstants.METADATA_GROUP_ID ||
+          request.groupId >= metadataConstants.FIRST_SHARD_GROUP_ID
+        ) {
+          throw new InvalidArgument(
+            `group ${request.groupId} is managed by the metadata service (group ${metadataConstants.METADATA_GROUP_ID} and stream shards from ${metadataConstants.FIRST_SHARD_GROUP_ID}); use an id from 1 to ${metadataConstants.FIRST_SHARD_GROUP_ID - 1}`,
+          );
+        }
         if (request.voters.length === 0) throw new InvalidArgument("voters is empty");
         if (new Set(request.voters).size !== request.voters.length)
           throw new InvalidArgument("voters names a node twice");
