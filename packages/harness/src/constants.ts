@@ -20,3 +20,15 @@ export const GRPC_STREAM_WINDOW_BYTES = 4 * 1_048_576;
 export const RECONNECT_BACKOFF_MS_MAX = 500;
 /** Deadline of one public-API call from the harness's StreamsClient. */
 export const STREAMS_CALL_TIMEOUT_MS_DEFAULT = 15_000;
+/**
+ * The first Raft group id the metadata controller gives a shard (metadata's FIRST_SHARD_GROUP_ID,
+ * 2^20); a stream created alone in a fresh cluster holds the consecutive ids from here, shard i
+ * in group SHARD_GROUP_ID_MIN + i. Lower ids are groups made through the admin API.
+ */
+export const SHARD_GROUP_ID_MIN = 1_048_576;
+/** Records asked for by one GetRecords call of `readShard` (the Kinesis maximum). */
+export const READ_SHARD_PAGE_RECORDS_MAX = 10_000;
+/** A throttled GetRecords (5 calls/s per shard by default) is tried again after this long. */
+export const READ_SHARD_THROTTLE_BACKOFF_MS = 200;
+/** The public API's service name, as gRPC health knows it. */
+export const STREAMS_SERVICE_NAME = "sluice.v1.StreamsService";

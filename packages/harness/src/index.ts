@@ -15,11 +15,16 @@ export {
   NODE_START_TIMEOUT_MS_DEFAULT,
   NODE_STOP_TIMEOUT_MS_DEFAULT,
   PORTS_PER_NODE,
+  READ_SHARD_PAGE_RECORDS_MAX,
+  READ_SHARD_THROTTLE_BACKOFF_MS,
+  SHARD_GROUP_ID_MIN,
   STREAMS_CALL_TIMEOUT_MS_DEFAULT,
 } from "./constants.js";
+export { LatencyRecorder, type LatencySummary } from "./latency.js";
 export type { ExitStatus, NodeProcessOptions, NodeRunResult } from "./node-process.js";
 export { assertCliBuilt, CLI_MAIN_PATH, NodeProcess, runNodeToExit } from "./node-process.js";
 export { type ProcessIo, type ProcessStat, readProcessIo, readProcessStat } from "./proc.js";
+export { type ReadShardOptions, readShard, shardGroupIds } from "./read-shard.js";
 export { StreamsCallError, StreamsClient } from "./streams-client.js";
 export type { WaitOptions } from "./wait-for.js";
 export { WaitTimeoutError, waitFor } from "./wait-for.js";
