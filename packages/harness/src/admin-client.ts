@@ -194,12 +194,16 @@ export class AdminClient {
     );
   }
 
-  /** "SERVING", "NOT_SERVING", … from grpc.health.v1; rejects when the node does not answer. */
-  async health(timeoutMs = 1_000): Promise<string> {
+  /**
+   * "SERVING", "NOT_SERVING", … from grpc.health.v1 for `service` ("" is the whole node, which
+   * serves once its storage is open; "sluice.v1.StreamsService" serves once the metadata service
+   * has a quorum); rejects when the node does not answer.
+   */
+  async health(timeoutMs = 1_000, service = ""): Promise<string> {
     const response = await this.#call<health.HealthCheckRequest, health.HealthCheckResponse>(
       "Health.Check",
       this.#health.check.bind(this.#health),
-      { service: "" },
+      { service },
       timeoutMs,
     );
     return health.healthCheckResponse_ServingStatusToJSON(response.status);

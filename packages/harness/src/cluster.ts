@@ -14,6 +14,7 @@ import {
   NODE_START_TIMEOUT_MS_DEFAULT,
   NODE_STOP_TIMEOUT_MS_DEFAULT,
   PORTS_PER_NODE,
+  STREAMS_SERVICE_NAME,
 } from "./constants.js";
 import { assertCliBuilt, type ExitStatus, NodeProcess } from "./node-process.js";
 import { StreamsClient } from "./streams-client.js";
@@ -149,7 +150,10 @@ export class TestCluster {
     await Promise.all(this.nodeIds.map((nodeId) => this.waitServing(nodeId)));
   }
 
-  /** Waits until the node answers SERVING on gRPC health; fails early, with its log, if it exits. */
+  /**
+   * Waits until the node's public API answers SERVING on gRPC health (its storage is open and its
+   * metadata service has a quorum); fails early, with its log, if it exits.
+   */
   async waitServing(
     nodeId: number,
     timeoutMs = this.#options.startTimeoutMs ?? NODE_START_TIMEOUT_MS_DEFAULT,
@@ -162,9 +166,9 @@ export class TestCluster {
             `node ${nodeId} exited (${describeExit(node.lastExit)}) while starting. ${node.logTail()}`,
           );
         }
-        return (await this.admin(nodeId).health(500)) === "SERVING";
+        return (await this.admin(nodeId).health(500, STREAMS_SERVICE_NAME)) === "SERVING";
       },
-      { timeoutMs, what: `node ${nodeId} to serve (gRPC health SERVING)`, intervalMs: 50 },
+      { timeoutMs, what: `node ${nodeId} to serve the public API (gRPC health SERVING)`, intervalMs: 50 },
     ).catch((error: unknown) => {
       throw new Error(`${error instanceof Error ? error.message : String(error)}\n${node.logTail()}`, {
         cause: error,
@@ -193,6 +197,22 @@ export class TestCluster {
     if (node.running) await node.kill("SIGTERM", NODE_STOP_TIMEOUT_MS_DEFAULT);
     node.start();
     await this.waitServing(nodeId, timeoutMs);
+  }
+
+  /**
+   * Stops a node (SIGTERM) and starts it again on the same data directory with `env` laid over
+   * the cluster's environment for this run only, e.g. `{ SLUICE_CLOCK_OFFSET_MS: "360000" }` to
+   * move its clock; waits until it serves. A later `restart` runs it with the cluster's env again.
+   */
+  async restartWithEnv(
+    nodeId: number,
+    env: NodeJS.ProcessEnv,
+    options: { timeoutMs?: number } = {},
+  ): Promise<void> {
+    const node = this.process(nodeId);
+    if (node.running) await node.kill("SIGTERM", NODE_STOP_TIMEOUT_MS_DEFAULT);
+    node.start(env);
+    await this.waitServing(nodeId, options.timeoutMs);
   }
 
   /** Creates a group on every voter's node (EnsureGroup is idempotent). */

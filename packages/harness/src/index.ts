@@ -20,6 +20,13 @@ export {
   SHARD_GROUP_ID_MIN,
   STREAMS_CALL_TIMEOUT_MS_DEFAULT,
 } from "./constants.js";
+export {
+  evenHashKeyRanges,
+  HASH_KEY_SPACE,
+  partitionKeyHashKey,
+  type ReferenceHashRange,
+  rangeIndexOf,
+} from "./kinesis-reference.js";
 export { LatencyRecorder, type LatencySummary } from "./latency.js";
 export type { ExitStatus, NodeProcessOptions, NodeRunResult } from "./node-process.js";
 export { assertCliBuilt, CLI_MAIN_PATH, NodeProcess, runNodeToExit } from "./node-process.js";

@@ -46,15 +46,18 @@ export class NodeProcess {
     this.#options = options;
   }
 
-  /** Spawns the process; it must not be running. */
-  start(): void {
+  /**
+   * Spawns the process; it must not be running. `extraEnv` is laid over the options' env for
+   * this run only (a later `start()` without it runs with the options' env again).
+   */
+  start(extraEnv: NodeJS.ProcessEnv = {}): void {
     if (this.running) throw new Error(`node ${this.nodeId} is already running (pid ${this.pid})`);
     assertCliBuilt();
     const logFd = openSync(this.logFile, "a");
     try {
       const child = spawn(process.execPath, [CLI_MAIN_PATH, "node", ...this.#options.args], {
         stdio: ["ignore", logFd, logFd],
-        env: { ...process.env, ...this.#options.env },
+        env: { ...process.env, ...this.#options.env, ...extraEnv },
       });
       this.#child = child;
       this.#lastExit = undefined;

@@ -52,7 +52,20 @@ export interface NodeConfig {
   readonly tickIntervalMs: number | undefined;
   readonly electionTicks: number | undefined;
   readonly heartbeatTicks: number | undefined;
+  /**
+   * Shifts this node's wall clock by this many ms (negative moves it back), for tests of
+   * time-dependent behaviour: iterator expiry, retention, arrival timestamps. @default 0
+   */
+  readonly clockOffsetMs: number;
+  /** Period of the gateway's retention sweep in ms; undefined keeps the gateway's default. */
+  readonly retentionSweepIntervalMs: number | undefined;
 }
+
+/** The largest clock shift `--clock-offset-ms` accepts either way: ten years. */
+export const CLOCK_OFFSET_MS_MAX = 10 * 365 * 24 * 3_600_000;
+/** Bounds of `--retention-sweep-interval-ms`: 10 ms to one day. */
+export const RETENTION_SWEEP_INTERVAL_MS_MIN = 10;
+export const RETENTION_SWEEP_INTERVAL_MS_MAX = 24 * 3_600_000;
 
 /** Each option: its flag, its environment variable, and its help line. */
 const OPTIONS = {
@@ -74,6 +87,14 @@ const OPTIONS = {
   "heartbeat-ticks": {
     env: "SLUICE_HEARTBEAT_TICKS",
     help: "heartbeat interval in ticks (default: broker's)",
+  },
+  "clock-offset-ms": {
+    env: "SLUICE_CLOCK_OFFSET_MS",
+    help: "shifts this node's wall clock, for tests of time-dependent behaviour (default 0)",
+  },
+  "retention-sweep-interval-ms": {
+    env: "SLUICE_RETENTION_SWEEP_INTERVAL_MS",
+    help: "period of the retention sweep in ms (default: gateway's)",
   },
 } as const;
 type OptionName = keyof typeof OPTIONS;
@@ -193,6 +214,16 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     tickIntervalMs: optionalInteger("tick-interval-ms", 1, 10_000),
     electionTicks: optionalInteger("election-ticks", 2, 1_000),
     heartbeatTicks: optionalInteger("heartbeat-ticks", 1, 1_000),
+    clockOffsetMs: parseSignedInteger(
+      raw("clock-offset-ms") ?? "0",
+      CLOCK_OFFSET_MS_MAX,
+      source("clock-offset-ms"),
+    ),
+    retentionSweepIntervalMs: optionalInteger(
+      "retention-sweep-interval-ms",
+      RETENTION_SWEEP_INTERVAL_MS_MIN,
+      RETENTION_SWEEP_INTERVAL_MS_MAX,
+    ),
   };
 }
 
@@ -261,6 +292,14 @@ export function formatHostPort(address: HostPort): string {
 function parseInteger(text: string, min: number, max: number, source: string): number {
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
     throw invalid(`${source} must be an integer from ${min} to ${max}, not "${text}"`);
+  }
+  return Number(text);
+}
+
+/** An integer from -limit to +limit, with an optional sign. */
+function parseSignedInteger(text: string, limit: number, source: string): number {
+  if (!/^[-+]?\d+$/.test(text) || Math.abs(Number(text)) > limit) {
+    throw invalid(`${source} must be an integer from -${limit} to ${limit}, not "${text}"`);
   }
   return Number(text);
 }

@@ -29,6 +29,8 @@ import type { NodeHost } from "./node.js";
 
 /** The metadata service's Raft group. */
 const METADATA_GROUP_ID = 0;
+/** Pause between attempts to start the metadata service (it waits for a quorum each time). */
+const METADATA_START_RETRY_MS = 500;
 
 export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<NodeHost> {
   const peerAddresses = new Map<number, string>();
@@ -51,6 +53,10 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     },
   });
   const stateMachine = new MetadataStateMachine();
+  // One shifted wall clock for the broker (arrival timestamps) and the gateway (iterator expiry,
+  // retention), so a test can move a node through time; Date.now itself when the offset is 0.
+  const offsetMs = config.clockOffsetMs;
+  const clock = offsetMs === 0 ? Date.now : () => Date.now() + offsetMs;
   const broker = await Broker.open({
     nodeId: config.nodeId,
     dataDir: config.dataDir,
@@ -59,6 +65,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     ...(config.tickIntervalMs === undefined ? {} : { tickIntervalMs: config.tickIntervalMs }),
     ...(config.electionTicks === undefined ? {} : { electionTicks: config.electionTicks }),
     ...(config.heartbeatTicks === undefined ? {} : { heartbeatTicks: config.heartbeatTicks }),
+    clock,
   });
   broker.onFatalError((error) => {
     // The storage refused a write or a sync: nothing this process holds can be trusted to reach
@@ -77,7 +84,10 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
       () => metadata,
     ),
   );
+  let closing = false;
+  let metadataStarting: Promise<void> = Promise.resolve();
   const closeAll = async () => {
+    closing = true;
     gateway?.close();
     await metadata?.stop();
     try {
@@ -85,47 +95,120 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     } finally {
       await transport.close();
       await new Promise<void>((resolve) => peerServer.tryShutdown(() => resolve()));
+      // A start still waiting for a quorum fails fast once the broker is closed.
+      await metadataStarting.catch(() => {});
+      await metadata?.stop();
     }
   };
   try {
     await bindServer(peerServer, formatHostPort(config.peerListen));
     await transport.start();
-    transport.onPeerState((peer, state) => log.info("peer state", { peer, state }));
-    metadata = await MetadataService.start({
-      broker,
-      stateMachine,
-      nodeId: config.nodeId,
-      self: {
-        nodeId: config.nodeId,
-        zone: config.zone,
-        peerAddress: formatHostPort(config.peerListen),
-        gatewayAddress: formatHostPort(config.grpcListen),
-        httpAddress: formatHostPort(config.httpListen),
-      },
-      members: [...peerAddresses.keys()].sort((a, b) => a - b),
-      forwarder: {
-        propose: (leader, command, deadlineMs) => forwarder.metadataCommand(leader, command, deadlineMs),
-      },
-      logger: {
-        info: (msg, fields) => log.info(msg, { component: "metadata", ...fields }),
-        warn: (msg, fields) => log.warn(msg, { component: "metadata", ...fields }),
-      },
-    });
-    gateway = new Gateway({ nodeId: config.nodeId, broker, metadata, forwarder });
-    gateway.start();
   } catch (error) {
     await closeAll().catch(() => {});
     throw error;
   }
-  const live = gateway;
+  transport.onPeerState((peer, state) => log.info("peer state", { peer, state }));
+
+  // The metadata service needs a quorum of group 0, which may take the other nodes' start: the
+  // node serves (health, admin) meanwhile, and the public API from the moment it is ready.
+  const startMetadata = async (): Promise<void> => {
+    for (let attempt = 1; !closing; attempt++) {
+      try {
+        const started = await MetadataService.start({
+          broker,
+          stateMachine,
+          nodeId: config.nodeId,
+          self: {
+            nodeId: config.nodeId,
+            zone: config.zone,
+            peerAddress: formatHostPort(config.peerListen),
+            gatewayAddress: formatHostPort(config.grpcListen),
+            httpAddress: formatHostPort(config.httpListen),
+          },
+          members: [...peerAddresses.keys()].sort((a, b) => a - b),
+          forwarder: {
+            propose: (leader, command, deadlineMs) => forwarder.metadataCommand(leader, command, deadlineMs),
+          },
+          clock,
+          logger: {
+            info: (msg, fields) => log.info(msg, { component: "metadata", ...fields }),
+            warn: (msg, fields) => log.warn(msg, { component: "metadata", ...fields }),
+          },
+        });
+        if (closing) {
+          await started.stop();
+          return;
+        }
+        metadata = started;
+        gateway = new Gateway({
+          nodeId: config.nodeId,
+          broker,
+          metadata: started,
+          forwarder,
+          clock,
+          ...(config.retentionSweepIntervalMs === undefined
+            ? {}
+            : { retentionSweepIntervalMs: config.retentionSweepIntervalMs }),
+        });
+        gateway.start();
+        log.info("public API ready", { attempt });
+        return;
+      } catch (error) {
+        if (closing) return;
+        log.warn("metadata service not ready yet; retrying", { attempt, error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, METADATA_START_RETRY_MS));
+      }
+    }
+  };
+  metadataStarting = startMetadata();
   return {
     backend: broker,
-    publicServices: [{ definition: streams.StreamsServiceService, implementation: live.streamsService }],
+    publicServices: [
+      {
+        definition: streams.StreamsServiceService,
+        implementation: lazyStreamsService(() => gateway?.streamsService),
+      },
+    ],
     addReflection: (server) => addReflection(server, log),
-    metrics: () => ({ ...flattenMetrics(broker.metrics()), gateway_subscriptions: live.subscriptionCount }),
+    publicReady: metadataStarting.then(() => {
+      if (gateway === undefined) throw new Error("the node stopped before its public API was ready");
+    }),
+    metrics: () => ({
+      ...flattenMetrics(broker.metrics()),
+      gateway_subscriptions: gateway?.subscriptionCount ?? 0,
+    }),
     peerStates: () => new Map([...transport.peerStates()].map(([peer, state]) => [peer, String(state)])),
     shutdown: closeAll,
   };
+}
+
+/**
+ * StreamsService before the gateway exists: every call fails with UNAVAILABLE (retriable) and a
+ * message saying why; afterwards every call goes to the gateway's handlers.
+ */
+function lazyStreamsService(
+  gateway: () => streams.StreamsServiceServer | undefined,
+): streams.StreamsServiceServer {
+  const implementation: Record<string, grpc.UntypedHandleCall> = {};
+  for (const [name, method] of Object.entries(streams.StreamsServiceService)) {
+    const notReady = {
+      code: grpc.status.UNAVAILABLE,
+      details:
+        "this node's metadata service has no quorum yet (its peers are starting or unreachable); retry shortly or use another node",
+    };
+    implementation[name] = method.responseStream
+      ? (call: grpc.ServerWritableStream<unknown, unknown>) => {
+          const live = gateway();
+          if (live === undefined) call.emit("error", notReady);
+          else (live[name] as (call: grpc.ServerWritableStream<unknown, unknown>) => void)(call);
+        }
+      : (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+          const live = gateway();
+          if (live === undefined) callback(notReady);
+          else (live[name] as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
+        };
+  }
+  return implementation as unknown as streams.StreamsServiceServer;
 }
 
 /** The ForwardService, answering "not ready" until the gateway and metadata service exist. */
