@@ -10,6 +10,7 @@ import {
   PEER_STREAM_WINDOW_BYTES,
 } from "./constants.js";
 import { TransportClosedError } from "./errors.js";
+import { Http2PeerCall, type PeerCall, type PeerCallError } from "./http2-peer-call.js";
 import { widenServerReceiveWindow } from "./http2-window.js";
 import { emptyPeerMetrics, type PeerMetrics, type TransportMetrics } from "./metrics.js";
 import {
@@ -20,7 +21,7 @@ import {
 import { type GroupMessage, PeerState, type PeerTransport } from "./transport.js";
 import {
   envelopeFrame,
-  FRAME_ENVELOPE_BYTES,
+  FRAME_HEADROOM_BYTES,
   type InboundRequest,
   type OutboundRequest,
   peerServerChannelOptions,
@@ -30,7 +31,9 @@ import {
 
 /**
  * The PeerTransport over gRPC: one long-lived bidirectional stream from this node to each peer
- * (the peer opens its own stream back), carrying frames of the peer codec.
+ * (the peer opens its own stream back), carrying frames of the peer codec. Without channel
+ * credentials the client side writes HTTP/2 itself (Http2PeerCall: no copy of a frame between
+ * the encoder and the socket); with them it is grpc-js's client. The server side is grpc-js's.
  *
  * Sending: `send` encodes the messages at once into the peer's current frame (so the caller may
  * reuse its buffers) and schedules a flush with setImmediate, so everything every group sends to
@@ -53,7 +56,6 @@ import {
  * reconnects); it never reaches the handler and never throws out of the transport.
  */
 
-type ClientStream = grpc.ClientDuplexStream<OutboundRequest, peer.RaftStreamResponse>;
 type ServerStream = grpc.ServerDuplexStream<InboundRequest, peer.RaftStreamResponse>;
 
 interface SealedFrame {
@@ -65,7 +67,7 @@ interface SealedFrame {
 class PeerLink {
   readonly metrics: PeerMetrics = emptyPeerMetrics();
   readonly encoder: FrameEncoder;
-  call: ClientStream | null = null;
+  call: PeerCall | null = null;
   /** Incremented per stream; events of an older stream are ignored. */
   generation = 0;
   ready: SealedFrame[] = [];
@@ -84,13 +86,21 @@ class PeerLink {
 
   readonly nodeId: NodeId;
   readonly address: string;
-  readonly client: grpc.Client;
+  /** grpc-js's client, only when the transport has channel credentials (TLS); else null and
+   * streams are written to HTTP/2 directly (Http2PeerCall). */
+  readonly client: grpc.Client | null;
 
-  constructor(nodeId: NodeId, address: string, client: grpc.Client, from: NodeId, maxFrameBytes: number) {
+  constructor(
+    nodeId: NodeId,
+    address: string,
+    client: grpc.Client | null,
+    from: NodeId,
+    maxFrameBytes: number,
+  ) {
     this.nodeId = nodeId;
     this.address = address;
     this.client = client;
-    this.encoder = new FrameEncoder(from, nodeId, maxFrameBytes, FRAME_ENVELOPE_BYTES);
+    this.encoder = new FrameEncoder(from, nodeId, maxFrameBytes, FRAME_HEADROOM_BYTES);
   }
 }
 
@@ -124,9 +134,9 @@ export class GrpcPeerTransport implements PeerTransport {
       // Acknowledgements are tiny; the window matters for any other service on the connection.
       "grpc-node.flow_control_window": PEER_STREAM_WINDOW_BYTES,
     };
-    const credentials = o.channelCredentials ?? grpc.credentials.createInsecure();
+    const credentials = o.channelCredentials;
     for (const [id, address] of o.peers) {
-      const client = new grpc.Client(address, credentials, channelOptions);
+      const client = credentials === undefined ? null : new grpc.Client(address, credentials, channelOptions);
       this.links.set(id, new PeerLink(id, address, client, o.nodeId, o.maxFrameBytes));
     }
     this.ownsServer = o.server === undefined;
@@ -244,7 +254,7 @@ export class GrpcPeerTransport implements PeerTransport {
     for (const link of this.links.values()) {
       if (link.reconnectTimer !== null) clearTimeout(link.reconnectTimer);
       this.dropStream(link, false);
-      link.client.close();
+      link.client?.close();
     }
     for (const stream of [...this.inbound.values(), ...this.pendingStreams]) {
       stream.emit("error", { code: grpc.status.UNAVAILABLE, details: "peer transport closing" });
@@ -268,13 +278,17 @@ export class GrpcPeerTransport implements PeerTransport {
     link.reconnectTimer = null;
     if (!this.running) return;
     const generation = ++link.generation;
-    const call: ClientStream = link.client.makeBidiStreamRequest(
-      raftStreamMethod.path,
-      raftStreamMethod.requestSerialize,
-      raftStreamMethod.responseDeserialize,
-      new grpc.Metadata(),
-      {},
-    );
+    const call: PeerCall =
+      link.client === null
+        ? new Http2PeerCall(link.address, raftStreamMethod.path, PEER_STREAM_WINDOW_BYTES)
+        : // grpc-js's duplex stream has these methods and events; its overloads are wider.
+          (link.client.makeBidiStreamRequest(
+            raftStreamMethod.path,
+            raftStreamMethod.requestSerialize,
+            raftStreamMethod.responseDeserialize,
+            new grpc.Metadata(),
+            {},
+          ) as unknown as PeerCall);
     link.call = call;
     link.writable = true;
     link.requestsWritten = 0;
@@ -298,7 +312,7 @@ export class GrpcPeerTransport implements PeerTransport {
       link.writable = true;
       this.pump(link);
     });
-    call.on("error", (error: grpc.ServiceError) => {
+    call.on("error", (error: PeerCallError) => {
       if (generation !== link.generation) return;
       this.streamFailed(link, error.code, error.details || error.message);
     });
@@ -382,7 +396,7 @@ export class GrpcPeerTransport implements PeerTransport {
       metrics.queuedMessages -= frame.messages;
       metrics.framesSent += 1;
       metrics.messagesSent += frame.messages;
-      metrics.bytesSent += frame.wire.length - FRAME_ENVELOPE_BYTES;
+      metrics.bytesSent += frame.wire.length - FRAME_HEADROOM_BYTES;
       this.write(link, { kind: "frame", wire: frame.wire });
     }
   }

@@ -46,7 +46,11 @@ export interface GrpcPeerTransportOptions {
   readonly reconnectBackoffMsMin?: number;
   /** Largest reconnect delay, in ms. @default RECONNECT_BACKOFF_MS_MAX */
   readonly reconnectBackoffMsMax?: number;
-  /** @default grpc.credentials.createInsecure() */
+  /**
+   * Credentials of the streams to peers (TLS). Given, grpc-js's client opens them; absent, they
+   * are insecure and written to HTTP/2 directly, without grpc-js's copy of every message.
+   * @default undefined (insecure)
+   */
   readonly channelCredentials?: grpc.ChannelCredentials;
   /** Used only when the transport binds its own server. @default grpc.ServerCredentials.createInsecure() */
   readonly serverCredentials?: grpc.ServerCredentials;

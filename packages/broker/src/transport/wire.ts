@@ -6,8 +6,10 @@ import { CLUSTER_ID_BYTES_MAX, GRPC_MESSAGE_OVERHEAD_BYTES } from "./constants.j
 /**
  * The RaftStream method with hand-written (de)serializers that stay wire-compatible with
  * peer.proto's RaftStreamRequest but avoid the generated code's copies: an outbound frame is
- * encoded after FRAME_ENVELOPE_BYTES of headroom that receive the protobuf field header, so the
- * serialized request is the frame's own buffer; inbound frames are views of the received buffer.
+ * encoded after FRAME_HEADROOM_BYTES of headroom that receive the gRPC message prefix and the
+ * protobuf field header, so the frame's own buffer is the serialized request (for grpc-js, from
+ * byte GRPC_MESSAGE_PREFIX_BYTES) and the whole gRPC message (for the HTTP/2 sender, which writes
+ * it to the stream as it is); inbound frames are views of the received buffer.
  */
 
 /** Tag of `repeated bytes frames = 3` (field 3, wire type 2). */
@@ -15,11 +17,16 @@ const FRAMES_TAG = (3 << 3) | 2;
 /** A frame length written as a 5-byte varint (padded with continuation bits), fixed in advance. */
 const PADDED_LENGTH_BYTES = 5;
 export const FRAME_ENVELOPE_BYTES = 1 + PADDED_LENGTH_BYTES;
+/** gRPC's length prefix of every message: a compressed flag (u8) and the length (u32 big-endian). */
+export const GRPC_MESSAGE_PREFIX_BYTES = 5;
+/** Headroom before a frame: the gRPC prefix, then the protobuf field header. */
+export const FRAME_HEADROOM_BYTES = GRPC_MESSAGE_PREFIX_BYTES + FRAME_ENVELOPE_BYTES;
 
 /** What the client writes: the hello that opens a stream, a sealed frame, or a ping. */
 export type OutboundRequest =
   | { readonly kind: "hello"; readonly fromNodeId: NodeId; readonly clusterId: string }
-  /** From FrameEncoder.seal with FRAME_ENVELOPE_BYTES of headroom, filled by `envelopeFrame`. */
+  /** From FrameEncoder.seal with FRAME_HEADROOM_BYTES of headroom, filled by `envelopeFrame`:
+   * the whole gRPC message, prefix included. */
   | { readonly kind: "frame"; readonly wire: Buffer }
   | { readonly kind: "ping" };
 
@@ -33,22 +40,28 @@ export interface InboundRequest {
 
 const PING = Buffer.alloc(0);
 
-/** Writes the protobuf field header into a sealed frame's headroom; returns the same buffer. */
+/**
+ * Writes the gRPC prefix and the protobuf field header into a sealed frame's headroom; returns the
+ * same buffer, now one complete gRPC message.
+ */
 export function envelopeFrame(sealed: Buffer): Buffer {
-  let length = sealed.length - FRAME_ENVELOPE_BYTES;
-  sealed[0] = FRAMES_TAG;
-  for (let i = 1; i < FRAME_ENVELOPE_BYTES; i++) {
-    const last = i === FRAME_ENVELOPE_BYTES - 1;
+  sealed[0] = 0; // not compressed
+  sealed.writeUInt32BE(sealed.length - GRPC_MESSAGE_PREFIX_BYTES, 1);
+  let length = sealed.length - FRAME_HEADROOM_BYTES;
+  sealed[GRPC_MESSAGE_PREFIX_BYTES] = FRAMES_TAG;
+  for (let i = GRPC_MESSAGE_PREFIX_BYTES + 1; i < FRAME_HEADROOM_BYTES; i++) {
+    const last = i === FRAME_HEADROOM_BYTES - 1;
     sealed[i] = (length & 0x7f) | (last ? 0 : 0x80);
     length >>>= 7;
   }
   return sealed;
 }
 
+/** The protobuf bytes of a request (what grpc-js frames itself). */
 export function serializeRequest(request: OutboundRequest): Buffer {
   switch (request.kind) {
     case "frame":
-      return request.wire;
+      return request.wire.subarray(GRPC_MESSAGE_PREFIX_BYTES);
     case "ping":
       return PING;
     case "hello":
@@ -60,6 +73,20 @@ export function serializeRequest(request: OutboundRequest): Buffer {
         }).finish(),
       );
   }
+}
+
+/**
+ * A request as one complete gRPC message (prefix and protobuf bytes), for a sender that writes
+ * HTTP/2 itself. A frame is already one; a hello or a ping is copied once (they are small).
+ */
+export function grpcMessageOf(request: OutboundRequest): Buffer {
+  if (request.kind === "frame") return request.wire;
+  const body = serializeRequest(request);
+  const message = Buffer.allocUnsafe(GRPC_MESSAGE_PREFIX_BYTES + body.length);
+  message[0] = 0;
+  message.writeUInt32BE(body.length, 1);
+  body.copy(message, GRPC_MESSAGE_PREFIX_BYTES);
+  return message;
 }
 
 function failed(error: string): InboundRequest {
