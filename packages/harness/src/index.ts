@@ -32,6 +32,12 @@ export type { ExitStatus, NodeProcessOptions, NodeRunResult } from "./node-proce
 export { assertCliBuilt, CLI_MAIN_PATH, NodeProcess, runNodeToExit } from "./node-process.js";
 export { type ProcessIo, type ProcessStat, readProcessIo, readProcessStat } from "./proc.js";
 export { type ReadShardOptions, readShard, shardGroupIds } from "./read-shard.js";
+export {
+  getRecordsUnthrottled,
+  readShardFromTrimHorizon,
+  readToTip,
+  type ShardReadResult,
+} from "./shard-reader.js";
 export { StreamsCallError, StreamsClient } from "./streams-client.js";
 export type { WaitOptions } from "./wait-for.js";
 export { WaitTimeoutError, waitFor } from "./wait-for.js";
