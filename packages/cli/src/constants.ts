@@ -73,3 +73,6 @@ assert(PARTITION_KEY_LENGTH_MAX <= brokerConstants.PARTITION_KEY_CHARS_MAX);
 assert(READ_RECORDS_MAX <= brokerConstants.READ_RECORDS_MAX);
 assert(READ_BYTES_MAX <= brokerConstants.READ_BYTES_MAX);
 assert(GRPC_STREAM_WINDOW_BYTES * 4 < 2 ** 31, "HTTP/2 windows are below 2^31 bytes");
+
+/** The public API's service, as gRPC health names it: SERVING once the metadata service has a quorum. */
+export const STREAMS_SERVICE_NAME = "sluice.v1.StreamsService";

@@ -23,6 +23,7 @@ import {
   LOCAL_CLUSTER_ZONES,
   METRICS_PORT_BASE_DEFAULT,
   PEER_PORT_BASE_DEFAULT,
+  STREAMS_SERVICE_NAME,
 } from "../constants.js";
 
 export interface LocalNode {
@@ -286,12 +287,15 @@ function lastLogLine(path: string): string {
   }
 }
 
-/** "SERVING", "NOT_SERVING", … or "unreachable". */
+/**
+ * The public API's health: "SERVING" (storage open and the metadata service has a quorum),
+ * "NOT_SERVING", … or "unreachable".
+ */
 export function probeHealth(port: number): Promise<string> {
   const client = new health.HealthClient(`${LISTEN_HOST_DEFAULT}:${port}`, credentials.createInsecure());
   return new Promise<string>((done) => {
     client.check(
-      { service: "" },
+      { service: STREAMS_SERVICE_NAME },
       new Metadata(),
       { deadline: Date.now() + HEALTH_PROBE_DEADLINE_MS },
       (error, response) => {

@@ -32,6 +32,16 @@ export class HealthService {
     }
   }
 
+  /** Sets one service's status (it must be one named at construction) and tells its watchers. */
+  set(service: string, serving: boolean): void {
+    if (!this.#statuses.has(service)) throw new Error(`health: unknown service "${service}"`);
+    const status = serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+    this.#statuses.set(service, status);
+    for (const watcher of this.#watchers) {
+      if (watcher.service === service) watcher.call.write({ status });
+    }
+  }
+
   /** Ends every Watch stream, so the server can shut down without waiting for them. */
   closeWatchers(): void {
     for (const watcher of this.#watchers) watcher.call.end();

@@ -16,7 +16,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { health } from "@sluice/proto";
-import { GRPC_MESSAGE_BYTES_MAX, SHUTDOWN_DEADLINE_MS } from "../constants.js";
+import { GRPC_MESSAGE_BYTES_MAX, SHUTDOWN_DEADLINE_MS, STREAMS_SERVICE_NAME } from "../constants.js";
 import { type AdminBackend, adminServiceDefinition, createAdminService } from "./admin-service.js";
 import { formatHostPort, type NodeConfig } from "./config.js";
 import { prepareDataDir } from "./data-dir.js";
@@ -42,6 +42,11 @@ export interface NodeHost {
   }[];
   /** Adds server reflection for the public services. */
   readonly addReflection?: (server: Server) => void;
+  /**
+   * Resolves once the public services can answer (the metadata service has a quorum); until
+   * then their health is NOT_SERVING while the node itself (and its admin service) serves.
+   */
+  readonly publicReady?: Promise<void>;
 }
 
 export type OpenHost = (config: NodeConfig, log: Logger) => Promise<NodeHost>;
@@ -54,8 +59,6 @@ export interface RunningNode {
 }
 
 export const ADMIN_SERVICE_NAME = "sluice.admin.v1.AdminService";
-/** The public API's service, as health checks name it. */
-export const STREAMS_SERVICE_NAME = "sluice.v1.StreamsService";
 
 export async function startNode(config: NodeConfig, log: Logger, openHost: OpenHost): Promise<RunningNode> {
   const startedAtMs = Date.now();
@@ -127,6 +130,15 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
   host.addReflection?.(server);
   accepting = true;
   healthService.setAll(true);
+  if (host.publicReady !== undefined) {
+    healthService.set(STREAMS_SERVICE_NAME, false);
+    host.publicReady.then(
+      () => {
+        if (accepting) healthService.set(STREAMS_SERVICE_NAME, true);
+      },
+      () => {},
+    );
+  }
   log.info("serving", {
     pid: process.pid,
     clusterId: config.clusterId,

@@ -95,8 +95,11 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     } finally {
       await transport.close();
       await new Promise<void>((resolve) => peerServer.tryShutdown(() => resolve()));
-      // A start still waiting for a quorum fails fast once the broker is closed.
-      await metadataStarting.catch(() => {});
+      // A start still waiting for a quorum gives up at its next check; do not wait for it longer.
+      await Promise.race([
+        metadataStarting.catch(() => {}),
+        new Promise((resolve) => setTimeout(resolve, METADATA_START_RETRY_MS).unref()),
+      ]);
       await metadata?.stop();
     }
   };
