@@ -32,6 +32,14 @@ export const ELECTION_TICKS_MAX = 1_000;
  * every follower while idle: that heartbeat is what quiesces the followers.
  */
 export const QUIESCE_IDLE_TICKS = 3;
+/**
+ * A new group's preferred leader campaigns at once, but its peers may not have created their
+ * replica yet (they learn of the group from the metadata a moment later) and drop its votes.
+ * It campaigns again every BOOTSTRAP_CAMPAIGN_INTERVAL_TICKS while the group has no leader, at
+ * most BOOTSTRAP_CAMPAIGNS_MAX times, instead of waiting a whole election timeout.
+ */
+export const BOOTSTRAP_CAMPAIGN_INTERVAL_TICKS = 1;
+export const BOOTSTRAP_CAMPAIGNS_MAX = 8;
 
 /** Default time an append waits to commit before it fails with AppendTimeoutError (outcome unknown). */
 export const APPEND_TIMEOUT_MS_DEFAULT = 10_000;

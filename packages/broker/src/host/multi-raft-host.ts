@@ -50,6 +50,8 @@ import {
   StateRole,
 } from "raft-ts";
 import {
+  BOOTSTRAP_CAMPAIGN_INTERVAL_TICKS,
+  BOOTSTRAP_CAMPAIGNS_MAX,
   FLUSH_BYTES_TARGET,
   LEADER_BALANCE_SETTLE_ROUNDS,
   LEADER_TRANSFER_COOLDOWN_MS,
@@ -341,6 +343,7 @@ export class MultiRaftHost {
     if (fresh && replica.preferredLeader === config.nodeId && config.leaderBalance) {
       // A new group elects its preferred leader at once instead of after an election timeout.
       node.campaign();
+      replica.bootstrapCampaignsLeft = BOOTSTRAP_CAMPAIGNS_MAX;
     }
     return replica;
   }
@@ -450,6 +453,7 @@ export class MultiRaftHost {
       replica.node.tick();
       this.counters.groupTicks++;
       this.dirty.add(replica);
+      if (replica.bootstrapCampaignsLeft > 0) this.bootstrapCampaign(replica);
       if (this.config.quiesce && replica.role === StateRole.Leader) {
         const status = replica.node.status();
         if (leaderMayQuiesce(status, replica.waitingCount, this.peers)) {
@@ -482,6 +486,17 @@ export class MultiRaftHost {
     }
     for (const resolve of this.tickWaiters.splice(0)) resolve();
     this.scheduleLoop();
+  }
+
+  /** Campaigns again for a new group whose first campaign found its peers' replicas missing. */
+  private bootstrapCampaign(replica: Replica): void {
+    if (replica.node.status().leader !== NONE) {
+      replica.bootstrapCampaignsLeft = 0;
+      return;
+    }
+    if (this.counters.tickRounds % BOOTSTRAP_CAMPAIGN_INTERVAL_TICKS !== 0) return;
+    replica.bootstrapCampaignsLeft--;
+    replica.node.campaign();
   }
 
   /** Resolves after the next tick round (used to poll slow conditions, such as shutdown's transfers). */

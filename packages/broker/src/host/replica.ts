@@ -69,6 +69,8 @@ export class Replica {
   pendingHead = 0;
   /** Not ticked while quiesced (see quiescence.ts). */
   quiesced = false;
+  /** Campaigns left for a new group's preferred leader while no leader is known (see BOOTSTRAP_CAMPAIGNS_MAX). */
+  bootstrapCampaignsLeft = 0;
   /** Consecutive ticks a leader found its group idle. */
   idleTicks = 0;
   /** The role and leader as of the last processed Ready (raft may be ahead between Readies). */
