@@ -660,7 +660,7 @@ export function validateCreateStream(request: {
       ? "PROVISIONED"
       : enumName("StreamModeDetails.StreamMode", modeValue, STREAM_MODES);
   let shardCount: number;
-  if (request.shardCount === undefined || request.shardCount === 0) {
+  if (request.shardCount === undefined) {
     if (mode === "PROVISIONED") {
       throw new InvalidArgumentError(
         "ShardCount is required for a PROVISIONED stream (give 1 or more, or use ON_DEMAND)",
