@@ -61,7 +61,7 @@ async function write(nodeId: number, runId: string, stop: () => boolean, log: Wr
       while (!stop()) {
         const records = Array.from({ length: RECORDS_PER_REQUEST }, () => {
           const id = `${runId}-${writer}-${next++}`;
-          return { partitionKey: id, data: Buffer.from(id) };
+          return { partitionKey: id, data: Buffer.from(id), explicitHashKey: "" };
         });
         log.requests += 1;
         try {

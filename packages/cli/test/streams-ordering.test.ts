@@ -98,7 +98,11 @@ async function produce(client: StreamsClient, producer: number, deadline: number
     try {
       response = await client.putRecords({
         streamName: STREAM_NAME,
-        records: batch.map(({ key, counter }) => ({ partitionKey: key, data: recordData(key, counter) })),
+        records: batch.map(({ key, counter }) => ({
+          partitionKey: key,
+          data: recordData(key, counter),
+          explicitHashKey: "",
+        })),
       });
     } catch (error) {
       if (!(error instanceof StreamsCallError)) throw error;
