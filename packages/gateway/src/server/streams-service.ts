@@ -5,12 +5,13 @@
  * the gateway's one error table (errors.ts, status-details.ts): a gRPC status, the Kinesis error
  * name in the status details, and a message that says what to do.
  */
-import type {
-  handleServerStreamingCall,
-  handleUnaryCall,
-  ServerUnaryCall,
-  ServerWritableStream,
-  sendUnaryData,
+import {
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  status,
 } from "@grpc/grpc-js";
 import type { streams } from "@sluice/proto";
 import { InternalFailureError, ProvisionedThroughputExceededError } from "../errors.js";
@@ -249,5 +250,12 @@ export function createStreamsService(parts: StreamsServiceParts): streams.Stream
       return control.updateStreamMode(request);
     }),
     describeLimits: unary("DescribeLimits", () => control.describeLimits()),
+    // Resharding is being built (the resharding issue); until then these answer UNIMPLEMENTED.
+    splitShard: (_call, callback) =>
+      callback({ code: status.UNIMPLEMENTED, details: "SplitShard is not implemented yet" }),
+    mergeShards: (_call, callback) =>
+      callback({ code: status.UNIMPLEMENTED, details: "MergeShards is not implemented yet" }),
+    updateShardCount: (_call, callback) =>
+      callback({ code: status.UNIMPLEMENTED, details: "UpdateShardCount is not implemented yet" }),
   };
 }

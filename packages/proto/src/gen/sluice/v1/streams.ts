@@ -37,6 +37,39 @@ export const protobufFileName = "sluice/v1/streams.proto";
  * be given.
  */
 
+export enum ScalingType {
+  SCALING_TYPE_UNSPECIFIED = 0,
+  SCALING_TYPE_UNIFORM_SCALING = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function scalingTypeFromJSON(object: any): ScalingType {
+  switch (object) {
+    case 0:
+    case "SCALING_TYPE_UNSPECIFIED":
+      return ScalingType.SCALING_TYPE_UNSPECIFIED;
+    case 1:
+    case "SCALING_TYPE_UNIFORM_SCALING":
+      return ScalingType.SCALING_TYPE_UNIFORM_SCALING;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ScalingType.UNRECOGNIZED;
+  }
+}
+
+export function scalingTypeToJSON(object: ScalingType): string {
+  switch (object) {
+    case ScalingType.SCALING_TYPE_UNSPECIFIED:
+      return "SCALING_TYPE_UNSPECIFIED";
+    case ScalingType.SCALING_TYPE_UNIFORM_SCALING:
+      return "SCALING_TYPE_UNIFORM_SCALING";
+    case ScalingType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum StreamStatus {
   STREAM_STATUS_UNSPECIFIED = 0,
   STREAM_STATUS_CREATING = 1,
@@ -674,6 +707,39 @@ export interface DescribeLimitsResponse {
   openShardCount: number;
   onDemandStreamCount: number;
   onDemandStreamCountLimit: number;
+}
+
+export interface SplitShardRequest {
+  streamName: string;
+  shardToSplit: string;
+  /** A decimal hash key strictly inside the parent's range: the second child starts there. */
+  newStartingHashKey: string;
+  streamArn: string;
+}
+
+export interface SplitShardResponse {}
+
+export interface MergeShardsRequest {
+  streamName: string;
+  shardToMerge: string;
+  adjacentShardToMerge: string;
+  streamArn: string;
+}
+
+export interface MergeShardsResponse {}
+
+export interface UpdateShardCountRequest {
+  streamName: string;
+  targetShardCount: number;
+  scalingType: ScalingType;
+  streamArn: string;
+}
+
+export interface UpdateShardCountResponse {
+  streamName: string;
+  currentShardCount: number;
+  targetShardCount: number;
+  streamArn: string;
 }
 
 function createBaseStreamModeDetails(): StreamModeDetails {
@@ -7780,6 +7846,642 @@ export const DescribeLimitsResponse: MessageFns<DescribeLimitsResponse> = {
   },
 };
 
+function createBaseSplitShardRequest(): SplitShardRequest {
+  return { streamName: "", shardToSplit: "", newStartingHashKey: "", streamArn: "" };
+}
+
+export const SplitShardRequest: MessageFns<SplitShardRequest> = {
+  encode(message: SplitShardRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.shardToSplit !== "") {
+      writer.uint32(18).string(message.shardToSplit);
+    }
+    if (message.newStartingHashKey !== "") {
+      writer.uint32(26).string(message.newStartingHashKey);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(34).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SplitShardRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSplitShardRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.shardToSplit = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.newStartingHashKey = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SplitShardRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      shardToSplit: isSet(object.shardToSplit)
+        ? globalThis.String(object.shardToSplit)
+        : isSet(object.shard_to_split)
+          ? globalThis.String(object.shard_to_split)
+          : "",
+      newStartingHashKey: isSet(object.newStartingHashKey)
+        ? globalThis.String(object.newStartingHashKey)
+        : isSet(object.new_starting_hash_key)
+          ? globalThis.String(object.new_starting_hash_key)
+          : "",
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: SplitShardRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.shardToSplit !== "") {
+      obj.shardToSplit = message.shardToSplit;
+    }
+    if (message.newStartingHashKey !== "") {
+      obj.newStartingHashKey = message.newStartingHashKey;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SplitShardRequest>): SplitShardRequest {
+    return SplitShardRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SplitShardRequest>): SplitShardRequest {
+    const message = createBaseSplitShardRequest();
+    message.streamName = object.streamName ?? "";
+    message.shardToSplit = object.shardToSplit ?? "";
+    message.newStartingHashKey = object.newStartingHashKey ?? "";
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseSplitShardResponse(): SplitShardResponse {
+  return {};
+}
+
+export const SplitShardResponse: MessageFns<SplitShardResponse> = {
+  encode(_: SplitShardResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SplitShardResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSplitShardResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SplitShardResponse {
+    return {};
+  },
+
+  toJSON(_: SplitShardResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<SplitShardResponse>): SplitShardResponse {
+    return SplitShardResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<SplitShardResponse>): SplitShardResponse {
+    const message = createBaseSplitShardResponse();
+    return message;
+  },
+};
+
+function createBaseMergeShardsRequest(): MergeShardsRequest {
+  return { streamName: "", shardToMerge: "", adjacentShardToMerge: "", streamArn: "" };
+}
+
+export const MergeShardsRequest: MessageFns<MergeShardsRequest> = {
+  encode(message: MergeShardsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.shardToMerge !== "") {
+      writer.uint32(18).string(message.shardToMerge);
+    }
+    if (message.adjacentShardToMerge !== "") {
+      writer.uint32(26).string(message.adjacentShardToMerge);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(34).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MergeShardsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMergeShardsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.shardToMerge = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.adjacentShardToMerge = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MergeShardsRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      shardToMerge: isSet(object.shardToMerge)
+        ? globalThis.String(object.shardToMerge)
+        : isSet(object.shard_to_merge)
+          ? globalThis.String(object.shard_to_merge)
+          : "",
+      adjacentShardToMerge: isSet(object.adjacentShardToMerge)
+        ? globalThis.String(object.adjacentShardToMerge)
+        : isSet(object.adjacent_shard_to_merge)
+          ? globalThis.String(object.adjacent_shard_to_merge)
+          : "",
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: MergeShardsRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.shardToMerge !== "") {
+      obj.shardToMerge = message.shardToMerge;
+    }
+    if (message.adjacentShardToMerge !== "") {
+      obj.adjacentShardToMerge = message.adjacentShardToMerge;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MergeShardsRequest>): MergeShardsRequest {
+    return MergeShardsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MergeShardsRequest>): MergeShardsRequest {
+    const message = createBaseMergeShardsRequest();
+    message.streamName = object.streamName ?? "";
+    message.shardToMerge = object.shardToMerge ?? "";
+    message.adjacentShardToMerge = object.adjacentShardToMerge ?? "";
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseMergeShardsResponse(): MergeShardsResponse {
+  return {};
+}
+
+export const MergeShardsResponse: MessageFns<MergeShardsResponse> = {
+  encode(_: MergeShardsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MergeShardsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMergeShardsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): MergeShardsResponse {
+    return {};
+  },
+
+  toJSON(_: MergeShardsResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<MergeShardsResponse>): MergeShardsResponse {
+    return MergeShardsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<MergeShardsResponse>): MergeShardsResponse {
+    const message = createBaseMergeShardsResponse();
+    return message;
+  },
+};
+
+function createBaseUpdateShardCountRequest(): UpdateShardCountRequest {
+  return { streamName: "", targetShardCount: 0, scalingType: 0, streamArn: "" };
+}
+
+export const UpdateShardCountRequest: MessageFns<UpdateShardCountRequest> = {
+  encode(message: UpdateShardCountRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.targetShardCount !== 0) {
+      writer.uint32(16).int32(message.targetShardCount);
+    }
+    if (message.scalingType !== 0) {
+      writer.uint32(24).int32(message.scalingType);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(34).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateShardCountRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateShardCountRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.targetShardCount = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.scalingType = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateShardCountRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      targetShardCount: isSet(object.targetShardCount)
+        ? globalThis.Number(object.targetShardCount)
+        : isSet(object.target_shard_count)
+          ? globalThis.Number(object.target_shard_count)
+          : 0,
+      scalingType: isSet(object.scalingType)
+        ? scalingTypeFromJSON(object.scalingType)
+        : isSet(object.scaling_type)
+          ? scalingTypeFromJSON(object.scaling_type)
+          : 0,
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: UpdateShardCountRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.targetShardCount !== 0) {
+      obj.targetShardCount = Math.round(message.targetShardCount);
+    }
+    if (message.scalingType !== 0) {
+      obj.scalingType = scalingTypeToJSON(message.scalingType);
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateShardCountRequest>): UpdateShardCountRequest {
+    return UpdateShardCountRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateShardCountRequest>): UpdateShardCountRequest {
+    const message = createBaseUpdateShardCountRequest();
+    message.streamName = object.streamName ?? "";
+    message.targetShardCount = object.targetShardCount ?? 0;
+    message.scalingType = object.scalingType ?? 0;
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseUpdateShardCountResponse(): UpdateShardCountResponse {
+  return { streamName: "", currentShardCount: 0, targetShardCount: 0, streamArn: "" };
+}
+
+export const UpdateShardCountResponse: MessageFns<UpdateShardCountResponse> = {
+  encode(message: UpdateShardCountResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.currentShardCount !== 0) {
+      writer.uint32(16).int32(message.currentShardCount);
+    }
+    if (message.targetShardCount !== 0) {
+      writer.uint32(24).int32(message.targetShardCount);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(34).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateShardCountResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateShardCountResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.currentShardCount = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.targetShardCount = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateShardCountResponse {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      currentShardCount: isSet(object.currentShardCount)
+        ? globalThis.Number(object.currentShardCount)
+        : isSet(object.current_shard_count)
+          ? globalThis.Number(object.current_shard_count)
+          : 0,
+      targetShardCount: isSet(object.targetShardCount)
+        ? globalThis.Number(object.targetShardCount)
+        : isSet(object.target_shard_count)
+          ? globalThis.Number(object.target_shard_count)
+          : 0,
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: UpdateShardCountResponse): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.currentShardCount !== 0) {
+      obj.currentShardCount = Math.round(message.currentShardCount);
+    }
+    if (message.targetShardCount !== 0) {
+      obj.targetShardCount = Math.round(message.targetShardCount);
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateShardCountResponse>): UpdateShardCountResponse {
+    return UpdateShardCountResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateShardCountResponse>): UpdateShardCountResponse {
+    const message = createBaseUpdateShardCountResponse();
+    message.streamName = object.streamName ?? "";
+    message.currentShardCount = object.currentShardCount ?? 0;
+    message.targetShardCount = object.targetShardCount ?? 0;
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
 /** StreamsService is served by the gateway on every node (default ports 50051-50053). */
 export type StreamsServiceService = typeof StreamsServiceService;
 export const StreamsServiceService = {
@@ -8067,6 +8769,42 @@ export const StreamsServiceService = {
       Buffer.from(DescribeLimitsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DescribeLimitsResponse => DescribeLimitsResponse.decode(value),
   },
+  /** Splits an open shard in two at new_starting_hash_key; the parent is sealed and closed. */
+  splitShard: {
+    path: "/sluice.v1.StreamsService/SplitShard" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SplitShardRequest): Buffer =>
+      Buffer.from(SplitShardRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SplitShardRequest => SplitShardRequest.decode(value),
+    responseSerialize: (value: SplitShardResponse): Buffer =>
+      Buffer.from(SplitShardResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SplitShardResponse => SplitShardResponse.decode(value),
+  },
+  /** Merges two adjacent open shards into one; both parents are sealed and closed. */
+  mergeShards: {
+    path: "/sluice.v1.StreamsService/MergeShards" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MergeShardsRequest): Buffer =>
+      Buffer.from(MergeShardsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MergeShardsRequest => MergeShardsRequest.decode(value),
+    responseSerialize: (value: MergeShardsResponse): Buffer =>
+      Buffer.from(MergeShardsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MergeShardsResponse => MergeShardsResponse.decode(value),
+  },
+  /** Scales a stream to target_shard_count shards splitting the hash key space evenly. */
+  updateShardCount: {
+    path: "/sluice.v1.StreamsService/UpdateShardCount" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateShardCountRequest): Buffer =>
+      Buffer.from(UpdateShardCountRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateShardCountRequest => UpdateShardCountRequest.decode(value),
+    responseSerialize: (value: UpdateShardCountResponse): Buffer =>
+      Buffer.from(UpdateShardCountResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateShardCountResponse => UpdateShardCountResponse.decode(value),
+  },
 } as const;
 
 export interface StreamsServiceServer extends UntypedServiceImplementation {
@@ -8126,6 +8864,12 @@ export interface StreamsServiceServer extends UntypedServiceImplementation {
   updateStreamMode: handleUnaryCall<UpdateStreamModeRequest, UpdateStreamModeResponse>;
   /** The cluster's shard limit and usage. */
   describeLimits: handleUnaryCall<DescribeLimitsRequest, DescribeLimitsResponse>;
+  /** Splits an open shard in two at new_starting_hash_key; the parent is sealed and closed. */
+  splitShard: handleUnaryCall<SplitShardRequest, SplitShardResponse>;
+  /** Merges two adjacent open shards into one; both parents are sealed and closed. */
+  mergeShards: handleUnaryCall<MergeShardsRequest, MergeShardsResponse>;
+  /** Scales a stream to target_shard_count shards splitting the hash key space evenly. */
+  updateShardCount: handleUnaryCall<UpdateShardCountRequest, UpdateShardCountResponse>;
 }
 
 export interface StreamsServiceClient extends Client {
@@ -8477,6 +9221,54 @@ export interface StreamsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DescribeLimitsResponse) => void,
+  ): ClientUnaryCall;
+  /** Splits an open shard in two at new_starting_hash_key; the parent is sealed and closed. */
+  splitShard(
+    request: SplitShardRequest,
+    callback: (error: ServiceError | null, response: SplitShardResponse) => void,
+  ): ClientUnaryCall;
+  splitShard(
+    request: SplitShardRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SplitShardResponse) => void,
+  ): ClientUnaryCall;
+  splitShard(
+    request: SplitShardRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SplitShardResponse) => void,
+  ): ClientUnaryCall;
+  /** Merges two adjacent open shards into one; both parents are sealed and closed. */
+  mergeShards(
+    request: MergeShardsRequest,
+    callback: (error: ServiceError | null, response: MergeShardsResponse) => void,
+  ): ClientUnaryCall;
+  mergeShards(
+    request: MergeShardsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MergeShardsResponse) => void,
+  ): ClientUnaryCall;
+  mergeShards(
+    request: MergeShardsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MergeShardsResponse) => void,
+  ): ClientUnaryCall;
+  /** Scales a stream to target_shard_count shards splitting the hash key space evenly. */
+  updateShardCount(
+    request: UpdateShardCountRequest,
+    callback: (error: ServiceError | null, response: UpdateShardCountResponse) => void,
+  ): ClientUnaryCall;
+  updateShardCount(
+    request: UpdateShardCountRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateShardCountResponse) => void,
+  ): ClientUnaryCall;
+  updateShardCount(
+    request: UpdateShardCountRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateShardCountResponse) => void,
   ): ClientUnaryCall;
 }
 
