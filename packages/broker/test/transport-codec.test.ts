@@ -135,6 +135,22 @@ describe("peer codec", () => {
     expect(decoded?.byteLength).toBe(65_536);
   });
 
+  it("encodes the same frames in chunks, referencing large entries, whatever the buffer growth", () => {
+    fc.assert(
+      fc.property(batchArb(3, 5), fc.integer({ min: 1, max: 64 }), (batch, initialBytes) => {
+        const encoder = new FrameEncoder(3, 5, undefined, 3, initialBytes);
+        for (const gm of batch) encoder.append(gm);
+        const { chunks, length } = encoder.sealChunks();
+        expect(chunks.reduce((sum, chunk) => sum + chunk.length, 0)).toBe(length);
+        const frame = Buffer.concat(chunks).subarray(3);
+        expect(frame.equals(encodeFrame(3, 5, batch))).toBe(true);
+        const large = batch.flatMap((gm) => gm.message.entries.filter((e) => e.data.byteLength >= 4096));
+        for (const e of large) expect(chunks.some((chunk) => chunk.buffer === e.data.buffer)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it("writes the plain CRC-32 of the frame while combining large entries' shared checksums", () => {
     const entries: Entry[] = [4_095, 4_096, 65_536, 10].map((length, position) => ({
       term: 2,

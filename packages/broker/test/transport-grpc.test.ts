@@ -260,7 +260,7 @@ describe("GrpcPeerTransport", () => {
         call.on("data", () => {});
         call.on("error", resolve);
         call.write({ kind: "hello", ...hello });
-        if (frame !== null) call.write({ kind: "frame", wire: frame });
+        if (frame !== null) call.write({ kind: "frame", chunks: [frame], length: frame.length });
       });
     const unknown = await attempt({ fromNodeId: 9, clusterId: "test-cluster" }, null);
     expect(unknown.code).toBe(grpc.status.FAILED_PRECONDITION);

@@ -156,11 +156,21 @@ function checkUint(value: number, what: string): void {
   }
 }
 
+/** A sealed frame as the buffers that make it up, in order: copy-free for large entry data. */
+export interface SealedFrame {
+  /** Headroom first, then the frame; the first chunk holds at least headroom and frame header. */
+  readonly chunks: Buffer[];
+  /** Total bytes of `chunks`. */
+  readonly length: number;
+}
+
 /**
- * Builds frames for one (from, to) pair. Messages are encoded as they are appended, so their
- * buffers may be reused once `append` returns. A frame may be written after `headroomBytes` of
- * space the caller fills (the transport puts the protobuf envelope there, so a frame reaches the
- * socket with no extra copy).
+ * Builds frames for one (from, to) pair. Fields and small entries are copied into the frame as
+ * they are appended, so their buffers may be reused once `append` returns; entry data of at
+ * least ENTRY_CHECKSUM_CACHE_BYTES_MIN is not copied but referenced by the sealed frame (a chunk
+ * of its own), so it must not change until the frame is written. Raft entries never change.
+ * A frame may be written after `headroomBytes` of space the caller fills (the transport puts the
+ * gRPC prefix and the protobuf envelope there, so a frame reaches the socket with no extra copy).
  */
 export class FrameEncoder {
   readonly from: NodeId;
@@ -169,15 +179,24 @@ export class FrameEncoder {
   readonly maxFrameBytes: number;
   readonly headroomBytes: number;
   private readonly initialBytes: number;
-  /** Capacity of the next frame's buffer: follows the last frame's size, so a stream of large
-   * frames does not regrow (and recopy) each one from a small start. */
+  /** Capacity of the next frame's scratch buffer: follows the last frame's copied bytes, so a
+   * stream of frames does not regrow (and recopy) each one from a small start. */
   private nextCapacityBytes: number;
+  /** Where copied bytes go; `position` is the next byte, `chunkStart` the open chunk's start. */
   private buffer: Buffer;
-  private position: number;
+  private position = 0;
+  private chunkStart = 0;
+  /** Closed chunks (copied runs and referenced entry data) and their total length. */
+  private chunks: Buffer[] = [];
+  private chunkedBytes = 0;
+  /** Copied bytes of this frame, for sizing the next one's scratch buffer. */
+  private copiedBytes = 0;
+  /** The buffer holding the frame header (the message count is written there by seal). */
+  private headerBuffer: Buffer;
   private count = 0;
   private readonly headerBytes: number;
   /** CRC of the frame's bytes from its fifth byte (after version, flags and count, which seal
-   * fills in) up to `crcPosition`; large entry data is folded in by combination. */
+   * fills in) up to `crcPosition` of `buffer`; large entry data is folded in by combination. */
   private crc = 0;
   private crcPosition = 0;
 
@@ -198,7 +217,7 @@ export class FrameEncoder {
     checkUint(to, "frame to");
     this.headerBytes = frameHeaderBytes(from, to);
     this.buffer = Buffer.allocUnsafe(0);
-    this.position = 0;
+    this.headerBuffer = this.buffer;
     this.reset();
   }
 
@@ -209,7 +228,12 @@ export class FrameEncoder {
 
   /** Size the frame being built would have if sealed now. */
   get frameBytes(): number {
-    return this.position - this.headroomBytes + FRAME_TRAILER_BYTES;
+    return this.writtenBytes - this.headroomBytes + FRAME_TRAILER_BYTES;
+  }
+
+  /** Bytes of the frame so far, headroom included. */
+  private get writtenBytes(): number {
+    return this.chunkedBytes + this.position - this.chunkStart;
   }
 
   /**
@@ -239,8 +263,12 @@ export class FrameEncoder {
     if (!Number.isInteger(m.type) || m.type < 0 || m.type > MESSAGE_TYPE_MAX) {
       throw new RangeError(`cannot encode message type ${m.type}`);
     }
-    this.reserve(messageBytes);
-    const start = this.position;
+    let copiedBytes = messageBytes;
+    for (const e of m.entries) {
+      if (e.data.byteLength >= ENTRY_CHECKSUM_CACHE_BYTES_MIN) copiedBytes -= e.data.byteLength;
+    }
+    this.reserve(copiedBytes);
+    const start = this.writtenBytes;
     const fields = fieldsOf(m, this.from, this.to);
     this.buffer[this.position++] = m.type;
     this.varint(fields);
@@ -275,32 +303,50 @@ export class FrameEncoder {
       for (const id of metadata.confState.learners) this.uint(id, "learner");
       this.bytes(snapshot.data);
     }
-    if (this.position - start !== messageBytes) {
-      throw new Error(`codec bug: wrote ${this.position - start} bytes for a ${messageBytes}-byte message`);
+    if (this.writtenBytes - start !== messageBytes) {
+      throw new Error(
+        `codec bug: wrote ${this.writtenBytes - start} bytes for a ${messageBytes}-byte message`,
+      );
     }
     this.count += 1;
   }
 
   /**
-   * Finishes the current frame and starts the next. Returns the whole buffer: `headroomBytes` for
-   * the caller, then the frame (header, messages, CRC). The buffer is the caller's.
+   * Finishes the current frame and starts the next. Returns it as chunks: `headroomBytes` for the
+   * caller at the start of the first chunk, then the frame (header, messages, CRC). The chunks are
+   * the caller's; those that are entry data are shared with the entries.
    */
-  seal(): Buffer {
-    const buffer = this.buffer;
+  sealChunks(): SealedFrame {
+    this.foldCrc();
     const frameStart = this.headroomBytes;
-    buffer.writeUInt16LE(this.count, frameStart + 2);
-    const rest = crc32(buffer.subarray(this.crcPosition, this.position), this.crc);
-    const head = crc32(buffer.subarray(frameStart, frameStart + FRAME_FIXED_HEADER_BYTES));
-    const checksum = crc32Combine(head, rest, this.position - frameStart - FRAME_FIXED_HEADER_BYTES);
-    buffer.writeUInt32LE(checksum, this.position);
-    const sealed = buffer.subarray(0, this.position + FRAME_TRAILER_BYTES);
-    this.nextCapacityBytes = Math.max(this.initialBytes, Math.min(this.maxFrameBytes, sealed.length));
+    this.headerBuffer.writeUInt16LE(this.count, frameStart + 2);
+    const restBytes = this.writtenBytes - frameStart - FRAME_FIXED_HEADER_BYTES;
+    const head = crc32(this.headerBuffer.subarray(frameStart, frameStart + FRAME_FIXED_HEADER_BYTES));
+    // reserve() keeps FRAME_TRAILER_BYTES free at the end of the buffer.
+    this.buffer.writeUInt32LE(crc32Combine(head, this.crc, restBytes), this.position);
+    this.position += FRAME_TRAILER_BYTES;
+    this.closeChunk();
+    const sealed: SealedFrame = { chunks: this.chunks, length: this.chunkedBytes };
+    this.nextCapacityBytes = Math.max(this.initialBytes, Math.min(this.maxFrameBytes, this.copiedBytes));
     this.reset();
     return sealed;
   }
 
+  /** `sealChunks` as one buffer (copied together when there are several chunks). */
+  seal(): Buffer {
+    const { chunks, length } = this.sealChunks();
+    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length);
+  }
+
   private reset(): void {
-    this.buffer = Buffer.allocUnsafe(this.headroomBytes + this.headerBytes + this.nextCapacityBytes);
+    this.buffer = Buffer.allocUnsafe(
+      this.headroomBytes + this.headerBytes + FRAME_TRAILER_BYTES + this.nextCapacityBytes,
+    );
+    this.headerBuffer = this.buffer;
+    this.chunks = [];
+    this.chunkedBytes = 0;
+    this.copiedBytes = 0;
+    this.chunkStart = 0;
     this.count = 0;
     this.position = this.headroomBytes;
     this.buffer[this.position++] = FRAME_VERSION;
@@ -312,16 +358,41 @@ export class FrameEncoder {
     this.varint(this.to);
   }
 
-  /** Makes room for `bytes` more plus the trailer, growing by doubling (up to the frame bound). */
+  /** Folds the copied bytes not yet in the running CRC into it. */
+  private foldCrc(): void {
+    this.crc = crc32(this.buffer.subarray(this.crcPosition, this.position), this.crc);
+    this.crcPosition = this.position;
+  }
+
+  /** Ends the open chunk of copied bytes (if it has any) and adds it to the frame's chunks. */
+  private closeChunk(): void {
+    if (this.position === this.chunkStart) return;
+    this.chunks.push(this.buffer.subarray(this.chunkStart, this.position));
+    this.chunkedBytes += this.position - this.chunkStart;
+    this.copiedBytes += this.position - this.chunkStart;
+    this.chunkStart = this.position;
+  }
+
+  /**
+   * Makes room for `bytes` more copied bytes plus the trailer. When the buffer is short, the open
+   * chunk moves to a new buffer of at least twice the size (closed chunks stay where they are).
+   */
   private reserve(bytes: number): void {
     const needed = this.position + bytes + FRAME_TRAILER_BYTES;
     if (needed <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
-    while (size < needed) size *= 2;
-    size = Math.min(size, this.headroomBytes + this.maxFrameBytes);
-    const grown = Buffer.allocUnsafe(Math.max(size, needed));
-    this.buffer.copy(grown, 0, 0, this.position);
+    this.foldCrc();
+    const open = this.position - this.chunkStart;
+    const size = Math.max(this.buffer.length * 2, open + bytes + FRAME_TRAILER_BYTES);
+    const grown = Buffer.allocUnsafe(
+      Math.min(size, this.headroomBytes + this.maxFrameBytes + FRAME_TRAILER_BYTES),
+    );
+    this.buffer.copy(grown, 0, this.chunkStart, this.position);
+    // The header must stay writable by seal: it moves along while it is in the open chunk.
+    if (this.headerBuffer === this.buffer && this.chunkStart === 0) this.headerBuffer = grown;
     this.buffer = grown;
+    this.chunkStart = 0;
+    this.position = open;
+    this.crcPosition = open;
   }
 
   private uint(value: number, what: string): void {
@@ -338,16 +409,24 @@ export class FrameEncoder {
     buffer[this.position++] = value;
   }
 
-  /** Writes entry data; a large entry's CRC is combined in rather than computed over the frame. */
+  /**
+   * Writes entry data: a large entry becomes a chunk of its own (not copied) and its CRC, computed
+   * once per entry and shared with the journal, is combined into the frame's.
+   */
   private entryData(data: Uint8Array): void {
     this.varint(data.byteLength);
-    if (data.byteLength >= ENTRY_CHECKSUM_CACHE_BYTES_MIN) {
-      this.crc = crc32(this.buffer.subarray(this.crcPosition, this.position), this.crc);
-      this.crc = crc32Combine(this.crc, entryDataChecksum(data), data.byteLength);
-      this.crcPosition = this.position + data.byteLength;
+    if (data.byteLength < ENTRY_CHECKSUM_CACHE_BYTES_MIN) {
+      this.buffer.set(data, this.position);
+      this.position += data.byteLength;
+      return;
     }
-    this.buffer.set(data, this.position);
-    this.position += data.byteLength;
+    this.foldCrc();
+    this.crc = crc32Combine(this.crc, entryDataChecksum(data), data.byteLength);
+    this.closeChunk();
+    this.chunks.push(
+      Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    );
+    this.chunkedBytes += data.byteLength;
   }
 
   private bytes(data: Uint8Array): void {

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { peer } from "@sluice/proto";
 import type { NodeId } from "raft-ts";
-import { decodeFrame, encodedMessageBytes, FrameEncoder } from "./codec.js";
+import { decodeFrame, encodedMessageBytes, FrameEncoder, type SealedFrame } from "./codec.js";
 import {
   FRAMES_IN_FLIGHT_MAX,
   GRPC_KEEPALIVE_TIME_MS,
@@ -58,8 +58,8 @@ import {
 
 type ServerStream = grpc.ServerDuplexStream<InboundRequest, peer.RaftStreamResponse>;
 
-interface SealedFrame {
-  readonly wire: Buffer;
+interface ReadyFrame {
+  readonly frame: SealedFrame;
   readonly messages: number;
   readonly messageBytes: number;
 }
@@ -70,7 +70,7 @@ class PeerLink {
   call: PeerCall | null = null;
   /** Incremented per stream; events of an older stream are ignored. */
   generation = 0;
-  ready: SealedFrame[] = [];
+  ready: ReadyFrame[] = [];
   /** Message bytes in the frame being built. */
   buildingBytes = 0;
   flushScheduled = false;
@@ -359,7 +359,7 @@ export class GrpcPeerTransport implements PeerTransport {
     metrics.queuedMessages = 0;
     link.ready = [];
     link.buildingBytes = 0;
-    if (link.encoder.messageCount > 0) link.encoder.seal();
+    if (link.encoder.messageCount > 0) link.encoder.sealChunks();
     // On close the state goes Down without telling handlers: the host is shutting down too.
     if (down) this.setState(link, PeerState.Down);
     else link.state = PeerState.Down;
@@ -377,8 +377,9 @@ export class GrpcPeerTransport implements PeerTransport {
 
   private sealFrame(link: PeerLink): void {
     const messages = link.encoder.messageCount;
-    const wire = envelopeFrame(link.encoder.seal());
-    link.ready.push({ wire, messages, messageBytes: link.buildingBytes });
+    const frame = link.encoder.sealChunks();
+    envelopeFrame(frame.chunks[0] as Buffer, frame.length);
+    link.ready.push({ frame, messages, messageBytes: link.buildingBytes });
     link.buildingBytes = 0;
   }
 
@@ -391,13 +392,13 @@ export class GrpcPeerTransport implements PeerTransport {
       link.ready.length > 0 &&
       link.requestsWritten - link.requestsAcknowledged < FRAMES_IN_FLIGHT_MAX
     ) {
-      const frame = link.ready.shift() as SealedFrame;
-      metrics.queuedBytes -= frame.messageBytes;
-      metrics.queuedMessages -= frame.messages;
+      const { frame, messages, messageBytes } = link.ready.shift() as ReadyFrame;
+      metrics.queuedBytes -= messageBytes;
+      metrics.queuedMessages -= messages;
       metrics.framesSent += 1;
-      metrics.messagesSent += frame.messages;
-      metrics.bytesSent += frame.wire.length - FRAME_HEADROOM_BYTES;
-      this.write(link, { kind: "frame", wire: frame.wire });
+      metrics.messagesSent += messages;
+      metrics.bytesSent += frame.length - FRAME_HEADROOM_BYTES;
+      this.write(link, { kind: "frame", chunks: frame.chunks, length: frame.length });
     }
   }
 

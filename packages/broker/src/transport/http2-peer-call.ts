@@ -7,7 +7,7 @@
  * leader that sends each 64 KiB entry to two peers, that was two more 64 KiB allocations and
  * copies per entry (and the GC they cost) plus the call stack, on the hottest path of the node.
  * Here a sealed frame already carries its gRPC prefix in its headroom (wire.ts) and goes to the
- * HTTP/2 stream as it is: no copy in JavaScript.
+ * HTTP/2 stream as it is, large entries as views of their own buffers: no copy in JavaScript.
  *
  * Used for insecure channels, which is what the transport gets without `channelCredentials`; a
  * transport given credentials keeps grpc-js's client, which owns TLS. Each call has its own
@@ -100,10 +100,19 @@ export class Http2PeerCall extends EventEmitter implements PeerCall {
     });
   }
 
-  /** Writes one request as one gRPC message. Returns false when the caller should wait for 'drain'. */
+  /**
+   * Writes one request as one gRPC message: its chunks in one vectored write, not copied. Returns
+   * false when the caller should wait for 'drain'.
+   */
   write(request: OutboundRequest): boolean {
     if (this.finished || this.stream.destroyed) return false;
-    return this.stream.write(grpcMessageOf(request));
+    const chunks = grpcMessageOf(request);
+    if (chunks.length === 1) return this.stream.write(chunks[0]);
+    this.stream.cork();
+    let accepted = true;
+    for (const chunk of chunks) accepted = this.stream.write(chunk);
+    this.stream.uncork();
+    return accepted;
   }
 
   /** Ends the call and its connection; no event follows. */

@@ -25,9 +25,9 @@ export const FRAME_HEADROOM_BYTES = GRPC_MESSAGE_PREFIX_BYTES + FRAME_ENVELOPE_B
 /** What the client writes: the hello that opens a stream, a sealed frame, or a ping. */
 export type OutboundRequest =
   | { readonly kind: "hello"; readonly fromNodeId: NodeId; readonly clusterId: string }
-  /** From FrameEncoder.seal with FRAME_HEADROOM_BYTES of headroom, filled by `envelopeFrame`:
-   * the whole gRPC message, prefix included. */
-  | { readonly kind: "frame"; readonly wire: Buffer }
+  /** From FrameEncoder.sealChunks with FRAME_HEADROOM_BYTES of headroom, filled by
+   * `envelopeFrame`: together, the whole gRPC message, prefix included. */
+  | { readonly kind: "frame"; readonly chunks: readonly Buffer[]; readonly length: number }
   | { readonly kind: "ping" };
 
 /** What the server reads; `error` is set (and the rest empty) when the bytes are not a request. */
@@ -41,13 +41,15 @@ export interface InboundRequest {
 const PING = Buffer.alloc(0);
 
 /**
- * Writes the gRPC prefix and the protobuf field header into a sealed frame's headroom; returns the
- * same buffer, now one complete gRPC message.
+ * Writes the gRPC prefix and the protobuf field header into the headroom at the start of `first`,
+ * the first chunk of a sealed frame of `totalBytes` (headroom included); returns `first`. The
+ * chunks then make one complete gRPC message.
  */
-export function envelopeFrame(sealed: Buffer): Buffer {
+export function envelopeFrame(first: Buffer, totalBytes = first.length): Buffer {
+  const sealed = first;
   sealed[0] = 0; // not compressed
-  sealed.writeUInt32BE(sealed.length - GRPC_MESSAGE_PREFIX_BYTES, 1);
-  let length = sealed.length - FRAME_HEADROOM_BYTES;
+  sealed.writeUInt32BE(totalBytes - GRPC_MESSAGE_PREFIX_BYTES, 1);
+  let length = totalBytes - FRAME_HEADROOM_BYTES;
   sealed[GRPC_MESSAGE_PREFIX_BYTES] = FRAMES_TAG;
   for (let i = GRPC_MESSAGE_PREFIX_BYTES + 1; i < FRAME_HEADROOM_BYTES; i++) {
     const last = i === FRAME_HEADROOM_BYTES - 1;
@@ -60,8 +62,12 @@ export function envelopeFrame(sealed: Buffer): Buffer {
 /** The protobuf bytes of a request (what grpc-js frames itself). */
 export function serializeRequest(request: OutboundRequest): Buffer {
   switch (request.kind) {
-    case "frame":
-      return request.wire.subarray(GRPC_MESSAGE_PREFIX_BYTES);
+    case "frame": {
+      // grpc-js takes one buffer (and copies it again to prefix it): join the chunks.
+      const { chunks, length } = request;
+      const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length);
+      return whole.subarray(GRPC_MESSAGE_PREFIX_BYTES);
+    }
     case "ping":
       return PING;
     case "hello":
@@ -76,17 +82,18 @@ export function serializeRequest(request: OutboundRequest): Buffer {
 }
 
 /**
- * A request as one complete gRPC message (prefix and protobuf bytes), for a sender that writes
- * HTTP/2 itself. A frame is already one; a hello or a ping is copied once (they are small).
+ * A request as the buffers of one complete gRPC message (prefix and protobuf bytes), for a sender
+ * that writes HTTP/2 itself. A frame's chunks already are; a hello or a ping is copied once (they
+ * are small).
  */
-export function grpcMessageOf(request: OutboundRequest): Buffer {
-  if (request.kind === "frame") return request.wire;
+export function grpcMessageOf(request: OutboundRequest): readonly Buffer[] {
+  if (request.kind === "frame") return request.chunks;
   const body = serializeRequest(request);
   const message = Buffer.allocUnsafe(GRPC_MESSAGE_PREFIX_BYTES + body.length);
   message[0] = 0;
   message.writeUInt32BE(body.length, 1);
   body.copy(message, GRPC_MESSAGE_PREFIX_BYTES);
-  return message;
+  return [message];
 }
 
 function failed(error: string): InboundRequest {
