@@ -120,6 +120,18 @@ function latencyColumns(summary: LatencySummary): {
   };
 }
 
+interface Resources {
+  readonly nodes: Record<string, unknown>[];
+  /** CPU (user + system) of the three node processes together over the phase. */
+  readonly nodeCpuSeconds: number;
+  readonly benchCpuPercentOfOneCore: number;
+}
+
+/** CPU µs the three nodes together spent per record: unlike records/s, other load on the machine does not move it. */
+function cpuMicrosPerRecord(resources: Resources, records: number): number {
+  return records === 0 ? Number.NaN : Math.round((resources.nodeCpuSeconds * 1e6) / records);
+}
+
 /** CPU and memory of the node processes (and of this process) over a phase. */
 class ResourceMeter {
   readonly #cluster: TestCluster;
@@ -132,11 +144,13 @@ class ResourceMeter {
     this.#nodeTicks = new Map(cluster.nodeIds.map((nodeId) => [nodeId, ticksOf(cluster, nodeId)]));
   }
 
-  finish(): { nodes: Record<string, unknown>[]; benchCpuPercentOfOneCore: number } {
+  finish(): Resources {
     const elapsedSeconds = (performance.now() - this.#startedAt) / 1_000;
+    let nodeCpuSeconds = 0;
     const nodes = this.#cluster.nodeIds.map((nodeId) => {
       const pid = this.#cluster.process(nodeId).pid ?? 0;
       const ticks = ticksOf(this.#cluster, nodeId) - (this.#nodeTicks.get(nodeId) ?? 0);
+      nodeCpuSeconds += ticks / CLOCK_TICKS_PER_SECOND;
       return {
         node: nodeId,
         cpuPercentOfOneCore: round((100 * ticks) / CLOCK_TICKS_PER_SECOND / elapsedSeconds, 1),
@@ -146,6 +160,7 @@ class ResourceMeter {
     const self = process.cpuUsage(this.#selfCpu);
     return {
       nodes,
+      nodeCpuSeconds: round(nodeCpuSeconds, 2),
       benchCpuPercentOfOneCore: round((100 * (self.user + self.system)) / 1e6 / elapsedSeconds, 1),
     };
   }
@@ -250,6 +265,7 @@ async function putRecordsPhase(cluster: TestCluster): Promise<void> {
     ...latencyColumns(run.latency.summary()),
     failedRecords: run.failedRecords,
     failedRequests: run.failedRequests,
+    nodeCpuMicrosPerRecord: cpuMicrosPerRecord(resources, run.records),
     ...resources,
   };
   results.putRecords = result;
@@ -264,6 +280,7 @@ async function putRecordsPhase(cluster: TestCluster): Promise<void> {
       p999Ms: result.p999Ms,
       failedRecords: result.failedRecords,
       failedRequests: result.failedRequests,
+      nodeCpuUsPerRecord: result.nodeCpuMicrosPerRecord,
     },
   ]);
   printResources(resources);
@@ -313,6 +330,7 @@ async function putRecordPhase(cluster: TestCluster): Promise<void> {
       "records/s": Math.round(summary.count / measured.elapsedSeconds),
       ...latencyColumns(summary),
       failed: measured.failed,
+      nodeCpuUsPerRecord: cpuMicrosPerRecord(resources, summary.count),
     };
     rows.push(row);
     all.push({ ...row, ...resources });
@@ -371,6 +389,8 @@ async function subscribePhase(cluster: TestCluster): Promise<void> {
     return call;
   });
   const failures = new Map<string, number>();
+  /** PutRecords round trips of the measured phase: the part of the delivery latency that is the commit. */
+  const putLatency = new LatencyRecorder();
   /** Puts `count` records stamped with the send time in one PutRecords; returns how many failed. */
   const send = async (nodeId: number, count: number): Promise<number> => {
     const sentAt = nowMs();
@@ -381,6 +401,7 @@ async function subscribePhase(cluster: TestCluster): Promise<void> {
     });
     try {
       const response = await cluster.streams(nodeId).putRecords({ streamName, records }, 30_000);
+      if (measuring) putLatency.record(nowMs() - sentAt);
       for (const result of response.records) {
         if (result.errorCode !== "")
           failures.set(result.errorCode, (failures.get(result.errorCode) ?? 0) + 1);
@@ -442,6 +463,9 @@ async function subscribePhase(cluster: TestCluster): Promise<void> {
       failedRecords: failed,
       delivered: received,
       ...latencyColumns(summary),
+      putAckP50Ms: round(putLatency.quantile(0.5)),
+      putAckP99Ms: round(putLatency.quantile(0.99)),
+      nodeCpuUsPerRecord: cpuMicrosPerRecord(resources, sent - failed),
     };
     results.subscribe = { ...row, failures: Object.fromEntries(failures), ...resources };
     if (failures.size > 0) log(`subscribe: failed puts: ${JSON.stringify(Object.fromEntries(failures))}`);
@@ -460,10 +484,7 @@ async function subscribePhase(cluster: TestCluster): Promise<void> {
   }
 }
 
-function printResources(
-  resources: { nodes: Record<string, unknown>[]; benchCpuPercentOfOneCore: number },
-  title = "",
-): void {
+function printResources(resources: Resources, title = ""): void {
   printTable(
     `${title === "" ? "" : `${title}: `}node CPU (% of one core) and memory; the benchmark process itself used ${resources.benchCpuPercentOfOneCore}% of a core`,
     resources.nodes,
