@@ -217,7 +217,11 @@ describe("SubscribeToShard", () => {
     expect(first.error).toBeUndefined();
     const put = await cluster.streams(2).putRecords({
       streamName,
-      records: Array.from({ length: 5 }, (_, i) => ({ partitionKey: "p", data: Buffer.from(`a${i}`) })),
+      records: Array.from({ length: 5 }, (_, i) => ({
+        partitionKey: "p",
+        explicitHashKey: "",
+        data: Buffer.from(`a${i}`),
+      })),
     });
     for (let i = 0; i < 3; i++) {
       await cluster.streams(3).putRecord({ streamName, partitionKey: "p", data: Buffer.from(`b${i}`) });

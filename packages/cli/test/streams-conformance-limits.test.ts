@@ -128,6 +128,7 @@ describe("retention", () => {
       streamName,
       records: Array.from({ length: 20 }, (_, i) => ({
         partitionKey: `old-${i}`,
+        explicitHashKey: "",
         data: Buffer.from(`old-${i}`),
       })),
     });

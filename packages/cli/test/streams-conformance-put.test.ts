@@ -184,27 +184,24 @@ describe("PutRecords", () => {
   it("answers every record in request order with its shard and an increasing sequence number", async () => {
     const streamName = await activeStream("batch", 4);
     const ranges = evenHashKeyRanges(4);
-    const entries = Array.from({ length: 500 }, (_, i) => ({
+    // Two explicit hash keys in the middle of the batch, on range boundaries.
+    const explicit = new Map([
+      [100, (ranges[2]?.start ?? 0n).toString()],
+      [200, (ranges[1]?.end ?? 0n).toString()],
+    ]);
+    const entries: streams.PutRecordsRequestEntry[] = Array.from({ length: 500 }, (_, i) => ({
       partitionKey: `batch-key-${i % 37}-ü`,
+      explicitHashKey: explicit.get(i) ?? "",
       data: Buffer.from(`payload-${i}`),
     }));
-    // Two explicit hash keys in the middle of the batch, on range boundaries.
-    entries[100] = {
-      ...entries[100],
-      explicitHashKey: (ranges[2]?.start ?? 0n).toString(),
-    } as (typeof entries)[number];
-    entries[200] = {
-      ...entries[200],
-      explicitHashKey: (ranges[1]?.end ?? 0n).toString(),
-    } as (typeof entries)[number];
     const response = await cluster.streams(2).putRecords({ streamName, records: entries });
     expect(response.failedRecordCount).toBe(0);
     expect(response.records).toHaveLength(500);
     const perShard = new Map<string, string[]>();
     for (const [i, result] of response.records.entries()) {
-      const entry = entries[i] as (typeof entries)[number] & { explicitHashKey?: string };
+      const entry = entries[i] as streams.PutRecordsRequestEntry;
       const hashKey =
-        entry.explicitHashKey === undefined
+        entry.explicitHashKey === ""
           ? partitionKeyHashKey(entry.partitionKey)
           : BigInt(entry.explicitHashKey);
       expect({ i, shardId: result.shardId, errorCode: result.errorCode }).toEqual({
