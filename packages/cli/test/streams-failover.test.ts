@@ -165,10 +165,28 @@ describe("failover through the public API", () => {
     let victim = await cluster.leaderOf(shardZeroGroup);
     // The admin GroupStatus call takes shard groups only; NodeStatus lists every group a node leads.
     const metadataLeader = await metadataLeaderOf(cluster);
+    // The harder case is a node that leads both shard 0 and the metadata group: move shard 0 there
+    // when that node leads no shard yet (so the controller has no imbalance to undo).
+    const shardLeaders = await Promise.all(groups.map((groupId) => cluster.leaderOf(groupId)));
+    if (metadataLeader !== 0 && victim !== metadataLeader && !shardLeaders.includes(metadataLeader)) {
+      // Best effort: if the transfer does not happen, the test goes on with whoever leads.
+      await cluster
+        .admin(victim)
+        .transferLeader(shardZeroGroup, metadataLeader)
+        .catch(() => undefined);
+      victim = await waitFor(
+        async () => {
+          const leader = await cluster.leaderOf(shardZeroGroup);
+          return leader === metadataLeader ? leader : undefined;
+        },
+        { timeoutMs: 15_000, what: `shard 0's leadership to move to node ${metadataLeader}` },
+      ).catch(() => cluster.leaderOf(shardZeroGroup));
+    }
     const writerNode = cluster.nodeIds.find((nodeId) => nodeId !== victim) ?? 1;
     console.log(
       `failover: shard 0 is group ${shardZeroGroup}, led by node ${victim} (metadata group led by node ${metadataLeader}); writing through node ${writerNode}`,
     );
+    const victimLeadsMetadata = victim === metadataLeader;
     await waitFor(
       async () =>
         (await cluster.streams(writerNode).describeStreamSummary({ streamName: STREAM_NAME }))
@@ -218,6 +236,7 @@ describe("failover through the public API", () => {
     const newLeader = await cluster.leaderOf(shardZeroGroup);
     const summary = {
       victim,
+      victimLeadsMetadata,
       newLeader,
       writerNode,
       ackedBeforeKill,
@@ -229,7 +248,7 @@ describe("failover through the public API", () => {
       medianShardZeroAckGapBeforeKillMs: typicalGapMs,
     };
     console.log(
-      `failover: after SIGKILL of node ${victim} (leader of shard 0), the worst gap between successful acknowledgements into shard 0 was ${gap} ms (issue #5 asks for writes to resume within 2,000 ms; the median gap before the kill was ${typicalGapMs} ms); new leader node ${newLeader}; ${log.acked.size} records acknowledged (${ackedBeforeKill} before the kill) in ${log.requests} requests; failed records: ${codes(log.failedByCode)}; failed requests: ${codes(log.failedRequestsByCode)}`,
+      `failover: after SIGKILL of node ${victim} (leader of shard 0${victimLeadsMetadata ? " and of the metadata group" : ""}), the worst gap between successful acknowledgements into shard 0 was ${gap} ms (issue #5 asks for writes to resume within 2,000 ms; the median gap before the kill was ${typicalGapMs} ms); new leader node ${newLeader}; ${log.acked.size} records acknowledged (${ackedBeforeKill} before the kill) in ${log.requests} requests; failed records: ${codes(log.failedByCode)}; failed requests: ${codes(log.failedRequestsByCode)}`,
     );
     writeResult("failover-leader-kill", summary);
     // Only the outcomes Kinesis allows: a record either succeeds or fails with InternalFailure
