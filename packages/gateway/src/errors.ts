@@ -71,6 +71,8 @@ export const METADATA_ERROR_CODES = [
   "INVALID_ARGUMENT",
   "METADATA_UNAVAILABLE",
   "METADATA_TIMEOUT",
+  "SHARD_NOT_FOUND",
+  "SHARD_CLOSED",
 ] as const;
 
 /** The broker's codes (packages/broker `BrokerErrorCode`); the test checks the two agree. */
@@ -89,6 +91,7 @@ export const BROKER_ERROR_CODES = [
   "CORRUPT_BATCH",
   "STORAGE_FAILED",
   "STATE_MACHINE_FAILED",
+  "SHARD_SEALED",
 ] as const;
 
 /** What a client is told for one error code. */
@@ -211,6 +214,12 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorTableEntry>> = Object.fre
     true,
     "The change may or may not have been applied; check, then retry.",
   ),
+  SHARD_CLOSED: entry(
+    S.INVALID_ARGUMENT,
+    K.InvalidArgument,
+    false,
+    "The shard was already split or merged (it is closed); only open shards can be resharded.",
+  ),
   // The broker's.
   NOT_LEADER: entry(
     S.UNAVAILABLE,
@@ -284,6 +293,12 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorTableEntry>> = Object.fre
     K.InternalFailure,
     true,
     "A replica's state machine failed and stopped; another replica will take over.",
+  ),
+  SHARD_SEALED: entry(
+    S.UNAVAILABLE,
+    K.InternalFailure,
+    true,
+    "The shard is sealed by a reshard; the gateway sends its records to the new shards, so retry.",
   ),
 } satisfies Record<
   GatewayErrorCode | (typeof METADATA_ERROR_CODES)[number] | (typeof BROKER_ERROR_CODES)[number],

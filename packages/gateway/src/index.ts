@@ -37,6 +37,15 @@ export {
   parseHashKey,
   partitionKeyHash,
 } from "./hash-key.js";
+export type { ChildShardView, LineageClock, LineageShard } from "./lineage.js";
+export {
+  childShardsOf,
+  filterShardsByLineage,
+  isListed,
+  isRoutable,
+  openedAtMs,
+  parentsOf,
+} from "./lineage.js";
 export type { SequencePosition } from "./sequence-number.js";
 export {
   decodeSequenceNumber,
@@ -48,12 +57,21 @@ export * as serverConstants from "./server/constants.js";
 // The gateway of one node: StreamsService and ForwardService over the broker and metadata.
 export type { GatewayOptions } from "./server/gateway.js";
 export { Gateway } from "./server/gateway.js";
+export type { MetadataChangeSource } from "./server/metadata-changes.js";
 export type { PeerForwarder } from "./server/peer-forwarder.js";
 export { ForwardRefusedError, GrpcPeerForwarder, PeerUnavailableError } from "./server/peer-forwarder.js";
 export type { ShardIteratorFields } from "./shard-iterator.js";
 export { createShardIterator, readShardIterator, SHARD_ITERATOR_VERSION } from "./shard-iterator.js";
 export type { RoutableShard } from "./shard-router.js";
 export { ShardRouter } from "./shard-router.js";
+export type { SequencedShard, ShardLogPosition } from "./shard-sequence.js";
+export {
+  endingSequenceNumberOf,
+  sequenceIndexBaseOf,
+  shardPositionOf,
+  shardSequenceNumber,
+  startingSequenceNumberOf,
+} from "./shard-sequence.js";
 export type { ErrorDetailView, ResolvedError } from "./status-details.js";
 export {
   decodeStatusDetails,
@@ -78,6 +96,7 @@ export {
   validateThrottleLimits,
 } from "./throttle.js";
 export type {
+  ScalingTypeName,
   ShardFilterTypeName,
   ShardIteratorStart,
   ShardIteratorTypeName,
@@ -88,6 +107,7 @@ export type {
 export {
   formatShardId,
   parseShardId,
+  SCALING_TYPES,
   SHARD_FILTER_TYPES,
   SHARD_ITERATOR_TYPES,
   STREAM_MODES,
@@ -107,6 +127,7 @@ export {
   validateListShards,
   validateListStreams,
   validateListTags,
+  validateMergeShards,
   validatePartitionKey,
   validatePutRecord,
   validatePutRecords,
@@ -119,6 +140,7 @@ export {
   validateShardCount,
   validateShardFilter,
   validateShardId,
+  validateSplitShard,
   validateStreamName,
   validateStreamRef,
   validateSubscribeToShard,
@@ -126,5 +148,6 @@ export {
   validateTagKeys,
   validateTags,
   validateTagValue,
+  validateUpdateShardCount,
   validateUpdateStreamMode,
 } from "./validation.js";

@@ -928,3 +928,77 @@ export function validateSubscribeToShard(
   );
   return { consumerArn, ...validated };
 }
+
+// ---- Resharding ---------------------------------------------------------------------------------------
+
+/** The UpdateShardCount ScalingType values, in the order of the protobuf enum (value = position + 1). */
+export const SCALING_TYPES = ["UNIFORM_SCALING"] as const;
+export type ScalingTypeName = (typeof SCALING_TYPES)[number];
+
+/**
+ * SplitShard: the stream, ShardToSplit (a shard id) and NewStartingHashKey (the model's
+ * `0|([1-9]\d{0,38})`: a ValidationError otherwise; above 2^128 − 1 an InvalidArgumentError).
+ * Whether the key lies strictly inside the shard's range depends on state: the metadata checks it.
+ */
+export function validateSplitShard(request: {
+  readonly streamName?: string;
+  readonly streamArn?: string;
+  readonly shardToSplit: string;
+  readonly newStartingHashKey: string;
+}): { readonly streamName: string; readonly shardToSplit: string; readonly newStartingHashKey: string } {
+  const streamName = validateStreamRef(request);
+  const shardToSplit = validateShardId(request.shardToSplit, "ShardToSplit");
+  required("NewStartingHashKey", request.newStartingHashKey);
+  validateExplicitHashKey(request.newStartingHashKey, "NewStartingHashKey");
+  return { streamName, shardToSplit, newStartingHashKey: request.newStartingHashKey };
+}
+
+/**
+ * MergeShards: the stream and two shard ids (ShardToMerge, AdjacentShardToMerge), which must
+ * differ. Whether they are open and adjacent depends on state: the metadata checks it.
+ */
+export function validateMergeShards(request: {
+  readonly streamName?: string;
+  readonly streamArn?: string;
+  readonly shardToMerge: string;
+  readonly adjacentShardToMerge: string;
+}): { readonly streamName: string; readonly shardToMerge: string; readonly adjacentShardToMerge: string } {
+  const streamName = validateStreamRef(request);
+  const shardToMerge = validateShardId(request.shardToMerge, "ShardToMerge");
+  const adjacentShardToMerge = validateShardId(request.adjacentShardToMerge, "AdjacentShardToMerge");
+  const first = parseShardId(shardToMerge);
+  if (
+    shardToMerge === adjacentShardToMerge ||
+    (first !== null && first === parseShardId(adjacentShardToMerge))
+  ) {
+    throw new InvalidArgumentError(
+      `ShardToMerge and AdjacentShardToMerge both name ${quote(shardToMerge)}; give two adjacent open shards`,
+    );
+  }
+  return { streamName, shardToMerge, adjacentShardToMerge };
+}
+
+/**
+ * UpdateShardCount: the stream, TargetShardCount (model: an integer ≥ 1; above
+ * SHARD_COUNT_PER_STREAM_MAX a LimitExceededError) and ScalingType (required; UNIFORM_SCALING is
+ * the only one). The range relative to the open shard count (½× … 2×) depends on state: the
+ * metadata checks it. `scalingType` is the protobuf enum value or the Kinesis name.
+ */
+export function validateUpdateShardCount(request: {
+  readonly streamName?: string;
+  readonly streamArn?: string;
+  readonly targetShardCount: number;
+  readonly scalingType: number | string;
+}): {
+  readonly streamName: string;
+  readonly targetShardCount: number;
+  readonly scalingType: ScalingTypeName;
+} {
+  const streamName = validateStreamRef(request);
+  const targetShardCount = validateShardCount(request.targetShardCount, "TargetShardCount");
+  if (request.scalingType === "" || request.scalingType === 0) {
+    throw new ValidationError("ScalingType is required: UNIFORM_SCALING");
+  }
+  const scalingType = enumName("ScalingType", request.scalingType, SCALING_TYPES);
+  return { streamName, targetShardCount, scalingType };
+}

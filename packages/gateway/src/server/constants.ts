@@ -37,3 +37,9 @@ export const NEXT_TOKEN_TTL_MS = 300_000;
 export const CLUSTER_SHARD_LIMIT = 4_096;
 /** ON_DEMAND streams per cluster, as DescribeLimits reports. */
 export const ON_DEMAND_STREAM_COUNT_LIMIT = 50;
+/** Without a metadata change listener, how often a wait for a new shard map checks the view. */
+export const METADATA_CHANGE_POLL_MS = 5;
+/** Longest wait for a new shard map before a put re-routes a sealed shard's records anyway. */
+export const PUT_REROUTE_WAIT_MS_MAX = 100;
+/** Longest wait, at a sealed shard's end, for the metadata to close it before a reader looks again. */
+export const SEALED_SHARD_WAIT_MS_MAX = 100;

@@ -5,6 +5,10 @@
  * (a read barrier on group 0), so a stream created through one node is described by every node.
  * Requests arrive validated (validation.ts); what depends on state (exists? ACTIVE?) is checked
  * here or by the metadata state machine, with the same typed errors.
+ *
+ * Reshards (SplitShard, MergeShards, UpdateShardCount) are metadata commands; the controller runs
+ * them. Lists and describes never show a reshard's pending children; a closed shard shows its
+ * EndingSequenceNumber; ListShards' ShardFilter follows lineage (lineage.ts).
  */
 import type {
   ConsumerInfo,
@@ -17,7 +21,9 @@ import type {
 import { streams } from "@sluice/proto";
 import { ON_DEMAND_SHARD_COUNT_DEFAULT } from "../constants.js";
 import { InvalidArgumentError, ResourceNotFoundError } from "../errors.js";
-import { startingSequenceNumber } from "../sequence-number.js";
+import { filterShardsByLineage, isListed, isRoutable } from "../lineage.js";
+import { endingSequenceNumberOf, startingSequenceNumberOf } from "../shard-sequence.js";
+import { formatShardId, parseShardId, validateShardFilter } from "../validation.js";
 import {
   CLUSTER_SHARD_LIMIT,
   DESCRIBE_STREAM_LIMIT_DEFAULT,
@@ -63,8 +69,8 @@ export function shardToProto(shard: ShardInfo): streams.Shard {
     adjacentParentShardId: shard.adjacentParentShardId ?? "",
     hashKeyRange: { startingHashKey: shard.hashKeyStart, endingHashKey: shard.hashKeyEnd },
     sequenceNumberRange: {
-      startingSequenceNumber: startingSequenceNumber(shard.shardNumber),
-      endingSequenceNumber: "",
+      startingSequenceNumber: startingSequenceNumberOf(shard),
+      endingSequenceNumber: endingSequenceNumberOf(shard),
     },
   };
 }
@@ -105,13 +111,24 @@ function ref(streamName: string, streamArn: string): StreamRef {
   return { streamName: streamName || undefined, streamArn: streamArn || undefined };
 }
 
+/** A shard id in our canonical form (`7` and `shardId-7` name `shardId-000000000007`); others as given. */
+function canonicalShardId(shardId: string): string {
+  const shardNumber = parseShardId(shardId);
+  return shardNumber === null ? shardId : formatShardId(shardNumber);
+}
+
+const MS_PER_HOUR = 3_600_000;
+
 export class ControlPlane {
   private readonly metadata: MetadataService;
   private readonly lookup: StreamLookup;
+  private readonly clock: () => number;
 
-  constructor(metadata: MetadataService, lookup: StreamLookup) {
+  /** `clock`: wall clock in ms (ListShards' trim horizon). @default Date.now */
+  constructor(metadata: MetadataService, lookup: StreamLookup, clock: () => number = Date.now) {
     this.metadata = metadata;
     this.lookup = lookup;
+    this.clock = clock;
   }
 
   async createStream(request: streams.CreateStreamRequest): Promise<streams.CreateStreamResponse> {
@@ -142,7 +159,7 @@ export class ControlPlane {
   async describeStream(request: streams.DescribeStreamRequest): Promise<streams.DescribeStreamResponse> {
     const stream = await this.lookup.stream(ref(request.streamName, request.streamArn), { consistent: true });
     const limit = request.limit ?? DESCRIBE_STREAM_LIMIT_DEFAULT;
-    const ordered = [...stream.shards].sort((a, b) => a.shardNumber - b.shardNumber);
+    const ordered = stream.shards.filter(isListed).sort((a, b) => a.shardNumber - b.shardNumber);
     const after = request.exclusiveStartShardId;
     const from = after === "" ? 0 : ordered.findIndex((shard) => shard.shardId > after);
     const page = from < 0 ? [] : ordered.slice(from, from + limit);
@@ -175,7 +192,7 @@ export class ControlPlane {
         streamModeDetails: modeToProto(stream.mode),
         retentionPeriodHours: stream.retentionHours,
         streamCreationTimestamp: stream.createdAtMs,
-        openShardCount: stream.shards.filter((shard) => shard.closedAtMs === undefined).length,
+        openShardCount: stream.shards.filter(isRoutable).length,
         consumerCount: stream.consumers.length,
         enhancedMonitoring: [{ shardLevelMetrics: [] }],
         encryptionType: "NONE",
@@ -222,9 +239,14 @@ export class ControlPlane {
     }
     const stream = await this.lookup.stream(streamRef, { consistent: true });
     const filter = request.shardFilter;
-    let shards = [...stream.shards].sort((a, b) => a.shardNumber - b.shardNumber);
+    let shards: readonly ShardInfo[] = stream.shards
+      .filter(isListed)
+      .sort((a, b) => a.shardNumber - b.shardNumber);
     if (filter !== undefined && filter.type !== streams.ShardFilterType.SHARD_FILTER_TYPE_UNSPECIFIED) {
-      shards = filterShards(shards, filter);
+      shards = filterShardsByLineage(shards, validateShardFilter(filter), {
+        nowMs: this.clock(),
+        retentionMs: stream.retentionHours * MS_PER_HOUR,
+      }) as ShardInfo[];
     }
     if (after !== "") shards = shards.filter((shard) => shard.shardId > after);
     const limit = request.maxResults ?? LIST_SHARDS_LIMIT_DEFAULT;
@@ -361,13 +383,52 @@ export class ControlPlane {
     return {};
   }
 
+  /** SplitShard: the metadata checks the shard (exists, open) and the key (strictly inside its range). */
+  async splitShard(request: streams.SplitShardRequest): Promise<streams.SplitShardResponse> {
+    const stream = await this.lookup.stream(ref(request.streamName, request.streamArn), { consistent: true });
+    await this.metadata.splitShard({
+      streamName: stream.streamName,
+      shardToSplit: canonicalShardId(request.shardToSplit),
+      newStartingHashKey: request.newStartingHashKey,
+    });
+    return {};
+  }
+
+  /** MergeShards: the metadata checks that both shards exist, are open and adjacent. */
+  async mergeShards(request: streams.MergeShardsRequest): Promise<streams.MergeShardsResponse> {
+    const stream = await this.lookup.stream(ref(request.streamName, request.streamArn), { consistent: true });
+    await this.metadata.mergeShards({
+      streamName: stream.streamName,
+      shardToMerge: canonicalShardId(request.shardToMerge),
+      adjacentShardToMerge: canonicalShardId(request.adjacentShardToMerge),
+    });
+    return {};
+  }
+
+  /** UpdateShardCount (UNIFORM_SCALING): the metadata checks the target against the open shard count. */
+  async updateShardCount(
+    request: streams.UpdateShardCountRequest,
+  ): Promise<streams.UpdateShardCountResponse> {
+    const stream = await this.lookup.stream(ref(request.streamName, request.streamArn), { consistent: true });
+    const { currentShardCount, targetShardCount } = await this.metadata.updateShardCount({
+      streamName: stream.streamName,
+      targetShardCount: request.targetShardCount,
+    });
+    return {
+      streamName: stream.streamName,
+      streamArn: stream.streamArn,
+      currentShardCount,
+      targetShardCount,
+    };
+  }
+
   async describeLimits(): Promise<streams.DescribeLimitsResponse> {
     const view = await this.metadata.consistentView();
     let open = 0;
     let onDemand = 0;
     for (const stream of view.streams.values()) {
       if (stream.mode === "ON_DEMAND") onDemand++;
-      for (const shard of stream.shards) if (shard.closedAtMs === undefined) open++;
+      for (const shard of stream.shards) if (isRoutable(shard)) open++;
     }
     return {
       shardLimit: CLUSTER_SHARD_LIMIT,
@@ -404,38 +465,5 @@ export class ControlPlane {
       );
     }
     return consumer;
-  }
-}
-
-/** ListShards' ShardFilter: which shards a consumer starting at that point must read. */
-function filterShards(shards: ShardInfo[], filter: streams.ShardFilter): ShardInfo[] {
-  const open = (shard: ShardInfo) => shard.closedAtMs === undefined;
-  switch (filter.type) {
-    case streams.ShardFilterType.SHARD_FILTER_TYPE_AFTER_SHARD_ID:
-      return shards.filter((shard) => shard.shardId > filter.shardId);
-    case streams.ShardFilterType.SHARD_FILTER_TYPE_AT_LATEST:
-      return shards.filter(open);
-    case streams.ShardFilterType.SHARD_FILTER_TYPE_AT_TRIM_HORIZON:
-      // The shards with no parent still in the list: the roots a consumer from the oldest record starts at.
-      return shards.filter(
-        (shard) =>
-          shard.parentShardId === undefined || !shards.some((s) => s.shardId === shard.parentShardId),
-      );
-    case streams.ShardFilterType.SHARD_FILTER_TYPE_FROM_TRIM_HORIZON:
-      return shards;
-    case streams.ShardFilterType.SHARD_FILTER_TYPE_AT_TIMESTAMP: {
-      const at = filter.timestamp ?? 0;
-      return shards.filter(
-        (shard) =>
-          (shard.parentShardId === undefined || shard.createdAtMs <= at) &&
-          (shard.closedAtMs === undefined || shard.closedAtMs > at),
-      );
-    }
-    case streams.ShardFilterType.SHARD_FILTER_TYPE_FROM_TIMESTAMP: {
-      const at = filter.timestamp ?? 0;
-      return shards.filter((shard) => shard.closedAtMs === undefined || shard.closedAtMs > at);
-    }
-    default:
-      return shards;
   }
 }

@@ -13,6 +13,7 @@ import { defaultThrottleLimits, type ThrottleLimits, ThrottleRegistry } from "..
 import { RETENTION_SWEEP_INTERVAL_MS } from "./constants.js";
 import { ControlPlane } from "./control-plane.js";
 import { createForwardService } from "./forward-service.js";
+import { type MetadataChangeSource, MetadataChanges } from "./metadata-changes.js";
 import type { PeerForwarder } from "./peer-forwarder.js";
 import { PutPath } from "./put-records.js";
 import { ReadPath } from "./read-records.js";
@@ -35,6 +36,12 @@ export interface GatewayOptions {
   readonly retentionSweepIntervalMs?: number;
   /** Called once per finished call with the operation, "ok" or the Kinesis error name, and its start. */
   readonly observe?: (operation: string, outcome: string, startedAtMs: number) => void;
+  /**
+   * Calls a listener after every change of the metadata state (the node's MetadataStateMachine
+   * fits): wakes puts re-routed by a reshard and readers at a sealed shard's end at once.
+   * @default the metadata service's own `onChange` when it has one, else the view is polled every METADATA_CHANGE_POLL_MS while someone waits
+   */
+  readonly metadataChanges?: MetadataChangeSource;
 }
 
 export class Gateway {
@@ -44,6 +51,7 @@ export class Gateway {
   private readonly subscriptions: Subscriptions;
   private readonly retention: RetentionSweeper;
   private readonly throttles: ThrottleRegistry;
+  private readonly changes: MetadataChanges;
   private sweepTimer: NodeJS.Timeout | null = null;
   private open = true;
 
@@ -53,6 +61,8 @@ export class Gateway {
     const { broker, metadata, forwarder, nodeId } = options;
     this.throttles = new ThrottleRegistry({ limits: options.throttleLimits ?? defaultThrottleLimits() });
     const lookup = new StreamLookup(metadata);
+    this.changes = new MetadataChanges(metadata, options.metadataChanges);
+    const changes = this.changes;
     const put = new PutPath({
       nodeId,
       broker,
@@ -60,12 +70,13 @@ export class Gateway {
       lookup,
       forwarder,
       throttles: this.throttles,
+      changes,
       clock,
     });
     const read = new ReadPath({ broker, metadata, lookup, throttles: this.throttles, clock });
-    this.subscriptions = new Subscriptions({ broker, lookup, read, clock });
+    this.subscriptions = new Subscriptions({ broker, lookup, read, changes, clock });
     this.retention = new RetentionSweeper(broker, metadata);
-    const control = new ControlPlane(metadata, lookup);
+    const control = new ControlPlane(metadata, lookup, clock);
     this.streamsService = createStreamsService({
       lookup,
       put,
@@ -109,6 +120,7 @@ export class Gateway {
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     this.subscriptions.close();
+    this.changes.close();
     this.options.forwarder.close();
   }
 }

@@ -11,6 +11,13 @@
  * "leadership lost" may write a record twice, as Kinesis may (producers retry too); it never
  * loses one that was acknowledged. Throttled records are not retried: they fail at once with
  * ProvisionedThroughputExceededException, as in Kinesis, and the rest of the request succeeds.
+ *
+ * Reshards are invisible too: a group whose shard is sealed (the broker answers SHARD_SEALED, or
+ * the view shows the shard closed) wrote nothing, so it waits for the metadata view that opens
+ * the children (woken by the metadata change listener, MetadataChanges) and is routed again as a
+ * whole through the new router — to one child or split between two — within the same deadline.
+ * Records of one key keep their order: every record of the parent was committed before its seal,
+ * every re-routed record goes to the child after it.
  */
 import {
   type AppendRecord,
@@ -23,9 +30,11 @@ import {
 import type { MetadataService, ShardInfo, StreamInfo } from "@sluice/metadata";
 import { InvalidArgumentError } from "../errors.js";
 import { parseHashKey, partitionKeyHash } from "../hash-key.js";
-import { encodeSequenceNumber } from "../sequence-number.js";
+import { isRoutable } from "../lineage.js";
+import { shardSequenceNumber } from "../shard-sequence.js";
 import type { ThrottleRegistry } from "../throttle.js";
-import { PUT_RETRY_BACKOFF_MS_MAX, PUT_RETRY_BACKOFF_MS_MIN } from "./constants.js";
+import { PUT_REROUTE_WAIT_MS_MAX, PUT_RETRY_BACKOFF_MS_MAX, PUT_RETRY_BACKOFF_MS_MIN } from "./constants.js";
+import type { MetadataChanges } from "./metadata-changes.js";
 import type { PeerForwarder } from "./peer-forwarder.js";
 import type { StreamLookup } from "./stream-lookup.js";
 
@@ -59,6 +68,11 @@ export interface LeaderAppendReply {
 
 export const THROUGHPUT_EXCEEDED_CODE = "THROUGHPUT_EXCEEDED";
 export const NOT_LEADER_CODE = BrokerErrorCode.NotLeader;
+/**
+ * The broker's code for an append to a sealed shard (ShardSealedError), also what a leader
+ * answers when its view shows the shard closed: nothing was written; route the records again.
+ */
+export const SHARD_SEALED_CODE = "SHARD_SEALED";
 
 /** Errors after which the same group may succeed on another try (on the same or a new leader). */
 const RETRIABLE_CODES = new Set<string>([
@@ -79,8 +93,13 @@ export interface PutPathOptions {
   readonly lookup: StreamLookup;
   readonly forwarder: PeerForwarder;
   readonly throttles: ThrottleRegistry;
+  /** Wakes a sealed shard's records when the metadata view changes. */
+  readonly changes: MetadataChanges;
   readonly clock: () => number;
 }
+
+/** How one shard's group of records ended: settled (outcomes written) or sealed (nothing written). */
+type SendResult = "settled" | "sealed";
 
 export class PutPath {
   private readonly options: PutPathOptions;
@@ -101,12 +120,9 @@ export class PutPath {
     entries: readonly PutEntry[],
     deadlineAtMs: number,
   ): Promise<PutOutcome[]> {
-    const routes = this.options.lookup.routesOf(stream);
-    const shardOfRecord = new Int32Array(entries.length);
-    const counts = new Int32Array(routes.openShards.length);
+    const hashes = new Array<Buffer>(entries.length);
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as PutEntry;
-      let hash: Buffer;
       if (entry.explicitHashKey !== undefined && entry.explicitHashKey !== "") {
         const parsed = parseHashKey(entry.explicitHashKey);
         if (parsed === null) {
@@ -114,37 +130,118 @@ export class PutPath {
             `ExplicitHashKey ${entry.explicitHashKey} of record ${i} is not a decimal integer in [0, 2^128 - 1]`,
           );
         }
-        hash = parsed;
+        hashes[i] = parsed;
       } else {
-        hash = partitionKeyHash(entry.partitionKey);
+        hashes[i] = partitionKeyHash(entry.partitionKey);
       }
-      const at = routes.router.route(hash);
-      shardOfRecord[i] = at;
-      counts[at] = (counts[at] as number) + 1;
     }
     const outcomes = new Array<PutOutcome>(entries.length);
+    const all = new Int32Array(entries.length);
+    for (let i = 0; i < entries.length; i++) all[i] = i;
+    await this.routeAndSend(stream, entries, hashes, all, outcomes, deadlineAtMs);
+    return outcomes;
+  }
+
+  /**
+   * Routes the records at `positions` (request order) through the stream's current router and
+   * sends each shard's group; resolves once every one of them has an outcome.
+   */
+  private async routeAndSend(
+    stream: StreamInfo,
+    entries: readonly PutEntry[],
+    hashes: readonly Buffer[],
+    positions: Int32Array,
+    outcomes: PutOutcome[],
+    deadlineAtMs: number,
+  ): Promise<void> {
+    const routes = this.options.lookup.routesOf(stream);
+    const shardOfRecord = new Int32Array(positions.length);
+    const counts = new Int32Array(routes.openShards.length);
+    for (let k = 0; k < positions.length; k++) {
+      const at = routes.router.route(hashes[positions[k] as number] as Buffer);
+      shardOfRecord[k] = at;
+      counts[at] = (counts[at] as number) + 1;
+    }
     const sends: Promise<void>[] = [];
     for (let at = 0; at < routes.openShards.length; at++) {
       const count = counts[at] as number;
       if (count === 0) continue;
-      const positions = new Int32Array(count);
-      const records = new Array<AppendRecord>(count);
-      let k = 0;
-      for (let i = 0; i < entries.length; i++) {
-        if (shardOfRecord[i] !== at) continue;
-        const entry = entries[i] as PutEntry;
-        positions[k] = i;
-        records[k] =
-          entry.explicitHashKey !== undefined && entry.explicitHashKey !== ""
-            ? { partitionKey: entry.partitionKey, data: entry.data, explicitHashKey: entry.explicitHashKey }
-            : { partitionKey: entry.partitionKey, data: entry.data };
-        k++;
+      const group = new Int32Array(count);
+      let j = 0;
+      for (let k = 0; k < positions.length; k++) {
+        if (shardOfRecord[k] === at) group[j++] = positions[k] as number;
       }
       const shard = routes.openShards[at] as ShardInfo;
-      sends.push(this.sendToShard(stream, shard, records, positions, outcomes, deadlineAtMs));
+      sends.push(this.sendGroup(stream, shard, entries, hashes, group, outcomes, deadlineAtMs));
     }
     await Promise.all(sends);
-    return outcomes;
+  }
+
+  /**
+   * Sends one shard's group; when the shard turns out sealed, waits for the view that closes it
+   * and routes the group again (a seal that is taken back before it commits leaves the shard
+   * open: after a quiet wait the same shard is tried again).
+   */
+  private async sendGroup(
+    stream: StreamInfo,
+    shard: ShardInfo,
+    entries: readonly PutEntry[],
+    hashes: readonly Buffer[],
+    positions: Int32Array,
+    outcomes: PutOutcome[],
+    deadlineAtMs: number,
+  ): Promise<void> {
+    const { lookup, changes, clock } = this.options;
+    const records = new Array<AppendRecord>(positions.length);
+    for (let k = 0; k < positions.length; k++) {
+      const entry = entries[positions[k] as number] as PutEntry;
+      records[k] =
+        entry.explicitHashKey !== undefined && entry.explicitHashKey !== ""
+          ? { partitionKey: entry.partitionKey, data: entry.data, explicitHashKey: entry.explicitHashKey }
+          : { partitionKey: entry.partitionKey, data: entry.data };
+    }
+    for (;;) {
+      if ((await this.sendToShard(stream, shard, records, positions, outcomes, deadlineAtMs)) === "settled") {
+        return;
+      }
+      for (;;) {
+        const fresh = lookup.streamById(stream.streamId, stream.streamName);
+        if (fresh === undefined) {
+          fail(
+            outcomes,
+            positions,
+            0,
+            "InternalFailure",
+            `Internal service failure: stream ${stream.streamName} was deleted`,
+          );
+          return;
+        }
+        const current = fresh.shards.find((s) => s.shardId === shard.shardId);
+        if (current === undefined || !isRoutable(current)) {
+          try {
+            await this.routeAndSend(fresh, entries, hashes, positions, outcomes, deadlineAtMs);
+          } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${message}`);
+          }
+          return;
+        }
+        const remainingMs = deadlineAtMs - clock();
+        if (remainingMs <= 0) {
+          fail(
+            outcomes,
+            positions,
+            0,
+            "InternalFailure",
+            `Internal service failure: shard ${shard.shardId} is sealed by a reshard and its children did not open before the deadline; retry`,
+          );
+          return;
+        }
+        await changes.wait(Math.min(remainingMs, PUT_REROUTE_WAIT_MS_MAX));
+        // No change of this stream during the wait: try the shard again (its seal may have been taken back).
+        if (lookup.streamById(stream.streamId, stream.streamName) === fresh) break;
+      }
+    }
   }
 
   /**
@@ -160,11 +257,14 @@ export class PutPath {
     const { broker, throttles, clock } = this.options;
     const found = await this.findShardByGroup(streamId, groupId);
     if (found === undefined) {
+      return reply(0, 0, "STREAM_NOT_FOUND", `no shard with group ${groupId} in stream instance ${streamId}`);
+    }
+    if (found.shard.closedAtMs !== undefined) {
       return reply(
         0,
         0,
-        "STREAM_NOT_FOUND",
-        `no open shard with group ${groupId} in stream instance ${streamId}`,
+        SHARD_SEALED_CODE,
+        `shard ${found.shard.shardId} is closed by a reshard; its children take the writes`,
       );
     }
     let accepted = records.length;
@@ -191,7 +291,7 @@ export class PutPath {
     const search = (streams: Iterable<StreamInfo>) => {
       for (const stream of streams) {
         if (stream.streamId !== streamId) continue;
-        const shard = stream.shards.find((s) => s.groupId === groupId && s.closedAtMs === undefined);
+        const shard = stream.shards.find((s) => s.groupId === groupId);
         return shard === undefined ? undefined : { stream, shard };
       }
       return undefined;
@@ -209,12 +309,19 @@ export class PutPath {
     positions: Int32Array,
     outcomes: PutOutcome[],
     deadlineAtMs: number,
-  ): Promise<void> {
-    const { nodeId, forwarder, clock } = this.options;
+  ): Promise<SendResult> {
+    const { nodeId, forwarder, clock, lookup } = this.options;
     let backoffMs = PUT_RETRY_BACKOFF_MS_MIN;
     let attempt = 0;
     let lastError = "no leader was found for the shard";
     for (;;) {
+      if (attempt > 0) {
+        // The map may have moved on while we retried: a closed shard takes no more writes.
+        const current = lookup
+          .streamById(stream.streamId, stream.streamName)
+          ?.shards.find((s) => s.shardId === shard.shardId);
+        if (current !== undefined && current.closedAtMs !== undefined) return "sealed";
+      }
       const leader = this.leaderOf(shard, attempt);
       let answer: LeaderAppendReply | undefined;
       try {
@@ -225,18 +332,20 @@ export class PutPath {
         }
       } catch (error) {
         const code = errorCode(error);
+        if (code === SHARD_SEALED_CODE) return "sealed";
         lastError = error instanceof Error ? error.message : String(error);
         if (error instanceof NotLeaderError && error.leaderHint !== 0)
           this.leaderHints.set(shard.groupId, error.leaderHint);
         if (!RETRIABLE_CODES.has(code)) {
           fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${lastError}`);
-          return;
+          return "settled";
         }
       }
       if (answer !== undefined) {
+        if (answer.accepted === 0 && answer.errorCode === SHARD_SEALED_CODE) return "sealed";
         if (answer.accepted > 0 || !RETRIABLE_CODES.has(answer.errorCode)) {
           this.settle(answer, stream, shard, positions, outcomes);
-          return;
+          return "settled";
         }
         lastError = answer.errorMessage;
         if (answer.errorCode === NOT_LEADER_CODE && answer.leaderHint !== 0) {
@@ -247,7 +356,7 @@ export class PutPath {
       const now = clock();
       if (now + backoffMs >= deadlineAtMs) {
         fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${lastError}`);
-        return;
+        return "settled";
       }
       await delay(backoffMs * (0.5 + Math.random() / 2));
       backoffMs = Math.min(backoffMs * 2, PUT_RETRY_BACKOFF_MS_MAX);
@@ -265,7 +374,7 @@ export class PutPath {
       outcomes[positions[k] as number] = {
         ok: true,
         shardId: shard.shardId,
-        sequenceNumber: encodeSequenceNumber(answer.index, k, shard.shardNumber),
+        sequenceNumber: shardSequenceNumber(shard, answer.index, k),
       };
     }
     if (answer.accepted < positions.length) {

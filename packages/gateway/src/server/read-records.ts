@@ -4,6 +4,11 @@
  * records from this node's replica — any replica serves reads, up to what it has applied — and
  * hands back the next iterator. Iterators are signed with the cluster's secret, so any node can
  * check one another node issued, and expire after ITERATOR_TTL_MS; one may be reused until then.
+ *
+ * A shard closed by a reshard stays readable until retention; a page that reaches its seal
+ * (`endingIndex`) is "drained": no next iterator, and ChildShards names the shards to read next.
+ * A page at a seal the metadata has not closed yet (the reshard is completing) is not drained:
+ * the reader gets an empty page and the same position, never a null iterator without children.
  */
 import type { Broker, ReadRecord } from "@sluice/broker";
 import type { MetadataService, ShardInfo, StreamInfo } from "@sluice/metadata";
@@ -20,8 +25,9 @@ import {
   ProvisionedThroughputExceededError,
   ResourceNotFoundError,
 } from "../errors.js";
-import { decodeSequenceNumber, encodeSequenceNumber } from "../sequence-number.js";
+import { childShardsOf } from "../lineage.js";
 import { createShardIterator, readShardIterator, type ShardIteratorFields } from "../shard-iterator.js";
+import { type SequencedShard, shardPositionOf, shardSequenceNumber } from "../shard-sequence.js";
 import type { ThrottleRegistry } from "../throttle.js";
 import { AT_TIMESTAMP_FUTURE_SKEW_MS } from "./constants.js";
 import type { StreamLookup } from "./stream-lookup.js";
@@ -56,6 +62,12 @@ export interface ReadPage {
   readonly millisBehindLatest: number;
   /** The sequence number of the last record returned, or of the position before `next`. */
   readonly continuationSequenceNumber: string;
+  /** The page reached the end of a closed shard: no next position; read `childShards` next. */
+  readonly drained: boolean;
+  /** With `drained`, the shard's children (Kinesis ChildShards); empty otherwise. */
+  readonly childShards: streams.ChildShard[];
+  /** The page reached a seal the metadata view does not show closed yet: look again after a change. */
+  readonly awaitingClose: boolean;
 }
 
 export class ReadPath {
@@ -86,8 +98,8 @@ export class ReadPath {
         return { index: broker.groupStatus(shard.groupId).appliedIndex + 1, offset: 0 };
       case IteratorType.AT_SEQUENCE_NUMBER:
       case IteratorType.AFTER_SEQUENCE_NUMBER: {
-        const decoded = decodeSequenceNumber(sequenceNumber);
-        if (decoded === null || decoded.shardNumber !== shard.shardNumber) {
+        const decoded = shardPositionOf(shard, sequenceNumber);
+        if (decoded === null) {
           throw new InvalidArgumentError(
             `StartingSequenceNumber ${sequenceNumber} used in GetShardIterator on shard ${shard.shardId} in stream ${stream.streamName} under account 000000000000 is invalid because it did not come from this stream and shard`,
           );
@@ -163,6 +175,7 @@ export class ReadPath {
       );
     }
     const page = this.readPage(
+      stream,
       shard,
       { index: fields.index, offset: fields.offset },
       limit ?? GET_RECORDS_LIMIT_MAX,
@@ -175,21 +188,30 @@ export class ReadPath {
     }
     return {
       records: page.records,
-      nextShardIterator: this.iterator(stream, shard, page.next),
+      nextShardIterator: page.drained ? "" : this.iterator(stream, shard, page.next),
       millisBehindLatest: page.millisBehindLatest,
-      childShards: [],
+      childShards: page.childShards,
     };
   }
 
-  /** Reads up to `maxRecords` / `maxBytes` committed records of a shard from a position. */
-  readPage(shard: ShardInfo, from: ShardPosition, maxRecords: number, maxBytes: number): ReadPage {
+  /**
+   * Reads up to `maxRecords` / `maxBytes` committed records of a shard of `stream` (the view the
+   * shard came from: its children are found there) from a position.
+   */
+  readPage(
+    stream: StreamInfo,
+    shard: ShardInfo,
+    from: ShardPosition,
+    maxRecords: number,
+    maxBytes: number,
+  ): ReadPage {
     const result = this.options.broker.read(shard.groupId, from.index, { maxRecords, maxBytes }, from.offset);
     const records = new Array<streams.Record>(result.records.length);
     let last: ReadRecord | undefined;
     for (let i = 0; i < result.records.length; i++) {
       const record = result.records[i] as ReadRecord;
       records[i] = {
-        sequenceNumber: encodeSequenceNumber(record.index, record.offset, shard.shardNumber),
+        sequenceNumber: shardSequenceNumber(shard, record.index, record.offset),
         approximateArrivalTimestamp: record.arrivalTimestampMs,
         data: record.data,
         partitionKey: record.partitionKey,
@@ -197,17 +219,31 @@ export class ReadPath {
       };
       last = record;
     }
-    const caughtUp = result.nextIndex > result.commitIndex;
+    const next = { index: result.nextIndex, offset: result.nextOffset };
+    const endingIndex = shard.endingIndex;
+    const sealedIndex = endingIndex ?? (result.sealedIndex > 0 ? result.sealedIndex : undefined);
+    const atSeal = sealedIndex !== undefined && next.index >= sealedIndex;
+    const childShards =
+      atSeal && endingIndex !== undefined ? childShardsOf(stream.shards, shard.shardId) : [];
+    const drained = childShards.length > 0;
+    const caughtUp = atSeal || result.nextIndex > result.commitIndex;
     const behind =
       caughtUp || last === undefined
         ? 0
         : Math.max(0, result.tipArrivalTimestampMs - last.arrivalTimestampMs);
-    const next = { index: result.nextIndex, offset: result.nextOffset };
     const continuationSequenceNumber =
       last !== undefined
         ? (records[records.length - 1] as streams.Record).sequenceNumber
-        : positionBefore(next, shard.shardNumber);
-    return { records, next, millisBehindLatest: behind, continuationSequenceNumber };
+        : positionBefore(next, shard);
+    return {
+      records,
+      next,
+      millisBehindLatest: behind,
+      continuationSequenceNumber,
+      drained,
+      childShards,
+      awaitingClose: atSeal && !drained,
+    };
   }
 
   private secret(): Buffer {
@@ -215,9 +251,12 @@ export class ReadPath {
   }
 }
 
-/** The sequence number of the position just before `position` (AFTER it resumes at `position`). */
-export function positionBefore(position: ShardPosition, shardNumber: number): string {
-  if (position.offset > 0) return encodeSequenceNumber(position.index, position.offset - 1, shardNumber);
-  if (position.index <= 0) return encodeSequenceNumber(0, 0, shardNumber);
-  return encodeSequenceNumber(position.index - 1, SEQUENCE_OFFSET_MAX, shardNumber);
+/**
+ * The sequence number of the position just before `position` in `shard` (AFTER it resumes at
+ * `position`).
+ */
+export function positionBefore(position: ShardPosition, shard: SequencedShard): string {
+  if (position.offset > 0) return shardSequenceNumber(shard, position.index, position.offset - 1);
+  if (position.index <= 0) return shardSequenceNumber(shard, 0, 0);
+  return shardSequenceNumber(shard, position.index - 1, SEQUENCE_OFFSET_MAX);
 }

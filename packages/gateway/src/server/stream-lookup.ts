@@ -7,6 +7,7 @@
  */
 import type { MetadataService, MetadataView, ShardInfo, StreamInfo } from "@sluice/metadata";
 import { ResourceInUseError, ResourceNotFoundError } from "../errors.js";
+import { isListed, isRoutable } from "../lineage.js";
 import { ShardRouter } from "../shard-router.js";
 
 /** How a request names its stream: by name, by ARN, or both (then they must agree). */
@@ -18,7 +19,7 @@ export interface StreamRef {
 /** The routing state of one stream instance, rebuilt when its shard list changes. */
 export interface StreamRoutes {
   readonly stream: StreamInfo;
-  /** The open shards, in hash-key order; `router.route(hash)` indexes this array. */
+  /** The open, non-pending shards, in hash-key order; `router.route(hash)` indexes this array. */
   readonly openShards: readonly ShardInfo[];
   readonly router: ShardRouter;
 }
@@ -67,7 +68,7 @@ export class StreamLookup {
     const cached = this.routes.get(stream.streamId);
     if (cached !== undefined && cached.stream.shards === stream.shards) return cached;
     const openShards = stream.shards
-      .filter((shard) => shard.closedAtMs === undefined)
+      .filter(isRoutable)
       .sort((a, b) => compareDecimal(a.hashKeyStart, b.hashKeyStart));
     const router = new ShardRouter(openShards);
     const routes: StreamRoutes = { stream, openShards, router };
@@ -76,9 +77,12 @@ export class StreamLookup {
     return routes;
   }
 
-  /** A shard of the stream by id (ResourceNotFoundError when it has no such shard). */
+  /**
+   * A shard of the stream by id (ResourceNotFoundError when it has no such shard; a reshard's
+   * pending child is not a shard yet).
+   */
   shard(stream: StreamInfo, shardId: string): ShardInfo {
-    const shard = stream.shards.find((candidate) => candidate.shardId === shardId);
+    const shard = stream.shards.find((candidate) => candidate.shardId === shardId && isListed(candidate));
     if (shard === undefined) {
       throw new ResourceNotFoundError(
         `Shard ${shardId} in stream ${stream.streamName} does not exist; ListShards returns the stream's shards`,

@@ -5,13 +5,12 @@
  * the gateway's one error table (errors.ts, status-details.ts): a gRPC status, the Kinesis error
  * name in the status details, and a message that says what to do.
  */
-import {
-  type handleServerStreamingCall,
-  type handleUnaryCall,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type sendUnaryData,
-  status,
+import type {
+  handleServerStreamingCall,
+  handleUnaryCall,
+  ServerUnaryCall,
+  ServerWritableStream,
+  sendUnaryData,
 } from "@grpc/grpc-js";
 import type { streams } from "@sluice/proto";
 import { InternalFailureError, ProvisionedThroughputExceededError } from "../errors.js";
@@ -250,12 +249,17 @@ export function createStreamsService(parts: StreamsServiceParts): streams.Stream
       return control.updateStreamMode(request);
     }),
     describeLimits: unary("DescribeLimits", () => control.describeLimits()),
-    // Resharding is being built (the resharding issue); until then these answer UNIMPLEMENTED.
-    splitShard: (_call, callback) =>
-      callback({ code: status.UNIMPLEMENTED, details: "SplitShard is not implemented yet" }),
-    mergeShards: (_call, callback) =>
-      callback({ code: status.UNIMPLEMENTED, details: "MergeShards is not implemented yet" }),
-    updateShardCount: (_call, callback) =>
-      callback({ code: status.UNIMPLEMENTED, details: "UpdateShardCount is not implemented yet" }),
+    splitShard: unary("SplitShard", async (request: streams.SplitShardRequest) => {
+      validate.validateSplitShard(request);
+      return control.splitShard(request);
+    }),
+    mergeShards: unary("MergeShards", async (request: streams.MergeShardsRequest) => {
+      validate.validateMergeShards(request);
+      return control.mergeShards(request);
+    }),
+    updateShardCount: unary("UpdateShardCount", async (request: streams.UpdateShardCountRequest) => {
+      validate.validateUpdateShardCount(request);
+      return control.updateShardCount(request);
+    }),
   };
 }

@@ -7,17 +7,25 @@
  * subscription ends after SUBSCRIPTION_DURATION_MS; the client subscribes again from the
  * continuation sequence number. A slow reader is paced by gRPC flow control: the loop waits for
  * 'drain' and never buffers more than one event.
+ *
+ * At the end of a shard closed by a reshard the last event carries ChildShards and the stream
+ * ends, as in Kinesis; the client subscribes to the children next. While the shard is sealed but
+ * the metadata has not closed it yet, the loop waits for a metadata change rather than the
+ * shard's applied index (which no longer moves).
  */
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { Broker } from "@sluice/broker";
+import type { ShardInfo, StreamInfo } from "@sluice/metadata";
 import type { streams } from "@sluice/proto";
 import { ResourceInUseError } from "../errors.js";
 import {
+  SEALED_SHARD_WAIT_MS_MAX,
   SUBSCRIBE_EVENT_BYTES_MAX,
   SUBSCRIBE_EVENT_RECORDS_MAX,
   SUBSCRIBE_IDLE_EVENT_INTERVAL_MS,
   SUBSCRIPTION_DURATION_MS,
 } from "./constants.js";
+import type { MetadataChanges } from "./metadata-changes.js";
 import type { ReadPath, ShardPosition } from "./read-records.js";
 import type { StreamLookup } from "./stream-lookup.js";
 
@@ -25,6 +33,8 @@ export interface SubscriptionsOptions {
   readonly broker: Broker;
   readonly lookup: StreamLookup;
   readonly read: ReadPath;
+  /** Wakes a subscription waiting at a sealed shard's end when the metadata changes. */
+  readonly changes: MetadataChanges;
   readonly clock: () => number;
 }
 
@@ -58,7 +68,7 @@ export class Subscriptions {
    * first event reject (the handler turns them into a status); later ones end the stream.
    */
   async run(call: Call): Promise<void> {
-    const { lookup, read, clock } = this.options;
+    const { lookup, read, clock, changes } = this.options;
     const request = call.request;
     const { stream } = await lookup.activeConsumer(request.consumerArn);
     const shard = lookup.shard(stream, request.shardId);
@@ -87,28 +97,45 @@ export class Subscriptions {
     try {
       const endAtMs = clock() + SUBSCRIPTION_DURATION_MS;
       let lastEventAtMs = Number.NEGATIVE_INFINITY;
+      let current: { stream: StreamInfo; shard: ShardInfo } = { stream, shard };
       while (!cancelled && !this.closed && clock() < endAtMs) {
-        const page = read.readPage(shard, position, SUBSCRIBE_EVENT_RECORDS_MAX, SUBSCRIBE_EVENT_BYTES_MAX);
+        // The latest view of the shard: a reshard may have closed it (endingIndex, children).
+        const fresh = lookup.streamById(stream.streamId, stream.streamName);
+        const freshShard = fresh?.shards.find((s) => s.shardId === shard.shardId);
+        if (fresh !== undefined && freshShard !== undefined) current = { stream: fresh, shard: freshShard };
+        const page = read.readPage(
+          current.stream,
+          current.shard,
+          position,
+          SUBSCRIBE_EVENT_RECORDS_MAX,
+          SUBSCRIBE_EVENT_BYTES_MAX,
+        );
         position = page.next;
         const now = clock();
-        if (page.records.length > 0 || now - lastEventAtMs >= SUBSCRIBE_IDLE_EVENT_INTERVAL_MS) {
+        if (
+          page.drained ||
+          page.records.length > 0 ||
+          now - lastEventAtMs >= SUBSCRIBE_IDLE_EVENT_INTERVAL_MS
+        ) {
           lastEventAtMs = now;
           const event: streams.SubscribeToShardResponse = {
             subscribeToShardEvent: {
               records: page.records,
               continuationSequenceNumber: page.continuationSequenceNumber,
               millisBehindLatest: page.millisBehindLatest,
-              childShards: [],
+              childShards: page.childShards,
             },
           };
           if (!call.write(event)) await this.drained(call, () => cancelled);
+          if (page.drained) break;
           if (page.records.length > 0) continue;
         }
         const waitMs = Math.max(
           1,
           Math.min(SUBSCRIBE_IDLE_EVENT_INTERVAL_MS - (clock() - lastEventAtMs), endAtMs - clock()),
         );
-        await this.applied(shard.groupId, waitMs);
+        if (page.awaitingClose) await changes.wait(Math.min(waitMs, SEALED_SHARD_WAIT_MS_MAX));
+        else await this.applied(shard.groupId, waitMs);
       }
     } finally {
       this.active.delete(key);
