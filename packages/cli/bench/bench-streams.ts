@@ -35,6 +35,7 @@ import {
   readProcessStat,
   StreamsCallError,
   startCluster,
+  summarizeCpuProfiles,
   type TestCluster,
   waitFor,
 } from "@sluice/harness";
@@ -517,6 +518,21 @@ try {
   if (phases.has("subscribe")) await subscribePhase(cluster);
 } finally {
   await cluster.stop();
+}
+
+if (cpuProfDir !== undefined) {
+  // The nodes write their profiles as they exit (cluster.stop() above); they cover the whole
+  // run, start-up included.
+  const profile = summarizeCpuProfiles(cpuProfDir);
+  results.cpuProfile = profile;
+  printTable(
+    `node CPU profile (${profile.files} profiles in ${cpuProfDir}, ${profile.busyMs} ms busy, ${profile.idleMs} ms idle): self time by package`,
+    profile.byPackage.map((entry) => ({ ...entry })),
+  );
+  printTable(
+    "node CPU profile: self time by function",
+    profile.byFunction.map((entry) => ({ ...entry })),
+  );
 }
 
 printTable("issue #5 targets (2-core machine, three nodes, fsync on)", summaryRows);

@@ -21,6 +21,11 @@ export {
   STREAMS_CALL_TIMEOUT_MS_DEFAULT,
 } from "./constants.js";
 export {
+  type CpuProfileEntry,
+  type CpuProfileSummary,
+  summarizeCpuProfiles,
+} from "./cpu-profile.js";
+export {
   evenHashKeyRanges,
   HASH_KEY_SPACE,
   partitionKeyHashKey,
