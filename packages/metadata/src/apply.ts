@@ -15,11 +15,15 @@ import {
   NODES_MAX,
   ON_DEMAND_SHARD_COUNT_DEFAULT,
   OPEN_SHARDS_PER_CLUSTER_MAX,
+  RESHARD_WINDOW_MS,
+  RESHARDS_PER_WINDOW_MAX,
   RETENTION_HOURS_DEFAULT,
   RETENTION_HOURS_MAX,
   RETENTION_HOURS_MIN,
   SHARD_GROUP_ID_MAX,
+  SHARD_ID_LENGTH_MAX,
   SHARDS_PER_CREATE_MAX,
+  SHARDS_PER_STREAM_MAX,
   STREAM_NAME_LENGTH_MAX,
   STREAMS_MAX,
   TAG_KEY_LENGTH_MAX,
@@ -29,14 +33,18 @@ import {
   ZONE_LENGTH_MAX,
 } from "./constants.js";
 import { MetadataErrorCode } from "./errors.js";
-import { splitHashKeySpace } from "./hash-range.js";
+import { HASH_KEY_MAX, splitHashKeySpace } from "./hash-range.js";
 import { placeReplicas } from "./placement.js";
+import { applyOperations, planScaleRound, type ReshardOperation } from "./reshard-plan.js";
 import {
   CONSUMER_STATUSES,
   type ConsumerInfo,
   consumerArn,
+  isOpenShard,
   type MetadataState,
   type NodeInfo,
+  type ReshardInfo,
+  type ReshardKind,
   type ShardInfo,
   STREAM_MODES,
   STREAM_STATUSES,
@@ -53,6 +61,8 @@ export interface ApplyOutcome {
 }
 
 const NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
+/** Kinesis HashKey: a decimal integer without leading zeros, at most 39 digits. */
+const HASH_KEY_PATTERN = /^(0|[1-9][0-9]{0,38})$/;
 const HEX_PATTERN = /^[0-9a-f]*$/;
 
 /** A rejected command: caught in applyCommand and turned into a failed result. */
@@ -189,6 +199,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
         hashKeyEnd: range.end,
         replicas: Object.freeze(placeReplicas(state.nodes, groupId)),
         createdAtMs: nowMs,
+        sequenceIndexBase: 0,
       });
     });
     const stream: StreamInfo = {
@@ -386,6 +397,157 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     return withStream(state, { ...stream, consumers });
   },
 
+  SplitShard(state, input) {
+    const stream = streamByRef(state, input.streamName);
+    const shardId = boundedString(input.shardToSplit, "shardToSplit", 1, SHARD_ID_LENGTH_MAX);
+    const keyText = string(input.newStartingHashKey, "newStartingHashKey");
+    const nowMs = timestamp(input.nowMs, "nowMs");
+    if (!HASH_KEY_PATTERN.test(keyText) || BigInt(keyText) > HASH_KEY_MAX) {
+      invalid(
+        `newStartingHashKey ${JSON.stringify(keyText)} must be a decimal integer in [0, 2^128 - 1] without leading zeros`,
+      );
+    }
+    reshardable(stream);
+    const shard = reshardableShard(stream, shardId);
+    const key = BigInt(keyText);
+    if (key <= BigInt(shard.hashKeyStart) || key > BigInt(shard.hashKeyEnd)) {
+      invalid(
+        `newStartingHashKey ${keyText} is not inside shard ${shardId}: it must be above its StartingHashKey ${shard.hashKeyStart} and at most its EndingHashKey ${shard.hashKeyEnd}`,
+      );
+    }
+    const open = stream.shards.filter(isOpenShard).length;
+    if (open + 1 > SHARDS_PER_STREAM_MAX) {
+      reject(
+        MetadataErrorCode.LimitExceeded,
+        `stream ${stream.streamName} has ${open} open shards; a split would pass SHARDS_PER_STREAM_MAX (${SHARDS_PER_STREAM_MAX}): merge shards first`,
+      );
+    }
+    clusterRoom(state, 2);
+    return startReshard(
+      state,
+      stream,
+      "split",
+      [{ kind: "split", parent: shardId, newStartingHashKey: keyText }],
+      nowMs,
+    );
+  },
+
+  MergeShards(state, input) {
+    const stream = streamByRef(state, input.streamName);
+    const first = boundedString(input.shardToMerge, "shardToMerge", 1, SHARD_ID_LENGTH_MAX);
+    const second = boundedString(input.adjacentShardToMerge, "adjacentShardToMerge", 1, SHARD_ID_LENGTH_MAX);
+    const nowMs = timestamp(input.nowMs, "nowMs");
+    if (first === second)
+      invalid(`shardToMerge and adjacentShardToMerge are both ${first}: name two adjacent shards`);
+    reshardable(stream);
+    const a = reshardableShard(stream, first);
+    const b = reshardableShard(stream, second);
+    let lower: ShardInfo;
+    let upper: ShardInfo;
+    if (BigInt(a.hashKeyEnd) + 1n === BigInt(b.hashKeyStart)) [lower, upper] = [a, b];
+    else if (BigInt(b.hashKeyEnd) + 1n === BigInt(a.hashKeyStart)) [lower, upper] = [b, a];
+    else {
+      invalid(
+        `shards ${first} [${a.hashKeyStart}, ${a.hashKeyEnd}] and ${second} [${b.hashKeyStart}, ${b.hashKeyEnd}] are not adjacent: one must end right before the other starts`,
+      );
+    }
+    clusterRoom(state, 1);
+    return startReshard(
+      state,
+      stream,
+      "merge",
+      [{ kind: "merge", lower: lower.shardId, upper: upper.shardId }],
+      nowMs,
+      {
+        mergeParents: [first, second],
+      },
+    );
+  },
+
+  UpdateShardCount(state, input) {
+    const stream = streamByRef(state, input.streamName);
+    const target = integer(input.targetShardCount, "targetShardCount", 1, Number.MAX_SAFE_INTEGER);
+    const nowMs = timestamp(input.nowMs, "nowMs");
+    reshardable(stream);
+    const open = stream.shards.filter(isOpenShard);
+    const current = open.length;
+    const result = { currentShardCount: current, targetShardCount: target };
+    if (target > 2 * current) {
+      invalid(
+        `targetShardCount ${target} is more than double the current open shard count ${current}: scale in steps of at most 2x`,
+      );
+    }
+    if (target < Math.ceil(current / 2)) {
+      invalid(
+        `targetShardCount ${target} is below half the current open shard count ${current}: scale in steps of at most 2x`,
+      );
+    }
+    if (target > SHARDS_PER_STREAM_MAX) {
+      reject(
+        MetadataErrorCode.LimitExceeded,
+        `targetShardCount ${target} exceeds SHARDS_PER_STREAM_MAX (${SHARDS_PER_STREAM_MAX})`,
+      );
+    }
+    if (target === current) return { state, result: { ok: true, value: result }, changedStreams: [] };
+    // Bound on the shards open at once in any round: parents and children together.
+    clusterRoom(state, 2 * Math.max(current, target));
+    const operations = planScaleRound(open, target);
+    if (operations.length === 0) return { state, result: { ok: true, value: result }, changedStreams: [] };
+    return startReshard(state, stream, "scale", operations, nowMs, {
+      targetShardCount: target,
+      value: result,
+    });
+  },
+
+  SealReshardParents(state, input) {
+    const stream = streamById(state, input);
+    const reshard = reshardRound(stream, input, "children");
+    return withStream(state, { ...stream, reshard: Object.freeze({ ...reshard, phase: "sealing" }) });
+  },
+
+  CompleteReshardRound(state, input) {
+    const stream = streamById(state, input);
+    const reshard = reshardRound(stream, input, "sealing");
+    const nowMs = timestamp(input.nowMs, "nowMs");
+    const given = record(input.endingIndexes, "endingIndexes");
+    const endingIndexes = new Map<string, number>();
+    for (const parent of reshard.parents) {
+      endingIndexes.set(
+        parent,
+        integer(given[parent], `endingIndexes[${parent}]`, 1, Number.MAX_SAFE_INTEGER),
+      );
+    }
+    const closed = new Map<string, ShardInfo>();
+    const children = new Set(reshard.children);
+    const shards = stream.shards.map((shard) => {
+      const endingIndex = endingIndexes.get(shard.shardId);
+      if (endingIndex === undefined) return shard;
+      const parent = Object.freeze({ ...shard, closedAtMs: nowMs, endingIndex });
+      closed.set(shard.shardId, parent);
+      return parent;
+    });
+    const opened = shards.map((shard) => {
+      if (!children.has(shard.shardId)) return shard;
+      const { pending: _pending, ...rest } = shard;
+      let base = 0;
+      for (const parentId of [shard.parentShardId, shard.adjacentParentShardId]) {
+        const parent = parentId === undefined ? undefined : closed.get(parentId);
+        if (parent !== undefined)
+          base = Math.max(base, parent.sequenceIndexBase + (parent.endingIndex as number));
+      }
+      return Object.freeze({ ...rest, sequenceIndexBase: base });
+    });
+    const next: StreamInfo = { ...stream, shards: Object.freeze(opened) };
+    if (reshard.kind === "scale" && reshard.targetShardCount !== undefined) {
+      const operations = planScaleRound(opened.filter(isOpenShard), reshard.targetShardCount);
+      if (operations.length > 0 && state.nextGroupId + 2 * operations.length - 1 <= SHARD_GROUP_ID_MAX) {
+        return startRound(state, next, operations, nowMs, { ...reshard, round: reshard.round + 1 });
+      }
+    }
+    const { reshard: _done, ...rest } = next;
+    return withStream(state, { ...rest, status: "ACTIVE" });
+  },
+
   UpdateStreamMode(state, input) {
     const stream = streamByRef(state, input.streamName);
     const mode = oneOf(input.mode, "mode", STREAM_MODES);
@@ -460,6 +622,152 @@ function openShardCount(state: MetadataState): number {
     for (const shard of stream.shards) if (shard.closedAtMs === undefined) open++;
   }
   return open;
+}
+
+// ---- resharding ----------------------------------------------------------------------------------
+
+/** A reshard may start only on an ACTIVE stream (one reshard at a time: it is UPDATING meanwhile). */
+function reshardable(stream: StreamInfo): void {
+  if (stream.status !== "ACTIVE") {
+    reject(
+      MetadataErrorCode.StreamInUse,
+      `stream ${stream.streamName} is ${stream.status}: wait until it is ACTIVE (one reshard at a time)`,
+    );
+  }
+}
+
+/** The named shard, which must exist (not pending) and be open. */
+function reshardableShard(stream: StreamInfo, shardId: string): ShardInfo {
+  const shard = stream.shards.find((s) => s.shardId === shardId && s.pending !== true);
+  if (shard === undefined) {
+    reject(MetadataErrorCode.ShardNotFound, `shard ${shardId} not found in stream ${stream.streamName}`);
+  }
+  if (shard.closedAtMs !== undefined) {
+    reject(
+      MetadataErrorCode.ShardClosed,
+      `shard ${shardId} in stream ${stream.streamName} has already been merged or split, and thus is not eligible for merging or splitting: use its child shards`,
+    );
+  }
+  return shard;
+}
+
+/** LIMIT_EXCEEDED unless `more` shards fit under OPEN_SHARDS_PER_CLUSTER_MAX (pending ones count). */
+function clusterRoom(state: MetadataState, more: number): void {
+  const open = openShardCount(state);
+  if (open + more > OPEN_SHARDS_PER_CLUSTER_MAX) {
+    reject(
+      MetadataErrorCode.LimitExceeded,
+      `the cluster has ${open} open shards; this reshard needs room for ${more} more under OPEN_SHARDS_PER_CLUSTER_MAX (${OPEN_SHARDS_PER_CLUSTER_MAX})`,
+    );
+  }
+  if (state.nextGroupId + more - 1 > SHARD_GROUP_ID_MAX) {
+    reject(MetadataErrorCode.LimitExceeded, "the cluster has used every shard group id");
+  }
+}
+
+/** Starts a reshard: checks and records the rate limit, then the first round's children. */
+function startReshard(
+  state: MetadataState,
+  stream: StreamInfo,
+  kind: ReshardKind,
+  operations: readonly ReshardOperation[],
+  nowMs: number,
+  options: { targetShardCount?: number; mergeParents?: readonly [string, string]; value?: unknown } = {},
+): ApplyOutcome {
+  const recent = (stream.reshardsAtMs ?? []).filter((atMs) => atMs > nowMs - RESHARD_WINDOW_MS);
+  if (recent.length >= RESHARDS_PER_WINDOW_MAX) {
+    reject(
+      MetadataErrorCode.LimitExceeded,
+      `stream ${stream.streamName} was resharded ${recent.length} times in the last ${RESHARD_WINDOW_MS} ms (RESHARDS_PER_WINDOW_MAX ${RESHARDS_PER_WINDOW_MAX}): retry later`,
+    );
+  }
+  const counted: StreamInfo = { ...stream, reshardsAtMs: Object.freeze([...recent, nowMs]) };
+  const reshard: Omit<ReshardInfo, "phase" | "parents" | "children"> = {
+    kind,
+    round: 1,
+    startedAtMs: nowMs,
+    ...(options.targetShardCount === undefined ? {} : { targetShardCount: options.targetShardCount }),
+  };
+  return startRound(state, counted, operations, nowMs, reshard, options.mergeParents, options.value);
+}
+
+/**
+ * Creates a round's children (pending, new groups placed, shard numbers in hash order) and puts
+ * the stream in UPDATING with the round in phase "children". `mergeParents` names a merged
+ * child's parents in the order the request gave them (parentShardId first).
+ */
+function startRound(
+  state: MetadataState,
+  stream: StreamInfo,
+  operations: readonly ReshardOperation[],
+  nowMs: number,
+  reshard: Omit<ReshardInfo, "phase" | "parents" | "children">,
+  mergeParents?: readonly [string, string],
+  value?: unknown,
+): ApplyOutcome {
+  let temporary = 0;
+  const planned = applyOperations(stream.shards.filter(isOpenShard), operations, () => `#${temporary++}`);
+  const children: ShardInfo[] = [];
+  const parents: string[] = [];
+  for (const { shard, parents: from } of planned) {
+    if (from.length === 0) continue;
+    for (const parent of from) if (!parents.includes(parent)) parents.push(parent);
+    const [parentShardId, adjacentParentShardId] =
+      from.length === 2 && mergeParents !== undefined ? mergeParents : from;
+    const shardNumber = stream.nextShardNumber + children.length;
+    const groupId = state.nextGroupId + children.length;
+    children.push(
+      Object.freeze({
+        shardId: shardIdFor(shardNumber),
+        shardNumber,
+        groupId,
+        hashKeyStart: shard.hashKeyStart,
+        hashKeyEnd: shard.hashKeyEnd,
+        ...(parentShardId === undefined ? {} : { parentShardId }),
+        ...(adjacentParentShardId === undefined ? {} : { adjacentParentShardId }),
+        replicas: Object.freeze(placeReplicas(state.nodes, groupId)),
+        createdAtMs: nowMs,
+        sequenceIndexBase: 0,
+        pending: true,
+      }),
+    );
+  }
+  const round: ReshardInfo = Object.freeze({
+    ...reshard,
+    phase: "children",
+    parents: Object.freeze(parents),
+    children: Object.freeze(children.map((c) => c.shardId)),
+  });
+  const next: StreamInfo = {
+    ...stream,
+    status: "UPDATING",
+    shards: Object.freeze([...stream.shards, ...children]),
+    nextShardNumber: stream.nextShardNumber + children.length,
+    reshard: round,
+  };
+  const streams = new Map(state.streams);
+  streams.set(next.streamName, Object.freeze(next));
+  return changed(
+    { ...state, streams, nextGroupId: state.nextGroupId + children.length },
+    [next.streamName],
+    value,
+  );
+}
+
+/** The stream's reshard, which must be in `round` (from the input) and `phase`: STREAM_IN_USE otherwise. */
+function reshardRound(stream: StreamInfo, input: Input, phase: ReshardInfo["phase"]): ReshardInfo {
+  const round = integer(input.round, "round", 1, Number.MAX_SAFE_INTEGER);
+  const reshard = stream.reshard;
+  if (stream.status !== "UPDATING" || reshard === undefined) {
+    reject(MetadataErrorCode.StreamInUse, `stream ${stream.streamName} has no reshard under way`);
+  }
+  if (reshard.round !== round || reshard.phase !== phase) {
+    reject(
+      MetadataErrorCode.StreamInUse,
+      `stream ${stream.streamName} is in reshard round ${reshard.round} phase ${reshard.phase}, not round ${round} phase ${phase}`,
+    );
+  }
+  return reshard;
 }
 
 // ---- lookups -------------------------------------------------------------------------------------

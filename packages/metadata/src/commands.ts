@@ -69,7 +69,62 @@ export type MetadataCommand =
       readonly streamId: number;
       readonly consumerArn: string;
     }
-  | { readonly type: "UpdateStreamMode"; readonly streamName: string; readonly mode: StreamMode };
+  | { readonly type: "UpdateStreamMode"; readonly streamName: string; readonly mode: StreamMode }
+  /**
+   * Splits an open shard of an ACTIVE stream at `newStartingHashKey` (decimal, inside the shard:
+   * start < key <= end): two pending children, the stream UPDATING. Refusals: STREAM_IN_USE (not
+   * ACTIVE), SHARD_NOT_FOUND, SHARD_CLOSED, INVALID_ARGUMENT (key), LIMIT_EXCEEDED.
+   */
+  | {
+      readonly type: "SplitShard";
+      readonly streamName: string;
+      readonly shardToSplit: string;
+      readonly newStartingHashKey: string;
+      readonly nowMs: number;
+    }
+  /**
+   * Merges two adjacent open shards (either order) into one pending child whose parentShardId is
+   * `shardToMerge` and adjacentParentShardId `adjacentShardToMerge`. Refusals as SplitShard;
+   * INVALID_ARGUMENT when they are not adjacent.
+   */
+  | {
+      readonly type: "MergeShards";
+      readonly streamName: string;
+      readonly shardToMerge: string;
+      readonly adjacentShardToMerge: string;
+      readonly nowMs: number;
+    }
+  /**
+   * Scales to `targetShardCount` open shards, the even split of the hash key space, in rounds of
+   * splits and merges (reshard-plan.ts). Value: `{ currentShardCount, targetShardCount }`; the
+   * current count is a no-op. INVALID_ARGUMENT outside [ceil(open / 2), 2 · open];
+   * LIMIT_EXCEEDED above SHARDS_PER_STREAM_MAX.
+   */
+  | {
+      readonly type: "UpdateShardCount";
+      readonly streamName: string;
+      readonly targetShardCount: number;
+      readonly nowMs: number;
+    }
+  /** Controller: every child group of the round has a leader; the parents are to be sealed. */
+  | {
+      readonly type: "SealReshardParents";
+      readonly streamName: string;
+      readonly streamId: number;
+      readonly round: number;
+    }
+  /**
+   * Controller: every parent's seal is applied, at these log indexes (by parent shard id). The
+   * parents close, the children open; a scale starts its next round or the stream turns ACTIVE.
+   */
+  | {
+      readonly type: "CompleteReshardRound";
+      readonly streamName: string;
+      readonly streamId: number;
+      readonly round: number;
+      readonly endingIndexes: Readonly<Record<string, number>>;
+      readonly nowMs: number;
+    };
 
 export type MetadataCommandType = MetadataCommand["type"];
 

@@ -59,6 +59,28 @@ export const TAGS_PER_CALL_MAX = 10;
 export const TAG_KEY_LENGTH_MAX = 128;
 export const TAG_VALUE_LENGTH_MAX = 256;
 
+// ---- Resharding --------------------------------------------------------------------------------
+
+/**
+ * Open shards one stream may have (200, the default shard quota of many Kinesis regions).
+ * SplitShard and UpdateShardCount refuse to go past it with LIMIT_EXCEEDED. Pending children of
+ * a reshard under way and the short-lived shards of UpdateShardCount's middle rounds do not
+ * count: the check is made on the request against the final count.
+ */
+export const SHARDS_PER_STREAM_MAX = 200;
+/**
+ * Reshard operations (SplitShard, MergeShards, UpdateShardCount that changes the count) one
+ * stream may start per RESHARD_WINDOW_MS, counted from the command's time. Kinesis allows ten
+ * UpdateShardCount calls per rolling 24 h; ours is looser (100) so that tests and benchmarks
+ * that reshard a stream many times are never blocked, and it also counts splits and merges.
+ */
+export const RESHARDS_PER_WINDOW_MAX = 100;
+export const RESHARD_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Longest shard id a SplitShard / MergeShards request may name (Kinesis ShardId: 1–128). */
+export const SHARD_ID_LENGTH_MAX = 128;
+/** While a parent this node leads is still to be sealed, the reconciler tries again this often. */
+export const SEAL_RETRY_MS = 100;
+
 /** Registered (enhanced fan-out) consumers per stream, any status. */
 export const CONSUMERS_PER_STREAM_MAX = 20;
 
@@ -99,4 +121,6 @@ check(
   REPLICAS_PER_SHARD_MAX <= brokerConstants.GROUP_VOTERS_MAX,
   "more replicas than a group may have voters",
 );
+check(SHARDS_PER_STREAM_MAX <= OPEN_SHARDS_PER_CLUSTER_MAX, "one stream's shards must fit in the cluster");
+check(RESHARDS_PER_WINDOW_MAX >= 1 && RESHARD_WINDOW_MS >= 1, "resharding must be possible");
 check(FIRST_SHARD_GROUP_ID > METADATA_GROUP_ID, "shard groups must not collide with group 0");

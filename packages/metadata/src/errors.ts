@@ -17,6 +17,14 @@ export const MetadataErrorCode = {
   ConsumerNotFound: "CONSUMER_NOT_FOUND",
   /** A consumer with that name is registered. Kinesis: ResourceInUseException. */
   ConsumerExists: "CONSUMER_EXISTS",
+  /** No open or closed shard by that id in the stream (pending children are not visible). Kinesis: ResourceNotFoundException. */
+  ShardNotFound: "SHARD_NOT_FOUND",
+  /**
+   * The shard was already split or merged (closed), so it cannot be split or merged again.
+   * Kinesis: InvalidArgumentException ("... has already been merged or split, and thus is not
+   * eligible for merging or splitting").
+   */
+  ShardClosed: "SHARD_CLOSED",
   /** A limit of the cluster or stream would be passed. Kinesis: LimitExceededException. */
   LimitExceeded: "LIMIT_EXCEEDED",
   /** A malformed or out-of-range argument. Kinesis: InvalidArgumentException. */
@@ -81,6 +89,20 @@ export class ConsumerExistsError extends MetadataError {
   }
 }
 
+export class ShardNotFoundError extends MetadataError {
+  override readonly name = "ShardNotFoundError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(MetadataErrorCode.ShardNotFound, message, false, options);
+  }
+}
+
+export class ShardClosedError extends MetadataError {
+  override readonly name = "ShardClosedError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(MetadataErrorCode.ShardClosed, message, false, options);
+  }
+}
+
 export class LimitExceededError extends MetadataError {
   override readonly name = "LimitExceededError";
   constructor(message: string, options?: { cause?: unknown }) {
@@ -128,6 +150,8 @@ const CLASSES: Record<
   STREAM_IN_USE: StreamInUseError,
   CONSUMER_NOT_FOUND: ConsumerNotFoundError,
   CONSUMER_EXISTS: ConsumerExistsError,
+  SHARD_NOT_FOUND: ShardNotFoundError,
+  SHARD_CLOSED: ShardClosedError,
   LIMIT_EXCEEDED: LimitExceededError,
   INVALID_ARGUMENT: InvalidArgumentError,
   METADATA_UNAVAILABLE: MetadataUnavailableError,

@@ -23,6 +23,8 @@ export {
   MetadataTimeoutError,
   MetadataUnavailableError,
   metadataErrorFor,
+  ShardClosedError,
+  ShardNotFoundError,
   StreamExistsError,
   StreamInUseError,
   StreamNotFoundError,
@@ -35,11 +37,14 @@ export type { MetadataLogger } from "./logger.js";
 export { placeReplicas } from "./placement.js";
 export type { ReconcilerOptions } from "./reconciler.js";
 export { Reconciler } from "./reconciler.js";
+export type { PlannedChild, PlannedShard, ReshardOperation } from "./reshard-plan.js";
+export { applyOperations, planScale, planScaleRound } from "./reshard-plan.js";
 export type {
   CreatedStream,
   CreateStreamRequest,
   MetadataServiceOptions,
   RegisteredConsumer,
+  ShardCountUpdate,
 } from "./service.js";
 export { MetadataService } from "./service.js";
 export { canonicalJson, decodeSnapshot, encodeSnapshot } from "./snapshot.js";
@@ -49,6 +54,9 @@ export type {
   GroupOwner,
   MetadataState,
   NodeInfo,
+  ReshardInfo,
+  ReshardKind,
+  ReshardPhase,
   ShardInfo,
   StreamInfo,
   StreamMode,
@@ -58,6 +66,7 @@ export {
   CONSUMER_STATUSES,
   consumerArn,
   emptyState,
+  isOpenShard,
   MetadataView,
   STREAM_MODES,
   STREAM_STATUSES,

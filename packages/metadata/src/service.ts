@@ -86,6 +86,12 @@ export interface RegisteredConsumer {
   readonly createdAtMs: number;
 }
 
+export interface ShardCountUpdate {
+  /** Open shards when the request was applied. */
+  readonly currentShardCount: number;
+  readonly targetShardCount: number;
+}
+
 type Resolved = Required<Omit<MetadataServiceOptions, "logger">> & { readonly logger: MetadataLogger };
 
 export class MetadataService {
@@ -273,6 +279,62 @@ export class MetadataService {
 
   async updateStreamMode(request: { readonly streamName: string; readonly mode: StreamMode }): Promise<void> {
     await this.run({ type: "UpdateStreamMode", streamName: request.streamName, mode: request.mode });
+  }
+
+  /**
+   * SplitShard: starts splitting an open shard at `newStartingHashKey` (decimal, above the
+   * shard's start and at most its end). Resolves once the stream is UPDATING with the pending
+   * children; the controller finishes the split. ShardNotFoundError, ShardClosedError,
+   * StreamInUseError (not ACTIVE), InvalidArgumentError (key), LimitExceededError.
+   */
+  async splitShard(request: {
+    readonly streamName: string;
+    readonly shardToSplit: string;
+    readonly newStartingHashKey: string;
+  }): Promise<void> {
+    await this.run({
+      type: "SplitShard",
+      streamName: request.streamName,
+      shardToSplit: request.shardToSplit,
+      newStartingHashKey: request.newStartingHashKey,
+      nowMs: this.now(),
+    });
+  }
+
+  /**
+   * MergeShards: starts merging two adjacent open shards (either order). Errors as splitShard;
+   * InvalidArgumentError when they are not adjacent.
+   */
+  async mergeShards(request: {
+    readonly streamName: string;
+    readonly shardToMerge: string;
+    readonly adjacentShardToMerge: string;
+  }): Promise<void> {
+    await this.run({
+      type: "MergeShards",
+      streamName: request.streamName,
+      shardToMerge: request.shardToMerge,
+      adjacentShardToMerge: request.adjacentShardToMerge,
+      nowMs: this.now(),
+    });
+  }
+
+  /**
+   * UpdateShardCount (uniform scaling): starts scaling to `targetShardCount` open shards, the
+   * even split of the hash key space, through rounds of splits and merges. The current count is
+   * a no-op. InvalidArgumentError outside [ceil(open / 2), 2 · open]; LimitExceededError above
+   * SHARDS_PER_STREAM_MAX or the reshard rate limit; StreamInUseError when not ACTIVE.
+   */
+  async updateShardCount(request: {
+    readonly streamName: string;
+    readonly targetShardCount: number;
+  }): Promise<ShardCountUpdate> {
+    return (await this.run({
+      type: "UpdateShardCount",
+      streamName: request.streamName,
+      targetShardCount: request.targetShardCount,
+      nowMs: this.now(),
+    })) as ShardCountUpdate;
   }
 
   // ---- proposals ---------------------------------------------------------------------------------

@@ -52,9 +52,26 @@ export function decodeSnapshot(data: Uint8Array): MetadataState {
         tags: new Map(stream.tags),
         shards: Object.freeze(
           stream.shards.map((shard: ShardInfo) =>
-            Object.freeze({ ...shard, replicas: Object.freeze([...shard.replicas]) }),
+            Object.freeze({
+              ...shard,
+              // Snapshots taken before resharding existed have no base: their shards start at 0.
+              sequenceIndexBase: shard.sequenceIndexBase ?? 0,
+              replicas: Object.freeze([...shard.replicas]),
+            }),
           ),
         ),
+        ...(stream.reshard === undefined
+          ? {}
+          : {
+              reshard: Object.freeze({
+                ...stream.reshard,
+                parents: Object.freeze([...stream.reshard.parents]),
+                children: Object.freeze([...stream.reshard.children]),
+              }),
+            }),
+        ...(stream.reshardsAtMs === undefined
+          ? {}
+          : { reshardsAtMs: Object.freeze([...stream.reshardsAtMs]) }),
         consumers: Object.freeze(stream.consumers.map((c: ConsumerInfo) => Object.freeze({ ...c }))),
       }),
     );

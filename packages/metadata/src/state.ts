@@ -42,6 +42,47 @@ export interface ShardInfo {
   readonly createdAtMs: number;
   /** Set when the shard is closed by a reshard (no more writes); absent while open. */
   readonly closedAtMs?: number;
+  /**
+   * The log index of the parent group's applied seal entry, set with `closedAtMs`: the shard's
+   * records are the entries below it (its last sequence number is the one before the seal).
+   */
+  readonly endingIndex?: number;
+  /**
+   * Added to this shard's log indexes in its sequence numbers, so every record of a child is
+   * above every record of its parents: 0 for a shard made by CreateStream; for a child, the
+   * largest `parent.sequenceIndexBase + parent.endingIndex` over its parents (set when the
+   * reshard round completes; 0 while pending).
+   */
+  readonly sequenceIndexBase: number;
+  /**
+   * A child of a reshard round under way: its group exists (or is being created) but it takes
+   * no writes yet. Not routed, not listed, not described; removed when the round completes.
+   */
+  readonly pending?: true;
+}
+
+export type ReshardKind = "split" | "merge" | "scale";
+export type ReshardPhase = "children" | "sealing";
+
+/**
+ * A reshard under way (the stream is UPDATING while it is set). Each round: the children are
+ * created pending (phase "children"); once every child group has a leader the controller moves
+ * to "sealing" and every parent's group commits a seal entry; once every parent's seal is
+ * applied the round completes (parents closed, children open). A scale may have more rounds.
+ */
+export interface ReshardInfo {
+  readonly kind: ReshardKind;
+  /** UpdateShardCount's target; only for kind "scale". */
+  readonly targetShardCount?: number;
+  /** 1 for the first round. */
+  readonly round: number;
+  readonly phase: ReshardPhase;
+  /** Shard ids closing in this round. */
+  readonly parents: readonly string[];
+  /** Shard ids (pending) opening in this round, in shard-number order. */
+  readonly children: readonly string[];
+  /** When the reshard (its first round) was asked for. */
+  readonly startedAtMs: number;
 }
 
 export interface ConsumerInfo {
@@ -67,6 +108,13 @@ export interface StreamInfo {
   readonly nextShardNumber: number;
   /** In registration order. */
   readonly consumers: readonly ConsumerInfo[];
+  /** The reshard under way; absent when none (then the stream is not UPDATING by a reshard). */
+  readonly reshard?: ReshardInfo;
+  /**
+   * Start times of the reshard operations of the last RESHARD_WINDOW_MS (oldest first, at most
+   * RESHARDS_PER_WINDOW_MAX): the per-stream rate limit. Absent until the first reshard.
+   */
+  readonly reshardsAtMs?: readonly number[];
 }
 
 export interface MetadataState {
@@ -94,6 +142,11 @@ export function streamArn(streamName: string): string {
 
 export function consumerArn(streamArnValue: string, consumerName: string, createdAtMs: number): string {
   return `${streamArnValue}/consumer/${consumerName}:${Math.floor(createdAtMs / 1000)}`;
+}
+
+/** True for a shard that takes writes: not closed by a reshard and not a pending child. */
+export function isOpenShard(shard: ShardInfo): boolean {
+  return shard.closedAtMs === undefined && shard.pending !== true;
 }
 
 export function shardIdFor(shardNumber: number): string {
