@@ -147,6 +147,8 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
           nodeId: config.nodeId,
           broker,
           metadata: started,
+          // Wakes puts re-routed by a reshard as soon as the new shard map is applied here.
+          metadataChanges: stateMachine,
           forwarder,
           clock,
           ...(config.retentionSweepIntervalMs === undefined
