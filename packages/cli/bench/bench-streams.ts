@@ -11,7 +11,8 @@
  *    a 16-shard ON_DEMAND stream from 8 concurrent producers, spread over the three nodes'
  *    gateways: records/s, MiB/s, per-request latency p50/p99/p999, failed records.
  * 2. put-record: closed-loop PutRecord (1 KiB, random keys, through node 1) with 1 caller and
- *    with 32 callers: p50/p99/p999 and records/s.
+ *    with 32 callers: p50/p99/p999 and records/s; also split by whether node 1 leads the record's
+ *    shard (local append) or forwards it to the leader (one more hop).
  * 3. subscribe: a registered consumer subscribes (SubscribeToShard, LATEST) to every shard of a
  *    4-shard stream; records carrying their send time are put at a paced rate (open loop,
  *    default 1,000 records/s: every 5 ms one PutRecords with the records due, as a batching
@@ -34,6 +35,7 @@ import {
   type LatencySummary,
   readProcessStat,
   StreamsCallError,
+  shardGroupIds,
   startCluster,
   summarizeCpuProfiles,
   type TestCluster,
@@ -294,11 +296,25 @@ async function putRecordsPhase(cluster: TestCluster): Promise<void> {
 
 async function putRecordPhase(cluster: TestCluster): Promise<void> {
   const streamName = "bench-put-record";
+  const groupsBefore = new Set(await shardGroupIds(cluster));
   await createStream(cluster, streamName, 4);
   const client = cluster.streams(1);
+  // Shard i of a new stream is the i-th new group (the controller allocates them in order); a
+  // record whose shard node 1 leads is appended locally, the others cost a forwarding hop.
+  const newGroups = (await shardGroupIds(cluster)).filter((groupId) => !groupsBefore.has(groupId));
+  const ledByNodeOne = new Set<string>();
+  for (const [position, groupId] of newGroups.entries()) {
+    if ((await cluster.leaderOf(groupId)) === 1)
+      ledByNodeOne.add(`shardId-${String(position).padStart(12, "0")}`);
+  }
+  log(
+    `put-record: node 1 leads ${ledByNodeOne.size} of the 4 shards (${[...ledByNodeOne].join(", ") || "none"})`,
+  );
   const rows: Record<string, unknown>[] = [];
   const run = async (callers: number, durationSeconds: number) => {
     const latency = new LatencyRecorder();
+    const local = new LatencyRecorder();
+    const forwarded = new LatencyRecorder();
     let failed = 0;
     const startedAt = performance.now();
     const endAt = startedAt + durationSeconds * 1_000;
@@ -307,8 +323,13 @@ async function putRecordPhase(cluster: TestCluster): Promise<void> {
         while (performance.now() < endAt) {
           const begun = performance.now();
           try {
-            await client.putRecord({ streamName, partitionKey: randomKey(), data: payload }, 30_000);
-            latency.record(performance.now() - begun);
+            const response = await client.putRecord(
+              { streamName, partitionKey: randomKey(), data: payload },
+              30_000,
+            );
+            const elapsed = performance.now() - begun;
+            latency.record(elapsed);
+            (ledByNodeOne.has(response.shardId) ? local : forwarded).record(elapsed);
           } catch (error) {
             if (!(error instanceof StreamsCallError)) throw error;
             failed += 1;
@@ -316,7 +337,7 @@ async function putRecordPhase(cluster: TestCluster): Promise<void> {
         }
       }),
     );
-    return { latency, failed, elapsedSeconds: (performance.now() - startedAt) / 1_000 };
+    return { latency, local, forwarded, failed, elapsedSeconds: (performance.now() - startedAt) / 1_000 };
   };
   const all: Record<string, unknown>[] = [];
   for (const callers of String(values.callers).split(",").map(Number)) {
@@ -331,6 +352,10 @@ async function putRecordPhase(cluster: TestCluster): Promise<void> {
       "records/s": Math.round(summary.count / measured.elapsedSeconds),
       ...latencyColumns(summary),
       failed: measured.failed,
+      localP50Ms: round(measured.local.quantile(0.5)),
+      localP99Ms: round(measured.local.quantile(0.99)),
+      forwardedP50Ms: round(measured.forwarded.quantile(0.5)),
+      forwardedP99Ms: round(measured.forwarded.quantile(0.99)),
       nodeCpuUsPerRecord: cpuMicrosPerRecord(resources, summary.count),
     };
     rows.push(row);
