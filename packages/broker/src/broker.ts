@@ -4,7 +4,7 @@
  * committed records from any replica, inspect and steer leadership, shut down gracefully. Groups
  * whose `stateMachineFor` returns a GroupStateMachine (the metadata service on group 0) take
  * `propose` instead of `append`. Read barriers, applied-index listeners, timestamp lookup and
- * local retention serve the gateway. The node process, the gateway and the metadata layer code
+ * local retention serve the gateway; `seal` closes a shard group for resharding. The node process, the gateway and the metadata layer code
  * against this class.
  *
  * Ownership: the Broker owns its storage (it opens and closes `dataDir`) but not the transport:
@@ -55,6 +55,7 @@ import {
   InvalidArgumentError,
   InvalidBrokerOptionsError,
   NotLeaderError,
+  ShardSealedError,
 } from "./errors.js";
 import { type HostCounters, MultiRaftHost } from "./host/multi-raft-host.js";
 import type { AppendResult, Replica } from "./host/replica.js";
@@ -62,6 +63,7 @@ import {
   type AppendRecord,
   decodeRecordBatchHeader,
   encodeRecordBatch,
+  encodeSealBatch,
   forEachRecord,
 } from "./shard/record-batch.js";
 import type { ReadResult } from "./shard/shard-state.js";
@@ -79,6 +81,11 @@ export interface ProposeResult {
   readonly term: number;
   readonly index: number;
   readonly result: unknown;
+}
+
+/** What `seal` resolves with: the log index of the applied seal entry. */
+export interface SealResult {
+  readonly index: number;
 }
 
 /** Byte offset of the arrival stamp in a record batch header (see shard/record-batch.ts). */
@@ -150,6 +157,8 @@ export interface GroupStatus {
   readonly preferredLeader: NodeId;
   /** Appends waiting to commit here (leader only). */
   readonly pendingAppends: number;
+  /** The index of the seal entry applied here (see `seal`); 0 when not sealed (or a state-machine group). */
+  readonly sealedIndex: number;
 }
 
 export interface BrokerMetrics extends Readonly<HostCounters> {
@@ -267,6 +276,8 @@ export class Broker {
   private readonly budget: TailCacheBudget;
   private readonly creating = new Map<GroupId, { voters: readonly NodeId[]; promise: Promise<void> }>();
   private readonly removing = new Map<GroupId, Promise<void>>();
+  /** The seal each replica waits for (one at a time: concurrent `seal` calls share it). */
+  private readonly sealing = new WeakMap<Replica, Promise<SealResult>>();
   private closing: Promise<void> | null = null;
   private appendsProposed = 0;
   private proposalsDropped = 0;
@@ -425,20 +436,27 @@ export class Broker {
     if (batch.length > APPEND_BYTES_MAX) {
       throw new AppendTooLargeError("size in bytes", batch.length, APPEND_BYTES_MAX);
     }
-    const { recordCount } = decodeRecordBatchHeader(batch);
+    const { recordCount, flags } = decodeRecordBatchHeader(batch);
+    if (flags !== 0) throw new InvalidArgumentError("a seal batch cannot be appended: use seal(groupId)");
     // Every length checked, no string decoded (records before `from` are only walked over).
     forEachRecord(batch, recordCount, recordCount, () => true);
     return this.proposeBatch(replica, batch, recordCount);
   }
 
-  /** The one append path: stamps a validated batch in place and proposes it. */
+  /**
+   * The one append path: stamps a validated batch in place and proposes it. Refused with
+   * ShardSealedError once a seal is in this replica's log; an append that reached the log after
+   * a seal all the same (a seal not yet noted here) is never acknowledged: it is settled with
+   * ShardSealedError when it commits after the applied seal (and reads never return it).
+   */
   private proposeBatch(replica: Replica, batch: Buffer, recordCount: number): Promise<AppendResult> {
     const groupId = replica.groupId;
+    const shard = replica.shard;
+    if (shard.logSealIndex > 0) throw new ShardSealedError(groupId);
     if (replica.pendingCount >= PENDING_APPENDS_PER_GROUP_MAX) {
       this.proposalsDropped++;
       throw new BrokerBusyError(groupId, `${replica.pendingCount} appends wait to commit`);
     }
-    const shard = replica.shard;
     const arrival = Math.max(Math.floor(this.options.clock()), shard.lastArrivalTimestampMs);
     batch.writeDoubleLE(arrival, ARRIVAL_TIMESTAMP_OFFSET);
     let position: { term: number; index: number };
@@ -456,17 +474,83 @@ export class Broker {
         deadlineMs: this.options.clock() + this.options.appendTimeoutMs,
         kind: "append",
         settled: false,
-        onCommitted: (committed) =>
+        onCommitted: (committed) => {
+          const sealedIndex = shard.sealedIndex;
+          if (sealedIndex > 0 && committed.index > sealedIndex) {
+            reject(new ShardSealedError(groupId));
+            return;
+          }
           resolve({
             groupId,
             term: committed.term,
             index: committed.index,
             arrivalTimestampMs: arrival,
             recordCount,
-          }),
+          });
+        },
         reject,
       });
     });
+  }
+
+  /**
+   * Seals a shard group for resharding: on its leader, proposes a seal entry (a record batch with
+   * flag RECORD_BATCH_FLAG_SEAL and no records, stamped like an append) and resolves once it is
+   * committed and applied here, with its log index. From the moment the seal is in a replica's
+   * log, appends there fail with ShardSealedError; every append acknowledged has a lower index,
+   * and reads never return anything at or after it.
+   *
+   * Idempotent: if a seal is applied here, resolves with its index at once (on any replica); if
+   * one is in this replica's log but not yet applied, waits for it instead of proposing another;
+   * concurrent calls share one wait. Errors as append: NotLeaderError (retriable, with
+   * leaderHint) on a follower or during a leadership transfer, BrokerBusyError,
+   * LeadershipLostError / AppendTimeoutError when the seal's fate is unknown (call seal again: a
+   * seal taken back is forgotten and a new leader proposes its own), GroupNotFoundError,
+   * BrokerClosedError. InvalidArgumentError on a state-machine group.
+   */
+  async seal(groupId: GroupId): Promise<SealResult> {
+    this.checkOpen();
+    const replica = this.shardReplica(groupId);
+    const shard = replica.shard;
+    if (shard.sealedIndex > 0) return { index: shard.sealedIndex };
+    const waiting = this.sealing.get(replica);
+    if (waiting !== undefined) return waiting;
+    const status = replica.node.status();
+    if (status.role !== StateRole.Leader) throw new NotLeaderError(groupId, status.leader);
+    let term = shard.logSealTerm;
+    let index = shard.logSealIndex;
+    if (index === 0) {
+      if (replica.pendingCount >= PENDING_APPENDS_PER_GROUP_MAX) {
+        this.proposalsDropped++;
+        throw new BrokerBusyError(groupId, `${replica.pendingCount} appends wait to commit`);
+      }
+      const arrival = Math.max(Math.floor(this.options.clock()), shard.lastArrivalTimestampMs);
+      try {
+        ({ term, index } = replica.node.propose(encodeSealBatch(arrival)));
+      } catch (error) {
+        throw this.mapProposeError(replica, error);
+      }
+      shard.stampArrival(arrival);
+      shard.noteSealProposed(term, index);
+    }
+    const promise = new Promise<SealResult>((resolve, reject) => {
+      this.host.trackProposal(replica, {
+        term,
+        index,
+        deadlineMs: this.options.clock() + this.options.appendTimeoutMs,
+        kind: "seal",
+        settled: false,
+        // The applied seal: a log holds one, but keep the first defensively.
+        onCommitted: (committed) => resolve({ index: shard.sealedIndex || committed.index }),
+        reject,
+      });
+    });
+    this.sealing.set(replica, promise);
+    const forget = () => {
+      if (this.sealing.get(replica) === promise) this.sealing.delete(replica);
+    };
+    promise.then(forget, forget);
+    return promise;
   }
 
   /**
@@ -662,6 +746,7 @@ export class Broker {
       voters: [...replica.voters],
       preferredLeader: replica.preferredLeader,
       pendingAppends: replica.pendingCount,
+      sealedIndex: replica.shard.sealedIndex,
     };
   }
 

@@ -38,6 +38,8 @@ export const BrokerErrorCode = {
   StorageFailed: "STORAGE_FAILED",
   /** A group's state machine threw while applying an entry (a bug); the group stopped on this node. */
   StateMachineFailed: "STATE_MACHINE_FAILED",
+  /** The shard group is sealed (being resharded): nothing of the append was written; route it again. */
+  ShardSealed: "SHARD_SEALED",
 } as const;
 export type BrokerErrorCode = (typeof BrokerErrorCode)[keyof typeof BrokerErrorCode];
 
@@ -93,14 +95,17 @@ export class AppendTimeoutError extends BrokerError {
     groupId: GroupId,
     timeoutMs: number,
     index: number,
-    what: "append" | "proposal" | "read" = "append",
+    what: "append" | "proposal" | "seal" | "read" = "append",
   ) {
     super(
       BrokerErrorCode.AppendTimeout,
       what === "read"
         ? `group ${groupId}: the read barrier did not complete within ${timeoutMs} ms ` +
             "(no quorum reachable, or leadership changed?); retry after a backoff"
-        : `group ${groupId}: the ${what} at index ${index} did not commit within ${timeoutMs} ms ` +
+        : what === "seal"
+          ? `group ${groupId}: the seal at index ${index} did not commit within ${timeoutMs} ms ` +
+            "(no quorum reachable?); it may still commit: call seal again after a backoff (it is idempotent)"
+          : `group ${groupId}: the ${what} at index ${index} did not commit within ${timeoutMs} ms ` +
             `(no quorum reachable?); it may still commit: retry after a backoff (${
               what === "append" ? "the records may then appear twice" : "it may then be applied twice"
             })`,
@@ -217,6 +222,24 @@ export class StateMachineFailedError extends BrokerError {
         "fix the state machine and restart the node (it re-applies from its last snapshot)",
       false,
       options,
+    );
+    this.groupId = groupId;
+  }
+}
+
+/**
+ * The shard group's log holds a seal entry (Broker.seal): it takes no more records. Nothing of
+ * the refused append was written (an append that reached the log after the seal is never
+ * acknowledged and never read). Retriable: the stream's new shards take the writes.
+ */
+export class ShardSealedError extends BrokerError {
+  override readonly name = "ShardSealedError";
+  readonly groupId: GroupId;
+  constructor(groupId: GroupId) {
+    super(
+      BrokerErrorCode.ShardSealed,
+      `shard group ${groupId} is sealed (being resharded): retry; the stream's new shards take the writes`,
+      true,
     );
     this.groupId = groupId;
   }

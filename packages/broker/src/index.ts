@@ -18,6 +18,7 @@ export type {
   ReadLimits,
   ReadRecord,
   ReadResult,
+  SealResult,
 } from "./broker.js";
 export { Broker, defaultBrokerOptions } from "./broker.js";
 export * as constants from "./constants.js";
@@ -36,12 +37,19 @@ export {
   InvalidRecordError,
   LeadershipLostError,
   NotLeaderError,
+  ShardSealedError,
   StateMachineFailedError,
   StorageFailedError,
 } from "./errors.js";
 export { preferredLeader } from "./host/leader-balance.js";
 export type { DecodedRecord, RecordBatchHeader } from "./shard/record-batch.js";
-export { decodeRecordBatch, decodeRecordBatchHeader, encodeRecordBatch } from "./shard/record-batch.js";
+export {
+  decodeRecordBatch,
+  decodeRecordBatchHeader,
+  encodeRecordBatch,
+  encodeSealBatch,
+  RECORD_BATCH_FLAG_SEAL,
+} from "./shard/record-batch.js";
 
 // The peer transport: the contract, gRPC, the frame codec, and an in-memory hub for tests.
 export type { DecodedFrame } from "./transport/codec.js";

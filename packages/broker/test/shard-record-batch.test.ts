@@ -45,7 +45,12 @@ describe("record batch codec", () => {
       const arrival = Math.floor(random() * 2 ** 47);
       const encoded = encodeRecordBatch(records, arrival);
       const { header, records: decoded } = decodeRecordBatch(encoded);
-      expect(header).toEqual({ version: 1, arrivalTimestampMs: arrival, recordCount: records.length });
+      expect(header).toEqual({
+        version: 1,
+        flags: 0,
+        arrivalTimestampMs: arrival,
+        recordCount: records.length,
+      });
       expect(decoded.map((r) => [r.partitionKey, r.explicitHashKey, Buffer.from(r.data)])).toEqual(
         records.map((r) => [r.partitionKey, r.explicitHashKey, Buffer.from(r.data)]),
       );

@@ -325,6 +325,7 @@ export class MultiRaftHost {
       // A state-machine group's entries are not records: nothing to cache for readers.
       new ShardTailCache(config.tailCacheBudget, machine === null ? config.tailCacheBytesPerGroup : 0),
       appliedIndex,
+      machine === null,
     );
     const voters = [...confState.voters].sort((a, b) => a - b);
     const replica = new Replica({
@@ -698,7 +699,10 @@ export class MultiRaftHost {
       this.staged.push({ replica, ready });
       this.outbox.add(replica.groupId, ready.messages);
       for (const entry of ready.entries) this.stagedBytes += entry.data.length;
-      if (ready.entries.length > 0 && replica.machine === null) replica.shard.noteAppended(ready.entries);
+      // Before applying: a seal that reached the log refuses appends from now on (see shard-state.ts).
+      if (replica.machine === null && (ready.entries.length > 0 || ready.snapshot !== null)) {
+        replica.shard.noteAppended(ready.entries, ready.snapshot);
+      }
       // Committed entries are handed out only up to the locally persisted index, so they may be
       // applied (and their appends acknowledged) before this flush: that saves a sync of latency.
       // A snapshot must be on disk before the state machine moves to it, so such a Ready waits.
@@ -848,7 +852,7 @@ export class MultiRaftHost {
                 term: replica.log.term(target),
                 confState: { voters: replica.voters, learners: [] },
               },
-              data: replica.shard.snapshotData(),
+              data: replica.shard.snapshotData(target),
             });
           }
           batch.compact(replica.groupId, target);

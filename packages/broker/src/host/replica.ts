@@ -42,7 +42,7 @@ export interface PendingProposal {
   readonly index: number;
   readonly deadlineMs: number;
   /** What the timeout error names. */
-  readonly kind: "append" | "proposal";
+  readonly kind: "append" | "proposal" | "seal";
   settled: boolean;
   /** Called once the entry is committed and applied here (after its Ready's entries were applied). */
   readonly onCommitted: (position: { readonly term: number; readonly index: number }) => void;

@@ -7,14 +7,18 @@
  *
  * ```
  * header (16 bytes):
- *   format version u8 (1) | flags u8 (0) | reserved u16 (0) | record count u32
- *   | arrival timestamp f64 (ms since the epoch, an integer, stamped by the leader)
+ *   format version u8 (1) | flags u8 (0, or RECORD_BATCH_FLAG_SEAL) | reserved u16 (0)
+ *   | record count u32 | arrival timestamp f64 (ms since the epoch, an integer, stamped by the leader)
  * each record (8-byte header, then its bytes):
  *   partition key bytes u16 | explicit hash key bytes u8 (0 = none) | reserved u8 (0)
  *   | data bytes u32 | partition key (UTF-8) | explicit hash key (ASCII digits) | data
  * ```
  *
  * A record's position in the shard is (entry index, offset in the batch).
+ *
+ * A **seal batch** (`encodeSealBatch`) is the header alone, with flag RECORD_BATCH_FLAG_SEAL and
+ * record count 0: the entry that closes a shard for resharding (see Broker.seal). Every other
+ * batch has flags 0 and 1 to APPEND_RECORDS_MAX records.
  */
 import {
   APPEND_BYTES_MAX,
@@ -29,6 +33,8 @@ import { AppendTooLargeError, CorruptBatchError, InvalidRecordError } from "../e
 export const RECORD_BATCH_FORMAT_VERSION = 1;
 export const RECORD_BATCH_HEADER_BYTES = 16;
 export const RECORD_HEADER_BYTES = 8;
+/** Flag bit of a seal batch (header only, 0 records): the shard takes no records after it. */
+export const RECORD_BATCH_FLAG_SEAL = 0x01;
 
 /** One record to append. */
 export interface AppendRecord {
@@ -43,6 +49,8 @@ export interface AppendRecord {
 /** The fixed header of a batch. */
 export interface RecordBatchHeader {
   readonly version: number;
+  /** 0 for a batch of records, RECORD_BATCH_FLAG_SEAL for a seal batch (recordCount 0). */
+  readonly flags: number;
   readonly arrivalTimestampMs: number;
   readonly recordCount: number;
 }
@@ -141,7 +149,36 @@ export function encodeRecordBatch(records: readonly AppendRecord[], arrivalTimes
   return out;
 }
 
-/** Reads and checks the fixed header (CorruptBatchError); O(1), used on every apply. */
+/**
+ * Encodes the seal batch stamped `arrivalTimestampMs`: the 16-byte header with flag
+ * RECORD_BATCH_FLAG_SEAL and no records (RangeError for a bad stamp).
+ */
+export function encodeSealBatch(arrivalTimestampMs: number): Buffer {
+  if (!isTimestamp(arrivalTimestampMs)) {
+    throw new RangeError(`arrival timestamp must be a non-negative integer of ms, got ${arrivalTimestampMs}`);
+  }
+  const out = Buffer.alloc(RECORD_BATCH_HEADER_BYTES);
+  out.writeUInt8(RECORD_BATCH_FORMAT_VERSION, 0);
+  out.writeUInt8(RECORD_BATCH_FLAG_SEAL, 1);
+  out.writeDoubleLE(arrivalTimestampMs, 8);
+  return out;
+}
+
+/** Whether `data` is a well-formed seal batch; O(1) (a record batch is never 16 bytes long). */
+export function isSealBatch(data: Uint8Array): boolean {
+  if (data.length !== RECORD_BATCH_HEADER_BYTES || data[1] !== RECORD_BATCH_FLAG_SEAL) return false;
+  try {
+    decodeRecordBatchHeader(data);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads and checks the fixed header (CorruptBatchError); O(1), used on every apply. A seal batch
+ * decodes with `flags` RECORD_BATCH_FLAG_SEAL and `recordCount` 0.
+ */
 export function decodeRecordBatchHeader(data: Uint8Array): RecordBatchHeader {
   if (data.length < RECORD_BATCH_HEADER_BYTES) {
     throw new CorruptBatchError(
@@ -153,20 +190,27 @@ export function decodeRecordBatchHeader(data: Uint8Array): RecordBatchHeader {
   if (version !== RECORD_BATCH_FORMAT_VERSION) {
     throw new CorruptBatchError(`format version ${version} is not ${RECORD_BATCH_FORMAT_VERSION}`);
   }
-  if (buffer.readUInt8(1) !== 0 || buffer.readUInt16LE(2) !== 0) {
-    throw new CorruptBatchError("reserved header bytes are not zero");
+  const flags = buffer.readUInt8(1);
+  if ((flags !== 0 && flags !== RECORD_BATCH_FLAG_SEAL) || buffer.readUInt16LE(2) !== 0) {
+    throw new CorruptBatchError("unknown flags or reserved header bytes not zero");
   }
   const recordCount = buffer.readUInt32LE(4);
   const arrivalTimestampMs = buffer.readDoubleLE(8);
   if (!isTimestamp(arrivalTimestampMs))
     throw new CorruptBatchError(`bad arrival timestamp ${arrivalTimestampMs}`);
+  if (flags === RECORD_BATCH_FLAG_SEAL) {
+    if (recordCount !== 0 || data.length !== RECORD_BATCH_HEADER_BYTES) {
+      throw new CorruptBatchError("a seal batch must be the header alone, with 0 records");
+    }
+    return { version, flags, arrivalTimestampMs, recordCount };
+  }
   if (recordCount === 0 || recordCount > APPEND_RECORDS_MAX) {
     throw new CorruptBatchError(`record count ${recordCount} is outside [1, ${APPEND_RECORDS_MAX}]`);
   }
   if (recordCount * RECORD_HEADER_BYTES > data.length - RECORD_BATCH_HEADER_BYTES) {
     throw new CorruptBatchError(`${recordCount} records cannot fit in ${data.length} bytes`);
   }
-  return { version, arrivalTimestampMs, recordCount };
+  return { version, flags, arrivalTimestampMs, recordCount };
 }
 
 /**

@@ -12,11 +12,23 @@
  * readers see) is kept apart, for MillisBehindLatest.
  *
  * Local retention (`Broker.trimLog`) compacts the log behind a snapshot that carries no records:
- * its data is only the 8-byte arrival stamp of the tip when it was taken (little-endian float64),
- * so a replica that installs it keeps its stamps monotonic. Older snapshots may be empty.
+ * its data is the arrival stamp of the tip when it was taken (little-endian float64), so a replica
+ * that installs it keeps its stamps monotonic, then the index of the applied seal entry if the
+ * snapshot covers it (float64; absent or 0: none). Older snapshots may be 8 bytes, or empty.
+ *
+ * The seal (resharding; see `Broker.seal`): a seal batch in the log closes the shard. Two indexes
+ * are kept. `logSealIndex` is the seal entry in this replica's log, committed or not — appends
+ * are refused from then on — noted where the log grows (`noteSealProposed` for the leader's own
+ * proposal, `noteAppended` for every Ready's entries) and forgotten when a Ready's entries or
+ * snapshot replace the log from at or before it (a seal never committed, taken back). A leader
+ * proposes a seal only when its log holds none, and a follower's log is a prefix of some leader's
+ * log, so a log holds at most one seal (the first is kept, defensively). `sealedIndex` is the
+ * seal once applied here: reads stop before it. At start-up both are found again by scanning the
+ * log back from its last index over the entries that carry no records (no-ops and membership
+ * changes: no record batch follows a seal in a log), and from the snapshot.
  */
 import { createHash } from "node:crypto";
-import { CompactedError, type Entry, EntryType, type LogStorage } from "raft-ts";
+import { CompactedError, type Entry, EntryType, type LogStorage, type Snapshot } from "raft-ts";
 import {
   ARRIVAL_RECOVERY_SCAN_ENTRIES_MAX,
   CHECKSUM_CHUNK_BYTES,
@@ -24,7 +36,7 @@ import {
 } from "../constants.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { GroupId } from "../transport/transport.js";
-import { decodeRecordBatchHeader, forEachRecord } from "./record-batch.js";
+import { decodeRecordBatchHeader, forEachRecord, isSealBatch } from "./record-batch.js";
 import type { ShardTailCache } from "./tail-cache.js";
 
 /** One record returned by a read. `data` is a view of the log entry: never mutate it. */
@@ -53,6 +65,11 @@ export interface ReadResult {
   readonly lastIndex: number;
   /** The arrival stamp of the last record batch applied here (0 if none known): the tip's age. */
   readonly tipArrivalTimestampMs: number;
+  /**
+   * The index of the seal entry applied here, 0 when the shard is not sealed (here). Reads never
+   * return records at or after it: a read that returns `nextIndex >= sealedIndex` drained it.
+   */
+  readonly sealedIndex: number;
 }
 
 export interface ReadLimits {
@@ -60,9 +77,14 @@ export interface ReadLimits {
   readonly maxBytes: number;
 }
 
-/** Whether an entry carries a record batch (not a leader's no-op, not a membership change). */
+/** Whether an entry carries a record batch (not a leader's no-op, a membership change or a seal). */
 export function isRecordEntry(entry: Entry): boolean {
-  return entry.type === EntryType.Normal && entry.data.length > 0;
+  return entry.type === EntryType.Normal && entry.data.length > 0 && !isSealBatch(entry.data);
+}
+
+/** Whether an entry of a shard log is a seal (see Broker.seal). */
+export function isSealEntry(entry: Entry): boolean {
+  return entry.type === EntryType.Normal && isSealBatch(entry.data);
 }
 
 export class ShardState {
@@ -72,18 +94,68 @@ export class ShardState {
   private applied: number;
   private lastArrival: number;
   private tipArrival: number;
+  /** False for a state-machine group's replica: its entries are not record batches (no seal). */
+  private readonly isShard: boolean;
+  /** The seal entry in this replica's log (committed or not), 0 when none; its term (0: unknown). */
+  private logSeal = 0;
+  private logSealTermValue = 0;
+  /** The seal entry applied here, 0 when none. */
+  private sealed = 0;
   /** Records counted when applied (for metrics). */
   appliedRecords = 0;
 
-  constructor(groupId: GroupId, storage: LogStorage, cache: ShardTailCache, appliedIndex: number) {
+  constructor(
+    groupId: GroupId,
+    storage: LogStorage,
+    cache: ShardTailCache,
+    appliedIndex: number,
+    isShard = true,
+  ) {
     this.groupId = groupId;
     this.storage = storage;
     this.cache = cache;
     this.applied = appliedIndex;
+    this.isShard = isShard;
     this.lastArrival = recoverArrival(storage, storage.lastIndex());
     this.tipArrival = recoverArrival(storage, Math.min(appliedIndex, storage.lastIndex()));
-    if (this.tipArrival === 0) this.tipArrival = snapshotArrival(storage.snapshot().data);
+    const snapshotData = storage.snapshot().data;
+    if (this.tipArrival === 0) this.tipArrival = snapshotArrival(snapshotData);
     if (this.tipArrival > this.lastArrival) this.lastArrival = this.tipArrival;
+    if (isShard) {
+      const found = recoverSeal(storage);
+      const fromSnapshot = snapshotSeal(snapshotData);
+      if (fromSnapshot > 0) {
+        this.logSeal = fromSnapshot;
+        this.sealed = fromSnapshot;
+      } else if (found !== null) {
+        this.logSeal = found.index;
+        this.logSealTermValue = found.term;
+        if (found.index <= appliedIndex) this.sealed = found.index;
+      }
+    }
+  }
+
+  /** The seal entry applied here (0: not sealed here). */
+  get sealedIndex(): number {
+    return this.sealed;
+  }
+
+  /** The seal entry in this replica's log, committed or not (0: none): appends are refused. */
+  get logSealIndex(): number {
+    return this.logSeal;
+  }
+
+  /** The term of the seal entry in the log (0 when none, or when it came with a snapshot). */
+  get logSealTerm(): number {
+    return this.logSealTermValue;
+  }
+
+  /** The leader proposed a seal at (term, index): it is in the log from now on. */
+  noteSealProposed(term: number, index: number): void {
+    if (this.logSeal === 0) {
+      this.logSeal = index;
+      this.logSealTermValue = term;
+    }
   }
 
   /** The arrival stamp of the last record batch applied here (0 if none known). */
@@ -106,8 +178,35 @@ export class ShardState {
     return stamp;
   }
 
-  /** Notes entries that reached this replica's log (from a Ready), to keep stamps monotonic. */
-  noteAppended(entries: readonly Entry[]): void {
+  /**
+   * Notes what reached this replica's log from a Ready, in Ready order: a snapshot replaces the
+   * whole log, then `entries` replace the log from their first index on. Keeps arrival stamps
+   * monotonic and the log's seal current (see the module comment).
+   */
+  noteAppended(entries: readonly Entry[], snapshot: Snapshot | null = null): void {
+    if (this.isShard && this.logSeal > this.sealed) {
+      // An uncommitted seal may be replaced (an applied one never is).
+      const from =
+        snapshot !== null ? snapshot.metadata.index + 1 : (entries[0]?.index ?? Number.MAX_SAFE_INTEGER);
+      if (this.logSeal >= from) {
+        this.logSeal = 0;
+        this.logSealTermValue = 0;
+      }
+    }
+    if (this.isShard && this.logSeal === 0) {
+      const fromSnapshot = snapshot === null ? 0 : snapshotSeal(snapshot.data);
+      if (fromSnapshot > 0 && fromSnapshot <= (snapshot as Snapshot).metadata.index) {
+        this.logSeal = fromSnapshot;
+      } else {
+        for (const entry of entries) {
+          if (isSealEntry(entry)) {
+            this.logSeal = entry.index;
+            this.logSealTermValue = entry.term;
+            break;
+          }
+        }
+      }
+    }
     for (let i = entries.length - 1; i >= 0; i--) {
       const entry = entries[i] as Entry;
       if (!isRecordEntry(entry)) continue;
@@ -123,6 +222,14 @@ export class ShardState {
     this.applied = entry.index;
     // Every entry goes in the cache, no-ops included, so that it covers a contiguous range.
     this.cache.push(entry);
+    if (this.isShard && this.sealed === 0 && isSealEntry(entry)) {
+      this.sealed = entry.index;
+      if (this.logSeal === 0 || this.logSeal > entry.index) {
+        this.logSeal = entry.index;
+        this.logSealTermValue = entry.term;
+      }
+      return;
+    }
     if (isRecordEntry(entry)) {
       const header = tryHeader(entry.data);
       if (header !== null) {
@@ -143,12 +250,18 @@ export class ShardState {
     const stamp = snapshotArrival(data);
     if (stamp > this.tipArrival) this.tipArrival = stamp;
     if (stamp > this.lastArrival) this.lastArrival = stamp;
+    const seal = snapshotSeal(data);
+    if (this.isShard && seal > 0 && seal <= index && this.sealed === 0) {
+      this.sealed = seal;
+      this.logSeal = seal;
+    }
   }
 
-  /** The data of a retention snapshot taken now (see the module comment). */
-  snapshotData(): Uint8Array {
+  /** The data of a retention snapshot taken now at `snapshotIndex` (see the module comment). */
+  snapshotData(snapshotIndex: number): Uint8Array {
     const data = Buffer.alloc(SHARD_SNAPSHOT_BYTES);
     data.writeDoubleLE(this.tipArrival, 0);
+    data.writeDoubleLE(this.sealed > 0 && this.sealed <= snapshotIndex ? this.sealed : 0, 8);
     return data;
   }
 
@@ -200,7 +313,9 @@ export class ShardState {
    * Throws CorruptBatchError if a committed entry does not decode (a bug, never bad input).
    */
   read(fromIndex: number, fromOffset: number, limits: ReadLimits, lastIndex: number): ReadResult {
-    const upTo = this.applied;
+    const sealedIndex = this.sealed;
+    // Nothing at or after the seal is ever served (there are no records there; defensive).
+    const upTo = sealedIndex > 0 ? Math.min(this.applied, sealedIndex - 1) : this.applied;
     const firstIndex = this.storage.firstIndex();
     let index = Math.max(fromIndex, firstIndex);
     let offset = index === fromIndex ? fromOffset : 0;
@@ -255,6 +370,7 @@ export class ShardState {
             firstIndex,
             lastIndex,
             tipArrivalTimestampMs: this.tipArrival,
+            sealedIndex,
           };
         }
         full = records.length >= limits.maxRecords || bytes >= limits.maxBytes;
@@ -270,6 +386,7 @@ export class ShardState {
       firstIndex,
       lastIndex,
       tipArrivalTimestampMs: this.tipArrival,
+      sealedIndex,
     };
   }
 
@@ -322,14 +439,39 @@ function tryArrival(data: Uint8Array): number | null {
   return tryHeader(data)?.arrivalTimestampMs ?? null;
 }
 
-/** Bytes of a shard group's retention snapshot: the tip's arrival stamp. */
-const SHARD_SNAPSHOT_BYTES = 8;
+/** Bytes of a shard group's retention snapshot: the tip's arrival stamp, the applied seal's index. */
+const SHARD_SNAPSHOT_BYTES = 16;
+/** Bytes of a retention snapshot written before seals existed: the stamp alone. */
+const SHARD_SNAPSHOT_BYTES_V1 = 8;
 
 /** The arrival stamp a shard snapshot carries (0 for an empty one). */
 function snapshotArrival(data: Uint8Array): number {
-  if (data.length !== SHARD_SNAPSHOT_BYTES) return 0;
+  if (data.length !== SHARD_SNAPSHOT_BYTES && data.length !== SHARD_SNAPSHOT_BYTES_V1) return 0;
   const stamp = Buffer.from(data.buffer, data.byteOffset, data.byteLength).readDoubleLE(0);
   return Number.isSafeInteger(stamp) && stamp > 0 ? stamp : 0;
+}
+
+/** The applied seal's index a shard snapshot carries (0: none, or an older snapshot). */
+function snapshotSeal(data: Uint8Array): number {
+  if (data.length !== SHARD_SNAPSHOT_BYTES) return 0;
+  const index = Buffer.from(data.buffer, data.byteOffset, data.byteLength).readDoubleLE(8);
+  return Number.isSafeInteger(index) && index > 0 ? index : 0;
+}
+
+/**
+ * The seal entry of the log, found scanning back from the last index over entries without
+ * records (no record batch follows a seal); null when a record batch or the first index comes
+ * first. Costs one entry read per entry after the last record batch.
+ */
+function recoverSeal(storage: LogStorage): { index: number; term: number } | null {
+  const first = storage.firstIndex();
+  for (let index = storage.lastIndex(); index >= first; index--) {
+    const entry = storage.entries(index, index + 1, Number.MAX_SAFE_INTEGER)[0];
+    if (entry === undefined) return null;
+    if (isSealEntry(entry)) return { index: entry.index, term: entry.term };
+    if (isRecordEntry(entry)) return null;
+  }
+  return null;
 }
 
 /** The stamp of the last record batch at or before `last` (0 if none within the scan bound). */
