@@ -57,7 +57,8 @@ export * as serverConstants from "./server/constants.js";
 // The gateway of one node: StreamsService and ForwardService over the broker and metadata.
 export type { GatewayOptions } from "./server/gateway.js";
 export { Gateway } from "./server/gateway.js";
-export type { MetadataChangeSource } from "./server/metadata-changes.js";
+export type { MetadataChangeSource, MetadataViewSource } from "./server/metadata-changes.js";
+export { MetadataChanges } from "./server/metadata-changes.js";
 export type { PeerForwarder } from "./server/peer-forwarder.js";
 export { ForwardRefusedError, GrpcPeerForwarder, PeerUnavailableError } from "./server/peer-forwarder.js";
 export type { ShardIteratorFields } from "./shard-iterator.js";

@@ -6,7 +6,7 @@
  * is checked every METADATA_CHANGE_POLL_MS (every applied entry replaces the view, so a new view
  * object is a possible change; waking early is harmless: callers re-check and wait again).
  */
-import type { MetadataService, MetadataView } from "@sluice/metadata";
+import type { MetadataView } from "@sluice/metadata";
 import { METADATA_CHANGE_POLL_MS } from "./constants.js";
 
 /** Something that calls a listener after every change of the metadata state. */
@@ -15,14 +15,19 @@ export interface MetadataChangeSource {
   onChange(listener: () => void): () => void;
 }
 
+/** Where the current metadata view comes from (the MetadataService, or its state machine). */
+export interface MetadataViewSource {
+  view(): MetadataView;
+}
+
 export class MetadataChanges {
-  private readonly metadata: MetadataService;
+  private readonly metadata: MetadataViewSource;
   private readonly waiters = new Set<() => void>();
   private readonly unsubscribe: (() => void) | undefined;
   private closed = false;
 
   /** `source` defaults to the service's own `onChange` when it has one, else the view is polled. */
-  constructor(metadata: MetadataService, source?: MetadataChangeSource) {
+  constructor(metadata: MetadataViewSource, source?: MetadataChangeSource) {
     this.metadata = metadata;
     const found = source ?? changeSourceOf(metadata);
     this.unsubscribe = found?.onChange(() => this.wakeAll());
@@ -63,7 +68,7 @@ export class MetadataChanges {
   }
 }
 
-function changeSourceOf(metadata: MetadataService): MetadataChangeSource | undefined {
+function changeSourceOf(metadata: MetadataViewSource): MetadataChangeSource | undefined {
   const candidate = metadata as unknown as Partial<MetadataChangeSource>;
   return typeof candidate.onChange === "function" ? (candidate as MetadataChangeSource) : undefined;
 }
