@@ -141,4 +141,42 @@ describe("SplitShard through the public API", () => {
     expect(atTrimHorizon.shards.map((shard) => shard.shardId)).toEqual([PARENT]);
     console.log(`reshard smoke: ${rounds} PutRecords of ${KEYS} records during the split, none failed`);
   }, 90_000);
+
+  it("ends a SubscribeToShard of the closed parent with a last event naming the children", async () => {
+    const client = cluster.streams(1);
+    const summary = (await client.describeStreamSummary({ streamName: STREAM_NAME }))
+      .streamDescriptionSummary;
+    const streamArn = summary?.streamArn ?? "";
+    const { consumer } = await client.registerStreamConsumer({ streamArn, consumerName: "smoke" });
+    const consumerArn = consumer?.consumerArn ?? "";
+    await waitFor(
+      async () =>
+        (await client.describeStreamConsumer({ consumerArn })).consumerDescription?.consumerStatus ===
+        streams.ConsumerStatus.CONSUMER_STATUS_ACTIVE,
+      { timeoutMs: 10_000, what: "the consumer to be ACTIVE" },
+    );
+    const events: streams.SubscribeToShardEvent[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const call = client.subscribeToShard({
+        consumerArn,
+        shardId: PARENT,
+        startingPosition: {
+          type: streams.ShardIteratorType.SHARD_ITERATOR_TYPE_TRIM_HORIZON,
+          sequenceNumber: "",
+        },
+      });
+      call.on("data", (response: streams.SubscribeToShardResponse) => {
+        if (response.subscribeToShardEvent !== undefined) events.push(response.subscribeToShardEvent);
+      });
+      call.on("error", reject);
+      call.on("end", () => resolve());
+    });
+    const last = events[events.length - 1];
+    expect(last?.childShards.map((child) => child.shardId)).toEqual([
+      "shardId-000000000001",
+      "shardId-000000000002",
+    ]);
+    expect(events.slice(0, -1).every((event) => event.childShards.length === 0)).toBe(true);
+    expect(events.reduce((n, event) => n + event.records.length, 0)).toBeGreaterThanOrEqual(KEYS);
+  }, 30_000);
 });
