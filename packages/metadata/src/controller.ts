@@ -4,7 +4,13 @@
  * - a CREATING stream becomes ACTIVE once every shard group has a leader (checked where the
  *   group has a replica here; with three nodes every group does);
  * - a DELETING stream is removed (each node's reconciler removes its replicas on DELETING);
- * - a CREATING consumer becomes ACTIVE; a DELETING consumer is removed.
+ * - a CREATING consumer becomes ACTIVE; a DELETING consumer is removed;
+ * - a reshard round in phase "children" moves to "sealing" once every child group has a leader
+ *   (SealReshardParents); in phase "sealing" (every node's reconciler seals the parents it
+ *   leads) it completes once every parent's seal is applied on this node's replica, with those
+ *   seal indexes as the parents' ending indexes (CompleteReshardRound). Nothing is rolled back:
+ *   the seal is the only irreversible step and completion always follows it, so a new
+ *   controller continues from the persisted phase.
  * Every step is a conditional command (from-status and stream id), so it is idempotent against
  * the state: a new leader picks up where the old one stopped, and a step that lost a race fails
  * harmlessly.
@@ -15,7 +21,7 @@ import { CONTROLLER_POLL_INTERVAL_MS, CONTROLLER_RETRY_MS, METADATA_GROUP_ID } f
 import type { MetadataLogger } from "./logger.js";
 import { describe } from "./reconciler.js";
 import { SerialRunner } from "./serial-runner.js";
-import type { MetadataView, StreamInfo } from "./state.js";
+import type { MetadataView, ReshardInfo, ShardInfo, StreamInfo } from "./state.js";
 
 export interface ControllerOptions {
   readonly broker: Broker;
@@ -26,6 +32,8 @@ export interface ControllerOptions {
   readonly logger: MetadataLogger;
   /** @default CONTROLLER_POLL_INTERVAL_MS */
   readonly pollIntervalMs?: number;
+  /** Wall clock in ms: stamps the time a reshard round completes. @default Date.now */
+  readonly clock?: () => number;
 }
 
 export class Controller {
@@ -89,7 +97,7 @@ export class Controller {
     const view = this.options.view();
     for (const stream of view.streams.values()) {
       if (!this.stillLeading()) return;
-      if (stream.status === "CREATING" && this.shardsLed(stream)) {
+      if (stream.status === "CREATING" && this.shardsLed(stream.shards)) {
         await this.step({
           type: "SetStreamStatus",
           streamName: stream.streamName,
@@ -100,6 +108,8 @@ export class Controller {
       } else if (stream.status === "DELETING") {
         await this.step({ type: "RemoveStream", streamName: stream.streamName, streamId: stream.streamId });
         continue;
+      } else if (stream.status === "UPDATING" && stream.reshard !== undefined) {
+        await this.driveReshard(stream, stream.reshard);
       }
       for (const consumer of stream.consumers) {
         const ref = {
@@ -116,11 +126,39 @@ export class Controller {
     }
   }
 
+  /** Moves a reshard round on by one phase when its condition holds on this node. */
+  private async driveReshard(stream: StreamInfo, reshard: ReshardInfo): Promise<void> {
+    const ref = { streamName: stream.streamName, streamId: stream.streamId, round: reshard.round };
+    const byId = new Map(stream.shards.map((shard) => [shard.shardId, shard]));
+    const pick = (ids: readonly string[]): ShardInfo[] =>
+      ids.map((id) => byId.get(id)).filter((shard): shard is ShardInfo => shard !== undefined);
+    if (reshard.phase === "children") {
+      if (this.shardsLed(pick(reshard.children))) await this.step({ type: "SealReshardParents", ...ref });
+      return;
+    }
+    const { broker } = this.options;
+    const local = new Set(broker.groupIds());
+    const endingIndexes: Record<string, number> = {};
+    for (const parent of pick(reshard.parents)) {
+      // A parent without a replica here cannot be observed here (only with more than three nodes).
+      if (!local.has(parent.groupId)) return;
+      const sealedIndex = broker.groupStatus(parent.groupId).sealedIndex;
+      if (sealedIndex <= 0) return;
+      endingIndexes[parent.shardId] = sealedIndex;
+    }
+    await this.step({
+      type: "CompleteReshardRound",
+      ...ref,
+      endingIndexes,
+      nowMs: Math.floor((this.options.clock ?? Date.now)()),
+    });
+  }
+
   /** Every shard group with a replica here knows a leader; groups without one here are not checked. */
-  private shardsLed(stream: StreamInfo): boolean {
+  private shardsLed(shards: readonly ShardInfo[]): boolean {
     const { broker, nodeId } = this.options;
     const local = new Set(broker.groupIds());
-    return stream.shards.every((shard) => {
+    return shards.every((shard) => {
       if (!local.has(shard.groupId)) return !shard.replicas.includes(nodeId);
       return broker.groupStatus(shard.groupId).leader !== 0;
     });

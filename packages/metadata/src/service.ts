@@ -122,6 +122,7 @@ export class MetadataService {
       view,
       propose: (command) => this.propose(command),
       logger: options.logger,
+      clock: () => this.now(),
     });
   }
 
@@ -152,8 +153,13 @@ export class MetadataService {
     );
     broker.onLeaderChange((groupId, leader) => {
       if (this.stopped) return;
-      if (groupId === METADATA_GROUP_ID) this.controller.setLeading(leader === this.nodeId);
-      else this.controller.schedule();
+      if (groupId === METADATA_GROUP_ID) {
+        this.controller.setLeading(leader === this.nodeId);
+        return;
+      }
+      this.controller.schedule();
+      // A parent of a reshard may have a new leader here that has to propose its seal.
+      if (leader === this.nodeId) this.reconciler.schedule();
     });
     await this.waitForLeader();
     if (this.view().clusterSecret.length === 0) {
