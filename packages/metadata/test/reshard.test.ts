@@ -132,7 +132,7 @@ describe("SplitShard", () => {
       refused(full, {
         type: "SplitShard",
         streamName: "full",
-        shardToSplit: shard?.shardId,
+        shardToSplit: shard?.shardId as string,
         newStartingHashKey: "1",
         nowMs: NOW_MS,
       }),
@@ -149,8 +149,8 @@ describe("SplitShard", () => {
         state = ok(state, {
           type: "MergeShards",
           streamName: "s",
-          shardToMerge: open[0]?.shardId,
-          adjacentShardToMerge: open[1]?.shardId,
+          shardToMerge: open[0]?.shardId as string,
+          adjacentShardToMerge: open[1]?.shardId as string,
           nowMs: NOW_MS + i,
         });
       }
