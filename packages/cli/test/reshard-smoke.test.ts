@@ -4,6 +4,7 @@
 // parent's ending sequence number, and reading the parent from TRIM_HORIZON ends with an empty
 // NextShardIterator and ChildShards naming both children.
 import { createHash } from "node:crypto";
+import { Metadata } from "@grpc/grpc-js";
 import { type StreamsClient, startCluster, type TestCluster, waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -29,6 +30,7 @@ function splitShard(client: StreamsClient, request: Partial<streams.SplitShardRe
   return new Promise((resolve, reject) => {
     client.raw.splitShard(
       streams.SplitShardRequest.fromPartial(request),
+      new Metadata(),
       { deadline: Date.now() + 30_000 },
       (error) => (error === null ? resolve() : reject(error)),
     );

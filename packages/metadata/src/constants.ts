@@ -33,8 +33,6 @@ export const REPLICAS_PER_SHARD_MAX = 3;
 export const STREAMS_MAX = 500;
 /** Open shards across every stream of the cluster (each is a Raft group on three nodes). */
 export const OPEN_SHARDS_PER_CLUSTER_MAX = 1_000;
-/** Shards one CreateStream may ask for. */
-export const SHARDS_PER_CREATE_MAX = 500;
 /** Shard count of an ON_DEMAND stream created without one. */
 export const ON_DEMAND_SHARD_COUNT_DEFAULT = 4;
 /** Shard numbers are printed with 12 digits (`shardId-000000000000`). */
@@ -68,6 +66,8 @@ export const TAG_VALUE_LENGTH_MAX = 256;
  * count: the check is made on the request against the final count.
  */
 export const SHARDS_PER_STREAM_MAX = 200;
+/** Shards one CreateStream may ask for: the per-stream limit (Kinesis's default shard limit). */
+export const SHARDS_PER_CREATE_MAX = SHARDS_PER_STREAM_MAX;
 /**
  * Reshard operations (SplitShard, MergeShards, UpdateShardCount that changes the count) one
  * stream may start per RESHARD_WINDOW_MS, counted from the command's time. Kinesis allows ten

@@ -20,7 +20,7 @@ import type {
 } from "@sluice/metadata";
 import { streams } from "@sluice/proto";
 import { ON_DEMAND_SHARD_COUNT_DEFAULT } from "../constants.js";
-import { InvalidArgumentError, ResourceNotFoundError } from "../errors.js";
+import { InvalidArgumentError, ResourceNotFoundError, ValidationError } from "../errors.js";
 import { filterShardsByLineage, isListed, isRoutable } from "../lineage.js";
 import { endingSequenceNumberOf, startingSequenceNumberOf } from "../shard-sequence.js";
 import { formatShardId, parseShardId, validateShardFilter } from "../validation.js";
@@ -386,6 +386,7 @@ export class ControlPlane {
   /** SplitShard: the metadata checks the shard (exists, open) and the key (strictly inside its range). */
   async splitShard(request: streams.SplitShardRequest): Promise<streams.SplitShardResponse> {
     const stream = await this.lookup.stream(ref(request.streamName, request.streamArn), { consistent: true });
+    refuseOnDemand(stream, "SplitShard");
     await this.metadata.splitShard({
       streamName: stream.streamName,
       shardToSplit: canonicalShardId(request.shardToSplit),
@@ -397,6 +398,7 @@ export class ControlPlane {
   /** MergeShards: the metadata checks that both shards exist, are open and adjacent. */
   async mergeShards(request: streams.MergeShardsRequest): Promise<streams.MergeShardsResponse> {
     const stream = await this.lookup.stream(ref(request.streamName, request.streamArn), { consistent: true });
+    refuseOnDemand(stream, "MergeShards");
     await this.metadata.mergeShards({
       streamName: stream.streamName,
       shardToMerge: canonicalShardId(request.shardToMerge),
@@ -410,6 +412,7 @@ export class ControlPlane {
     request: streams.UpdateShardCountRequest,
   ): Promise<streams.UpdateShardCountResponse> {
     const stream = await this.lookup.stream(ref(request.streamName, request.streamArn), { consistent: true });
+    refuseOnDemand(stream, "UpdateShardCount");
     const { currentShardCount, targetShardCount } = await this.metadata.updateShardCount({
       streamName: stream.streamName,
       targetShardCount: request.targetShardCount,
@@ -465,5 +468,14 @@ export class ControlPlane {
       );
     }
     return consumer;
+  }
+}
+
+/** Kinesis resizes ON_DEMAND streams itself: resharding one by hand is a ValidationException. */
+function refuseOnDemand(stream: StreamInfo, operation: string): void {
+  if (stream.mode === "ON_DEMAND") {
+    throw new ValidationError(
+      `${operation} is not supported for stream ${stream.streamName} in ON_DEMAND capacity mode; switch it to PROVISIONED with UpdateStreamMode first`,
+    );
   }
 }
