@@ -2,7 +2,10 @@
 // process) and a receiver (a forked child, so each end has its own event loop, as two nodes do).
 // Workloads: App messages carrying one 64 KiB entry (1, 4 or 16 groups' worth per event-loop turn),
 // and coalesced heartbeats (1,000 groups per turn, one frame). The sender sends whenever `send`
-// accepts and yields when it pushes back. Prints MB/s, messages/s, frames/s and CPU per end.
+// accepts and yields when it pushes back. Prints MB/s, messages/s, frames/s and CPU per end, also
+// as CPU ms per MB of payload (the figure to compare: MB/s moves with other load on the machine).
+// Each entry is a new view of a shared 64 KiB buffer, so the sender checksums every entry once, as
+// a leader does (there, that one CRC also serves the other peer and the journal).
 //   pnpm --filter @sluice/broker bench:transport   (SLUICE_BENCH_SECONDS=3 by default)
 import { fork } from "node:child_process";
 import { type Message, MessageType } from "raft-ts";
@@ -101,7 +104,7 @@ async function main(): Promise<void> {
   await t.start();
   while (t.peerStates().get(RECEIVER) !== "up") await pause(10);
 
-  const entryData = new Uint8Array(64 * 1024).fill(7);
+  const entryBytes = new Uint8Array(64 * 1024).fill(7);
   let index = 0;
   const appendBatch = (groups: number) => (): GroupMessage[] =>
     Array.from({ length: groups }, (_, g) => g + 1).map((groupId) => {
@@ -112,7 +115,7 @@ async function main(): Promise<void> {
           ...base(MessageType.App),
           index,
           commit: index,
-          entries: [{ term: 5, index: index + 1, type: 0, data: entryData }],
+          entries: [{ term: 5, index: index + 1, type: 0, data: entryBytes.subarray(0) }],
         },
       };
     });
@@ -129,7 +132,7 @@ async function main(): Promise<void> {
   ];
   console.log(`peer transport, two processes on loopback, ${SECONDS} s per workload`);
   console.log(
-    "workload                              MB/s  messages/s   frames/s  sender CPU%  receiver CPU%",
+    "workload                              MB/s  messages/s   frames/s  sender CPU%  receiver CPU%  sender ms/MB  receiver ms/MB",
   );
   for (const workload of workloads) {
     const before = await progress();
@@ -172,6 +175,8 @@ async function main(): Promise<void> {
           .padStart(10),
         ((100 * (cpuMs() - cpuBefore)) / (seconds * 1000)).toFixed(0).padStart(12),
         ((100 * (after.cpuMs - before.cpuMs)) / (seconds * 1000)).toFixed(0).padStart(14),
+        payloadMb > 0 ? ((cpuMs() - cpuBefore) / payloadMb).toFixed(2).padStart(14) : "",
+        payloadMb > 0 ? ((after.cpuMs - before.cpuMs) / payloadMb).toFixed(2).padStart(16) : "",
       ].join(""),
     );
     if (process.env.SLUICE_BENCH_VERBOSE) console.log(`  send refused ${refused} times (queue full)`);
