@@ -32,3 +32,13 @@ export const READ_SHARD_PAGE_RECORDS_MAX = 10_000;
 export const READ_SHARD_THROTTLE_BACKOFF_MS = 200;
 /** The public API's service name, as gRPC health knows it. */
 export const STREAMS_SERVICE_NAME = "sluice.v1.StreamsService";
+/** Deadline of a whole `readStreamByLineage` read. */
+export const LINEAGE_READ_TIMEOUT_MS_DEFAULT = 60_000;
+/** Records per PutRecords of a KeyedLoad producer at most (the Kinesis maximum). */
+export const KEYED_LOAD_BATCH_RECORDS_MAX = 500;
+/** Deadline of one KeyedLoad PutRecords call. */
+export const KEYED_LOAD_CALL_TIMEOUT_MS = 15_000;
+/** A KeyedLoad producer with nothing due checks again after this long. */
+export const KEYED_LOAD_PACE_INTERVAL_MS = 5;
+/** Data bytes of a keyed record: the key and its counter, two big-endian u32. */
+export const KEYED_RECORD_BYTES = 8;

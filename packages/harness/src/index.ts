@@ -12,6 +12,11 @@ export type { ClusterOptions, NodePorts } from "./cluster.js";
 export { nodePorts, startCluster, TestCluster } from "./cluster.js";
 export {
   ADMIN_CALL_TIMEOUT_MS_DEFAULT,
+  KEYED_LOAD_BATCH_RECORDS_MAX,
+  KEYED_LOAD_CALL_TIMEOUT_MS,
+  KEYED_LOAD_PACE_INTERVAL_MS,
+  KEYED_RECORD_BYTES,
+  LINEAGE_READ_TIMEOUT_MS_DEFAULT,
   NODE_START_TIMEOUT_MS_DEFAULT,
   NODE_STOP_TIMEOUT_MS_DEFAULT,
   PORTS_PER_NODE,
@@ -26,6 +31,17 @@ export {
   summarizeCpuProfiles,
 } from "./cpu-profile.js";
 export {
+  checkKeyedRecords,
+  decodeKeyedRecord,
+  encodeKeyedRecord,
+  type KeyedCheck,
+  KeyedLoad,
+  type KeyedLoadOptions,
+  type KeyedLoadResult,
+  type KeyedProducerStats,
+  keyedPartitionKey,
+} from "./keyed-load.js";
+export {
   evenHashKeyRanges,
   HASH_KEY_SPACE,
   partitionKeyHashKey,
@@ -33,6 +49,12 @@ export {
   rangeIndexOf,
 } from "./kinesis-reference.js";
 export { LatencyRecorder, type LatencySummary } from "./latency.js";
+export {
+  type LineageReadOptions,
+  type LineageShardRead,
+  listAllShards,
+  readStreamByLineage,
+} from "./lineage-reader.js";
 export type { ExitStatus, NodeProcessOptions, NodeRunResult } from "./node-process.js";
 export { assertCliBuilt, CLI_MAIN_PATH, NodeProcess, runNodeToExit } from "./node-process.js";
 export { type ProcessIo, type ProcessStat, readProcessIo, readProcessStat } from "./proc.js";

@@ -271,6 +271,31 @@ export class StreamsClient {
       timeoutMs,
     );
   }
+  splitShard(request: Partial<streams.SplitShardRequest>, timeoutMs?: number) {
+    return this.#unary<streams.SplitShardRequest, streams.SplitShardResponse>(
+      "SplitShard",
+      this.raw.splitShard as never,
+      streams.SplitShardRequest.fromPartial(request),
+      timeoutMs,
+    );
+  }
+  mergeShards(request: Partial<streams.MergeShardsRequest>, timeoutMs?: number) {
+    return this.#unary<streams.MergeShardsRequest, streams.MergeShardsResponse>(
+      "MergeShards",
+      this.raw.mergeShards as never,
+      streams.MergeShardsRequest.fromPartial(request),
+      timeoutMs,
+    );
+  }
+  /** UpdateShardCount; `scalingType` defaults to nothing (give UNIFORM_SCALING, as Kinesis requires). */
+  updateShardCount(request: Partial<streams.UpdateShardCountRequest>, timeoutMs?: number) {
+    return this.#unary<streams.UpdateShardCountRequest, streams.UpdateShardCountResponse>(
+      "UpdateShardCount",
+      this.raw.updateShardCount as never,
+      streams.UpdateShardCountRequest.fromPartial(request),
+      timeoutMs,
+    );
+  }
   describeLimits(timeoutMs?: number) {
     return this.#unary<streams.DescribeLimitsRequest, streams.DescribeLimitsResponse>(
       "DescribeLimits",
