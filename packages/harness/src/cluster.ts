@@ -250,6 +250,26 @@ export class TestCluster {
   }
 
   /**
+   * The node that leads the metadata group (group 0), which runs the metadata controller: a
+   * running node whose NodeStatus lists group 0 among the groups it leads (the admin GroupStatus
+   * call does not serve group 0). Waits until one exists.
+   */
+  async metadataLeader(timeoutMs = 15_000): Promise<number> {
+    return waitFor(
+      async () => {
+        for (const nodeId of this.runningNodeIds()) {
+          const status = await this.admin(nodeId)
+            .nodeStatus()
+            .catch(() => undefined);
+          if (status?.ledGroupIds.includes(0) === true) return nodeId;
+        }
+        return undefined;
+      },
+      { timeoutMs, what: "a node to lead the metadata group (group 0)", intervalMs: 50 },
+    );
+  }
+
+  /**
    * Appends one batch through whichever node leads the group, following NOT_LEADER hints and
    * moving on from unreachable nodes until the deadline. Only errors that prove the batch was
    * not written (NOT_LEADER, a node that cannot be reached before sending) are retried; an
