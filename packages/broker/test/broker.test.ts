@@ -121,6 +121,13 @@ describe("Broker, three nodes", () => {
       return Array.from({ length: 10 }, (_, i) => leader.append(g, [record("k", `${g}-${i}`)]));
     });
     await Promise.all(appends);
+    // An append is acknowledged once a majority persisted it: wait for the third replica too.
+    const persisted = () =>
+      cluster
+        ?.running()
+        .map((b) => b.metrics())
+        .reduce((sum, m, i) => sum + m.entriesPersisted - (before[i]?.entriesPersisted ?? 0), 0) ?? 0;
+    await waitFor(() => persisted() >= 360, "all three replicas to persist the 120 entries");
     const after = cluster.running().map((b) => b.metrics());
     const flushes = after.reduce((sum, m, i) => sum + m.flushes - (before[i]?.flushes ?? 0), 0);
     const entries = after.reduce(
