@@ -59,6 +59,14 @@ export type { GatewayOptions } from "./server/gateway.js";
 export { Gateway } from "./server/gateway.js";
 export type { MetadataChangeSource, MetadataViewSource } from "./server/metadata-changes.js";
 export { MetadataChanges } from "./server/metadata-changes.js";
+export type {
+  OperationRequest,
+  OperationResponse,
+  OperationsParts,
+  StreamsOperations,
+  UnaryOperationName,
+} from "./server/operations.js";
+export { createOperations } from "./server/operations.js";
 export type { PeerForwarder } from "./server/peer-forwarder.js";
 export { ForwardRefusedError, GrpcPeerForwarder, PeerUnavailableError } from "./server/peer-forwarder.js";
 export type { ShardIteratorFields } from "./shard-iterator.js";

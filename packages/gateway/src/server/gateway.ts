@@ -14,6 +14,7 @@ import { RETENTION_SWEEP_INTERVAL_MS } from "./constants.js";
 import { ControlPlane } from "./control-plane.js";
 import { createForwardService } from "./forward-service.js";
 import { type MetadataChangeSource, MetadataChanges } from "./metadata-changes.js";
+import { createOperations, type StreamsOperations } from "./operations.js";
 import type { PeerForwarder } from "./peer-forwarder.js";
 import { PutPath } from "./put-records.js";
 import { ReadPath } from "./read-records.js";
@@ -46,6 +47,11 @@ export interface GatewayOptions {
 
 export class Gateway {
   readonly streamsService: streams.StreamsServiceServer;
+  /**
+   * Every unary operation as a plain function of the generated request (validation included):
+   * what the Kinesis HTTP API calls, so both front ends share one implementation.
+   */
+  readonly operations: StreamsOperations;
   readonly forwardService: forward.ForwardServiceServer;
   private readonly options: GatewayOptions;
   private readonly subscriptions: Subscriptions;
@@ -77,12 +83,10 @@ export class Gateway {
     this.subscriptions = new Subscriptions({ broker, lookup, read, changes, clock });
     this.retention = new RetentionSweeper(broker, metadata);
     const control = new ControlPlane(metadata, lookup, clock);
+    this.operations = createOperations({ lookup, put, read, control, clock });
     this.streamsService = createStreamsService({
-      lookup,
-      put,
-      read,
+      operations: this.operations,
       subscriptions: this.subscriptions,
-      control,
       clock,
       ...(options.observe === undefined ? {} : { observe: options.observe }),
     });
