@@ -14,6 +14,7 @@ import {
   KEYED_LOAD_PACE_INTERVAL_MS,
   KEYED_RECORD_BYTES,
 } from "./constants.js";
+import { LatencyRecorder, type LatencySummary } from "./latency.js";
 import type { StreamsClient } from "./streams-client.js";
 
 export interface KeyedLoadOptions {
@@ -101,6 +102,7 @@ export class KeyedLoad {
   readonly #shards = new Map<string, number>();
   readonly #errors = new Map<string, number>();
   readonly #ackListeners = new Set<(shardId: string, atMs: number) => void>();
+  #callLatency = new LatencyRecorder();
   #running = false;
   #startedAt = 0;
   #loops: Promise<void>[] = [];
@@ -146,6 +148,13 @@ export class KeyedLoad {
   ackGapsMs(): number[] {
     const now = performance.now();
     return this.#producers.map((p) => Math.max(p.longestAckGapMs, now - p.lastAckAt));
+  }
+
+  /** The latency (ms) of every PutRecords call since the start or the last take, and starts anew. */
+  takeCallLatency(): LatencySummary {
+    const summary = this.#callLatency.summary();
+    this.#callLatency = new LatencyRecorder();
+    return summary;
   }
 
   start(): void {
@@ -212,6 +221,7 @@ export class KeyedLoad {
       }
       state.sent += count;
       const client = clients[state.client] as StreamsClient;
+      const callStartedAt = performance.now();
       try {
         const response = await client.putRecords(
           {
@@ -225,6 +235,7 @@ export class KeyedLoad {
           callTimeoutMs,
         );
         const now = performance.now();
+        this.#callLatency.record(now - callStartedAt);
         let acked = 0;
         response.records.forEach((entry, position) => {
           const key = batchKeys[position] as number;
