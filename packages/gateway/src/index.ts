@@ -67,6 +67,12 @@ export type {
   UnaryOperationName,
 } from "./server/operations.js";
 export { createOperations } from "./server/operations.js";
+export type {
+  EnhancedMonitoringOutput,
+  MonitoringParts,
+  ShardMetricsSink,
+} from "./server/monitoring.js";
+export { setEnhancedMonitoring } from "./server/monitoring.js";
 export type { PeerForwarder } from "./server/peer-forwarder.js";
 export { ForwardRefusedError, GrpcPeerForwarder, PeerUnavailableError } from "./server/peer-forwarder.js";
 export type { ShardIteratorFields } from "./shard-iterator.js";

@@ -45,7 +45,10 @@ import {
   type NodeInfo,
   type ReshardInfo,
   type ReshardKind,
+  SHARD_LEVEL_METRICS,
+  SHARD_LEVEL_METRICS_ALL,
   type ShardInfo,
+  type ShardLevelMetric,
   STREAM_MODES,
   STREAM_STATUSES,
   type StreamInfo,
@@ -300,6 +303,48 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     for (const key of keys as string[]) tags.delete(key);
     if (tags.size === stream.tags.size) return unchanged(state);
     return withStream(state, { ...stream, tags });
+  },
+
+  SetShardLevelMetrics(state, input) {
+    const stream = streamByRef(state, input.streamName);
+    if (typeof input.enable !== "boolean") invalid("enable must be true or false");
+    if (!Array.isArray(input.metrics)) invalid("ShardLevelMetrics must be an array of metric names");
+    const names = input.metrics as unknown[];
+    if (names.length < 1 || names.length > SHARD_LEVEL_METRICS.length + 1) {
+      invalid(
+        `ShardLevelMetrics must hold 1 to ${SHARD_LEVEL_METRICS.length + 1} names, got ${names.length}`,
+      );
+    }
+    const asked = new Set<ShardLevelMetric>();
+    for (const name of names) {
+      if (name === SHARD_LEVEL_METRICS_ALL) {
+        for (const metric of SHARD_LEVEL_METRICS) asked.add(metric);
+      } else if ((SHARD_LEVEL_METRICS as readonly unknown[]).includes(name)) {
+        asked.add(name as ShardLevelMetric);
+      } else {
+        invalid(
+          `ShardLevelMetrics: ${JSON.stringify(name)} is not one of ${SHARD_LEVEL_METRICS_ALL}, ${SHARD_LEVEL_METRICS.join(", ")}`,
+        );
+      }
+    }
+    notDeleting(stream);
+    const current = stream.shardLevelMetrics ?? [];
+    const next = new Set(current);
+    for (const metric of asked) {
+      if (input.enable === true) next.add(metric);
+      else next.delete(metric);
+    }
+    const desired = SHARD_LEVEL_METRICS.filter((metric) => next.has(metric));
+    const value = { current: [...current], desired: [...desired] };
+    if (desired.length === current.length && desired.every((metric, i) => metric === current[i])) {
+      return { ...unchanged(state), result: { ok: true, value } };
+    }
+    const { shardLevelMetrics: _dropped, ...rest } = stream;
+    return withStream(
+      state,
+      desired.length === 0 ? rest : { ...rest, shardLevelMetrics: Object.freeze(desired) },
+      value,
+    );
   },
 
   RegisterConsumer(state, input) {

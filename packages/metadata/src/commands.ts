@@ -39,6 +39,16 @@ export type MetadataCommand =
   | { readonly type: "DecreaseRetention"; readonly streamName: string; readonly hours: number }
   | { readonly type: "AddTags"; readonly streamName: string; readonly tags: Readonly<Record<string, string>> }
   | { readonly type: "RemoveTags"; readonly streamName: string; readonly tagKeys: readonly string[] }
+  /**
+   * Enables (or disables) shard-level metrics for a stream (Enable/DisableEnhancedMonitoring):
+   * Kinesis metric names or "ALL". The result's value is { current, desired }, both sorted.
+   */
+  | {
+      readonly type: "SetShardLevelMetrics";
+      readonly streamName: string;
+      readonly enable: boolean;
+      readonly metrics: readonly string[];
+    }
   /** A consumer in CREATING; the controller makes it ACTIVE. `streamName` may be the stream's ARN. */
   | {
       readonly type: "RegisterConsumer";

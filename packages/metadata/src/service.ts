@@ -256,6 +256,25 @@ export class MetadataService {
     await this.run({ type: "RemoveTags", streamName: request.streamName, tagKeys: request.tagKeys });
   }
 
+  /**
+   * Enables or disables shard-level metrics of a stream (Enable/DisableEnhancedMonitoring):
+   * Kinesis metric names or "ALL". Resolves with the metrics enabled before and after, sorted
+   * in Kinesis's order. INVALID_ARGUMENT for an unknown name; STREAM_NOT_FOUND; STREAM_IN_USE
+   * while the stream is DELETING.
+   */
+  async setShardLevelMetrics(request: {
+    readonly streamName: string;
+    readonly enable: boolean;
+    readonly metrics: readonly string[];
+  }): Promise<{ readonly current: readonly string[]; readonly desired: readonly string[] }> {
+    return (await this.run({
+      type: "SetShardLevelMetrics",
+      streamName: request.streamName,
+      enable: request.enable,
+      metrics: request.metrics,
+    })) as { current: string[]; desired: string[] };
+  }
+
   /** Registers a consumer (CREATING; the controller makes it ACTIVE). `streamName` may be the stream's ARN. */
   async registerConsumer(request: {
     readonly streamName: string;

@@ -72,6 +72,9 @@ export function decodeSnapshot(data: Uint8Array): MetadataState {
         ...(stream.reshardsAtMs === undefined
           ? {}
           : { reshardsAtMs: Object.freeze([...stream.reshardsAtMs]) }),
+        ...(stream.shardLevelMetrics === undefined
+          ? {}
+          : { shardLevelMetrics: Object.freeze([...stream.shardLevelMetrics]) }),
         consumers: Object.freeze(stream.consumers.map((c: ConsumerInfo) => Object.freeze({ ...c }))),
       }),
     );

@@ -115,7 +115,26 @@ export interface StreamInfo {
    * RESHARDS_PER_WINDOW_MAX): the per-stream rate limit. Absent until the first reshard.
    */
   readonly reshardsAtMs?: readonly number[];
+  /**
+   * The shard-level metrics enabled by EnableEnhancedMonitoring (Kinesis names, sorted, never
+   * "ALL"): a node exports these per shard for this stream. Absent when none is enabled.
+   */
+  readonly shardLevelMetrics?: readonly ShardLevelMetric[];
 }
+
+/** The shard-level metrics of Kinesis enhanced monitoring, in Kinesis's order. */
+export const SHARD_LEVEL_METRICS = [
+  "IncomingBytes",
+  "IncomingRecords",
+  "OutgoingBytes",
+  "OutgoingRecords",
+  "WriteProvisionedThroughputExceeded",
+  "ReadProvisionedThroughputExceeded",
+  "IteratorAgeMilliseconds",
+] as const;
+export type ShardLevelMetric = (typeof SHARD_LEVEL_METRICS)[number];
+/** The name that stands for every shard-level metric in Enable/DisableEnhancedMonitoring. */
+export const SHARD_LEVEL_METRICS_ALL = "ALL";
 
 export interface MetadataState {
   /** 32 bytes, hex; empty until InitCluster. */

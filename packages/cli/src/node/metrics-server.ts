@@ -1,7 +1,8 @@
 /**
- * The Prometheus endpoint of the node (`GET /metrics` on --metrics-listen): every numeric counter
- * of the host, flattened to `sluice_<path>` with the node and zone as labels. Anything else
- * answers 404.
+ * The Prometheus endpoint of the node (`GET /metrics` on --metrics-listen). The node serves its
+ * prom-client registry (metrics/node-metrics.ts) here; `flattenMetrics` and `renderPrometheus`
+ * remain for hosts without a registry (every numeric counter flattened to `sluice_<path>`) and for
+ * the admin service's figures. Anything else answers 404.
  */
 import { createServer, type Server } from "node:http";
 import type { HostPort } from "./config.js";
@@ -48,17 +49,30 @@ export function renderPrometheus(
     .concat("\n");
 }
 
-export async function startMetricsServer(address: HostPort, render: () => string): Promise<Server> {
+/** The text exposition format's content type when the renderer names none. */
+export const PROMETHEUS_TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/**
+ * Serves `render()` (sync or async) at GET /metrics with `contentType`; a renderer that throws or
+ * rejects answers 500 with its message.
+ */
+export async function startMetricsServer(
+  address: HostPort,
+  render: () => string | Promise<string>,
+  contentType: string = PROMETHEUS_TEXT_CONTENT_TYPE,
+): Promise<Server> {
   const server = createServer((request, response) => {
     if (request.method === "GET" && (request.url === "/metrics" || request.url?.startsWith("/metrics?"))) {
-      let body: string;
+      let body: Promise<string>;
       try {
-        body = render();
+        body = Promise.resolve(render());
       } catch (error) {
-        response.writeHead(500, { "content-type": "text/plain" }).end(String(error));
-        return;
+        body = Promise.reject(error);
       }
-      response.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(body);
+      body.then(
+        (text) => response.writeHead(200, { "content-type": contentType }).end(text),
+        (error: unknown) => response.writeHead(500, { "content-type": "text/plain" }).end(String(error)),
+      );
       return;
     }
     response.writeHead(404, { "content-type": "text/plain" }).end("not found; try /metrics\n");

@@ -31,6 +31,8 @@ export interface NodeHost {
   readonly backend: AdminBackend;
   /** Flattened numeric counters. */
   metrics(): Readonly<Record<string, number>>;
+  /** The node's Prometheus registry, served at /metrics; without one, `metrics()` is flattened there. */
+  readonly prometheus?: { render(): Promise<string>; readonly contentType: string };
   /** Peer node id → "up" / "down". */
   peerStates(): ReadonlyMap<number, string>;
   /** Hands leaderships away, flushes and closes storage and transport. */
@@ -113,9 +115,13 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
   }
   let metricsServer: HttpServer;
   try {
-    metricsServer = await startMetricsServer(config.metricsListen, () =>
-      renderPrometheus(host?.metrics() ?? {}, { node: String(config.nodeId), zone: config.zone }),
-    );
+    const prometheus = host.prometheus;
+    metricsServer =
+      prometheus === undefined
+        ? await startMetricsServer(config.metricsListen, () =>
+            renderPrometheus(host?.metrics() ?? {}, { node: String(config.nodeId), zone: config.zone }),
+          )
+        : await startMetricsServer(config.metricsListen, () => prometheus.render(), prometheus.contentType);
   } catch (error) {
     server.forceShutdown();
     await host.shutdown().catch(() => {});

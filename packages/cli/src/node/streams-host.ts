@@ -24,6 +24,7 @@ import { MetadataService, MetadataStateMachine } from "@sluice/metadata";
 import { forward, streams } from "@sluice/proto";
 import { formatHostPort, type NodeConfig } from "./config.js";
 import type { Logger } from "./logger.js";
+import { NodeMetrics } from "./metrics/node-metrics.js";
 import { flattenMetrics } from "./metrics-server.js";
 import type { NodeHost } from "./node.js";
 
@@ -66,6 +67,17 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     ...(config.electionTicks === undefined ? {} : { electionTicks: config.electionTicks }),
     ...(config.heartbeatTicks === undefined ? {} : { heartbeatTicks: config.heartbeatTicks }),
     clock,
+  });
+  const nodeMetrics = new NodeMetrics({
+    nodeId: config.nodeId,
+    zone: config.zone,
+    host: {
+      metrics: () => broker.metrics(),
+      groupIds: () => broker.groupIds(),
+      groupStatus: (groupId) => broker.groupStatus(groupId),
+      transportMetrics: () => transport.metrics(),
+      peerStates: () => new Map([...transport.peerStates()].map(([peer, state]) => [peer, String(state)])),
+    },
   });
   broker.onFatalError((error) => {
     // The storage refused a write or a sync: nothing this process holds can be trusted to reach
@@ -151,6 +163,8 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
           metadataChanges: stateMachine,
           forwarder,
           clock,
+          observe: nodeMetrics.observe,
+          shardMetrics: nodeMetrics.shardMetrics,
           ...(config.retentionSweepIntervalMs === undefined
             ? {}
             : { retentionSweepIntervalMs: config.retentionSweepIntervalMs }),
@@ -178,6 +192,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     publicReady: metadataStarting.then(() => {
       if (gateway === undefined) throw new Error("the node stopped before its public API was ready");
     }),
+    prometheus: { render: () => nodeMetrics.render(), contentType: nodeMetrics.contentType },
     metrics: () => ({
       ...flattenMetrics(broker.metrics()),
       gateway_subscriptions: gateway?.subscriptionCount ?? 0,

@@ -14,6 +14,7 @@ import { RETENTION_SWEEP_INTERVAL_MS } from "./constants.js";
 import { ControlPlane } from "./control-plane.js";
 import { createForwardService } from "./forward-service.js";
 import { type MetadataChangeSource, MetadataChanges } from "./metadata-changes.js";
+import type { ShardMetricsSink } from "./monitoring.js";
 import { createOperations, type StreamsOperations } from "./operations.js";
 import type { PeerForwarder } from "./peer-forwarder.js";
 import { PutPath } from "./put-records.js";
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   readonly retentionSweepIntervalMs?: number;
   /** Called once per finished call with the operation, "ok" or the Kinesis error name, and its start. */
   readonly observe?: (operation: string, outcome: string, startedAtMs: number) => void;
+  /** Receives per-stream and per-shard data-plane figures (enhanced monitoring). @default none */
+  readonly shardMetrics?: ShardMetricsSink;
   /**
    * Calls a listener after every change of the metadata state (the node's MetadataStateMachine
    * fits): wakes puts re-routed by a reshard and readers at a sealed shard's end at once.
@@ -78,8 +81,16 @@ export class Gateway {
       throttles: this.throttles,
       changes,
       clock,
+      metrics: options.shardMetrics,
     });
-    const read = new ReadPath({ broker, metadata, lookup, throttles: this.throttles, clock });
+    const read = new ReadPath({
+      broker,
+      metadata,
+      lookup,
+      throttles: this.throttles,
+      clock,
+      metrics: options.shardMetrics,
+    });
     this.subscriptions = new Subscriptions({ broker, lookup, read, changes, clock });
     this.retention = new RetentionSweeper(broker, metadata);
     const control = new ControlPlane(metadata, lookup, clock);

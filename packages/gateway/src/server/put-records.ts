@@ -35,6 +35,7 @@ import { shardSequenceNumber } from "../shard-sequence.js";
 import type { ThrottleRegistry } from "../throttle.js";
 import { PUT_REROUTE_WAIT_MS_MAX, PUT_RETRY_BACKOFF_MS_MAX, PUT_RETRY_BACKOFF_MS_MIN } from "./constants.js";
 import type { MetadataChanges } from "./metadata-changes.js";
+import type { ShardMetricsSink } from "./monitoring.js";
 import type { PeerForwarder } from "./peer-forwarder.js";
 import type { StreamLookup } from "./stream-lookup.js";
 
@@ -96,6 +97,8 @@ export interface PutPathOptions {
   /** Wakes a sealed shard's records when the metadata view changes. */
   readonly changes: MetadataChanges;
   readonly clock: () => number;
+  /** Receives what this node commits as a leader and what its throttles refuse. @default none */
+  readonly metrics?: ShardMetricsSink | undefined;
 }
 
 /** How one shard's group of records ended: settled (outcomes written) or sealed (nothing written). */
@@ -274,11 +277,19 @@ export class PutPath {
         .get(groupId, now)
         .tryWrite(records.length, (at) => recordBytes(records[at] as AppendRecord), now);
     }
+    const metrics = this.options.metrics;
+    if (accepted < records.length)
+      metrics?.writesThrottled(found.stream, found.shard, records.length - accepted);
     if (accepted === 0) {
       return reply(0, 0, THROUGHPUT_EXCEEDED_CODE, throughputMessage(found.stream, found.shard));
     }
     const batch = accepted === records.length ? records : records.slice(0, accepted);
     const result = await broker.append(groupId, batch);
+    if (metrics !== undefined) {
+      let bytes = 0;
+      for (let at = 0; at < accepted; at++) bytes += recordBytes(records[at] as AppendRecord);
+      metrics.recordsWritten(found.stream, found.shard, accepted, bytes);
+    }
     return accepted === records.length
       ? reply(accepted, result.index, "", "")
       : reply(accepted, result.index, THROUGHPUT_EXCEEDED_CODE, throughputMessage(found.stream, found.shard));

@@ -30,6 +30,7 @@ import { createShardIterator, readShardIterator, type ShardIteratorFields } from
 import { type SequencedShard, shardPositionOf, shardSequenceNumber } from "../shard-sequence.js";
 import type { ThrottleRegistry } from "../throttle.js";
 import { AT_TIMESTAMP_FUTURE_SKEW_MS } from "./constants.js";
+import type { ShardMetricsSink } from "./monitoring.js";
 import type { StreamLookup } from "./stream-lookup.js";
 
 /** Kinesis's iterator types, as the proto enum numbers them. */
@@ -53,6 +54,8 @@ export interface ReadPathOptions {
   readonly lookup: StreamLookup;
   readonly throttles: ThrottleRegistry;
   readonly clock: () => number;
+  /** Receives what this node serves to readers and what its read throttles refuse. @default none */
+  readonly metrics?: ShardMetricsSink | undefined;
 }
 
 /** One page of records read from a position. */
@@ -170,6 +173,7 @@ export class ReadPath {
     }
     const throttle = throttles.get(shard.groupId, now);
     if (stream.mode === "PROVISIONED" && !throttle.tryRead(now)) {
+      this.options.metrics?.readsThrottled(stream, shard);
       throw new ProvisionedThroughputExceededError(
         `Rate exceeded for shard ${shard.shardId} in stream ${stream.streamName} under account 000000000000: at most 5 GetRecords calls and 2 MiB per second per shard; back off and retry`,
       );
@@ -208,8 +212,10 @@ export class ReadPath {
     const result = this.options.broker.read(shard.groupId, from.index, { maxRecords, maxBytes }, from.offset);
     const records = new Array<streams.Record>(result.records.length);
     let last: ReadRecord | undefined;
+    let bytes = 0;
     for (let i = 0; i < result.records.length; i++) {
       const record = result.records[i] as ReadRecord;
+      bytes += record.data.length + Buffer.byteLength(record.partitionKey);
       records[i] = {
         sequenceNumber: shardSequenceNumber(shard, record.index, record.offset),
         approximateArrivalTimestamp: record.arrivalTimestampMs,
@@ -231,6 +237,13 @@ export class ReadPath {
       caughtUp || last === undefined
         ? 0
         : Math.max(0, result.tipArrivalTimestampMs - last.arrivalTimestampMs);
+    this.options.metrics?.recordsRead(
+      stream,
+      shard,
+      records.length,
+      bytes,
+      last === undefined ? 0 : Math.max(0, this.options.clock() - last.arrivalTimestampMs),
+    );
     const continuationSequenceNumber =
       last !== undefined
         ? (records[records.length - 1] as streams.Record).sequenceNumber
