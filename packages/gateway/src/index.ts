@@ -37,6 +37,27 @@ export {
   parseHashKey,
   partitionKeyHash,
 } from "./hash-key.js";
+// The Kinesis HTTP API (AWS JSON 1.1 over HTTP/1.1 and h2c) over the same operations.
+export type { WireCodec } from "./http/codec.js";
+export { JSON_CODEC } from "./http/codec.js";
+export * as httpConstants from "./http/constants.js";
+export { decodeStructure, encodeStructure } from "./http/document.js";
+export { HTTP_ERROR_TABLE, HttpErrorCode, httpStatusOf, KinesisHttpError } from "./http/errors.js";
+export type {
+  AuthenticationRequest,
+  Authenticator,
+  HttpRequestLike,
+  HttpResponseLike,
+  KinesisHttpHandler,
+  KinesisHttpHandlerOptions,
+  StreamingExchange,
+  StreamingOperationHandler,
+} from "./http/handler.js";
+export { createKinesisHttpHandler } from "./http/handler.js";
+export type { KinesisHttpServerOptions } from "./http/server.js";
+export { KinesisHttpServer } from "./http/server.js";
+export type { Member, OperationSpec, ScalarKind, Shape, StructureShape } from "./http/shapes.js";
+export { CONSUMER_STATUSES, fieldOf, OPERATIONS, STREAM_STATUSES } from "./http/shapes.js";
 export type { ChildShardView, LineageClock, LineageShard } from "./lineage.js";
 export {
   childShardsOf,
