@@ -94,7 +94,14 @@ export class Gateway {
     this.subscriptions = new Subscriptions({ broker, lookup, read, changes, clock });
     this.retention = new RetentionSweeper(broker, metadata);
     const control = new ControlPlane(metadata, lookup, clock);
-    this.operations = createOperations({ lookup, put, read, control, clock });
+    this.operations = createOperations({
+      lookup,
+      put,
+      read,
+      control,
+      clock,
+      monitoring: { lookup, metadata },
+    });
     this.streamsService = createStreamsService({
       operations: this.operations,
       subscriptions: this.subscriptions,

@@ -11,6 +11,8 @@
  * kept per shard is the sink's to decide from `stream.shardLevelMetrics`.
  */
 import type { MetadataService, ShardInfo, StreamInfo } from "@sluice/metadata";
+import type { streams } from "@sluice/proto";
+import * as validate from "../validation.js";
 import type { StreamLookup, StreamRef } from "./stream-lookup.js";
 
 /** Receives the figures of the data plane as they happen on this node. */
@@ -78,4 +80,41 @@ export async function setEnhancedMonitoring(
     currentShardLevelMetrics: [...result.current],
     desiredShardLevelMetrics: [...result.desired],
   };
+}
+
+/** The request fields both operations share (Kinesis: StreamName or StreamARN, ShardLevelMetrics). */
+interface MonitoringRequest {
+  readonly streamName: string;
+  readonly streamArn: string;
+  readonly shardLevelMetrics: readonly string[];
+}
+
+async function monitoringCall(
+  parts: MonitoringParts,
+  request: MonitoringRequest,
+  enable: boolean,
+): Promise<EnhancedMonitoringOutput> {
+  validate.validateStreamRef(request);
+  return setEnhancedMonitoring(
+    parts,
+    { streamName: request.streamName || undefined, streamArn: request.streamArn || undefined },
+    request.shardLevelMetrics,
+    enable,
+  );
+}
+
+/** The EnableEnhancedMonitoring operation (see `setEnhancedMonitoring`). */
+export function enableEnhancedMonitoring(
+  parts: MonitoringParts,
+  request: streams.EnableEnhancedMonitoringRequest,
+): Promise<streams.EnableEnhancedMonitoringResponse> {
+  return monitoringCall(parts, request, true);
+}
+
+/** The DisableEnhancedMonitoring operation (see `setEnhancedMonitoring`). */
+export function disableEnhancedMonitoring(
+  parts: MonitoringParts,
+  request: streams.DisableEnhancedMonitoringRequest,
+): Promise<streams.DisableEnhancedMonitoringResponse> {
+  return monitoringCall(parts, request, false);
 }

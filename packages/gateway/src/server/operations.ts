@@ -14,6 +14,7 @@ import { InternalFailureError, ProvisionedThroughputExceededError } from "../err
 import * as validate from "../validation.js";
 import { PUT_DEADLINE_MS } from "./constants.js";
 import type { ControlPlane } from "./control-plane.js";
+import { disableEnhancedMonitoring, enableEnhancedMonitoring, type MonitoringParts } from "./monitoring.js";
 import type { PutPath } from "./put-records.js";
 import type { ReadPath } from "./read-records.js";
 import type { StreamLookup } from "./stream-lookup.js";
@@ -55,6 +56,8 @@ export interface OperationsParts {
   readonly put: PutPath;
   readonly read: ReadPath;
   readonly control: ControlPlane;
+  /** Enable/DisableEnhancedMonitoring. */
+  readonly monitoring: MonitoringParts;
   /** Wall clock in ms (the put deadline). */
   readonly clock: () => number;
 }
@@ -158,6 +161,8 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
       validate.validateRetentionChange(request);
       return control.decreaseRetention(request);
     },
+    enableEnhancedMonitoring: (request) => enableEnhancedMonitoring(parts.monitoring, request),
+    disableEnhancedMonitoring: (request) => disableEnhancedMonitoring(parts.monitoring, request),
     addTagsToStream: async (request) => {
       validate.validateAddTags(request);
       return control.addTags(request);

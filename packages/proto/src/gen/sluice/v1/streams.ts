@@ -588,6 +588,39 @@ export interface SubscribeToShardEvent {
   childShards: ChildShard[];
 }
 
+/**
+ * Kinesis's ShardLevelMetrics: IncomingBytes, IncomingRecords, OutgoingBytes, OutgoingRecords,
+ * WriteProvisionedThroughputExceeded, ReadProvisionedThroughputExceeded, IteratorAgeMilliseconds,
+ * or ALL.
+ */
+export interface EnableEnhancedMonitoringRequest {
+  streamName: string;
+  shardLevelMetrics: string[];
+  streamArn: string;
+}
+
+/** Kinesis's EnhancedMonitoringOutput: the metrics enabled before and after the call. */
+export interface EnableEnhancedMonitoringResponse {
+  streamName: string;
+  currentShardLevelMetrics: string[];
+  desiredShardLevelMetrics: string[];
+  streamArn: string;
+}
+
+export interface DisableEnhancedMonitoringRequest {
+  streamName: string;
+  shardLevelMetrics: string[];
+  streamArn: string;
+}
+
+/** Kinesis's EnhancedMonitoringOutput: the metrics enabled before and after the call. */
+export interface DisableEnhancedMonitoringResponse {
+  streamName: string;
+  currentShardLevelMetrics: string[];
+  desiredShardLevelMetrics: string[];
+  streamArn: string;
+}
+
 export interface IncreaseStreamRetentionPeriodRequest {
   streamName: string;
   retentionPeriodHours: number;
@@ -5481,6 +5514,501 @@ export const SubscribeToShardEvent: MessageFns<SubscribeToShardEvent> = {
   },
 };
 
+function createBaseEnableEnhancedMonitoringRequest(): EnableEnhancedMonitoringRequest {
+  return { streamName: "", shardLevelMetrics: [], streamArn: "" };
+}
+
+export const EnableEnhancedMonitoringRequest: MessageFns<EnableEnhancedMonitoringRequest> = {
+  encode(message: EnableEnhancedMonitoringRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    for (const v of message.shardLevelMetrics) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(26).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnableEnhancedMonitoringRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnableEnhancedMonitoringRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.shardLevelMetrics.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnableEnhancedMonitoringRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      shardLevelMetrics: globalThis.Array.isArray(object?.shardLevelMetrics)
+        ? object.shardLevelMetrics.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.shard_level_metrics)
+          ? object.shard_level_metrics.map((e: any) => globalThis.String(e))
+          : [],
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: EnableEnhancedMonitoringRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.shardLevelMetrics?.length) {
+      obj.shardLevelMetrics = message.shardLevelMetrics;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EnableEnhancedMonitoringRequest>): EnableEnhancedMonitoringRequest {
+    return EnableEnhancedMonitoringRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EnableEnhancedMonitoringRequest>): EnableEnhancedMonitoringRequest {
+    const message = createBaseEnableEnhancedMonitoringRequest();
+    message.streamName = object.streamName ?? "";
+    message.shardLevelMetrics = object.shardLevelMetrics?.map((e) => e) || [];
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseEnableEnhancedMonitoringResponse(): EnableEnhancedMonitoringResponse {
+  return { streamName: "", currentShardLevelMetrics: [], desiredShardLevelMetrics: [], streamArn: "" };
+}
+
+export const EnableEnhancedMonitoringResponse: MessageFns<EnableEnhancedMonitoringResponse> = {
+  encode(message: EnableEnhancedMonitoringResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    for (const v of message.currentShardLevelMetrics) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.desiredShardLevelMetrics) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(34).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnableEnhancedMonitoringResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnableEnhancedMonitoringResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.currentShardLevelMetrics.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.desiredShardLevelMetrics.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnableEnhancedMonitoringResponse {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      currentShardLevelMetrics: globalThis.Array.isArray(object?.currentShardLevelMetrics)
+        ? object.currentShardLevelMetrics.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.current_shard_level_metrics)
+          ? object.current_shard_level_metrics.map((e: any) => globalThis.String(e))
+          : [],
+      desiredShardLevelMetrics: globalThis.Array.isArray(object?.desiredShardLevelMetrics)
+        ? object.desiredShardLevelMetrics.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.desired_shard_level_metrics)
+          ? object.desired_shard_level_metrics.map((e: any) => globalThis.String(e))
+          : [],
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: EnableEnhancedMonitoringResponse): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.currentShardLevelMetrics?.length) {
+      obj.currentShardLevelMetrics = message.currentShardLevelMetrics;
+    }
+    if (message.desiredShardLevelMetrics?.length) {
+      obj.desiredShardLevelMetrics = message.desiredShardLevelMetrics;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EnableEnhancedMonitoringResponse>): EnableEnhancedMonitoringResponse {
+    return EnableEnhancedMonitoringResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EnableEnhancedMonitoringResponse>): EnableEnhancedMonitoringResponse {
+    const message = createBaseEnableEnhancedMonitoringResponse();
+    message.streamName = object.streamName ?? "";
+    message.currentShardLevelMetrics = object.currentShardLevelMetrics?.map((e) => e) || [];
+    message.desiredShardLevelMetrics = object.desiredShardLevelMetrics?.map((e) => e) || [];
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseDisableEnhancedMonitoringRequest(): DisableEnhancedMonitoringRequest {
+  return { streamName: "", shardLevelMetrics: [], streamArn: "" };
+}
+
+export const DisableEnhancedMonitoringRequest: MessageFns<DisableEnhancedMonitoringRequest> = {
+  encode(message: DisableEnhancedMonitoringRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    for (const v of message.shardLevelMetrics) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(26).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisableEnhancedMonitoringRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisableEnhancedMonitoringRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.shardLevelMetrics.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DisableEnhancedMonitoringRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      shardLevelMetrics: globalThis.Array.isArray(object?.shardLevelMetrics)
+        ? object.shardLevelMetrics.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.shard_level_metrics)
+          ? object.shard_level_metrics.map((e: any) => globalThis.String(e))
+          : [],
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: DisableEnhancedMonitoringRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.shardLevelMetrics?.length) {
+      obj.shardLevelMetrics = message.shardLevelMetrics;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DisableEnhancedMonitoringRequest>): DisableEnhancedMonitoringRequest {
+    return DisableEnhancedMonitoringRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DisableEnhancedMonitoringRequest>): DisableEnhancedMonitoringRequest {
+    const message = createBaseDisableEnhancedMonitoringRequest();
+    message.streamName = object.streamName ?? "";
+    message.shardLevelMetrics = object.shardLevelMetrics?.map((e) => e) || [];
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseDisableEnhancedMonitoringResponse(): DisableEnhancedMonitoringResponse {
+  return { streamName: "", currentShardLevelMetrics: [], desiredShardLevelMetrics: [], streamArn: "" };
+}
+
+export const DisableEnhancedMonitoringResponse: MessageFns<DisableEnhancedMonitoringResponse> = {
+  encode(
+    message: DisableEnhancedMonitoringResponse,
+    writer: BinaryWriter = new BinaryWriter(),
+  ): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    for (const v of message.currentShardLevelMetrics) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.desiredShardLevelMetrics) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(34).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisableEnhancedMonitoringResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisableEnhancedMonitoringResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.currentShardLevelMetrics.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.desiredShardLevelMetrics.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DisableEnhancedMonitoringResponse {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      currentShardLevelMetrics: globalThis.Array.isArray(object?.currentShardLevelMetrics)
+        ? object.currentShardLevelMetrics.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.current_shard_level_metrics)
+          ? object.current_shard_level_metrics.map((e: any) => globalThis.String(e))
+          : [],
+      desiredShardLevelMetrics: globalThis.Array.isArray(object?.desiredShardLevelMetrics)
+        ? object.desiredShardLevelMetrics.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.desired_shard_level_metrics)
+          ? object.desired_shard_level_metrics.map((e: any) => globalThis.String(e))
+          : [],
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: DisableEnhancedMonitoringResponse): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.currentShardLevelMetrics?.length) {
+      obj.currentShardLevelMetrics = message.currentShardLevelMetrics;
+    }
+    if (message.desiredShardLevelMetrics?.length) {
+      obj.desiredShardLevelMetrics = message.desiredShardLevelMetrics;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DisableEnhancedMonitoringResponse>): DisableEnhancedMonitoringResponse {
+    return DisableEnhancedMonitoringResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DisableEnhancedMonitoringResponse>): DisableEnhancedMonitoringResponse {
+    const message = createBaseDisableEnhancedMonitoringResponse();
+    message.streamName = object.streamName ?? "";
+    message.currentShardLevelMetrics = object.currentShardLevelMetrics?.map((e) => e) || [];
+    message.desiredShardLevelMetrics = object.desiredShardLevelMetrics?.map((e) => e) || [];
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
 function createBaseIncreaseStreamRetentionPeriodRequest(): IncreaseStreamRetentionPeriodRequest {
   return { streamName: "", retentionPeriodHours: 0, streamArn: "" };
 }
@@ -8650,6 +9178,37 @@ export const StreamsServiceService = {
     responseDeserialize: (value: Buffer): DecreaseStreamRetentionPeriodResponse =>
       DecreaseStreamRetentionPeriodResponse.decode(value),
   },
+  /**
+   * Turns on shard-level metrics for a stream (names as in Kinesis, or "ALL"); the nodes then
+   * export them per shard on /metrics.
+   */
+  enableEnhancedMonitoring: {
+    path: "/sluice.v1.StreamsService/EnableEnhancedMonitoring" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EnableEnhancedMonitoringRequest): Buffer =>
+      Buffer.from(EnableEnhancedMonitoringRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EnableEnhancedMonitoringRequest =>
+      EnableEnhancedMonitoringRequest.decode(value),
+    responseSerialize: (value: EnableEnhancedMonitoringResponse): Buffer =>
+      Buffer.from(EnableEnhancedMonitoringResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EnableEnhancedMonitoringResponse =>
+      EnableEnhancedMonitoringResponse.decode(value),
+  },
+  /** Turns off shard-level metrics for a stream (names as in Kinesis, or "ALL"). */
+  disableEnhancedMonitoring: {
+    path: "/sluice.v1.StreamsService/DisableEnhancedMonitoring" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DisableEnhancedMonitoringRequest): Buffer =>
+      Buffer.from(DisableEnhancedMonitoringRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DisableEnhancedMonitoringRequest =>
+      DisableEnhancedMonitoringRequest.decode(value),
+    responseSerialize: (value: DisableEnhancedMonitoringResponse): Buffer =>
+      Buffer.from(DisableEnhancedMonitoringResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DisableEnhancedMonitoringResponse =>
+      DisableEnhancedMonitoringResponse.decode(value),
+  },
   /** Adds or replaces up to 10 tags (50 per stream). */
   addTagsToStream: {
     path: "/sluice.v1.StreamsService/AddTagsToStream" as const,
@@ -8842,6 +9401,19 @@ export interface StreamsServiceServer extends UntypedServiceImplementation {
   decreaseStreamRetentionPeriod: handleUnaryCall<
     DecreaseStreamRetentionPeriodRequest,
     DecreaseStreamRetentionPeriodResponse
+  >;
+  /**
+   * Turns on shard-level metrics for a stream (names as in Kinesis, or "ALL"); the nodes then
+   * export them per shard on /metrics.
+   */
+  enableEnhancedMonitoring: handleUnaryCall<
+    EnableEnhancedMonitoringRequest,
+    EnableEnhancedMonitoringResponse
+  >;
+  /** Turns off shard-level metrics for a stream (names as in Kinesis, or "ALL"). */
+  disableEnhancedMonitoring: handleUnaryCall<
+    DisableEnhancedMonitoringRequest,
+    DisableEnhancedMonitoringResponse
   >;
   /** Adds or replaces up to 10 tags (50 per stream). */
   addTagsToStream: handleUnaryCall<AddTagsToStreamRequest, AddTagsToStreamResponse>;
@@ -9077,6 +9649,41 @@ export interface StreamsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DecreaseStreamRetentionPeriodResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Turns on shard-level metrics for a stream (names as in Kinesis, or "ALL"); the nodes then
+   * export them per shard on /metrics.
+   */
+  enableEnhancedMonitoring(
+    request: EnableEnhancedMonitoringRequest,
+    callback: (error: ServiceError | null, response: EnableEnhancedMonitoringResponse) => void,
+  ): ClientUnaryCall;
+  enableEnhancedMonitoring(
+    request: EnableEnhancedMonitoringRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EnableEnhancedMonitoringResponse) => void,
+  ): ClientUnaryCall;
+  enableEnhancedMonitoring(
+    request: EnableEnhancedMonitoringRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EnableEnhancedMonitoringResponse) => void,
+  ): ClientUnaryCall;
+  /** Turns off shard-level metrics for a stream (names as in Kinesis, or "ALL"). */
+  disableEnhancedMonitoring(
+    request: DisableEnhancedMonitoringRequest,
+    callback: (error: ServiceError | null, response: DisableEnhancedMonitoringResponse) => void,
+  ): ClientUnaryCall;
+  disableEnhancedMonitoring(
+    request: DisableEnhancedMonitoringRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DisableEnhancedMonitoringResponse) => void,
+  ): ClientUnaryCall;
+  disableEnhancedMonitoring(
+    request: DisableEnhancedMonitoringRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DisableEnhancedMonitoringResponse) => void,
   ): ClientUnaryCall;
   /** Adds or replaces up to 10 tags (50 per stream). */
   addTagsToStream(
