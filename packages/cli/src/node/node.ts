@@ -15,6 +15,7 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { KinesisHttpServer, type StreamsOperations } from "@sluice/gateway";
 import { health } from "@sluice/proto";
 import { GRPC_MESSAGE_BYTES_MAX, SHUTDOWN_DEADLINE_MS, STREAMS_SERVICE_NAME } from "../constants.js";
 import { type AdminBackend, adminServiceDefinition, createAdminService } from "./admin-service.js";
@@ -42,6 +43,11 @@ export interface NodeHost {
     readonly definition: ServiceDefinition;
     readonly implementation: UntypedServiceImplementation;
   }[];
+  /**
+   * The gateway's operations for the Kinesis HTTP API on --http-listen, or undefined until the
+   * gateway exists (the API answers 503 ServiceUnavailable meanwhile).
+   */
+  readonly kinesisOperations?: () => StreamsOperations | undefined;
   /** Adds server reflection for the public services. */
   readonly addReflection?: (server: Server) => void;
   /**
@@ -106,11 +112,31 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
     ),
   );
   await bindGrpc(server, config);
+  // The Kinesis HTTP API listens from the start too, answering 503 ServiceUnavailable (retriable)
+  // until the host's gateway is ready, and again once shutdown begins.
+  const kinesisHttp = new KinesisHttpServer({
+    operations: () => (accepting ? host?.kinesisOperations?.() : undefined),
+  });
+  try {
+    await kinesisHttp.listen(config.httpListen.port, config.httpListen.host);
+  } catch (error) {
+    server.forceShutdown();
+    const where = formatHostPort(config.httpListen);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new StartupError(
+      StartupErrorCode.PortUnavailable,
+      code === "EADDRINUSE"
+        ? `--http-listen ${where}: the port is already in use by another process; stop it or choose another port`
+        : `--http-listen ${where}: cannot listen (${code ?? String(error)})`,
+      { cause: error, retriable: true },
+    );
+  }
 
   try {
     host = await openHost(config, log);
   } catch (error) {
     server.forceShutdown();
+    await kinesisHttp.close(0);
     throw mapOpenError(error, config);
   }
   let metricsServer: HttpServer;
@@ -124,6 +150,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
         : await startMetricsServer(config.metricsListen, () => prometheus.render(), prometheus.contentType);
   } catch (error) {
     server.forceShutdown();
+    await kinesisHttp.close(0);
     await host.shutdown().catch(() => {});
     throw new StartupError(
       StartupErrorCode.PortUnavailable,
@@ -151,6 +178,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
     grpc: formatHostPort(config.grpcListen),
     peer: formatHostPort(config.peerListen),
     metrics: formatHostPort(config.metricsListen),
+    kinesisHttp: formatHostPort(config.httpListen),
     dataDir: config.dataDir,
     peers: Object.fromEntries([...config.peers].map(([id, address]) => [id, formatHostPort(address)])),
     groups: host.backend.groupIds().length,
@@ -176,6 +204,8 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
       const work = (async () => {
         // New calls get UNAVAILABLE from here on; calls in flight finish or fail with the host.
         const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        // New HTTP calls get 503 (accepting is false); calls in flight get a grace period.
+        const httpClosed = kinesisHttp.close();
         healthService.closeWatchers();
         try {
           await openHostRef.shutdown();
@@ -185,6 +215,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
         }
         await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
         server.forceShutdown();
+        await httpClosed;
         await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       })();
       if ((await Promise.race([work, deadline])) === "timeout") {

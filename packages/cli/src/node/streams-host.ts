@@ -188,6 +188,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
         implementation: lazyStreamsService(() => gateway?.streamsService),
       },
     ],
+    kinesisOperations: () => gateway?.operations,
     addReflection: (server) => addReflection(server, log),
     publicReady: metadataStarting.then(() => {
       if (gateway === undefined) throw new Error("the node stopped before its public API was ready");
