@@ -19,7 +19,8 @@
  *    producer with a 5 ms linger sends, rotating over the nodes); delivery latency = receive time
  *    − send time (one clock: the same process sends and receives), p50/p99/p999.
  *
- * Every phase also reports each node's CPU (% of one core, from /proc/<pid>/stat) and resident
+ * Every phase also reports each node's CPU (% of one core, from /proc/<pid>/stat), how long its
+ * main thread waited for a CPU (/proc/<pid>/schedstat: other load on a shared machine), resident
  * memory, and the benchmark process's own CPU, since on a 2-core machine the client competes with
  * the nodes. The targets of issue #5 are printed next to the figures. Prints tables and writes
  * JSON to bench-results/ (git-ignored). Run after `pnpm tsc -b` (scripts/bench-streams does).
@@ -34,6 +35,7 @@ import {
   LatencyRecorder,
   type LatencySummary,
   readProcessStat,
+  readSchedulerStat,
   StreamsCallError,
   shardGroupIds,
   startCluster,
@@ -140,11 +142,13 @@ class ResourceMeter {
   readonly #cluster: TestCluster;
   readonly #startedAt = performance.now();
   readonly #nodeTicks: Map<number, number>;
+  readonly #nodeWaitNs: Map<number, number>;
   readonly #selfCpu = process.cpuUsage();
 
   constructor(cluster: TestCluster) {
     this.#cluster = cluster;
     this.#nodeTicks = new Map(cluster.nodeIds.map((nodeId) => [nodeId, ticksOf(cluster, nodeId)]));
+    this.#nodeWaitNs = new Map(cluster.nodeIds.map((nodeId) => [nodeId, waitNsOf(cluster, nodeId)]));
   }
 
   finish(): Resources {
@@ -157,6 +161,14 @@ class ResourceMeter {
       return {
         node: nodeId,
         cpuPercentOfOneCore: round((100 * ticks) / CLOCK_TICKS_PER_SECOND / elapsedSeconds, 1),
+        // Share of the phase the node's event loop was runnable but waited for a CPU: latency
+        // that other load on the machine adds, not the node's own work.
+        runQueueWaitPercent: round(
+          (100 * (waitNsOf(this.#cluster, nodeId) - (this.#nodeWaitNs.get(nodeId) ?? 0))) /
+            1e9 /
+            elapsedSeconds,
+          1,
+        ),
         rssMiB: round(readProcessStat(pid).rssBytes / 1_048_576, 1),
       };
     });
@@ -167,6 +179,10 @@ class ResourceMeter {
       benchCpuPercentOfOneCore: round((100 * (self.user + self.system)) / 1e6 / elapsedSeconds, 1),
     };
   }
+}
+
+function waitNsOf(cluster: TestCluster, nodeId: number): number {
+  return readSchedulerStat(cluster.process(nodeId).pid ?? 0).waitNs;
 }
 
 function ticksOf(cluster: TestCluster, nodeId: number): number {

@@ -57,7 +57,14 @@ export {
 } from "./lineage-reader.js";
 export type { ExitStatus, NodeProcessOptions, NodeRunResult } from "./node-process.js";
 export { assertCliBuilt, CLI_MAIN_PATH, NodeProcess, runNodeToExit } from "./node-process.js";
-export { type ProcessIo, type ProcessStat, readProcessIo, readProcessStat } from "./proc.js";
+export {
+  type ProcessIo,
+  type ProcessStat,
+  readProcessIo,
+  readProcessStat,
+  readSchedulerStat,
+  type SchedulerStat,
+} from "./proc.js";
 export { type ReadShardOptions, readShard, shardGroupIds } from "./read-shard.js";
 export {
   getRecordsUnthrottled,

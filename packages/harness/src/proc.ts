@@ -39,3 +39,21 @@ export function readProcessIo(pid: number): ProcessIo {
   const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? 0);
   return { writeBytes: field("write_bytes"), writeChars: field("wchar"), readBytes: field("read_bytes") };
 }
+
+export interface SchedulerStat {
+  /** Time the process's main thread ran on a CPU, in nanoseconds. */
+  readonly runNs: number;
+  /** Time it was runnable but waited for a CPU (other load on the machine), in nanoseconds. */
+  readonly waitNs: number;
+  /** Time slices it ran. */
+  readonly timeslices: number;
+}
+
+/**
+ * The scheduler's account of the main thread (/proc/<pid>/schedstat): with `waitNs` a benchmark
+ * tells a slow process from a starved one (on a shared machine, latency spent waiting for a CPU).
+ */
+export function readSchedulerStat(pid: number): SchedulerStat {
+  const [run, wait, slices] = readFileSync(`/proc/${pid}/schedstat`, "utf8").trim().split(" ").map(Number);
+  return { runNs: run ?? 0, waitNs: wait ?? 0, timeslices: slices ?? 0 };
+}
