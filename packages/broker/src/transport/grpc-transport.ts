@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import type { peer } from "@sluice/proto";
+import { peer } from "@sluice/proto";
 import type { NodeId } from "raft-ts";
 import { decodeFrame, encodedMessageBytes, FrameEncoder, type SealedFrame } from "./codec.js";
 import {
@@ -18,8 +18,10 @@ import {
   type ResolvedTransportOptions,
   resolveTransportOptions,
 } from "./options.js";
+import { PeerHttp2Server, type PeerServerCall } from "./peer-server.js";
 import { type GroupMessage, PeerState, type PeerTransport } from "./transport.js";
 import {
+  deserializeRequest,
   envelopeFrame,
   FRAME_HEADROOM_BYTES,
   type InboundRequest,
@@ -33,7 +35,10 @@ import {
  * The PeerTransport over gRPC: one long-lived bidirectional stream from this node to each peer
  * (the peer opens its own stream back), carrying frames of the peer codec. Without channel
  * credentials the client side writes HTTP/2 itself (Http2PeerCall: no copy of a frame between
- * the encoder and the socket); with them it is grpc-js's client. The server side is grpc-js's.
+ * the encoder and the socket); with them it is grpc-js's client. The server side is a
+ * PeerHttp2Server (node:http2 speaking gRPC: frames arrive as views of the received chunks, no
+ * grpc-js reassembly copy), or grpc-js's server when the transport is given one or server
+ * credentials (TLS).
  *
  * Sending: `send` encodes the messages at once into the peer's current frame (so the caller may
  * reuse its buffers) and schedules a flush with setImmediate, so everything every group sends to
@@ -57,6 +62,48 @@ import {
  */
 
 type ServerStream = grpc.ServerDuplexStream<InboundRequest, peer.RaftStreamResponse>;
+
+/** The receiving end of one RaftStream, whichever server accepted it. */
+interface InboundCall {
+  readonly peer: string;
+  onRequest(handler: (request: InboundRequest) => void): void;
+  /** The sender half-closed its side. */
+  onEnd(handler: () => void): void;
+  /** The stream failed or was cancelled by the sender. */
+  onGone(handler: () => void): void;
+  acknowledge(frames: number): void;
+  /** Ends the call with a status (OK: a clean end); nothing is delivered afterwards. */
+  finish(code: grpc.status, details: string): void;
+}
+
+function grpcInboundCall(call: ServerStream): InboundCall {
+  return {
+    peer: call.getPeer(),
+    onRequest: (handler) => call.on("data", handler),
+    onEnd: (handler) => call.on("end", handler),
+    onGone: (handler) => {
+      call.on("error", handler);
+      call.on("cancelled", handler);
+    },
+    acknowledge: (frames) => call.write({ acknowledgedFrames: frames }),
+    finish: (code, details) => {
+      if (code === grpc.status.OK) call.end();
+      else call.emit("error", { code, details });
+    },
+  };
+}
+
+function http2InboundCall(call: PeerServerCall): InboundCall {
+  return {
+    peer: call.peer,
+    onRequest: (handler) => call.onMessage((message) => handler(deserializeRequest(message))),
+    onEnd: (handler) => call.onEnd(handler),
+    onGone: (handler) => call.onCancelled(handler),
+    acknowledge: (frames) =>
+      call.write(peer.RaftStreamResponse.encode({ acknowledgedFrames: frames }).finish()),
+    finish: (code, details) => call.finish({ code, details }),
+  };
+}
 
 interface ReadyFrame {
   readonly frame: SealedFrame;
@@ -107,11 +154,12 @@ class PeerLink {
 export class GrpcPeerTransport implements PeerTransport {
   private readonly options: ResolvedTransportOptions;
   private readonly links = new Map<NodeId, PeerLink>();
-  private readonly server: grpc.Server;
+  /** The server receiving peers' streams: node:http2 (PeerHttp2Server), or grpc-js's. */
+  private readonly server: grpc.Server | PeerHttp2Server;
   private readonly ownsServer: boolean;
   /** Inbound streams by sending node: the newest one is kept, older ones are cancelled. */
-  private readonly inbound = new Map<NodeId, ServerStream>();
-  private readonly pendingStreams = new Set<ServerStream>();
+  private readonly inbound = new Map<NodeId, InboundCall>();
+  private readonly pendingStreams = new Set<InboundCall>();
   private readonly receiveHandlers: ((from: NodeId, messages: readonly GroupMessage[]) => void)[] = [];
   private readonly stateHandlers: ((peer: NodeId, state: PeerState) => void)[] = [];
   private livenessTimer: NodeJS.Timeout | null = null;
@@ -140,16 +188,33 @@ export class GrpcPeerTransport implements PeerTransport {
       this.links.set(id, new PeerLink(id, address, client, o.nodeId, o.maxFrameBytes));
     }
     this.ownsServer = o.server === undefined;
-    this.server =
-      o.server ??
-      new grpc.Server({
-        ...peerServerChannelOptions(o.maxFrameBytes),
-        "grpc.keepalive_time_ms": GRPC_KEEPALIVE_TIME_MS,
-        "grpc.keepalive_timeout_ms": GRPC_KEEPALIVE_TIMEOUT_MS,
+    if (o.server instanceof PeerHttp2Server) {
+      this.server = o.server;
+    } else if (o.server !== undefined || o.serverCredentials !== undefined) {
+      // grpc-js owns TLS: a transport with server credentials keeps grpc-js's server.
+      this.server =
+        o.server ??
+        new grpc.Server({
+          ...peerServerChannelOptions(o.maxFrameBytes),
+          "grpc.keepalive_time_ms": GRPC_KEEPALIVE_TIME_MS,
+          "grpc.keepalive_timeout_ms": GRPC_KEEPALIVE_TIMEOUT_MS,
+        });
+    } else {
+      this.server = new PeerHttp2Server({
+        maxMessageBytes: o.maxFrameBytes + GRPC_MESSAGE_OVERHEAD_BYTES,
+        streamWindowBytes: PEER_STREAM_WINDOW_BYTES,
       });
-    this.server.addService(peerServiceDefinition, {
-      raftStream: (call: ServerStream) => this.acceptStream(call),
-    });
+    }
+    if (this.server instanceof PeerHttp2Server) {
+      this.server.handleStream(raftStreamMethod.path, (call) => this.acceptStream(http2InboundCall(call)));
+    } else {
+      this.server.addService(peerServiceDefinition, {
+        raftStream: (call: ServerStream) => {
+          widenServerReceiveWindow(call, PEER_STREAM_WINDOW_BYTES, 2 * PEER_STREAM_WINDOW_BYTES);
+          this.acceptStream(grpcInboundCall(call));
+        },
+      });
+    }
   }
 
   /** The port the transport's own server is bound to (useful with port 0); 0 before start. */
@@ -230,15 +295,20 @@ export class GrpcPeerTransport implements PeerTransport {
     if (this.closed) throw new TransportClosedError();
     if (this.running) return;
     const o = this.options;
+    const server = this.server;
     if (this.ownsServer && o.listenAddress !== undefined) {
-      const credentials = o.serverCredentials ?? grpc.ServerCredentials.createInsecure();
       const listenAddress = o.listenAddress;
-      this.boundPort = await new Promise<number>((resolve, reject) => {
-        this.server.bindAsync(listenAddress, credentials, (error, port) => {
-          if (error === null) resolve(port);
-          else reject(error);
+      if (server instanceof PeerHttp2Server) {
+        this.boundPort = await server.listen(listenAddress);
+      } else {
+        const credentials = o.serverCredentials ?? grpc.ServerCredentials.createInsecure();
+        this.boundPort = await new Promise<number>((resolve, reject) => {
+          server.bindAsync(listenAddress, credentials, (error, port) => {
+            if (error === null) resolve(port);
+            else reject(error);
+          });
         });
-      });
+      }
     }
     this.running = true;
     for (const link of this.links.values()) this.connect(link);
@@ -257,18 +327,22 @@ export class GrpcPeerTransport implements PeerTransport {
       link.client?.close();
     }
     for (const stream of [...this.inbound.values(), ...this.pendingStreams]) {
-      stream.emit("error", { code: grpc.status.UNAVAILABLE, details: "peer transport closing" });
+      stream.finish(grpc.status.UNAVAILABLE, "peer transport closing");
     }
     this.inbound.clear();
     this.pendingStreams.clear();
-    if (this.ownsServer) {
+    const server = this.server;
+    if (server instanceof PeerHttp2Server) {
+      if (this.ownsServer) await server.close();
+      else server.removeStreamHandler(raftStreamMethod.path);
+    } else if (this.ownsServer) {
       await new Promise<void>((resolve) => {
-        this.server.tryShutdown(() => resolve());
+        server.tryShutdown(() => resolve());
         // Streams still open after a short grace are cut.
-        setTimeout(() => this.server.forceShutdown(), 200).unref();
+        setTimeout(() => server.forceShutdown(), 200).unref();
       });
     } else {
-      this.server.removeService(peerServiceDefinition);
+      server.removeService(peerServiceDefinition);
     }
   }
 
@@ -433,13 +507,12 @@ export class GrpcPeerTransport implements PeerTransport {
 
   // ---- inbound ----
 
-  private acceptStream(call: ServerStream): void {
+  private acceptStream(call: InboundCall): void {
     if (!this.running) {
-      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "peer transport not running" });
+      call.finish(grpc.status.UNAVAILABLE, "peer transport not running");
       return;
     }
     this.pendingStreams.add(call);
-    widenServerReceiveWindow(call, PEER_STREAM_WINDOW_BYTES, 2 * PEER_STREAM_WINDOW_BYTES);
     let from: NodeId = 0;
     let received = 0;
     let ackScheduled = false;
@@ -449,25 +522,24 @@ export class GrpcPeerTransport implements PeerTransport {
       finished = true;
       this.pendingStreams.delete(call);
       if (from !== 0 && this.inbound.get(from) === call) this.inbound.delete(from);
-      if (code === grpc.status.OK) call.end();
-      else call.emit("error", { code, details });
+      call.finish(code, details);
     };
     const refuse = (code: grpc.status, details: string, fields: Record<string, unknown>): void => {
       this.options.logger.warn(`refused a peer stream: ${details}`, { peer: from || undefined, ...fields });
       finish(code, details);
     };
-    call.on("data", (request: InboundRequest) => {
+    call.onRequest((request: InboundRequest) => {
       if (finished) return;
       if (request.error !== null) {
         refuse(grpc.status.INVALID_ARGUMENT, `malformed request: ${request.error}`, {
-          remote: call.getPeer(),
+          remote: call.peer,
         });
         return;
       }
       if (from === 0) {
         if (request.clusterId !== this.options.clusterId) {
           refuse(grpc.status.FAILED_PRECONDITION, "wrong cluster id", {
-            remote: call.getPeer(),
+            remote: call.peer,
             theirClusterId: request.clusterId,
             ourClusterId: this.options.clusterId,
             theirNodeId: request.fromNodeId,
@@ -476,7 +548,7 @@ export class GrpcPeerTransport implements PeerTransport {
         }
         if (!this.links.has(request.fromNodeId)) {
           refuse(grpc.status.FAILED_PRECONDITION, `unknown node id ${request.fromNodeId}`, {
-            remote: call.getPeer(),
+            remote: call.peer,
             knownPeers: [...this.links.keys()],
           });
           return;
@@ -486,7 +558,7 @@ export class GrpcPeerTransport implements PeerTransport {
         const previous = this.inbound.get(from);
         this.inbound.set(from, call);
         // The sender reconnected: its old stream is dead or about to be.
-        previous?.emit("error", { code: grpc.status.CANCELLED, details: "superseded by a newer stream" });
+        previous?.finish(grpc.status.CANCELLED, "superseded by a newer stream");
       } else if (request.fromNodeId !== 0 && request.fromNodeId !== from) {
         refuse(grpc.status.INVALID_ARGUMENT, "node id changed within a stream", {
           theirNodeId: request.fromNodeId,
@@ -522,12 +594,11 @@ export class GrpcPeerTransport implements PeerTransport {
         ackScheduled = true;
         setImmediate(() => {
           ackScheduled = false;
-          if (!finished) call.write({ acknowledgedFrames: received });
+          if (!finished) call.acknowledge(received);
         });
       }
     });
-    call.on("error", () => finish(grpc.status.CANCELLED, "stream error"));
-    call.on("end", () => finish(grpc.status.OK, "sender ended the stream"));
-    call.on("cancelled", () => finish(grpc.status.CANCELLED, "cancelled"));
+    call.onGone(() => finish(grpc.status.CANCELLED, "stream error or cancelled"));
+    call.onEnd(() => finish(grpc.status.OK, "sender ended the stream"));
   }
 }

@@ -10,6 +10,7 @@ import {
   RECONNECT_BACKOFF_MS_MIN,
 } from "./constants.js";
 import { InvalidTransportOptionsError } from "./errors.js";
+import type { PeerHttp2Server } from "./peer-server.js";
 
 /** Fields are structured so the node's JSON logger fits; `msg` is one clear sentence. */
 export interface TransportLogger {
@@ -31,9 +32,12 @@ export interface GrpcPeerTransportOptions {
   readonly peers: ReadonlyMap<NodeId, string>;
   /**
    * An existing server to add the peer service to; the transport then neither binds nor shuts it
-   * down. Its `grpc.max_receive_message_length` must admit frames: see `peerServerChannelOptions`.
+   * down. A PeerHttp2Server (node:http2, no copy of received frames) is what a node should use;
+   * a grpc-js server still works (its `grpc.max_receive_message_length` must admit frames: see
+   * `peerServerChannelOptions`). Without one, the transport binds its own PeerHttp2Server, or a
+   * grpc-js server when `serverCredentials` are given.
    */
-  readonly server?: grpc.Server;
+  readonly server?: grpc.Server | PeerHttp2Server;
   /** Bytes queued for one peer before `send` returns false. @default PEER_QUEUE_BYTES_MAX */
   readonly maxQueuedBytesPerPeer?: number;
   /** Largest frame; a single message larger than this is refused. @default PEER_FRAME_BYTES_MAX */
@@ -52,7 +56,10 @@ export interface GrpcPeerTransportOptions {
    * @default undefined (insecure)
    */
   readonly channelCredentials?: grpc.ChannelCredentials;
-  /** Used only when the transport binds its own server. @default grpc.ServerCredentials.createInsecure() */
+  /**
+   * Used only when the transport binds its own server; given, that server is grpc-js's (TLS).
+   * @default undefined (insecure, node:http2)
+   */
   readonly serverCredentials?: grpc.ServerCredentials;
   /** @default warnings to stderr, info dropped */
   readonly logger?: TransportLogger;
@@ -65,7 +72,7 @@ export interface ResolvedTransportOptions {
   readonly clusterId: string;
   readonly listenAddress: string | undefined;
   readonly peers: ReadonlyMap<NodeId, string>;
-  readonly server: grpc.Server | undefined;
+  readonly server: grpc.Server | PeerHttp2Server | undefined;
   readonly maxQueuedBytesPerPeer: number;
   readonly maxFrameBytes: number;
   readonly livenessIntervalMs: number;

@@ -1,0 +1,442 @@
+/**
+ * The peer port served by `node:http2` directly, speaking gRPC's wire protocol itself: the
+ * receiving half of the peer transport (RaftStream) and any unary gRPC service the node hosts on
+ * the same port (the gateway's ForwardService), for grpc-js clients and for Http2PeerCall alike.
+ *
+ * Why not grpc-js's server: it copies every received message into a new buffer (Buffer.concat of
+ * its chunks, even a message that arrived in one chunk) and passes it through a promise-based
+ * interceptor stack, and it pins the HTTP/2 receive window at 64 KiB. Here a message that arrives
+ * within one DATA chunk is handed on as a view of that chunk (no copy); one spread over several
+ * chunks is copied once into a buffer of its exact size, allocated when its length prefix
+ * arrives; and every stream gets `streamWindowBytes` of receive window from the start (its
+ * connection twice that), so a sender of large frames never waits a round trip for a window
+ * update.
+ *
+ * What is not implemented, because peers do not use it: compression (a compressed message fails
+ * the call with UNIMPLEMENTED), TLS (a transport given server credentials keeps grpc-js's server),
+ * `grpc-timeout` (the client enforces its own deadline and cancels; the handler's answer is then
+ * dropped), metadata beyond the method path, server streaming of unary services.
+ *
+ * Buffer ownership: a message handed to a handler may be a view of Node's socket read buffer;
+ * whoever keeps a part of it (Raft entries decoded from a frame) keeps that buffer alive, and
+ * must not modify it.
+ */
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { status as GrpcStatus, type ServiceDefinition } from "@grpc/grpc-js";
+import { GRPC_MESSAGE_OVERHEAD_BYTES, PEER_FRAME_BYTES_MAX, PEER_STREAM_WINDOW_BYTES } from "./constants.js";
+import { TransportClosedError } from "./errors.js";
+import { GRPC_MESSAGE_PREFIX_BYTES } from "./wire.js";
+
+const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE } =
+  http2.constants;
+
+/** Bytes of HTTP/2 state (buffered outbound data, headers) a session may hold, in MiB. */
+const SESSION_MEMORY_MIB_MAX = 256;
+/** How long `close` waits for open calls to finish before cutting their connections, in ms. */
+const CLOSE_GRACE_MS = 200;
+
+export interface PeerHttp2ServerOptions {
+  /** Largest gRPC message accepted, in bytes. @default PEER_FRAME_BYTES_MAX + GRPC_MESSAGE_OVERHEAD_BYTES */
+  readonly maxMessageBytes?: number;
+  /** Receive window of each stream, in bytes; its connection gets twice as much. @default PEER_STREAM_WINDOW_BYTES */
+  readonly streamWindowBytes?: number;
+}
+
+/** A status to end a call with: gRPC's code and a sentence for the other side. */
+export interface CallStatus {
+  readonly code: GrpcStatus;
+  readonly details: string;
+}
+
+/**
+ * One server call on a gRPC stream: the messages as they arrive, responses, and its end. Events:
+ * 'message' (Buffer: one message's bytes, without the gRPC prefix), 'end' (the client half-closed),
+ * 'cancelled' (the client reset the stream or the connection went away). Nothing is emitted after
+ * `finish` or 'cancelled'.
+ */
+export class PeerServerCall {
+  readonly path: string;
+  /** `address:port` of the client. */
+  readonly peer: string;
+  private readonly stream: http2.ServerHttp2Stream;
+  private readonly maxMessageBytes: number;
+  private headersSent = false;
+  private finished = false;
+  private finalStatus: CallStatus | null = null;
+  private messageHandler: (message: Buffer) => void = () => {};
+  private endHandler: () => void = () => {};
+  private cancelHandler: () => void = () => {};
+  /** The message being reassembled from several chunks (exact size), and its bytes so far. */
+  private partial: Buffer | null = null;
+  private partialFilled = 0;
+  /** A length prefix split across chunks. */
+  private prefix = Buffer.alloc(GRPC_MESSAGE_PREFIX_BYTES);
+  private prefixFilled = 0;
+
+  constructor(stream: http2.ServerHttp2Stream, path: string, peer: string, maxMessageBytes: number) {
+    this.stream = stream;
+    this.path = path;
+    this.peer = peer;
+    this.maxMessageBytes = maxMessageBytes;
+    stream.on("data", (chunk: Buffer) => this.receive(chunk));
+    stream.on("end", () => {
+      if (this.finished) return;
+      if (this.partial !== null || this.prefixFilled > 0) {
+        this.finish({ code: GrpcStatus.INTERNAL, details: "the request ended inside a message" });
+        return;
+      }
+      this.endHandler();
+    });
+    stream.on("wantTrailers", () => {
+      const status = this.finalStatus ?? { code: GrpcStatus.OK, details: "" };
+      stream.sendTrailers(statusHeaders(status));
+    });
+    stream.on("error", () => {}); // a reset arrives as 'close' too
+    stream.on("close", () => {
+      if (this.finished) return;
+      this.finished = true;
+      this.cancelHandler();
+    });
+  }
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  onMessage(handler: (message: Buffer) => void): void {
+    this.messageHandler = handler;
+  }
+
+  onEnd(handler: () => void): void {
+    this.endHandler = handler;
+  }
+
+  onCancelled(handler: () => void): void {
+    this.cancelHandler = handler;
+  }
+
+  /**
+   * Writes one response message (`body` is its protobuf bytes); returns false when the stream's
+   * buffer is full (the caller may wait for nothing: responses here are small and few).
+   */
+  write(body: Uint8Array): boolean {
+    if (this.finished || this.stream.destroyed) return false;
+    this.sendHeaders();
+    const message = Buffer.allocUnsafe(GRPC_MESSAGE_PREFIX_BYTES + body.byteLength);
+    message[0] = 0;
+    message.writeUInt32BE(body.byteLength, 1);
+    message.set(body, GRPC_MESSAGE_PREFIX_BYTES);
+    return this.stream.write(message);
+  }
+
+  /** Ends the call with `status` (trailers; a trailers-only response when nothing was sent). */
+  finish(status: CallStatus): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.partial = null;
+    if (this.stream.destroyed) return;
+    if (!this.headersSent) {
+      this.headersSent = true;
+      this.stream.respond(
+        {
+          [HTTP2_HEADER_STATUS]: 200,
+          [HTTP2_HEADER_CONTENT_TYPE]: "application/grpc+proto",
+          ...statusHeaders(status),
+        },
+        { endStream: true },
+      );
+    } else {
+      this.finalStatus = status;
+      this.stream.end();
+    }
+    // Whatever the client still sends is not wanted: stop reading so its window does not matter.
+    this.stream.removeAllListeners("data");
+    this.stream.resume();
+  }
+
+  private sendHeaders(): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
+    this.stream.respond(
+      { [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: "application/grpc+proto" },
+      { waitForTrailers: true },
+    );
+  }
+
+  /** Splits `chunk` into messages: views where a message lies within it, copies otherwise. */
+  private receive(chunk: Buffer): void {
+    let position = 0;
+    while (position < chunk.length && !this.finished) {
+      const partial = this.partial;
+      if (partial !== null) {
+        const take = Math.min(partial.length - this.partialFilled, chunk.length - position);
+        chunk.copy(partial, this.partialFilled, position, position + take);
+        this.partialFilled += take;
+        position += take;
+        if (this.partialFilled === partial.length) {
+          this.partial = null;
+          this.messageHandler(partial);
+        }
+        continue;
+      }
+      let length: number;
+      if (this.prefixFilled === 0 && chunk.length - position >= GRPC_MESSAGE_PREFIX_BYTES) {
+        if (!this.checkPrefix(chunk[position] as number, chunk.readUInt32BE(position + 1))) return;
+        length = chunk.readUInt32BE(position + 1);
+        position += GRPC_MESSAGE_PREFIX_BYTES;
+      } else {
+        const take = Math.min(GRPC_MESSAGE_PREFIX_BYTES - this.prefixFilled, chunk.length - position);
+        chunk.copy(this.prefix, this.prefixFilled, position, position + take);
+        this.prefixFilled += take;
+        position += take;
+        if (this.prefixFilled < GRPC_MESSAGE_PREFIX_BYTES) return;
+        this.prefixFilled = 0;
+        if (!this.checkPrefix(this.prefix[0] as number, this.prefix.readUInt32BE(1))) return;
+        length = this.prefix.readUInt32BE(1);
+      }
+      if (chunk.length - position >= length) {
+        const message = chunk.subarray(position, position + length);
+        position += length;
+        this.messageHandler(message);
+      } else {
+        this.partial = Buffer.allocUnsafe(length);
+        this.partialFilled = 0;
+      }
+    }
+  }
+
+  private checkPrefix(flags: number, length: number): boolean {
+    if (flags !== 0) {
+      this.finish({ code: GrpcStatus.UNIMPLEMENTED, details: "compressed messages are not supported here" });
+      return false;
+    }
+    if (length > this.maxMessageBytes) {
+      this.finish({
+        code: GrpcStatus.RESOURCE_EXHAUSTED,
+        details: `message of ${length} bytes exceeds the limit of ${this.maxMessageBytes}`,
+      });
+      return false;
+    }
+    return true;
+  }
+}
+
+function statusHeaders(status: CallStatus): http2.OutgoingHttpHeaders {
+  return { "grpc-status": String(status.code), "grpc-message": percentEncode(status.details) };
+}
+
+/** gRPC's encoding of grpc-message: UTF-8, with '%' and bytes outside 0x20-0x7E as %XX. */
+function percentEncode(text: string): string {
+  if (/^[\x20-\x24\x26-\x7e]*$/.test(text)) return text;
+  let encoded = "";
+  for (const byte of Buffer.from(text, "utf8")) {
+    encoded +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return encoded;
+}
+
+/** A unary handler as grpc-js declares them: the server calls it with `{ request }` and a callback. */
+type UnaryHandler = (
+  call: { readonly request: unknown },
+  callback: (error: { code?: number; details?: string; message?: string } | null, value?: unknown) => void,
+) => void;
+
+interface UnaryMethod {
+  readonly deserialize: (bytes: Buffer) => unknown;
+  readonly serialize: (value: unknown) => Buffer;
+  readonly handler: UnaryHandler;
+}
+
+export class PeerHttp2Server {
+  private readonly server: http2.Http2Server;
+  private readonly maxMessageBytes: number;
+  private readonly streamWindowBytes: number;
+  private readonly streamHandlers = new Map<string, (call: PeerServerCall) => void>();
+  private readonly unaryMethods = new Map<string, UnaryMethod>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private listening = false;
+  private closed = false;
+  private boundPort = 0;
+
+  constructor(options: PeerHttp2ServerOptions = {}) {
+    this.maxMessageBytes = options.maxMessageBytes ?? PEER_FRAME_BYTES_MAX + GRPC_MESSAGE_OVERHEAD_BYTES;
+    this.streamWindowBytes = options.streamWindowBytes ?? PEER_STREAM_WINDOW_BYTES;
+    if (!Number.isSafeInteger(this.maxMessageBytes) || this.maxMessageBytes <= 0) {
+      throw new RangeError(`maxMessageBytes must be a positive integer, got ${this.maxMessageBytes}`);
+    }
+    if (
+      !Number.isSafeInteger(this.streamWindowBytes) ||
+      this.streamWindowBytes < 65_535 ||
+      this.streamWindowBytes * 2 >= 2 ** 31
+    ) {
+      throw new RangeError(`streamWindowBytes must be in [65535, 2^30), got ${this.streamWindowBytes}`);
+    }
+    this.server = http2.createServer({
+      settings: { initialWindowSize: this.streamWindowBytes, enablePush: false },
+      maxSessionMemory: SESSION_MEMORY_MIB_MAX,
+    });
+    this.server.on("session", (session) => {
+      this.sessions.add(session);
+      session.on("close", () => this.sessions.delete(session));
+      session.on("error", () => {}); // its streams report what matters
+      try {
+        session.setLocalWindowSize(2 * this.streamWindowBytes);
+      } catch {
+        // A session closing already.
+      }
+    });
+    this.server.on("stream", (stream, headers) => this.dispatch(stream, headers));
+  }
+
+  /** The bound port (useful with port 0); 0 before `listen`. */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Serves the bidirectional stream method at `path` with `handler` (one call per stream). */
+  handleStream(path: string, handler: (call: PeerServerCall) => void): void {
+    this.streamHandlers.set(path, handler);
+  }
+
+  removeStreamHandler(path: string): void {
+    this.streamHandlers.delete(path);
+  }
+
+  /**
+   * Serves the unary methods of a grpc-js service definition (such as a ts-proto generated
+   * `forward.ForwardServiceService`) with an implementation object of the same shape grpc-js
+   * takes; each handler is called with `{ request }` and a callback. Streaming methods of the
+   * definition are not served (UNIMPLEMENTED).
+   */
+  addUnaryService(definition: ServiceDefinition, implementation: object): void {
+    const handlers = implementation as Record<string, unknown>;
+    for (const [name, method] of Object.entries(definition)) {
+      if (method.requestStream || method.responseStream) continue;
+      const handler = handlers[name] ?? handlers[method.originalName ?? ""];
+      if (typeof handler !== "function") throw new TypeError(`no handler for ${method.path}`);
+      this.unaryMethods.set(method.path, {
+        deserialize: method.requestDeserialize as (bytes: Buffer) => unknown,
+        serialize: method.responseSerialize as (value: unknown) => Buffer,
+        handler: handler as UnaryHandler,
+      });
+    }
+  }
+
+  /** Binds `host:port`; resolves with the port bound. */
+  async listen(address: string): Promise<number> {
+    if (this.closed) throw new TransportClosedError();
+    if (this.listening) throw new Error("the peer server is already listening");
+    const separator = address.lastIndexOf(":");
+    const host = address.slice(0, separator).replace(/^\[(.*)\]$/, "$1");
+    const port = Number(address.slice(separator + 1));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      this.server.once("error", onError);
+      this.server.listen(port, host, () => {
+        this.server.off("error", onError);
+        resolve();
+      });
+    });
+    this.listening = true;
+    this.boundPort = (this.server.address() as AddressInfo).port;
+    return this.boundPort;
+  }
+
+  /** Stops accepting, gives open calls a short grace, then cuts every connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const session of this.sessions) session.close();
+    const timer = setTimeout(() => {
+      for (const session of this.sessions) session.destroy();
+    }, CLOSE_GRACE_MS);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  private dispatch(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    const path = String(headers[HTTP2_HEADER_PATH] ?? "");
+    const socket = stream.session?.socket;
+    const peer = socket === undefined ? "unknown" : `${socket.remoteAddress}:${socket.remotePort}`;
+    const call = new PeerServerCall(stream, path, peer, this.maxMessageBytes);
+    const contentType = String(headers[HTTP2_HEADER_CONTENT_TYPE] ?? "");
+    if (headers[HTTP2_HEADER_METHOD] !== "POST" || !contentType.startsWith("application/grpc")) {
+      stream.respond({ [HTTP2_HEADER_STATUS]: 415 }, { endStream: true });
+      return;
+    }
+    if (this.closed) {
+      call.finish({ code: GrpcStatus.UNAVAILABLE, details: "the peer server is closing" });
+      return;
+    }
+    const streamHandler = this.streamHandlers.get(path);
+    if (streamHandler !== undefined) {
+      streamHandler(call);
+      return;
+    }
+    const unary = this.unaryMethods.get(path);
+    if (unary === undefined) {
+      call.finish({ code: GrpcStatus.UNIMPLEMENTED, details: `no method ${path} on the peer port` });
+      return;
+    }
+    this.serveUnary(call, unary);
+  }
+
+  private serveUnary(call: PeerServerCall, method: UnaryMethod): void {
+    let request: Buffer | null = null;
+    call.onMessage((message) => {
+      if (request !== null) {
+        call.finish({ code: GrpcStatus.UNIMPLEMENTED, details: "a unary method takes one request" });
+        return;
+      }
+      request = message;
+    });
+    call.onEnd(() => {
+      if (request === null) {
+        call.finish({ code: GrpcStatus.UNIMPLEMENTED, details: "a unary method takes one request" });
+        return;
+      }
+      let decoded: unknown;
+      try {
+        decoded = method.deserialize(request);
+      } catch (error) {
+        call.finish({
+          code: GrpcStatus.INTERNAL,
+          details: `undecodable request: ${(error as Error).message}`,
+        });
+        return;
+      }
+      try {
+        method.handler({ request: decoded }, (error, value) => {
+          if (call.isFinished) return; // cancelled meanwhile
+          if (error !== null && error !== undefined) {
+            call.finish({
+              code: typeof error.code === "number" ? error.code : GrpcStatus.UNKNOWN,
+              details: error.details ?? error.message ?? "",
+            });
+            return;
+          }
+          let body: Buffer;
+          try {
+            body = method.serialize(value);
+          } catch (serializeError) {
+            call.finish({
+              code: GrpcStatus.INTERNAL,
+              details: `unserializable response: ${(serializeError as Error).message}`,
+            });
+            return;
+          }
+          call.write(body);
+          call.finish({ code: GrpcStatus.OK, details: "" });
+        });
+      } catch (error) {
+        call.finish({ code: GrpcStatus.UNKNOWN, details: `handler threw: ${(error as Error).message}` });
+      }
+    });
+  }
+}
