@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { Broker, GrpcPeerTransport, peerServerChannelOptions, transportConstants } from "@sluice/broker";
+import { Broker, GrpcPeerTransport, PeerHttp2Server } from "@sluice/broker";
 import { Gateway, GrpcPeerForwarder } from "@sluice/gateway";
 import { MetadataService, MetadataStateMachine } from "@sluice/metadata";
 import { forward, streams } from "@sluice/proto";
@@ -38,11 +38,9 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   for (const [nodeId, address] of config.peers) peerAddresses.set(nodeId, formatHostPort(address));
   const otherPeers = new Map([...peerAddresses].filter(([nodeId]) => nodeId !== config.nodeId));
 
-  const peerServer = new grpc.Server({
-    ...peerServerChannelOptions(transportConstants.PEER_FRAME_BYTES_MAX),
-    "grpc.keepalive_time_ms": transportConstants.GRPC_KEEPALIVE_TIME_MS,
-    "grpc.keepalive_timeout_ms": transportConstants.GRPC_KEEPALIVE_TIMEOUT_MS,
-  });
+  // node:http2 speaking gRPC (Raft streams without grpc-js's copy of every frame; ForwardService
+  // as unary gRPC for the peers' grpc-js clients).
+  const peerServer = new PeerHttp2Server();
   const transport = new GrpcPeerTransport({
     nodeId: config.nodeId,
     clusterId: config.clusterId,
@@ -89,7 +87,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   let gateway: Gateway | undefined;
   let metadata: MetadataService | undefined;
   const forwarder = new GrpcPeerForwarder(peerAddresses);
-  peerServer.addService(
+  peerServer.addUnaryService(
     forward.ForwardServiceService,
     lazyForwardService(
       () => gateway?.forwardService,
@@ -106,7 +104,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
       await broker.shutdown();
     } finally {
       await transport.close();
-      await new Promise<void>((resolve) => peerServer.tryShutdown(() => resolve()));
+      await peerServer.close();
       // A start still waiting for a quorum gives up at its next check; do not wait for it longer.
       await Promise.race([
         metadataStarting.catch(() => {}),
@@ -116,7 +114,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     }
   };
   try {
-    await bindServer(peerServer, formatHostPort(config.peerListen));
+    await peerServer.listen(formatHostPort(config.peerListen));
     await transport.start();
   } catch (error) {
     await closeAll().catch(() => {});
@@ -275,15 +273,6 @@ function lazyForwardService(
       );
     },
   };
-}
-
-function bindServer(server: grpc.Server, address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, port) => {
-      if (error === null) resolve(port);
-      else reject(error);
-    });
-  });
 }
 
 /** Where the .proto files are: the checkout's proto/ folder, found by walking up from here. */
