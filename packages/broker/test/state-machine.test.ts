@@ -62,8 +62,10 @@ afterEach(async () => {
 });
 
 /** A cluster whose nodes give group 0 a KvMachine each (the latest per node is in `machines`). */
-async function startCluster(): Promise<{ cluster: TestCluster; machines: Map<NodeId, KvMachine> }> {
-  const started = await TestCluster.start({ leaderBalance: false }, []);
+async function startCluster(
+  options: { appendTimeoutMs?: number } = {},
+): Promise<{ cluster: TestCluster; machines: Map<NodeId, KvMachine> }> {
+  const started = await TestCluster.start({ leaderBalance: false, ...options }, []);
   cluster = started;
   const machines = new Map<NodeId, KvMachine>();
   for (const id of VOTERS) await openNode(started, machines, id);
@@ -208,6 +210,23 @@ describe("state-machine groups", () => {
     await follower.readBarrier(GROUP);
     expect(seen.length).toBe(count);
   });
+
+  it("a read barrier begun as its leader dies is answered by the next leader, not left to its deadline", async () => {
+    // With a one-minute deadline, only a barrier asked again of the new leader ends within the test's timeout.
+    const { cluster } = await startCluster({ appendTimeoutMs: 60_000 });
+    const leader = await cluster.waitForLeader(GROUP);
+    await proposeMany(leader, 0, 5);
+    const follower = cluster.running().find((b) => b.nodeId !== leader.nodeId) as Broker;
+    await cluster.kill(leader.nodeId);
+    // The follower still names the dead node as leader: its ReadIndex request goes nowhere.
+    const barrier = follower.readBarrier(GROUP);
+    const successor = await cluster.waitForLeader(GROUP, 5_000);
+    expect(successor.nodeId).not.toBe(leader.nodeId);
+    await barrier;
+    expect(follower.groupStatus(GROUP).appliedIndex).toBeGreaterThanOrEqual(
+      successor.groupStatus(GROUP).commitIndex - 1,
+    );
+  }, 15_000);
 
   it("quiesces when idle, and a graceful shutdown of its leader hands the group over", async () => {
     const { cluster, machines } = await startCluster();

@@ -956,8 +956,21 @@ export class MultiRaftHost {
             // A handler's failure is its own; the loop must go on.
           }
         }
+        if (leader !== NONE && replica.reads.size > 0) this.reissueReads(replica);
       }
     }
+  }
+
+  /** Asks the (new) leader again for the read indexes the old one never answered. */
+  private reissueReads(replica: Replica): void {
+    for (const context of replica.reads.unanswered()) {
+      try {
+        replica.node.readIndex(context);
+      } catch {
+        // Leadership moved again before this ran: the next leader change asks once more.
+      }
+    }
+    this.touch(replica, true);
   }
 
   // ---- stop ------------------------------------------------------------------------------------------

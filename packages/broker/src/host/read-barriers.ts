@@ -55,6 +55,17 @@ export class ReadBarriers {
     }
   }
 
+  /**
+   * The contexts of the barriers no leader has answered yet. Raft drops a ReadIndex request when
+   * leadership changes; the host asks the new leader again with the same context, so a barrier
+   * made during an election waits for the election, not for its deadline.
+   */
+  unanswered(): Buffer[] {
+    const contexts: Buffer[] = [];
+    for (const [key, read] of this.pending) if (read.index < 0) contexts.push(Buffer.from(key, "latin1"));
+    return contexts;
+  }
+
   /** Resolves the barriers whose read index is applied. */
   release(appliedIndex: number): void {
     if (this.pending.size === 0) return;
