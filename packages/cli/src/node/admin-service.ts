@@ -294,7 +294,7 @@ export function createAdminService(
     groupStatus: unary<admin.GroupStatusRequest, admin.GroupStatusResponse>(
       "GroupStatus",
       (request, host) => {
-        checkGroupId(request.groupId);
+        checkGroupId(request.groupId, true);
         const status = host.groupStatus(request.groupId);
         return {
           groupId: request.groupId,
@@ -349,7 +349,7 @@ export function createAdminService(
     transferLeader: unary<admin.TransferLeaderRequest, admin.TransferLeaderResponse>(
       "TransferLeader",
       (request, host) => {
-        checkGroupId(request.groupId);
+        checkGroupId(request.groupId, true);
         if (request.toNodeId === 0) throw new InvalidArgument("to_node_id is required");
         host.transferLeader(request.groupId, request.toNodeId);
         return {};
@@ -358,8 +358,11 @@ export function createAdminService(
   };
 }
 
-function checkGroupId(groupId: number): void {
-  if (!Number.isInteger(groupId) || groupId < 1) throw new InvalidArgument("group_id must be 1 or more");
+/** Shard and admin-made groups are 1 or more; `withMetadata` also admits group 0 (status, transfers). */
+function checkGroupId(groupId: number, withMetadata = false): void {
+  const min = withMetadata ? 0 : 1;
+  if (!Number.isInteger(groupId) || groupId < min)
+    throw new InvalidArgument(`group_id must be ${min} or more`);
 }
 
 /** gRPC status for each stable error code of the host; anything else is INTERNAL or UNAVAILABLE. */
