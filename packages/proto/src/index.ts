@@ -5,6 +5,7 @@
  */
 export * as errors from "./gen/sluice/v1/errors.js";
 export * as streams from "./gen/sluice/v1/streams.js";
+export * as groups from "./gen/sluice/v1/groups.js";
 
 /** The protobuf package of the public API. */
 export const PUBLIC_API_PACKAGE = "sluice.v1";
