@@ -102,7 +102,16 @@ export interface KinesisHttpHandlerOptions {
   readonly clock?: () => number;
 }
 
-export type KinesisHttpHandler = (req: HttpRequestLike, res: HttpResponseLike) => void;
+/**
+ * Handles one request. `abandonBody`, when given, is called after an answer sent before the body
+ * was read to its end (413): it must stop the client sending the rest (HTTP/2: reset the stream
+ * once the answer is flushed). Without it the answer says `Connection: close` (HTTP/1.1).
+ */
+export type KinesisHttpHandler = (
+  req: HttpRequestLike,
+  res: HttpResponseLike,
+  abandonBody?: () => void,
+) => void;
 
 const REQUEST_ID_HEADER = "x-amzn-RequestId";
 const ERROR_TYPE_HEADER = "x-amzn-ErrorType";
@@ -124,7 +133,7 @@ export function createKinesisHttpHandler(options: KinesisHttpHandlerOptions): Ki
   const clock = options.clock ?? Date.now;
   const streaming = options.streamingOperations ?? {};
 
-  return (req, res) => {
+  return (req, res, abandonBody) => {
     const startedAtMs = clock();
     const requestId = randomUUID();
     let operationName = "unknown";
@@ -143,15 +152,13 @@ export function createKinesisHttpHandler(options: KinesisHttpHandlerOptions): Ki
       res.setHeader(ERROR_TYPE_HEADER, name);
       res.setHeader("Content-Type", responseType);
       res.setHeader("Content-Length", body.length);
-      if (
-        error instanceof KinesisHttpError &&
-        error.code === HttpErrorCode.BodyTooLarge &&
-        req.httpVersionMajor < 2
-      ) {
+      const abandoned = error instanceof KinesisHttpError && error.code === HttpErrorCode.BodyTooLarge;
+      if (abandoned && abandonBody === undefined) {
         // The rest of the body is not read: the connection cannot carry another request.
         res.setHeader("Connection", "close");
       }
       res.end(body);
+      if (abandoned) abandonBody?.();
     };
 
     (async () => {

@@ -86,11 +86,11 @@ export class KinesisHttpServer {
       { settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS } },
       (req, res) => {
         req.setTimeout(requestTimeoutMs, () => req.stream.close(http2.constants.NGHTTP2_CANCEL));
-        // A response sent before the body was read (413): stop the client sending the rest.
-        res.on("finish", () => {
-          if (!req.complete && !req.stream.destroyed) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        // An answer sent before the body was read (413): reset the stream once it is flushed,
+        // so the client stops sending the rest.
+        handle(req as unknown as HttpRequestLike, res as unknown as HttpResponseLike, () => {
+          if (!req.stream.destroyed) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
         });
-        handle(req as unknown as HttpRequestLike, res as unknown as HttpResponseLike);
       },
     );
     this.http2.setTimeout(keepAliveTimeoutMs);
