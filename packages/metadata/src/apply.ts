@@ -33,6 +33,8 @@ import {
   ZONE_LENGTH_MAX,
 } from "./constants.js";
 import { MetadataErrorCode } from "./errors.js";
+import { applyGroupCommand } from "./groups/apply.js";
+import { GROUP_COMMAND_TYPES } from "./groups/commands.js";
 import { HASH_KEY_MAX, splitHashKeySpace } from "./hash-range.js";
 import { placeReplicas } from "./placement.js";
 import { applyOperations, planScaleRound, type ReshardOperation } from "./reshard-plan.js";
@@ -96,6 +98,7 @@ export function applyCommand(state: MetadataState, command: unknown): ApplyOutco
   try {
     const input = record(command, "command");
     const type = input.type;
+    if (typeof type === "string" && GROUP_COMMAND_TYPES.has(type)) return applyGroupCommand(state, input);
     const handler = typeof type === "string" && Object.hasOwn(HANDLERS, type) ? HANDLERS[type] : undefined;
     if (handler === undefined) invalid(`unknown command type ${JSON.stringify(type)}`);
     return handler(state, input);

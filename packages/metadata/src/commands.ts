@@ -7,6 +7,7 @@
  */
 import { COMMAND_BYTES_MAX } from "./constants.js";
 import { MetadataErrorCode } from "./errors.js";
+import type { GroupCommand } from "./groups/commands.js";
 import type { ConsumerStatus, NodeInfo, StreamMode, StreamStatus } from "./state.js";
 
 export type MetadataCommand =
@@ -134,7 +135,9 @@ export type MetadataCommand =
       readonly round: number;
       readonly endingIndexes: Readonly<Record<string, number>>;
       readonly nowMs: number;
-    };
+    }
+  /** Consumer groups: JoinGroup, GroupHeartbeat, GroupCheckpoint, LeaveGroup, ExpireGroupMembers. */
+  | GroupCommand;
 
 export type MetadataCommandType = MetadataCommand["type"];
 

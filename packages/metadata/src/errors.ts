@@ -33,6 +33,12 @@ export const MetadataErrorCode = {
   MetadataUnavailable: "METADATA_UNAVAILABLE",
   /** The proposal may or may not have been applied (leader lost, deadline passed). Retriable. */
   MetadataTimeout: "METADATA_TIMEOUT",
+  /** No consumer group by that name for the stream (a member must join first). */
+  ConsumerGroupNotFound: "CONSUMER_GROUP_NOT_FOUND",
+  /** The member is not in the group (expired after its session timeout, or left): join again. */
+  GroupMemberNotFound: "GROUP_MEMBER_NOT_FOUND",
+  /** The member does not hold the shard's lease at that epoch: stop processing the shard. */
+  LeaseLost: "LEASE_LOST",
 } as const;
 export type MetadataErrorCode = (typeof MetadataErrorCode)[keyof typeof MetadataErrorCode];
 
@@ -131,6 +137,28 @@ export class MetadataTimeoutError extends MetadataError {
   }
 }
 
+export class ConsumerGroupNotFoundError extends MetadataError {
+  override readonly name = "ConsumerGroupNotFoundError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(MetadataErrorCode.ConsumerGroupNotFound, message, false, options);
+  }
+}
+
+export class GroupMemberNotFoundError extends MetadataError {
+  override readonly name = "GroupMemberNotFoundError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(MetadataErrorCode.GroupMemberNotFound, message, false, options);
+  }
+}
+
+/** A checkpoint's lease epoch is stale (the shard moved to another member, or back): stop the shard. */
+export class LeaseLostError extends MetadataError {
+  override readonly name = "LeaseLostError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(MetadataErrorCode.LeaseLost, message, false, options);
+  }
+}
+
 /** Options given to `MetadataService.start` are invalid; the message names the field. A bug of the caller. */
 export class InvalidMetadataOptionsError extends Error {
   override readonly name = "InvalidMetadataOptionsError";
@@ -156,6 +184,9 @@ const CLASSES: Record<
   INVALID_ARGUMENT: InvalidArgumentError,
   METADATA_UNAVAILABLE: MetadataUnavailableError,
   METADATA_TIMEOUT: MetadataTimeoutError,
+  CONSUMER_GROUP_NOT_FOUND: ConsumerGroupNotFoundError,
+  GROUP_MEMBER_NOT_FOUND: GroupMemberNotFoundError,
+  LEASE_LOST: LeaseLostError,
 };
 
 /** The typed error for a failed command result's code and message. */

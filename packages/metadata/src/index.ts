@@ -13,10 +13,13 @@ export type { ControllerOptions } from "./controller.js";
 export { Controller } from "./controller.js";
 export {
   ConsumerExistsError,
+  ConsumerGroupNotFoundError,
   ConsumerNotFoundError,
+  GroupMemberNotFoundError,
   InvalidArgumentError,
   InvalidMetadataOptionsError,
   isMetadataErrorCode,
+  LeaseLostError,
   LimitExceededError,
   MetadataError,
   MetadataErrorCode,
@@ -31,6 +34,22 @@ export {
 } from "./errors.js";
 export type { ForwardedReply, MetadataForwarder } from "./forwarding.js";
 export { decodeForwardedReply, encodeForwardedReply } from "./forwarding.js";
+// Consumer groups (groups/): members, leases with fencing epochs, checkpoints.
+export { applyGroupCommand, groupsOf, overdue } from "./groups/apply.js";
+export { rebalance } from "./groups/assign.js";
+export type { GroupCommand, GroupCommandType, GroupHeartbeat, GroupLease } from "./groups/commands.js";
+export { GROUP_COMMAND_TYPES } from "./groups/commands.js";
+export * as groupConstants from "./groups/constants.js";
+export type {
+  ConsumerGroupCoordinatorOptions,
+  GroupCheckpointRequest,
+  GroupMemberRef,
+  GroupMetadataPort,
+  JoinedGroup,
+} from "./groups/coordinator.js";
+export { ConsumerGroupCoordinator } from "./groups/coordinator.js";
+export type { ConsumerGroupInfo, GroupMemberInfo, GroupShardInfo } from "./groups/state.js";
+export { compareSequenceNumbers, groupKey } from "./groups/state.js";
 export type { HashKeyRange } from "./hash-range.js";
 export { HASH_KEY_MAX, splitHashKeySpace } from "./hash-range.js";
 export type { MetadataLogger } from "./logger.js";

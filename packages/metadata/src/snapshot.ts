@@ -5,6 +5,7 @@
  * rebuilds the frozen state; a snapshot that does not decode is corruption or a bug, and throws.
  */
 import { SNAPSHOT_FORMAT_VERSION } from "./constants.js";
+import { decodeGroups, encodeGroups, type SnapshotGroup } from "./groups/snapshot.js";
 import type { ConsumerInfo, MetadataState, NodeInfo, ShardInfo, StreamInfo } from "./state.js";
 
 interface SnapshotStream extends Omit<StreamInfo, "tags"> {
@@ -18,6 +19,8 @@ interface SnapshotBody {
   readonly nextStreamId: number;
   readonly nodes: readonly NodeInfo[];
   readonly streams: readonly SnapshotStream[];
+  /** Consumer groups by key; absent when there are none (and in snapshots made before groups). */
+  readonly groups?: readonly SnapshotGroup[];
 }
 
 export function encodeSnapshot(state: MetadataState): Uint8Array {
@@ -30,6 +33,7 @@ export function encodeSnapshot(state: MetadataState): Uint8Array {
     streams: [...state.streams.values()]
       .sort((a, b) => compare(a.streamName, b.streamName))
       .map((stream) => ({ ...stream, tags: [...stream.tags].sort(([a], [b]) => compare(a, b)) })),
+    ...encodeGroups(state),
   };
   return Buffer.from(canonicalJson(body), "utf8");
 }
@@ -85,6 +89,7 @@ export function decodeSnapshot(data: Uint8Array): MetadataState {
     nextStreamId: body.nextStreamId,
     nodes,
     streams,
+    ...decodeGroups(body.groups),
   });
 }
 

@@ -5,6 +5,7 @@
  * Every object reachable from a state is frozen.
  */
 import { ARN_ACCOUNT, ARN_REGION, FIRST_SHARD_GROUP_ID } from "./constants.js";
+import type { ConsumerGroupInfo } from "./groups/state.js";
 
 export type StreamStatus = "CREATING" | "ACTIVE" | "UPDATING" | "DELETING";
 export type StreamMode = "PROVISIONED" | "ON_DEMAND";
@@ -143,6 +144,8 @@ export interface MetadataState {
   readonly nextStreamId: number;
   readonly nodes: ReadonlyMap<number, NodeInfo>;
   readonly streams: ReadonlyMap<string, StreamInfo>;
+  /** Consumer groups by `groupKey(streamName, groupName)` (groups/state.ts); absent means none. */
+  readonly groups?: ReadonlyMap<string, ConsumerGroupInfo>;
 }
 
 export function emptyState(): MetadataState {
@@ -178,6 +181,8 @@ export interface GroupOwner {
   readonly shard: ShardInfo;
 }
 
+const NO_GROUPS: ReadonlyMap<string, ConsumerGroupInfo> = new Map();
+
 /**
  * A read-only, immutable view of the metadata at one applied index. Cheap to take; lookups by
  * ARN and group id build their index on first use.
@@ -193,6 +198,8 @@ export class MetadataView {
   /** The next group id apply will allocate; every shard group id is below it. */
   readonly nextGroupId: number;
   readonly nextStreamId: number;
+  /** Consumer groups by `groupKey(streamName, groupName)`; a group whose streamId is not its stream's is stale. */
+  readonly groups: ReadonlyMap<string, ConsumerGroupInfo>;
   private byArn: Map<string, StreamInfo> | undefined;
   private byGroup: Map<number, GroupOwner> | undefined;
 
@@ -203,6 +210,7 @@ export class MetadataView {
     this.streams = state.streams;
     this.nextGroupId = state.nextGroupId;
     this.nextStreamId = state.nextStreamId;
+    this.groups = state.groups ?? NO_GROUPS;
   }
 
   stream(streamName: string): StreamInfo | undefined {
