@@ -1,6 +1,31 @@
 /**
- * @sluice/client — The TypeScript SDK: producer, consumer and consumer-group worker.
- *
- * This package is laid out by the workspace issue and filled in by the issues that own it.
+ * @sluice/client — the TypeScript SDK of Sluice: a client of the public gRPC API over several
+ * endpoints with failover, a batching producer, shard and stream readers, and subscriptions.
+ * It depends only on the generated protobuf types (@sluice/proto) and grpc-js.
  */
 export const PACKAGE_NAME = "@sluice/client";
+
+export { type CallOptions, SluiceClient, type SluiceClientOptions } from "./client.js";
+export * as constants from "./constants.js";
+export {
+  AbortedError,
+  ClientClosedError,
+  ClientErrorCode,
+  InvalidOptionsError,
+  ProducerClosedError,
+  RecordFailedError,
+  RecordTooLargeError,
+  SluiceCallError,
+  SluiceClientError,
+} from "./errors.js";
+export {
+  Producer,
+  type ProducerOptions,
+  type ProducerRecord,
+  type ProducerResult,
+  type ProducerStats,
+} from "./producer.js";
+export { type ReadRecord, type ShardPage, ShardReader, type ShardReaderOptions } from "./shard-reader.js";
+export type { StartPosition, StartType } from "./start-position.js";
+export { StreamReader, type StreamReaderOptions } from "./stream-reader.js";
+export { Subscription, type SubscriptionEvent, type SubscriptionOptions } from "./subscription.js";

@@ -1,0 +1,67 @@
+/**
+ * The endpoints a client spreads its calls over: one grpc-js channel per endpoint, handed out
+ * round robin, skipping for ENDPOINT_DOWN_MS an endpoint whose call failed to connect. When every
+ * endpoint is marked down, the one marked down longest ago is handed out (a node may be back).
+ */
+import { credentials } from "@grpc/grpc-js";
+import { streams } from "@sluice/proto";
+import {
+  ENDPOINT_DOWN_MS,
+  GRPC_MESSAGE_BYTES_MAX,
+  RECONNECT_BACKOFF_MS_INITIAL,
+  RECONNECT_BACKOFF_MS_MAX,
+} from "./constants.js";
+
+export interface Endpoint {
+  readonly address: string;
+  readonly channel: streams.StreamsServiceClient;
+  /** Date.now() until which round robin skips this endpoint. */
+  downUntilMs: number;
+}
+
+export class EndpointPool {
+  readonly endpoints: readonly Endpoint[];
+  #next = 0;
+
+  constructor(addresses: readonly string[]) {
+    this.endpoints = addresses.map((address) => ({
+      address,
+      channel: new streams.StreamsServiceClient(address, credentials.createInsecure(), {
+        "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
+        "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
+        "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_INITIAL,
+        "grpc.max_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_MAX,
+      }),
+      downUntilMs: 0,
+    }));
+  }
+
+  /** The next endpoint in round-robin order that is not marked down (see the class comment). */
+  pick(): Endpoint {
+    const now = Date.now();
+    const count = this.endpoints.length;
+    let fallback: Endpoint | undefined;
+    for (let step = 0; step < count; step++) {
+      const endpoint = this.endpoints[(this.#next + step) % count] as Endpoint;
+      if (endpoint.downUntilMs <= now) {
+        this.#next = (this.#next + step + 1) % count;
+        return endpoint;
+      }
+      if (fallback === undefined || endpoint.downUntilMs < fallback.downUntilMs) fallback = endpoint;
+    }
+    this.#next = (this.#next + 1) % count;
+    return fallback as Endpoint;
+  }
+
+  markDown(endpoint: Endpoint): void {
+    endpoint.downUntilMs = Date.now() + ENDPOINT_DOWN_MS;
+  }
+
+  markUp(endpoint: Endpoint): void {
+    endpoint.downUntilMs = 0;
+  }
+
+  close(): void {
+    for (const endpoint of this.endpoints) endpoint.channel.close();
+  }
+}

@@ -1,0 +1,553 @@
+/**
+ * Producer: a batching writer into one stream over PutRecords, as the KPL or a Kafka producer.
+ *
+ * - `send()` resolves with the record's shard and sequence number once acknowledged, or rejects
+ *   with RecordFailedError once given up. Records are gathered into PutRecords requests of at
+ *   most `maxBatchRecords` / `maxBatchBytes`; a partial batch leaves after `lingerMs`; at most
+ *   `maxInFlightRequests` requests are outstanding.
+ * - Only the records that failed are retried (ProvisionedThroughputExceededException,
+ *   InternalFailure, or a request that failed retriably as a whole), after a jittered
+ *   exponential backoff, until `recordTimeoutMs` after send.
+ * - Per-key order: a partition key has at most one record between "handed to the producer" and
+ *   "acknowledged or given up"; its next records wait, in order, in a per-key queue. A retry can
+ *   therefore never overtake anything. The cost: one hot key gets at most one record per round
+ *   trip (spread keys for throughput, as Kinesis asks anyway).
+ * - Backpressure: accepted but unfinished records hold at most `bufferBytes`; a `send()` beyond
+ *   that waits (FIFO) until acknowledgements free room. Callers that do not await `send()` should
+ *   await `waitForSpace()` first, so their own queue of pending calls stays bounded too.
+ *
+ * Not built: the idempotent producer (producer id + per-shard sequence deduplicated by the shard
+ * leader), which needs broker support. A retry after a lost response may write a record twice.
+ */
+import type { streams } from "@sluice/proto";
+import type { SluiceClient } from "./client.js";
+import {
+  LINGER_MS_MAX,
+  PARTITION_KEY_LENGTH_MAX,
+  PRODUCER_BATCH_BYTES_DEFAULT,
+  PRODUCER_BATCH_RECORDS_DEFAULT,
+  PRODUCER_BUFFER_BYTES_DEFAULT,
+  PRODUCER_IN_FLIGHT_REQUESTS_DEFAULT,
+  PRODUCER_LINGER_MS_DEFAULT,
+  PRODUCER_RECORD_TIMEOUT_MS_DEFAULT,
+  PRODUCER_REQUEST_DEADLINE_MS,
+  PRODUCER_RETRY_BACKOFF_MS_BASE,
+  PRODUCER_RETRY_BACKOFF_MS_MAX,
+  PRODUCER_SHARD_MAP_REFRESH_MS,
+  PUT_RECORDS_BYTES_MAX,
+  PUT_RECORDS_RECORDS_MAX,
+  RECORD_BYTES_MAX,
+} from "./constants.js";
+import {
+  InvalidOptionsError,
+  ProducerClosedError,
+  RecordFailedError,
+  RecordTooLargeError,
+  SluiceCallError,
+} from "./errors.js";
+import { ShardMap } from "./shard-map.js";
+import { backoffMs } from "./sleep.js";
+
+export interface ProducerOptions {
+  readonly streamName: string;
+  /** Records per PutRecords request, 1 to 500. @default 500 */
+  readonly maxBatchRecords?: number;
+  /** Bytes (data + partition keys) per request, up to 5 MiB. @default 5242880 */
+  readonly maxBatchBytes?: number;
+  /** How long a partial batch waits for more records, in ms (0 to 10000). @default 10 */
+  readonly lingerMs?: number;
+  /** PutRecords requests outstanding at once. @default 8 */
+  readonly maxInFlightRequests?: number;
+  /** Bytes of records accepted and not yet finished; `send()` waits beyond. @default 67108864 */
+  readonly bufferBytes?: number;
+  /** A record not acknowledged this long after `send()` is given up. @default 120000 */
+  readonly recordTimeoutMs?: number;
+}
+
+export interface ProducerRecord {
+  readonly partitionKey: string;
+  /** A string is sent as its UTF-8 bytes. */
+  readonly data: Uint8Array | string;
+  /** A decimal 128-bit hash key that overrides the key's MD5 for routing. */
+  readonly explicitHashKey?: string;
+}
+
+export interface ProducerResult {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+}
+
+export interface ProducerStats {
+  /** Records handed to `send()` and accepted into the buffer. */
+  readonly accepted: number;
+  readonly acknowledged: number;
+  /** Records given up (their `send()` rejected). */
+  readonly failed: number;
+  /** Record sends that were retries. */
+  readonly retried: number;
+  readonly requests: number;
+  readonly inFlightRequests: number;
+  readonly bufferedRecords: number;
+  readonly bufferedBytes: number;
+  /** Sends waiting for room in the buffer. */
+  readonly waitingSends: number;
+  /** Records refused with ProvisionedThroughputExceededException, total and per shard ("unknown" before the shard map loads). */
+  readonly throttled: number;
+  readonly throttledByShard: Readonly<Record<string, number>>;
+  /** Records refused with InternalFailure or in a request that failed retriably. */
+  readonly internalFailures: number;
+}
+
+interface Entry {
+  readonly record: streams.PutRecordsRequestEntry;
+  readonly bytes: number;
+  readonly acceptedAtMs: number;
+  readonly resolve: (result: ProducerResult) => void;
+  readonly reject: (error: Error) => void;
+  attempts: number;
+}
+
+const RETRIED_RECORD_ERRORS: ReadonlySet<string> = new Set([
+  "ProvisionedThroughputExceededException",
+  "InternalFailure",
+  "ServiceUnavailable",
+]);
+
+export class Producer {
+  readonly streamName: string;
+  readonly #client: SluiceClient;
+  readonly #maxBatchRecords: number;
+  readonly #maxBatchBytes: number;
+  readonly #lingerMs: number;
+  readonly #maxInFlight: number;
+  readonly #bufferBytes: number;
+  readonly #recordTimeoutMs: number;
+
+  /** Records whose key is free, in send order (a FIFO over an array with a moving head). */
+  #ready: Entry[] = [];
+  #readyHead = 0;
+  #readyBytes = 0;
+  /** A key is busy while present; its value holds the records waiting behind the busy one. */
+  readonly #keys = new Map<string, Entry[] | null>();
+  readonly #spaceWaiters: Entry[] = [];
+  #spaceWaitersHead = 0;
+  readonly #spaceListeners: (() => void)[] = [];
+  #bufferedRecords = 0;
+  #bufferedBytes = 0;
+  #inFlight = 0;
+  #lingerTimer: NodeJS.Timeout | undefined;
+  #lingerExpired = false;
+  #flushing = 0;
+  readonly #flushWaiters: (() => void)[] = [];
+  #closed = false;
+  #retryTimers = new Set<NodeJS.Timeout>();
+  #shardMap: ShardMap | undefined;
+  #shardMapLoadedAtMs = 0;
+  #shardMapLoading = false;
+
+  #accepted = 0;
+  #acknowledged = 0;
+  #failed = 0;
+  #retried = 0;
+  #requests = 0;
+  #throttled = 0;
+  #internalFailures = 0;
+  readonly #throttledByShard: Record<string, number> = {};
+
+  constructor(client: SluiceClient, options: ProducerOptions) {
+    if (typeof options.streamName !== "string" || options.streamName === "") {
+      throw new InvalidOptionsError("producer: streamName is required");
+    }
+    this.streamName = options.streamName;
+    this.#client = client;
+    this.#maxBatchRecords = integerOption(
+      "maxBatchRecords",
+      options.maxBatchRecords,
+      PRODUCER_BATCH_RECORDS_DEFAULT,
+      1,
+      PUT_RECORDS_RECORDS_MAX,
+    );
+    this.#maxBatchBytes = integerOption(
+      "maxBatchBytes",
+      options.maxBatchBytes,
+      PRODUCER_BATCH_BYTES_DEFAULT,
+      1,
+      PUT_RECORDS_BYTES_MAX,
+    );
+    this.#lingerMs = integerOption(
+      "lingerMs",
+      options.lingerMs,
+      PRODUCER_LINGER_MS_DEFAULT,
+      0,
+      LINGER_MS_MAX,
+    );
+    this.#maxInFlight = integerOption(
+      "maxInFlightRequests",
+      options.maxInFlightRequests,
+      PRODUCER_IN_FLIGHT_REQUESTS_DEFAULT,
+      1,
+      1_024,
+    );
+    this.#bufferBytes = integerOption(
+      "bufferBytes",
+      options.bufferBytes,
+      PRODUCER_BUFFER_BYTES_DEFAULT,
+      1,
+      2 ** 40,
+    );
+    this.#recordTimeoutMs = integerOption(
+      "recordTimeoutMs",
+      options.recordTimeoutMs,
+      PRODUCER_RECORD_TIMEOUT_MS_DEFAULT,
+      1,
+      2 ** 31,
+    );
+  }
+
+  /**
+   * Hands one record to the producer. Resolves once it is acknowledged; rejects with
+   * RecordFailedError when given up, RecordTooLargeError / InvalidOptionsError at once for a
+   * record Kinesis would refuse, ProducerClosedError after `close()`.
+   */
+  send(record: ProducerRecord): Promise<ProducerResult> {
+    if (this.#closed)
+      return Promise.reject(new ProducerClosedError("this producer is closed; create a new one"));
+    const { partitionKey } = record;
+    if (
+      typeof partitionKey !== "string" ||
+      partitionKey.length === 0 ||
+      partitionKey.length > PARTITION_KEY_LENGTH_MAX
+    ) {
+      return Promise.reject(
+        new RecordTooLargeError(`partitionKey must be 1 to ${PARTITION_KEY_LENGTH_MAX} characters`),
+      );
+    }
+    const data = typeof record.data === "string" ? Buffer.from(record.data, "utf8") : toBuffer(record.data);
+    const bytes = data.length + Buffer.byteLength(partitionKey, "utf8");
+    if (bytes > RECORD_BYTES_MAX) {
+      return Promise.reject(
+        new RecordTooLargeError(
+          `a record's data and partition key are ${bytes} bytes; Kinesis allows ${RECORD_BYTES_MAX}: split it`,
+        ),
+      );
+    }
+    return new Promise<ProducerResult>((resolve, reject) => {
+      const entry: Entry = {
+        record: { data, partitionKey, explicitHashKey: record.explicitHashKey ?? "" },
+        bytes,
+        acceptedAtMs: 0,
+        resolve,
+        reject,
+        attempts: 0,
+      };
+      if (this.#spaceWaitersHead === this.#spaceWaiters.length && this.#fits(bytes)) this.#accept(entry);
+      else this.#spaceWaiters.push(entry);
+    });
+  }
+
+  /** Resolves once the buffer has room for another record (no send is waiting for room). */
+  waitForSpace(): Promise<void> {
+    if (this.#spaceWaitersHead === this.#spaceWaiters.length && this.#bufferedBytes < this.#bufferBytes) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#spaceListeners.push(resolve));
+  }
+
+  /** Sends every buffered record now (no linger) and resolves once each is finished. */
+  async flush(): Promise<void> {
+    if (this.#bufferedRecords === 0 && this.#spaceWaitersHead === this.#spaceWaiters.length) return;
+    this.#flushing++;
+    try {
+      const done = new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
+      this.#dispatch();
+      await done;
+    } finally {
+      this.#flushing--;
+    }
+  }
+
+  /** Refuses new records, then flushes what was accepted. The client stays open. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flush();
+    if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
+  }
+
+  stats(): ProducerStats {
+    return {
+      accepted: this.#accepted,
+      acknowledged: this.#acknowledged,
+      failed: this.#failed,
+      retried: this.#retried,
+      requests: this.#requests,
+      inFlightRequests: this.#inFlight,
+      bufferedRecords: this.#bufferedRecords,
+      bufferedBytes: this.#bufferedBytes,
+      waitingSends: this.#spaceWaiters.length - this.#spaceWaitersHead,
+      throttled: this.#throttled,
+      throttledByShard: { ...this.#throttledByShard },
+      internalFailures: this.#internalFailures,
+    };
+  }
+
+  #fits(bytes: number): boolean {
+    return this.#bufferedBytes === 0 || this.#bufferedBytes + bytes <= this.#bufferBytes;
+  }
+
+  #accept(entry: Entry): void {
+    (entry as { acceptedAtMs: number }).acceptedAtMs = Date.now();
+    this.#accepted++;
+    this.#bufferedRecords++;
+    this.#bufferedBytes += entry.bytes;
+    const key = entry.record.partitionKey;
+    const waiting = this.#keys.get(key);
+    if (waiting === undefined) {
+      this.#keys.set(key, null);
+      this.#pushReady(entry);
+    } else if (waiting === null) {
+      this.#keys.set(key, [entry]);
+    } else {
+      waiting.push(entry);
+    }
+  }
+
+  #pushReady(entry: Entry): void {
+    this.#ready.push(entry);
+    this.#readyBytes += entry.bytes;
+    this.#dispatch();
+  }
+
+  #readyCount(): number {
+    return this.#ready.length - this.#readyHead;
+  }
+
+  /** Sends what is due: full batches at once, a partial one after the linger or while flushing. */
+  #dispatch(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#readyCount() > 0) {
+      const full = this.#readyCount() >= this.#maxBatchRecords || this.#readyBytes >= this.#maxBatchBytes;
+      if (!full && !this.#lingerExpired && this.#flushing === 0 && this.#lingerMs > 0) break;
+      this.#sendBatch(this.#takeBatch());
+      if (!full) this.#lingerExpired = false;
+    }
+    if (this.#readyCount() > 0 && this.#lingerTimer === undefined && !this.#lingerExpired) {
+      this.#lingerTimer = setTimeout(() => {
+        this.#lingerTimer = undefined;
+        this.#lingerExpired = true;
+        this.#dispatch();
+      }, this.#lingerMs);
+    }
+  }
+
+  #takeBatch(): Entry[] {
+    const batch: Entry[] = [];
+    let bytes = 0;
+    while (this.#readyHead < this.#ready.length && batch.length < this.#maxBatchRecords) {
+      const entry = this.#ready[this.#readyHead] as Entry;
+      if (batch.length > 0 && bytes + entry.bytes > this.#maxBatchBytes) break;
+      batch.push(entry);
+      bytes += entry.bytes;
+      this.#readyHead++;
+    }
+    this.#readyBytes -= bytes;
+    if (this.#readyHead === this.#ready.length) {
+      this.#ready = [];
+      this.#readyHead = 0;
+    } else if (this.#readyHead > 4_096 && this.#readyHead * 2 > this.#ready.length) {
+      this.#ready = this.#ready.slice(this.#readyHead);
+      this.#readyHead = 0;
+    }
+    return batch;
+  }
+
+  #sendBatch(batch: Entry[]): void {
+    this.#inFlight++;
+    this.#requests++;
+    const records = new Array<streams.PutRecordsRequestEntry>(batch.length);
+    for (let index = 0; index < batch.length; index++) records[index] = (batch[index] as Entry).record;
+    this.#client
+      .putRecords(
+        { streamName: this.streamName, records, streamArn: "" },
+        { deadlineMs: PRODUCER_REQUEST_DEADLINE_MS },
+      )
+      .then(
+        (response) => this.#onResponse(batch, response),
+        (error: unknown) => this.#onRequestError(batch, error),
+      )
+      .finally(() => {
+        this.#inFlight--;
+        this.#dispatch();
+        this.#checkFlushed();
+      });
+  }
+
+  #onResponse(batch: Entry[], response: streams.PutRecordsResponse): void {
+    let retry: Entry[] | undefined;
+    let lastError = "";
+    for (let index = 0; index < batch.length; index++) {
+      const entry = batch[index] as Entry;
+      const result = response.records[index];
+      if (result !== undefined && result.errorCode === "") {
+        this.#acknowledged++;
+        this.#finish(entry);
+        entry.resolve({ shardId: result.shardId, sequenceNumber: result.sequenceNumber });
+        continue;
+      }
+      const errorName = result?.errorCode ?? "InternalFailure";
+      if (errorName === "ProvisionedThroughputExceededException") this.#countThrottled(entry);
+      else this.#internalFailures++;
+      if (RETRIED_RECORD_ERRORS.has(errorName)) {
+        lastError = errorName;
+        if (retry === undefined) retry = [entry];
+        else retry.push(entry);
+      } else {
+        this.#giveUp(entry, errorName, false, result?.errorMessage ?? "no result for the record");
+      }
+    }
+    if (retry !== undefined) this.#retryLater(retry, lastError);
+  }
+
+  #onRequestError(batch: Entry[], error: unknown): void {
+    if (error instanceof SluiceCallError && error.retriable) {
+      this.#internalFailures += batch.length;
+      this.#retryLater(batch, error.errorName, error);
+      return;
+    }
+    const errorName = error instanceof SluiceCallError ? error.errorName : "InternalFailure";
+    const message = error instanceof Error ? error.message : String(error);
+    for (const entry of batch) this.#giveUp(entry, errorName, false, message, error);
+  }
+
+  /** Puts the records back in the ready queue after one backoff; their keys stay busy meanwhile. */
+  #retryLater(entries: Entry[], errorName: string, cause?: unknown): void {
+    let attempts = 0;
+    for (const entry of entries) {
+      entry.attempts++;
+      if (entry.attempts > attempts) attempts = entry.attempts;
+    }
+    const delayMs = backoffMs(attempts - 1, PRODUCER_RETRY_BACKOFF_MS_BASE, PRODUCER_RETRY_BACKOFF_MS_MAX);
+    const now = Date.now();
+    const kept: Entry[] = [];
+    for (const entry of entries) {
+      if (now + delayMs - entry.acceptedAtMs > this.#recordTimeoutMs) {
+        this.#giveUp(
+          entry,
+          errorName,
+          true,
+          `still failing after ${entry.attempts} attempts and ${this.#recordTimeoutMs} ms`,
+          cause,
+        );
+      } else kept.push(entry);
+    }
+    if (kept.length === 0) return;
+    this.#retried += kept.length;
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(timer);
+      for (const entry of kept) {
+        this.#ready.push(entry);
+        this.#readyBytes += entry.bytes;
+      }
+      this.#dispatch();
+    }, delayMs);
+    this.#retryTimers.add(timer);
+  }
+
+  #giveUp(entry: Entry, errorName: string, retriable: boolean, message: string, cause?: unknown): void {
+    this.#failed++;
+    this.#finish(entry);
+    entry.reject(
+      new RecordFailedError(
+        `record with partition key ${JSON.stringify(entry.record.partitionKey)} was given up: ${errorName}: ${message}`,
+        {
+          errorName,
+          retriable,
+          attempts: entry.attempts + 1,
+          cause,
+        },
+      ),
+    );
+  }
+
+  /** A record is acknowledged or given up: free its bytes and its key, admit waiting sends. */
+  #finish(entry: Entry): void {
+    this.#bufferedRecords--;
+    this.#bufferedBytes -= entry.bytes;
+    const key = entry.record.partitionKey;
+    const waiting = this.#keys.get(key);
+    if (waiting === null || waiting === undefined) this.#keys.delete(key);
+    else {
+      const next = waiting.shift() as Entry;
+      if (waiting.length === 0) this.#keys.set(key, null);
+      this.#ready.push(next);
+      this.#readyBytes += next.bytes;
+    }
+    while (this.#spaceWaitersHead < this.#spaceWaiters.length) {
+      const head = this.#spaceWaiters[this.#spaceWaitersHead] as Entry;
+      if (!this.#fits(head.bytes)) break;
+      this.#spaceWaiters[this.#spaceWaitersHead] = undefined as never;
+      this.#spaceWaitersHead++;
+      this.#accept(head);
+    }
+    if (this.#spaceWaitersHead === this.#spaceWaiters.length && this.#spaceWaitersHead > 0) {
+      this.#spaceWaiters.length = 0;
+      this.#spaceWaitersHead = 0;
+    }
+    if (
+      this.#spaceListeners.length > 0 &&
+      this.#spaceWaiters.length === 0 &&
+      this.#bufferedBytes < this.#bufferBytes
+    ) {
+      for (const listener of this.#spaceListeners.splice(0)) listener();
+    }
+  }
+
+  #checkFlushed(): void {
+    if (this.#bufferedRecords === 0 && this.#spaceWaiters.length === 0) {
+      for (const resolve of this.#flushWaiters.splice(0)) resolve();
+    }
+  }
+
+  #countThrottled(entry: Entry): void {
+    this.#throttled++;
+    const now = Date.now();
+    if (
+      !this.#shardMapLoading &&
+      (this.#shardMap === undefined || now - this.#shardMapLoadedAtMs > PRODUCER_SHARD_MAP_REFRESH_MS)
+    ) {
+      this.#shardMapLoading = true;
+      this.#client
+        .listAllShards(this.streamName)
+        .then(
+          (shards) => {
+            this.#shardMap = new ShardMap(shards);
+            this.#shardMapLoadedAtMs = Date.now();
+          },
+          () => {},
+        )
+        .finally(() => {
+          this.#shardMapLoading = false;
+        });
+    }
+    const shardId =
+      this.#shardMap?.shardOf(entry.record.partitionKey, entry.record.explicitHashKey) ?? "unknown";
+    this.#throttledByShard[shardId] = (this.#throttledByShard[shardId] ?? 0) + 1;
+  }
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function integerOption(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const chosen = value ?? fallback;
+  if (!Number.isInteger(chosen) || chosen < min || chosen > max) {
+    throw new InvalidOptionsError(`producer: ${name} must be an integer from ${min} to ${max}, not ${value}`);
+  }
+  return chosen;
+}
