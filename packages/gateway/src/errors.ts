@@ -73,6 +73,9 @@ export const METADATA_ERROR_CODES = [
   "METADATA_TIMEOUT",
   "SHARD_NOT_FOUND",
   "SHARD_CLOSED",
+  "CONSUMER_GROUP_NOT_FOUND",
+  "GROUP_MEMBER_NOT_FOUND",
+  "LEASE_LOST",
 ] as const;
 
 /** The broker's codes (packages/broker `BrokerErrorCode`); the test checks the two agree. */
@@ -219,6 +222,24 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorTableEntry>> = Object.fre
     K.InvalidArgument,
     false,
     "The shard was already split or merged (it is closed); only open shards can be resharded.",
+  ),
+  CONSUMER_GROUP_NOT_FOUND: entry(
+    S.NOT_FOUND,
+    K.ResourceNotFound,
+    false,
+    "No consumer group by that name for the stream; a member must join it first.",
+  ),
+  GROUP_MEMBER_NOT_FOUND: entry(
+    S.NOT_FOUND,
+    K.ResourceNotFound,
+    false,
+    "The member is not in the group (expired after its session timeout, or left); join again.",
+  ),
+  LEASE_LOST: entry(
+    S.FAILED_PRECONDITION,
+    K.ResourceInUse,
+    false,
+    "The member no longer holds the shard's lease at that epoch; stop processing the shard.",
   ),
   // The broker's.
   NOT_LEADER: entry(

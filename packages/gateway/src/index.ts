@@ -75,11 +75,19 @@ export {
   startingSequenceNumber,
 } from "./sequence-number.js";
 export * as serverConstants from "./server/constants.js";
-// The gateway of one node: StreamsService and ForwardService over the broker and metadata.
 export type { GatewayOptions } from "./server/gateway.js";
 export { Gateway } from "./server/gateway.js";
+// The gateway of one node: StreamsService and ForwardService over the broker and metadata.
+export type { ConsumerGroupGatewayOptions } from "./server/groups-service.js";
+export { ConsumerGroupGateway } from "./server/groups-service.js";
 export type { MetadataChangeSource, MetadataViewSource } from "./server/metadata-changes.js";
 export { MetadataChanges } from "./server/metadata-changes.js";
+export type {
+  EnhancedMonitoringOutput,
+  MonitoringParts,
+  ShardMetricsSink,
+} from "./server/monitoring.js";
+export { setEnhancedMonitoring } from "./server/monitoring.js";
 export type {
   OperationRequest,
   OperationResponse,
@@ -88,12 +96,6 @@ export type {
   UnaryOperationName,
 } from "./server/operations.js";
 export { createOperations } from "./server/operations.js";
-export type {
-  EnhancedMonitoringOutput,
-  MonitoringParts,
-  ShardMetricsSink,
-} from "./server/monitoring.js";
-export { setEnhancedMonitoring } from "./server/monitoring.js";
 export type { PeerForwarder } from "./server/peer-forwarder.js";
 export { ForwardRefusedError, GrpcPeerForwarder, PeerUnavailableError } from "./server/peer-forwarder.js";
 export type { ShardIteratorFields } from "./shard-iterator.js";

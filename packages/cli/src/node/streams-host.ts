@@ -19,9 +19,9 @@ import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { Broker, GrpcPeerTransport, PeerHttp2Server } from "@sluice/broker";
-import { Gateway, GrpcPeerForwarder } from "@sluice/gateway";
+import { ConsumerGroupGateway, Gateway, GrpcPeerForwarder } from "@sluice/gateway";
 import { MetadataService, MetadataStateMachine } from "@sluice/metadata";
-import { forward, streams } from "@sluice/proto";
+import { forward, groups, streams } from "@sluice/proto";
 import { formatHostPort, type NodeConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import { NodeMetrics } from "./metrics/node-metrics.js";
@@ -86,6 +86,8 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
 
   let gateway: Gateway | undefined;
   let metadata: MetadataService | undefined;
+  // Consumer groups (sluice.v1.ConsumerGroupService), over the same metadata service.
+  let groupGateway: ConsumerGroupGateway | undefined;
   const forwarder = new GrpcPeerForwarder(peerAddresses);
   peerServer.addUnaryService(
     forward.ForwardServiceService,
@@ -99,6 +101,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   const closeAll = async () => {
     closing = true;
     gateway?.close();
+    groupGateway?.close();
     await metadata?.stop();
     try {
       await broker.shutdown();
@@ -168,6 +171,13 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
             : { retentionSweepIntervalMs: config.retentionSweepIntervalMs }),
         });
         gateway.start();
+        groupGateway = new ConsumerGroupGateway({
+          metadata: started,
+          broker,
+          clock,
+          observe: nodeMetrics.observe,
+        });
+        groupGateway.start();
         log.info("public API ready", { attempt });
         return;
       } catch (error) {
@@ -184,6 +194,10 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
       {
         definition: streams.StreamsServiceService,
         implementation: lazyStreamsService(() => gateway?.streamsService),
+      },
+      {
+        definition: groups.ConsumerGroupServiceService,
+        implementation: lazyConsumerGroupService(() => groupGateway?.service),
       },
     ],
     kinesisOperations: () => gateway?.operations,
@@ -228,6 +242,28 @@ function lazyStreamsService(
         };
   }
   return implementation as unknown as streams.StreamsServiceServer;
+}
+
+/** ConsumerGroupService before the metadata service is ready: UNAVAILABLE (retriable), then the real handlers. */
+function lazyConsumerGroupService(
+  service: () => groups.ConsumerGroupServiceServer | undefined,
+): groups.ConsumerGroupServiceServer {
+  const implementation: Record<string, grpc.UntypedHandleCall> = {};
+  for (const name of Object.keys(groups.ConsumerGroupServiceService)) {
+    implementation[name] = (
+      call: grpc.ServerUnaryCall<unknown, unknown>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) => {
+      const live = service();
+      if (live === undefined) {
+        callback({
+          code: grpc.status.UNAVAILABLE,
+          details: "this node's metadata service has no quorum yet; retry shortly or use another node",
+        });
+      } else (live[name] as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
+    };
+  }
+  return implementation as unknown as groups.ConsumerGroupServiceServer;
 }
 
 /** The ForwardService, answering "not ready" until the gateway and metadata service exist. */
