@@ -7,6 +7,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { clusterDown, clusterStatus, clusterUp } from "./cluster/local-cluster.js";
+import { runPutCommand, runStreamCommand, runTailCommand } from "./commands/index.js";
 import { EXIT_USAGE } from "./constants.js";
 import { PACKAGE_NAME } from "./index.js";
 import { runNodeCommand } from "./node/run.js";
@@ -16,6 +17,10 @@ const USAGE = `usage: sluice <command> [options]
 commands:
   node [options]                        run one node (sluice node --help lists the options)
   cluster up|down|status [--data DIR]   a local three-node cluster on loopback (data under ./data)
+  stream create|describe|list|delete|split|merge|scale|retention
+                                        manage streams (sluice stream --help)
+  put STREAM [RECORD...]                write records, or stdin's lines (sluice put --help)
+  tail STREAM                           print a stream's records as they arrive (sluice tail --help)
   version                               print the version
 `;
 
@@ -27,6 +32,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return 0;
     case "node":
       return runNodeCommand(rest, env);
+    case "stream":
+      return runStreamCommand(rest, env);
+    case "put":
+      return runPutCommand(rest, env);
+    case "tail":
+      return runTailCommand(rest, env);
     case "cluster": {
       let parsed: { positionals: string[]; values: { data?: string; "base-port"?: string } };
       try {

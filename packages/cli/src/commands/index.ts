@@ -1,0 +1,4 @@
+/** The client-side commands of `sluice`: stream, put, tail (each one concept, one file). */
+export { compileKeyTemplate, PUT_HELP, runPutCommand } from "./put.js";
+export { runStreamCommand, STREAM_HELP } from "./stream.js";
+export { runTailCommand, TAIL_HELP } from "./tail.js";
