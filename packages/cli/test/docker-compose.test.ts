@@ -79,6 +79,7 @@ describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
   };
   let prometheus: ChildProcess | undefined;
   let prometheusDir: string | undefined;
+  let contextDir: string | undefined;
   const startedAt = Date.now();
 
   const containerOf = async (service: string): Promise<string> =>
@@ -142,8 +143,30 @@ describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
       await sh([...compose, "down", "-v", "--remove-orphans"], STEP_TIMEOUT_MS).catch(() => "");
       await sh([join(ROOT, "scripts/docker-base-image")], BUILD_TIMEOUT_MS);
       step("base image");
+      // The build context is the checkout as it is; with SLUICE_DOCKER_BUILD_FROM=HEAD, the last
+      // commit only (for a shared checkout whose uncommitted work does not build yet).
+      let context = ROOT;
+      if (process.env.SLUICE_DOCKER_BUILD_FROM === "HEAD") {
+        contextDir = mkdtempSync(join(tmpdir(), "sluice-docker-context-"));
+        await sh(["sh", "-c", `git archive HEAD | tar -x -C "${contextDir}"`], STEP_TIMEOUT_MS);
+        await sh(
+          ["sh", "-c", `cp deploy/build-ca/ca.pem "${contextDir}/deploy/build-ca/" 2>/dev/null || true`],
+          10_000,
+        );
+        context = contextDir;
+      }
       await sh(
-        ["docker", "build", "-q", "-f", "deploy/Dockerfile", "-t", "sluice:dev", "."],
+        [
+          "docker",
+          "build",
+          "-q",
+          "--force-rm",
+          "-f",
+          join(context, "deploy/Dockerfile"),
+          "-t",
+          "sluice:dev",
+          context,
+        ],
         BUILD_TIMEOUT_MS,
       );
       step("image build");
@@ -161,6 +184,7 @@ describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
     for (const admin of admins) admin.close();
     if (prometheus?.exitCode === null) prometheus.kill("SIGTERM");
     if (prometheusDir !== undefined) rmSync(prometheusDir, { recursive: true, force: true });
+    if (contextDir !== undefined) rmSync(contextDir, { recursive: true, force: true });
     await sh([...compose, "down", "-v", "--remove-orphans"], STEP_TIMEOUT_MS).catch((error) => {
       console.warn(String(error));
       return "";
