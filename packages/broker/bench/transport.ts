@@ -14,8 +14,9 @@ import type { GroupMessage } from "../src/transport/transport.js";
 
 const SENDER = 1;
 const RECEIVER = 2;
-const SENDER_PORT = 17491;
-const RECEIVER_PORT = 17492;
+/** Ports of the two ends: SLUICE_BENCH_BASE_PORT and the next one. */
+const SENDER_PORT = Number(process.env.SLUICE_BENCH_BASE_PORT ?? 19290);
+const RECEIVER_PORT = SENDER_PORT + 1;
 const SECONDS = Number(process.env.SLUICE_BENCH_SECONDS ?? 3);
 const EMPTY = new Uint8Array(0);
 
