@@ -4,6 +4,7 @@
  * asserted when the module loads.
  */
 import { PARTITION_KEY_CHARS_MAX, PUT_RECORDS_BYTES_MAX, PUT_RECORDS_COUNT_MAX } from "../constants.js";
+import { SUBSCRIBE_EVENT_BYTES_MAX } from "../server/constants.js";
 
 const MIB = 1_048_576;
 
@@ -52,4 +53,26 @@ assertConstant(
 assertConstant(
   HTTP2_PREFACE_SNIFF_BYTES <= HTTP2_PREFACE.length,
   "the sniffed bytes are a prefix of the preface",
+);
+
+/** The content type of AWS CBOR (the AWS SDK for Java v2 and the KCL send it by default). */
+export const CBOR_CONTENT_TYPE = "application/x-amz-cbor-1.1";
+/** Arrays, maps and tags nested deeper than this in a CBOR body are refused (Kinesis shapes nest 4 deep). */
+export const CBOR_NESTING_DEPTH_MAX = 64;
+/** The content type of an AWS event stream (SubscribeToShard's answer). */
+export const EVENT_STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream";
+/** Largest event-stream message (the format's limit): a full SubscribeToShard event fits. */
+export const EVENT_STREAM_MESSAGE_BYTES_MAX = 16 * MIB;
+/** Largest headers section of one event-stream message (the format's limit). */
+export const EVENT_STREAM_HEADERS_BYTES_MAX = 131_072;
+/**
+ * A SubscribeToShard for a (consumer, shard) that already has one on this node takes it over
+ * (the old stream ends with ResourceInUseException) once the old one is this old; sooner, the new
+ * call gets ResourceInUseException — as Kinesis does.
+ */
+export const SUBSCRIBE_TAKEOVER_AFTER_MS = 5_000;
+
+assertConstant(
+  EVENT_STREAM_MESSAGE_BYTES_MAX >= 2 * SUBSCRIBE_EVENT_BYTES_MAX,
+  "a full SubscribeToShard event (base64 grows it by 4/3) fits in one event-stream message",
 );

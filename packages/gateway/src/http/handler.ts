@@ -17,6 +17,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { StreamsOperations } from "../server/operations.js";
 import { resolveError } from "../status-details.js";
+import { CBOR_CODEC } from "./cbor-codec.js";
 import { JSON_CODEC, type WireCodec } from "./codec.js";
 import { HTTP_REQUEST_BODY_BYTES_MAX, KINESIS_TARGET_PREFIX } from "./constants.js";
 import { decodeStructure, encodeStructure } from "./document.js";
@@ -88,7 +89,7 @@ export type StreamingOperationHandler = (exchange: StreamingExchange) => Promise
 export interface KinesisHttpHandlerOptions {
   /** The node's operations, or undefined while its gateway is not ready (503 ServiceUnavailable). */
   readonly operations: () => StreamsOperations | undefined;
-  /** Codecs by content type. @default [JSON_CODEC] */
+  /** Codecs by content type. @default [JSON_CODEC, CBOR_CODEC] */
   readonly codecs?: readonly WireCodec[];
   /** Handlers of streaming operations by Kinesis name ("SubscribeToShard"). @default none */
   readonly streamingOperations?: Readonly<Record<string, StreamingOperationHandler>>;
@@ -123,7 +124,7 @@ function mediaType(header: string | undefined): string {
 
 export function createKinesisHttpHandler(options: KinesisHttpHandlerOptions): KinesisHttpHandler {
   const codecs = new Map<string, WireCodec>();
-  for (const codec of options.codecs ?? [JSON_CODEC]) {
+  for (const codec of options.codecs ?? [JSON_CODEC, CBOR_CODEC]) {
     for (const type of codec.contentTypes) codecs.set(type.toLowerCase(), codec);
   }
   const bodyBytesMax = options.bodyBytesMax ?? HTTP_REQUEST_BODY_BYTES_MAX;
