@@ -42,13 +42,16 @@ export {
   StorageFailedError,
 } from "./errors.js";
 export { preferredLeader } from "./host/leader-balance.js";
-export type { DecodedRecord, RecordBatchHeader } from "./shard/record-batch.js";
+export type { DecodedRecord, RecordBatchHeader, SelectableRecord } from "./shard/record-batch.js";
 export {
   decodeRecordBatch,
   decodeRecordBatchHeader,
   encodeRecordBatch,
+  encodeRecordBatchOf,
   encodeSealBatch,
   RECORD_BATCH_FLAG_SEAL,
+  recordBatchPayloadBytes,
+  recordBatchPrefix,
 } from "./shard/record-batch.js";
 
 // The peer transport: the contract, gRPC, the frame codec, and an in-memory hub for tests.

@@ -86,8 +86,10 @@ describe("PeerHttp2Server", () => {
         call: { request: forward.ForwardPutRecordsRequest },
         callback: grpc.sendUnaryData<forward.ForwardPutRecordsResponse>,
       ) => {
-        const records = call.request.records.length;
-        callback(null, { acceptedCount: records, index: 7, errorCode: "", errorMessage: "", leaderHint: 0 });
+        const bytes = call.request.batches[0]?.records.length ?? 0;
+        callback(null, {
+          results: [{ acceptedCount: bytes, index: 7, errorCode: "", errorMessage: "", leaderHint: 0 }],
+        });
       },
       forwardMetadataCommand: (
         _call: { request: forward.ForwardMetadataCommandRequest },
@@ -96,14 +98,13 @@ describe("PeerHttp2Server", () => {
     });
     const client = forwardClient(19241);
     const request = forward.ForwardPutRecordsRequest.fromPartial({
-      groupId: 5,
-      records: [{ partitionKey: "k", data: Buffer.alloc(200_000, 1) }],
+      batches: [{ groupId: 5, records: Buffer.alloc(200_000, 1) }],
     });
     const answer = await new Promise<forward.ForwardPutRecordsResponse>((resolve, reject) =>
       client.forwardPutRecords(request, (error, value) => (error ? reject(error) : resolve(value))),
     );
-    expect(answer.acceptedCount).toBe(1);
-    expect(answer.index).toBe(7);
+    expect(answer.results[0]?.acceptedCount).toBe(200_000);
+    expect(answer.results[0]?.index).toBe(7);
     const refused = await new Promise<grpc.ServiceError>((resolve) =>
       client.forwardMetadataCommand({ command: Buffer.from("x"), deadlineUnixMs: 0 }, (error) =>
         resolve(error as grpc.ServiceError),

@@ -98,6 +98,14 @@ export type {
 export { createOperations } from "./server/operations.js";
 export type { PeerForwarder } from "./server/peer-forwarder.js";
 export { ForwardRefusedError, GrpcPeerForwarder, PeerUnavailableError } from "./server/peer-forwarder.js";
+// PutRecords / PutRecord decoded without copying each record's data (the node registers these).
+export {
+  decodePutRecordRequest,
+  decodePutRecordsRequest,
+  malformedRequestError,
+  rejectMalformedRequests,
+  streamsServiceDefinition,
+} from "./server/put-codec.js";
 export type { ShardIteratorFields } from "./shard-iterator.js";
 export { createShardIterator, readShardIterator, SHARD_ITERATOR_VERSION } from "./shard-iterator.js";
 export type { RoutableShard } from "./shard-router.js";

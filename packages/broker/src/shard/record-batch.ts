@@ -69,19 +69,47 @@ const DIGITS = /^[0-9]+$/;
  * with the arrival timestamp into one buffer: one allocation, one copy of each record's data.
  */
 export function encodeRecordBatch(records: readonly AppendRecord[], arrivalTimestampMs: number): Buffer {
-  if (!Array.isArray(records) || records.length === 0) {
-    throw new InvalidRecordError(0, "an append needs at least one record");
-  }
-  if (records.length > APPEND_RECORDS_MAX) {
-    throw new AppendTooLargeError("record count", records.length, APPEND_RECORDS_MAX);
-  }
+  if (!Array.isArray(records)) throw new InvalidRecordError(0, "an append needs at least one record");
+  return encodeSelected(records, null, records.length, arrivalTimestampMs, false);
+}
+
+/** A record as a request decoder hands it over: an empty explicit hash key means none. */
+export interface SelectableRecord {
+  readonly partitionKey: string;
+  readonly data: Uint8Array;
+  readonly explicitHashKey?: string | undefined;
+}
+
+/**
+ * Like encodeRecordBatch, for the records at `positions` (in that order) of `records`, without
+ * building an array of them: the gateway encodes each shard's share of a request this way, once.
+ * An `explicitHashKey` of "" (protobuf's default) or undefined means none. Same validation and
+ * errors as encodeRecordBatch; the InvalidRecordError's index is the position in the batch.
+ */
+export function encodeRecordBatchOf(
+  records: readonly SelectableRecord[],
+  positions: ArrayLike<number>,
+  arrivalTimestampMs: number,
+): Buffer {
+  return encodeSelected(records, positions, positions.length, arrivalTimestampMs, true);
+}
+
+function encodeSelected(
+  records: readonly SelectableRecord[],
+  positions: ArrayLike<number> | null,
+  count: number,
+  arrivalTimestampMs: number,
+  emptyHashKeyIsNone: boolean,
+): Buffer {
+  if (count === 0) throw new InvalidRecordError(0, "an append needs at least one record");
+  if (count > APPEND_RECORDS_MAX) throw new AppendTooLargeError("record count", count, APPEND_RECORDS_MAX);
   if (!isTimestamp(arrivalTimestampMs)) {
     throw new RangeError(`arrival timestamp must be a non-negative integer of ms, got ${arrivalTimestampMs}`);
   }
-  const keyBytes = new Array<number>(records.length);
+  const keyBytes = new Uint32Array(count);
   let total = RECORD_BATCH_HEADER_BYTES;
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i] as AppendRecord;
+  for (let i = 0; i < count; i++) {
+    const record = records[positions === null ? i : (positions[i] as number)] as SelectableRecord;
     if (typeof record !== "object" || record === null) throw new InvalidRecordError(i, "not a record object");
     const key = record.partitionKey;
     if (typeof key !== "string" || key.length === 0 || key.length > PARTITION_KEY_CHARS_MAX) {
@@ -107,7 +135,7 @@ export function encodeRecordBatch(records: readonly AppendRecord[], arrivalTimes
       );
     }
     const hashKey = record.explicitHashKey;
-    if (hashKey !== undefined) {
+    if (hashKey !== undefined && !(emptyHashKeyIsNone && hashKey === "")) {
       if (
         typeof hashKey !== "string" ||
         hashKey.length > EXPLICIT_HASH_KEY_CHARS_MAX ||
@@ -128,11 +156,11 @@ export function encodeRecordBatch(records: readonly AppendRecord[], arrivalTimes
   out.writeUInt8(RECORD_BATCH_FORMAT_VERSION, 0);
   out.writeUInt8(0, 1);
   out.writeUInt16LE(0, 2);
-  out.writeUInt32LE(records.length, 4);
+  out.writeUInt32LE(count, 4);
   out.writeDoubleLE(arrivalTimestampMs, 8);
   let at = RECORD_BATCH_HEADER_BYTES;
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i] as AppendRecord;
+  for (let i = 0; i < count; i++) {
+    const record = records[positions === null ? i : (positions[i] as number)] as SelectableRecord;
     const hashKey = record.explicitHashKey ?? "";
     const bytes = keyBytes[i] as number;
     out.writeUInt16LE(bytes, at);
@@ -147,6 +175,78 @@ export function encodeRecordBatch(records: readonly AppendRecord[], arrivalTimes
   }
   if (at !== total) throw new Error(`record batch encoder wrote ${at} bytes, expected ${total}`);
   return out;
+}
+
+/**
+ * What each record of a batch counts against its shard's write throughput — its data plus its
+ * partition key bytes — read from the record headers alone (no string decoded). Checks the
+ * header and every length as forEachRecord does (CorruptBatchError); a seal batch has none.
+ */
+export function recordBatchPayloadBytes(batch: Uint8Array): Uint32Array {
+  const { recordCount } = decodeRecordBatchHeader(batch);
+  const sizes = new Uint32Array(recordCount);
+  walkRecordHeaders(batch, recordCount, (i, keyBytes, dataBytes) => {
+    sizes[i] = keyBytes + dataBytes;
+  });
+  return sizes;
+}
+
+/**
+ * The first `count` records of a checked record batch as a new batch (a copy: header with the
+ * count patched, then those records' bytes); `batch` itself is left as it was, so a caller may
+ * still retry it whole. `count` must be 1 … the batch's record count (RangeError otherwise);
+ * CorruptBatchError as forEachRecord. Returns `batch` itself when `count` is its record count.
+ */
+export function recordBatchPrefix(batch: Buffer, count: number): Buffer {
+  const { recordCount, flags } = decodeRecordBatchHeader(batch);
+  if (flags !== 0 || !Number.isInteger(count) || count < 1 || count > recordCount) {
+    throw new RangeError(
+      `a prefix of a ${recordCount}-record batch has 1 to ${recordCount} records, not ${count}`,
+    );
+  }
+  let end = RECORD_BATCH_HEADER_BYTES;
+  walkRecordHeaders(batch, recordCount, (i, _keyBytes, _dataBytes, recordEnd) => {
+    if (i === count - 1) end = recordEnd;
+  });
+  if (count === recordCount) return batch;
+  const prefix = Buffer.allocUnsafe(end);
+  batch.copy(prefix, 0, 0, end);
+  prefix.writeUInt32LE(count, 4);
+  return prefix;
+}
+
+/**
+ * Walks the record headers of a batch whose header was checked, checking every length as
+ * forEachRecord does (CorruptBatchError, trailing bytes included), decoding nothing.
+ */
+function walkRecordHeaders(
+  data: Uint8Array,
+  recordCount: number,
+  visit: (index: number, keyBytes: number, dataBytes: number, recordEnd: number) => void,
+): void {
+  const buffer = asBuffer(data);
+  const end = buffer.length;
+  let at = RECORD_BATCH_HEADER_BYTES;
+  for (let i = 0; i < recordCount; i++) {
+    if (at + RECORD_HEADER_BYTES > end) throw new CorruptBatchError(`record ${i} header runs past the end`);
+    const keyBytes = buffer.readUInt16LE(at);
+    const hashKeyBytes = buffer.readUInt8(at + 2);
+    const dataBytes = buffer.readUInt32LE(at + 4);
+    if (buffer.readUInt8(at + 3) !== 0) throw new CorruptBatchError(`record ${i} reserved byte is not zero`);
+    if (keyBytes === 0 || keyBytes > PARTITION_KEY_BYTES_MAX) {
+      throw new CorruptBatchError(`record ${i} partition key length ${keyBytes}`);
+    }
+    if (hashKeyBytes > EXPLICIT_HASH_KEY_CHARS_MAX) {
+      throw new CorruptBatchError(`record ${i} explicit hash key length ${hashKeyBytes}`);
+    }
+    if (dataBytes > RECORD_DATA_BYTES_MAX)
+      throw new CorruptBatchError(`record ${i} data length ${dataBytes}`);
+    const next = at + RECORD_HEADER_BYTES + keyBytes + hashKeyBytes + dataBytes;
+    if (next > end) throw new CorruptBatchError(`record ${i} runs past the end (${next} > ${end})`);
+    visit(i, keyBytes, dataBytes, next);
+    at = next;
+  }
+  if (at !== end) throw new CorruptBatchError(`${end - at} trailing bytes after the last record`);
 }
 
 /**

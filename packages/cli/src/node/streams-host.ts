@@ -19,7 +19,13 @@ import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { Broker, GrpcPeerTransport, PeerHttp2Server } from "@sluice/broker";
-import { ConsumerGroupGateway, Gateway, GrpcPeerForwarder } from "@sluice/gateway";
+import {
+  ConsumerGroupGateway,
+  Gateway,
+  GrpcPeerForwarder,
+  rejectMalformedRequests,
+  streamsServiceDefinition,
+} from "@sluice/gateway";
 import { MetadataService, MetadataStateMachine } from "@sluice/metadata";
 import { forward, groups, streams } from "@sluice/proto";
 import { formatHostPort, type NodeConfig } from "./config.js";
@@ -192,8 +198,9 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     backend: broker,
     publicServices: [
       {
-        definition: streams.StreamsServiceService,
-        implementation: lazyStreamsService(() => gateway?.streamsService),
+        // PutRecords and PutRecord decoded without copying records; undecodable ones answered ValidationException.
+        definition: streamsServiceDefinition,
+        implementation: rejectMalformedRequests(lazyStreamsService(() => gateway?.streamsService)),
       },
       {
         definition: groups.ConsumerGroupServiceService,
@@ -275,13 +282,14 @@ function lazyForwardService(
     forwardPutRecords: (call, callback) => {
       const service = gateway();
       if (service === undefined) {
-        callback(null, {
+        const closed = {
           acceptedCount: 0,
           index: 0,
           errorCode: "BROKER_CLOSED",
           errorMessage: "this node is starting or stopping",
           leaderHint: 0,
-        });
+        };
+        callback(null, { results: call.request.batches.map(() => closed) });
         return;
       }
       service.forwardPutRecords(call, callback);

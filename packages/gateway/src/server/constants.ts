@@ -13,6 +13,17 @@ export const PUT_RETRY_BACKOFF_MS_MAX = 200;
 export const FORWARD_CALL_TIMEOUT_MS = 3_000;
 /** Largest forwarded message: a full PutRecords (5 MiB) with its framing. */
 export const FORWARD_MESSAGE_BYTES_MAX = 8 * MIB;
+/**
+ * The forwarder gathers shard batches for one node into one call up to this many bytes (batches
+ * plus FORWARD_BATCH_OVERHEAD_BYTES each); one larger batch (a shard's share of a 5 MiB
+ * PutRecords) still goes, alone.
+ */
+export const FORWARD_BATCHES_BYTES_MAX = 6 * MIB;
+/** What a shard batch adds to a ForwardPutRecords message beyond its bytes, at most (ids, tags, lengths). */
+export const FORWARD_BATCH_OVERHEAD_BYTES = 32;
+if (FORWARD_BATCHES_BYTES_MAX + 64 * 1_024 > FORWARD_MESSAGE_BYTES_MAX) {
+  throw new Error("gateway constants: gathered forward batches must fit in one forwarded message");
+}
 /** Largest public request or response message (GetRecords answers up to 10 MiB of data). */
 export const PUBLIC_MESSAGE_BYTES_MAX = 16 * MIB;
 /** AT_TIMESTAMP may be this far ahead of this node's clock (clock skew) before it is "in the future". */

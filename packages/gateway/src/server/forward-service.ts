@@ -1,11 +1,12 @@
 /**
- * The server side of the internal ForwardService, on the peer port: appends records forwarded by
- * another node's gateway to a shard this node leads, and proposes metadata commands forwarded to
- * group 0's leader. Failures are answers, not gRPC errors, so the sender can tell "not the leader
- * (try node N)" from "throttled" from "unreachable".
+ * The server side of the internal ForwardService, on the peer port: appends the shard batches
+ * another node's gateway forwards to shards this node leads, and proposes metadata commands
+ * forwarded to group 0's leader. Failures are answers, not gRPC errors, so the sender can tell
+ * "not the leader (try node N)" from "throttled" from "unreachable" — per batch: the batches of
+ * one call are appended concurrently and answered together, one result each, in order.
  */
 import type { handleUnaryCall, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
-import { type AppendRecord, NotLeaderError } from "@sluice/broker";
+import { NotLeaderError } from "@sluice/broker";
 import type { forward } from "@sluice/proto";
 import type { PutPath } from "./put-records.js";
 import { errorCode } from "./put-records.js";
@@ -14,6 +15,33 @@ export interface ForwardTargets {
   readonly put: PutPath;
   /** The metadata service's handler for a forwarded command: resolves with the encoded result. */
   readonly metadataCommand: (command: Buffer) => Promise<Buffer>;
+}
+
+function shardResult(response: Partial<forward.ForwardShardResult>): forward.ForwardShardResult {
+  return { acceptedCount: 0, index: 0, errorCode: "", errorMessage: "", leaderHint: 0, ...response };
+}
+
+/** Appends one forwarded batch (the request's decoded copy, handed over to the broker). */
+async function appendBatch(
+  put: PutPath,
+  batch: forward.ForwardShardBatch,
+): Promise<forward.ForwardShardResult> {
+  try {
+    const reply = await put.appendAsLeader(batch.streamId, batch.groupId, batch.records);
+    return {
+      acceptedCount: reply.accepted,
+      index: reply.index,
+      errorCode: reply.errorCode,
+      errorMessage: reply.errorMessage,
+      leaderHint: reply.leaderHint,
+    };
+  } catch (error) {
+    return shardResult({
+      errorCode: errorCode(error) || "INTERNAL",
+      errorMessage: error instanceof Error ? error.message : String(error),
+      leaderHint: error instanceof NotLeaderError ? error.leaderHint : 0,
+    });
+  }
 }
 
 export function createForwardService(
@@ -26,42 +54,21 @@ export function createForwardService(
     call: ServerUnaryCall<forward.ForwardPutRecordsRequest, forward.ForwardPutRecordsResponse>,
     callback: sendUnaryData<forward.ForwardPutRecordsResponse>,
   ) => {
-    const request = call.request;
+    const { batches } = call.request;
     const live = targets();
-    const answer = (response: Partial<forward.ForwardPutRecordsResponse>) =>
-      callback(null, {
-        acceptedCount: 0,
-        index: 0,
-        errorCode: "",
-        errorMessage: "",
-        leaderHint: 0,
-        ...response,
-      });
     if (live === undefined) {
-      answer({ errorCode: "BROKER_CLOSED", errorMessage: "this node is starting or stopping" });
+      const closed = shardResult({
+        errorCode: "BROKER_CLOSED",
+        errorMessage: "this node is starting or stopping",
+      });
+      callback(null, { results: batches.map(() => closed) });
       return;
     }
-    const records: AppendRecord[] = request.records.map((record) =>
-      record.explicitHashKey === ""
-        ? { partitionKey: record.partitionKey, data: record.data }
-        : { partitionKey: record.partitionKey, data: record.data, explicitHashKey: record.explicitHashKey },
-    );
-    live.put.appendAsLeader(request.streamId, request.groupId, records).then(
-      (reply) =>
-        answer({
-          acceptedCount: reply.accepted,
-          index: reply.index,
-          errorCode: reply.errorCode,
-          errorMessage: reply.errorMessage,
-          leaderHint: reply.leaderHint,
-        }),
-      (error: unknown) =>
-        answer({
-          errorCode: errorCode(error) || "INTERNAL",
-          errorMessage: error instanceof Error ? error.message : String(error),
-          leaderHint: error instanceof NotLeaderError ? error.leaderHint : 0,
-        }),
-    );
+    const appends = new Array<Promise<forward.ForwardShardResult>>(batches.length);
+    for (let i = 0; i < batches.length; i++) {
+      appends[i] = appendBatch(live.put, batches[i] as forward.ForwardShardBatch);
+    }
+    Promise.all(appends).then((results) => callback(null, { results }));
   };
 
   const forwardMetadataCommand: handleUnaryCall<

@@ -90,7 +90,7 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
       return control.listShards(request);
     },
     putRecord: async (request): Promise<streams.PutRecordResponse> => {
-      validate.validatePutRecord(request);
+      const validated = validate.validatePutRecord(request);
       const stream = await lookup.writableStream(request);
       const [outcome] = await put.putRecords(
         stream,
@@ -102,6 +102,7 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
           },
         ],
         clock() + PUT_DEADLINE_MS,
+        [validated],
       );
       if (outcome === undefined) throw new InternalFailureError("the record got no outcome; retry");
       if (!outcome.ok) {
@@ -113,9 +114,14 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
       return { shardId: outcome.shardId, sequenceNumber: outcome.sequenceNumber, encryptionType: "NONE" };
     },
     putRecords: async (request): Promise<streams.PutRecordsResponse> => {
-      validate.validatePutRecords(request);
+      const validated = validate.validatePutRecords(request);
       const stream = await lookup.writableStream(request);
-      const outcomes = await put.putRecords(stream, request.records, clock() + PUT_DEADLINE_MS);
+      const outcomes = await put.putRecords(
+        stream,
+        request.records,
+        clock() + PUT_DEADLINE_MS,
+        validated.records,
+      );
       let failed = 0;
       const records = outcomes.map((outcome): streams.PutRecordsResultEntry => {
         if (outcome.ok) {

@@ -1,14 +1,24 @@
 /**
- * The client side of the internal ForwardService: sends a shard's records to the node that leads
- * its Raft group, and metadata commands to group 0's leader, over the peers' peer port. One
- * grpc-js channel per peer, opened on first use. A call that cannot reach the peer (down,
- * refused, past its deadline) rejects with PeerUnavailableError (code PEER_UNAVAILABLE,
- * retriable); the caller picks the next leader and retries within its own deadline.
+ * The client side of the internal ForwardService: sends shards' record batches to the nodes that
+ * lead their Raft groups, and metadata commands to group 0's leader, over the peers' peer port.
+ * One grpc-js channel per peer, opened on first use.
+ *
+ * Batches for one node travel together: every `putRecords` call made for a node during one turn
+ * of the event loop (all the shards of a PutRecords request, and those of the other requests
+ * handled in the same turn) is sent in ONE ForwardPutRecords call, flushed by setImmediate, split
+ * only when the message would pass FORWARD_BATCHES_BYTES_MAX. Each caller gets its own batch's
+ * result. A call that cannot reach the peer (down, refused, past its deadline) rejects every
+ * batch in it with PeerUnavailableError (code PEER_UNAVAILABLE, retriable); the caller picks the
+ * next leader and retries within its own deadline.
  */
 import { credentials, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
-import type { AppendRecord } from "@sluice/broker";
 import { forward } from "@sluice/proto";
-import { FORWARD_CALL_TIMEOUT_MS, FORWARD_MESSAGE_BYTES_MAX } from "./constants.js";
+import {
+  FORWARD_BATCH_OVERHEAD_BYTES,
+  FORWARD_BATCHES_BYTES_MAX,
+  FORWARD_CALL_TIMEOUT_MS,
+  FORWARD_MESSAGE_BYTES_MAX,
+} from "./constants.js";
 import type { LeaderAppendReply } from "./put-records.js";
 
 /** A peer could not be reached or did not answer in time; retry, perhaps on another node. */
@@ -42,11 +52,16 @@ export class ForwardRefusedError extends Error {
 }
 
 export interface PeerForwarder {
+  /**
+   * Has node `nodeId` append `batch` — one shard's records encoded by encodeRecordBatchOf, arrival
+   * stamp 0; only read, never kept past the call — to the shard of group `groupId` in stream
+   * instance `streamId`. Resolves with what the leader did; rejects PeerUnavailableError.
+   */
   putRecords(
     nodeId: number,
     streamId: number,
     groupId: number,
-    records: readonly AppendRecord[],
+    batch: Buffer,
     deadlineAtMs: number,
   ): Promise<LeaderAppendReply>;
   /** Resolves with the encoded command result; rejects ForwardRefusedError or PeerUnavailableError. */
@@ -54,10 +69,26 @@ export interface PeerForwarder {
   close(): void;
 }
 
+/** One batch waiting for its node's next ForwardPutRecords call. */
+interface PendingBatch {
+  readonly batch: forward.ForwardShardBatch;
+  readonly resolve: (reply: LeaderAppendReply) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** The batches gathered for one node during this turn of the event loop. */
+interface Outgoing {
+  pending: PendingBatch[];
+  bytes: number;
+  deadlineAtMs: number;
+}
+
 export class GrpcPeerForwarder implements PeerForwarder {
   private readonly addresses: ReadonlyMap<number, string>;
   private readonly clients = new Map<number, forward.ForwardServiceClient>();
   private readonly clock: () => number;
+  private readonly outgoing = new Map<number, Outgoing>();
+  private flushScheduled = false;
 
   /** `addresses`: node id → "host:port" of its peer port. */
   constructor(addresses: ReadonlyMap<number, string>, clock: () => number = Date.now) {
@@ -69,40 +100,85 @@ export class GrpcPeerForwarder implements PeerForwarder {
     nodeId: number,
     streamId: number,
     groupId: number,
-    records: readonly AppendRecord[],
+    batch: Buffer,
     deadlineAtMs: number,
   ): Promise<LeaderAppendReply> {
-    const request: forward.ForwardPutRecordsRequest = {
-      streamId,
-      groupId,
-      records: records.map((record) => ({
-        partitionKey: record.partitionKey,
-        data: record.data as Buffer,
-        explicitHashKey: record.explicitHashKey ?? "",
-      })),
-      deadlineUnixMs: deadlineAtMs,
-    };
-    const client = this.client(nodeId);
+    if (!this.addresses.has(nodeId)) {
+      return Promise.reject(new PeerUnavailableError(nodeId, "no peer address is configured for it"));
+    }
     return new Promise((resolve, reject) => {
-      client.forwardPutRecords(
-        request,
-        new Metadata(),
-        { deadline: this.callDeadline(deadlineAtMs) },
-        (error, response) => {
-          if (error !== null) {
-            reject(this.mapError(nodeId, error));
-            return;
-          }
-          resolve({
-            accepted: response.acceptedCount,
-            index: response.index,
-            errorCode: response.errorCode,
-            errorMessage: response.errorMessage,
-            leaderHint: response.leaderHint,
-          });
-        },
-      );
+      let queue = this.outgoing.get(nodeId);
+      const bytes = batch.length + FORWARD_BATCH_OVERHEAD_BYTES;
+      if (queue !== undefined && queue.bytes + bytes > FORWARD_BATCHES_BYTES_MAX) {
+        // This one would make the message too large: send what is gathered, start another.
+        this.outgoing.delete(nodeId);
+        this.send(nodeId, queue);
+        queue = undefined;
+      }
+      if (queue === undefined) {
+        queue = { pending: [], bytes: 0, deadlineAtMs };
+        this.outgoing.set(nodeId, queue);
+      }
+      queue.pending.push({ batch: { streamId, groupId, records: batch }, resolve, reject });
+      queue.bytes += bytes;
+      queue.deadlineAtMs = Math.max(queue.deadlineAtMs, deadlineAtMs);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
     });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [nodeId, queue] of this.outgoing) this.send(nodeId, queue);
+    this.outgoing.clear();
+  }
+
+  /** One ForwardPutRecords call with every batch of `queue`; settles each batch's promise. */
+  private send(nodeId: number, queue: Outgoing): void {
+    const { pending } = queue;
+    let client: forward.ForwardServiceClient;
+    try {
+      client = this.client(nodeId);
+    } catch (error) {
+      for (const item of pending) item.reject(error as Error);
+      return;
+    }
+    const batches = new Array<forward.ForwardShardBatch>(pending.length);
+    for (let i = 0; i < pending.length; i++) batches[i] = (pending[i] as PendingBatch).batch;
+    client.forwardPutRecords(
+      { batches, deadlineUnixMs: queue.deadlineAtMs },
+      new Metadata(),
+      { deadline: this.callDeadline(queue.deadlineAtMs) },
+      (error, response) => {
+        if (error !== null) {
+          const mapped = this.mapError(nodeId, error);
+          for (const item of pending) item.reject(mapped);
+          return;
+        }
+        for (let i = 0; i < pending.length; i++) {
+          const item = pending[i] as PendingBatch;
+          const result = response.results[i];
+          if (result === undefined) {
+            item.reject(
+              new PeerUnavailableError(
+                nodeId,
+                `it answered ${response.results.length} results for ${pending.length} batches (another version?)`,
+              ),
+            );
+            continue;
+          }
+          item.resolve({
+            accepted: result.acceptedCount,
+            index: result.index,
+            errorCode: result.errorCode,
+            errorMessage: result.errorMessage,
+            leaderHint: result.leaderHint,
+          });
+        }
+      },
+    );
   }
 
   metadataCommand(nodeId: number, command: Buffer, deadlineAtMs: number): Promise<Buffer> {
@@ -128,6 +204,11 @@ export class GrpcPeerForwarder implements PeerForwarder {
   }
 
   close(): void {
+    for (const [nodeId, queue] of this.outgoing) {
+      for (const item of queue.pending)
+        item.reject(new PeerUnavailableError(nodeId, "this node is stopping"));
+    }
+    this.outgoing.clear();
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
   }

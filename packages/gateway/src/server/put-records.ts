@@ -18,14 +18,25 @@
  * whole through the new router — to one child or split between two — within the same deadline.
  * Records of one key keep their order: every record of the parent was committed before its seal,
  * every re-routed record goes to the child after it.
+ *
+ * Cost per record is the point of this file's shape: a record's hash comes from validation when
+ * the caller has it (one MD5 per record), records are grouped per shard by a counting sort into
+ * one Int32Array of request positions, and each shard's group is encoded ONCE into a record batch
+ * (the broker's log format) that travels as is — to the local broker (`appendEncoded`) or, in
+ * one ForwardPutRecords call per leader node, to the others. A batch handed to the local broker
+ * is the broker's (it stamps the arrival in place, and the log keeps it): a later attempt for
+ * the same group sends a copy.
  */
 import {
-  type AppendRecord,
   type Broker,
   BrokerError,
   BrokerErrorCode,
+  decodeRecordBatchHeader,
+  encodeRecordBatchOf,
   GroupNotFoundError,
   NotLeaderError,
+  recordBatchPayloadBytes,
+  recordBatchPrefix,
 } from "@sluice/broker";
 import type { MetadataService, ShardInfo, StreamInfo } from "@sluice/metadata";
 import { InvalidArgumentError } from "../errors.js";
@@ -117,26 +128,20 @@ export class PutPath {
    * Writes the records of one request to `stream` and resolves with one outcome per record, in
    * request order. Never rejects for a record's failure; rejects only for a request-level error
    * (an ExplicitHashKey that names no shard is InvalidArgumentError, before anything is written).
+   * `hashKeys`, when given, holds each record's 16-byte hash key as validation computed it (the
+   * MD5 of its partition key, or its ExplicitHashKey), so nothing is hashed twice.
    */
   async putRecords(
     stream: StreamInfo,
     entries: readonly PutEntry[],
     deadlineAtMs: number,
+    hashKeys?: readonly { readonly hashKey: Buffer }[],
   ): Promise<PutOutcome[]> {
     const hashes = new Array<Buffer>(entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i] as PutEntry;
-      if (entry.explicitHashKey !== undefined && entry.explicitHashKey !== "") {
-        const parsed = parseHashKey(entry.explicitHashKey);
-        if (parsed === null) {
-          throw new InvalidArgumentError(
-            `ExplicitHashKey ${entry.explicitHashKey} of record ${i} is not a decimal integer in [0, 2^128 - 1]`,
-          );
-        }
-        hashes[i] = parsed;
-      } else {
-        hashes[i] = partitionKeyHash(entry.partitionKey);
-      }
+    if (hashKeys !== undefined && hashKeys.length === entries.length) {
+      for (let i = 0; i < entries.length; i++) hashes[i] = (hashKeys[i] as { hashKey: Buffer }).hashKey;
+    } else {
+      for (let i = 0; i < entries.length; i++) hashes[i] = hashKeyOf(entries[i] as PutEntry, i);
     }
     const outcomes = new Array<PutOutcome>(entries.length);
     const all = new Int32Array(entries.length);
@@ -147,7 +152,8 @@ export class PutPath {
 
   /**
    * Routes the records at `positions` (request order) through the stream's current router and
-   * sends each shard's group; resolves once every one of them has an outcome.
+   * sends each shard's group; resolves once every one of them has an outcome. The groups are
+   * views of one Int32Array, filled by a counting sort (request order kept within a shard).
    */
   private async routeAndSend(
     stream: StreamInfo,
@@ -158,24 +164,34 @@ export class PutPath {
     deadlineAtMs: number,
   ): Promise<void> {
     const routes = this.options.lookup.routesOf(stream);
+    const shardCount = routes.openShards.length;
     const shardOfRecord = new Int32Array(positions.length);
-    const counts = new Int32Array(routes.openShards.length);
+    // starts[at] … starts[at + 1] - 1: where shard `at`'s records go in `grouped`.
+    const starts = new Int32Array(shardCount + 1);
     for (let k = 0; k < positions.length; k++) {
       const at = routes.router.route(hashes[positions[k] as number] as Buffer);
       shardOfRecord[k] = at;
-      counts[at] = (counts[at] as number) + 1;
+      starts[at + 1] = (starts[at + 1] as number) + 1;
+    }
+    for (let at = 0; at < shardCount; at++)
+      starts[at + 1] = (starts[at + 1] as number) + (starts[at] as number);
+    const grouped = new Int32Array(positions.length);
+    const next = starts.slice(0, shardCount);
+    for (let k = 0; k < positions.length; k++) {
+      const at = shardOfRecord[k] as number;
+      const slot = next[at] as number;
+      grouped[slot] = positions[k] as number;
+      next[at] = slot + 1;
     }
     const sends: Promise<void>[] = [];
-    for (let at = 0; at < routes.openShards.length; at++) {
-      const count = counts[at] as number;
-      if (count === 0) continue;
-      const group = new Int32Array(count);
-      let j = 0;
-      for (let k = 0; k < positions.length; k++) {
-        if (shardOfRecord[k] === at) group[j++] = positions[k] as number;
-      }
+    for (let at = 0; at < shardCount; at++) {
+      const from = starts[at] as number;
+      const to = starts[at + 1] as number;
+      if (from === to) continue;
       const shard = routes.openShards[at] as ShardInfo;
-      sends.push(this.sendGroup(stream, shard, entries, hashes, group, outcomes, deadlineAtMs));
+      sends.push(
+        this.sendGroup(stream, shard, entries, hashes, grouped.subarray(from, to), outcomes, deadlineAtMs),
+      );
     }
     await Promise.all(sends);
   }
@@ -195,16 +211,17 @@ export class PutPath {
     deadlineAtMs: number,
   ): Promise<void> {
     const { lookup, changes, clock } = this.options;
-    const records = new Array<AppendRecord>(positions.length);
-    for (let k = 0; k < positions.length; k++) {
-      const entry = entries[positions[k] as number] as PutEntry;
-      records[k] =
-        entry.explicitHashKey !== undefined && entry.explicitHashKey !== ""
-          ? { partitionKey: entry.partitionKey, data: entry.data, explicitHashKey: entry.explicitHashKey }
-          : { partitionKey: entry.partitionKey, data: entry.data };
+    let batch: Buffer;
+    try {
+      // The arrival stamp is the leader's to write.
+      batch = encodeRecordBatchOf(entries, positions, 0);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${message}`);
+      return;
     }
     for (;;) {
-      if ((await this.sendToShard(stream, shard, records, positions, outcomes, deadlineAtMs)) === "settled") {
+      if ((await this.sendToShard(stream, shard, batch, positions, outcomes, deadlineAtMs)) === "settled") {
         return;
       }
       for (;;) {
@@ -250,13 +267,11 @@ export class PutPath {
   /**
    * The leader's side: checks that the stream instance still has this shard, takes the prefix of
    * the records the shard's throttle allows (all of them in ON_DEMAND mode), appends it as one
-   * entry and resolves once it commits. Broker errors (NotLeaderError, …) reject.
+   * entry and resolves once it commits. `batch` is a record batch (encodeRecordBatchOf, stamp 0)
+   * that the caller hands over: the broker stamps it in place and keeps it in the log. A throttled
+   * prefix is appended as a copy. Broker errors (NotLeaderError, CorruptBatchError, …) reject.
    */
-  async appendAsLeader(
-    streamId: number,
-    groupId: number,
-    records: readonly AppendRecord[],
-  ): Promise<LeaderAppendReply> {
+  async appendAsLeader(streamId: number, groupId: number, batch: Buffer): Promise<LeaderAppendReply> {
     const { broker, throttles, clock } = this.options;
     const found = await this.findShardByGroup(streamId, groupId);
     if (found === undefined) {
@@ -270,27 +285,30 @@ export class PutPath {
         `shard ${found.shard.shardId} is closed by a reshard; its children take the writes`,
       );
     }
-    let accepted = records.length;
-    if (found.stream.mode === "PROVISIONED") {
-      const now = clock();
-      accepted = throttles
-        .get(groupId, now)
-        .tryWrite(records.length, (at) => recordBytes(records[at] as AppendRecord), now);
-    }
     const metrics = this.options.metrics;
-    if (accepted < records.length)
-      metrics?.writesThrottled(found.stream, found.shard, records.length - accepted);
+    const provisioned = found.stream.mode === "PROVISIONED";
+    const recordCount = decodeRecordBatchHeader(batch).recordCount;
+    // Data + partition key bytes of each record, from the record headers (no string decoded).
+    const sizes = provisioned || metrics !== undefined ? recordBatchPayloadBytes(batch) : undefined;
+    let accepted = recordCount;
+    if (provisioned && sizes !== undefined) {
+      const now = clock();
+      accepted = throttles.get(groupId, now).tryWrite(recordCount, (at) => sizes[at] as number, now);
+    }
+    if (accepted < recordCount) metrics?.writesThrottled(found.stream, found.shard, recordCount - accepted);
     if (accepted === 0) {
       return reply(0, 0, THROUGHPUT_EXCEEDED_CODE, throughputMessage(found.stream, found.shard));
     }
-    const batch = accepted === records.length ? records : records.slice(0, accepted);
-    const result = await broker.append(groupId, batch);
-    if (metrics !== undefined) {
+    const result = await broker.appendEncoded(
+      groupId,
+      accepted === recordCount ? batch : recordBatchPrefix(batch, accepted),
+    );
+    if (metrics !== undefined && sizes !== undefined) {
       let bytes = 0;
-      for (let at = 0; at < accepted; at++) bytes += recordBytes(records[at] as AppendRecord);
+      for (let at = 0; at < accepted; at++) bytes += sizes[at] as number;
       metrics.recordsWritten(found.stream, found.shard, accepted, bytes);
     }
-    return accepted === records.length
+    return accepted === recordCount
       ? reply(accepted, result.index, "", "")
       : reply(accepted, result.index, THROUGHPUT_EXCEEDED_CODE, throughputMessage(found.stream, found.shard));
   }
@@ -316,7 +334,7 @@ export class PutPath {
   private async sendToShard(
     stream: StreamInfo,
     shard: ShardInfo,
-    records: AppendRecord[],
+    batch: Buffer,
     positions: Int32Array,
     outcomes: PutOutcome[],
     deadlineAtMs: number,
@@ -324,6 +342,8 @@ export class PutPath {
     const { nodeId, forwarder, clock, lookup } = this.options;
     let backoffMs = PUT_RETRY_BACKOFF_MS_MIN;
     let attempt = 0;
+    // Once the local broker has had `batch` (stamped, maybe in its log), later attempts copy it.
+    let handedOver = false;
     let lastError = "no leader was found for the shard";
     for (;;) {
       if (attempt > 0) {
@@ -337,9 +357,11 @@ export class PutPath {
       let answer: LeaderAppendReply | undefined;
       try {
         if (leader === nodeId) {
-          answer = await this.appendAsLeader(stream.streamId, shard.groupId, records);
+          const owned = handedOver ? Buffer.from(batch) : batch;
+          handedOver = true;
+          answer = await this.appendAsLeader(stream.streamId, shard.groupId, owned);
         } else if (leader !== 0) {
-          answer = await forwarder.putRecords(leader, stream.streamId, shard.groupId, records, deadlineAtMs);
+          answer = await forwarder.putRecords(leader, stream.streamId, shard.groupId, batch, deadlineAtMs);
         }
       } catch (error) {
         const code = errorCode(error);
@@ -418,9 +440,18 @@ export class PutPath {
   }
 }
 
-/** What a record counts against its shard's write throughput: its data and partition key. */
-function recordBytes(record: AppendRecord): number {
-  return record.data.length + Buffer.byteLength(record.partitionKey);
+/** A record's 16-byte hash key: its ExplicitHashKey when it has one, else the MD5 of its partition key. */
+function hashKeyOf(entry: PutEntry, position: number): Buffer {
+  if (entry.explicitHashKey === undefined || entry.explicitHashKey === "") {
+    return partitionKeyHash(entry.partitionKey);
+  }
+  const parsed = parseHashKey(entry.explicitHashKey);
+  if (parsed === null) {
+    throw new InvalidArgumentError(
+      `ExplicitHashKey ${entry.explicitHashKey} of record ${position} is not a decimal integer in [0, 2^128 - 1]`,
+    );
+  }
+  return parsed;
 }
 
 function reply(

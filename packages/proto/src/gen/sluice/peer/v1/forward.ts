@@ -28,33 +28,42 @@ export const protobufFileName = "sluice/peer/v1/forward.proto";
  * Raft group concerned, on the peer port (default 7401-7403). Only other nodes call it.
  */
 
-export interface ForwardRecord {
-  partitionKey: string;
-  data: Buffer;
-  explicitHashKey: string;
+/** One shard's records. */
+export interface ForwardShardBatch {
+  /** The stream instance (a recreated stream has another id) and the shard's Raft group. */
+  streamId: number;
+  groupId: number;
+  /**
+   * The records encoded as one record batch (the broker's format, encodeRecordBatch with arrival
+   * stamp 0): the leader checks it, stamps the arrival in place and proposes it as one entry.
+   */
+  records: Buffer;
 }
 
 export interface ForwardPutRecordsRequest {
-  /** The stream instance (a recreated stream has another id) and the shard the records belong to. */
-  streamId: number;
-  groupId: number;
-  records: ForwardRecord[];
-  /** The sender's deadline for the request, ms since the epoch. */
+  /** The latest of the senders' deadlines for these batches, ms since the epoch. */
   deadlineUnixMs: number;
+  batches: ForwardShardBatch[];
 }
 
-export interface ForwardPutRecordsResponse {
+/** What the leader did with one batch. */
+export interface ForwardShardResult {
   /** The records [0, accepted_count) were appended as one entry at `index`, offsets 0 … n-1. */
   acceptedCount: number;
   index: number;
   /**
-   * Set when accepted_count < the request's count: the error of the rest (a code of the
+   * Set when accepted_count < the batch's count: the error of the rest (a code of the
    * gateway's error table, for example THROUGHPUT_EXCEEDED or NOT_LEADER).
    */
   errorCode: string;
   errorMessage: string;
   /** With NOT_LEADER: the leader this node knows of (0 when none). */
   leaderHint: number;
+}
+
+export interface ForwardPutRecordsResponse {
+  /** One result per batch of the request, in the request's order. */
+  results: ForwardShardResult[];
 }
 
 export interface ForwardMetadataCommandRequest {
@@ -70,137 +79,25 @@ export interface ForwardMetadataCommandResponse {
   leaderHint: number;
 }
 
-function createBaseForwardRecord(): ForwardRecord {
-  return { partitionKey: "", data: Buffer.alloc(0), explicitHashKey: "" };
+function createBaseForwardShardBatch(): ForwardShardBatch {
+  return { streamId: 0, groupId: 0, records: Buffer.alloc(0) };
 }
 
-export const ForwardRecord: MessageFns<ForwardRecord> = {
-  encode(message: ForwardRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.partitionKey !== "") {
-      writer.uint32(10).string(message.partitionKey);
-    }
-    if (message.data.length !== 0) {
-      writer.uint32(18).bytes(message.data);
-    }
-    if (message.explicitHashKey !== "") {
-      writer.uint32(26).string(message.explicitHashKey);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): ForwardRecord {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseForwardRecord();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.partitionKey = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.data = Buffer.from(reader.bytes());
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.explicitHashKey = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): ForwardRecord {
-    return {
-      partitionKey: isSet(object.partitionKey)
-        ? globalThis.String(object.partitionKey)
-        : isSet(object.partition_key)
-          ? globalThis.String(object.partition_key)
-          : "",
-      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
-      explicitHashKey: isSet(object.explicitHashKey)
-        ? globalThis.String(object.explicitHashKey)
-        : isSet(object.explicit_hash_key)
-          ? globalThis.String(object.explicit_hash_key)
-          : "",
-    };
-  },
-
-  toJSON(message: ForwardRecord): unknown {
-    const obj: any = {};
-    if (message.partitionKey !== "") {
-      obj.partitionKey = message.partitionKey;
-    }
-    if (message.data.length !== 0) {
-      obj.data = base64FromBytes(message.data);
-    }
-    if (message.explicitHashKey !== "") {
-      obj.explicitHashKey = message.explicitHashKey;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<ForwardRecord>): ForwardRecord {
-    return ForwardRecord.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<ForwardRecord>): ForwardRecord {
-    const message = createBaseForwardRecord();
-    message.partitionKey = object.partitionKey ?? "";
-    message.data = object.data ?? Buffer.alloc(0);
-    message.explicitHashKey = object.explicitHashKey ?? "";
-    return message;
-  },
-};
-
-function createBaseForwardPutRecordsRequest(): ForwardPutRecordsRequest {
-  return { streamId: 0, groupId: 0, records: [], deadlineUnixMs: 0 };
-}
-
-export const ForwardPutRecordsRequest: MessageFns<ForwardPutRecordsRequest> = {
-  encode(message: ForwardPutRecordsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const ForwardShardBatch: MessageFns<ForwardShardBatch> = {
+  encode(message: ForwardShardBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.streamId !== 0) {
       writer.uint32(8).uint32(message.streamId);
     }
     if (message.groupId !== 0) {
       writer.uint32(16).uint32(message.groupId);
     }
-    for (const v of message.records) {
-      ForwardRecord.encode(v!, writer.uint32(26).fork()).join();
-    }
-    if (message.deadlineUnixMs !== 0) {
-      writer.uint32(32).int64(message.deadlineUnixMs);
+    if (message.records.length !== 0) {
+      writer.uint32(26).bytes(message.records);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): ForwardPutRecordsRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardShardBatch {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -209,7 +106,7 @@ export const ForwardPutRecordsRequest: MessageFns<ForwardPutRecordsRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseForwardPutRecordsRequest();
+      const message = createBaseForwardShardBatch();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -234,15 +131,105 @@ export const ForwardPutRecordsRequest: MessageFns<ForwardPutRecordsRequest> = {
               break;
             }
 
-            message.records.push(ForwardRecord.decode(reader, reader.uint32()));
+            message.records = Buffer.from(reader.bytes());
             continue;
           }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForwardShardBatch {
+    return {
+      streamId: isSet(object.streamId)
+        ? globalThis.Number(object.streamId)
+        : isSet(object.stream_id)
+          ? globalThis.Number(object.stream_id)
+          : 0,
+      groupId: isSet(object.groupId)
+        ? globalThis.Number(object.groupId)
+        : isSet(object.group_id)
+          ? globalThis.Number(object.group_id)
+          : 0,
+      records: isSet(object.records) ? Buffer.from(bytesFromBase64(object.records)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ForwardShardBatch): unknown {
+    const obj: any = {};
+    if (message.streamId !== 0) {
+      obj.streamId = Math.round(message.streamId);
+    }
+    if (message.groupId !== 0) {
+      obj.groupId = Math.round(message.groupId);
+    }
+    if (message.records.length !== 0) {
+      obj.records = base64FromBytes(message.records);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForwardShardBatch>): ForwardShardBatch {
+    return ForwardShardBatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ForwardShardBatch>): ForwardShardBatch {
+    const message = createBaseForwardShardBatch();
+    message.streamId = object.streamId ?? 0;
+    message.groupId = object.groupId ?? 0;
+    message.records = object.records ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseForwardPutRecordsRequest(): ForwardPutRecordsRequest {
+  return { deadlineUnixMs: 0, batches: [] };
+}
+
+export const ForwardPutRecordsRequest: MessageFns<ForwardPutRecordsRequest> = {
+  encode(message: ForwardPutRecordsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deadlineUnixMs !== 0) {
+      writer.uint32(32).int64(message.deadlineUnixMs);
+    }
+    for (const v of message.batches) {
+      ForwardShardBatch.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardPutRecordsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForwardPutRecordsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
           case 4: {
             if (tag !== 32) {
               break;
             }
 
             message.deadlineUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.batches.push(ForwardShardBatch.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -259,40 +246,24 @@ export const ForwardPutRecordsRequest: MessageFns<ForwardPutRecordsRequest> = {
 
   fromJSON(object: any): ForwardPutRecordsRequest {
     return {
-      streamId: isSet(object.streamId)
-        ? globalThis.Number(object.streamId)
-        : isSet(object.stream_id)
-          ? globalThis.Number(object.stream_id)
-          : 0,
-      groupId: isSet(object.groupId)
-        ? globalThis.Number(object.groupId)
-        : isSet(object.group_id)
-          ? globalThis.Number(object.group_id)
-          : 0,
-      records: globalThis.Array.isArray(object?.records)
-        ? object.records.map((e: any) => ForwardRecord.fromJSON(e))
-        : [],
       deadlineUnixMs: isSet(object.deadlineUnixMs)
         ? globalThis.Number(object.deadlineUnixMs)
         : isSet(object.deadline_unix_ms)
           ? globalThis.Number(object.deadline_unix_ms)
           : 0,
+      batches: globalThis.Array.isArray(object?.batches)
+        ? object.batches.map((e: any) => ForwardShardBatch.fromJSON(e))
+        : [],
     };
   },
 
   toJSON(message: ForwardPutRecordsRequest): unknown {
     const obj: any = {};
-    if (message.streamId !== 0) {
-      obj.streamId = Math.round(message.streamId);
-    }
-    if (message.groupId !== 0) {
-      obj.groupId = Math.round(message.groupId);
-    }
-    if (message.records?.length) {
-      obj.records = message.records.map((e) => ForwardRecord.toJSON(e));
-    }
     if (message.deadlineUnixMs !== 0) {
       obj.deadlineUnixMs = Math.round(message.deadlineUnixMs);
+    }
+    if (message.batches?.length) {
+      obj.batches = message.batches.map((e) => ForwardShardBatch.toJSON(e));
     }
     return obj;
   },
@@ -302,20 +273,18 @@ export const ForwardPutRecordsRequest: MessageFns<ForwardPutRecordsRequest> = {
   },
   fromPartial(object: DeepPartial<ForwardPutRecordsRequest>): ForwardPutRecordsRequest {
     const message = createBaseForwardPutRecordsRequest();
-    message.streamId = object.streamId ?? 0;
-    message.groupId = object.groupId ?? 0;
-    message.records = object.records?.map((e) => ForwardRecord.fromPartial(e)) || [];
     message.deadlineUnixMs = object.deadlineUnixMs ?? 0;
+    message.batches = object.batches?.map((e) => ForwardShardBatch.fromPartial(e)) || [];
     return message;
   },
 };
 
-function createBaseForwardPutRecordsResponse(): ForwardPutRecordsResponse {
+function createBaseForwardShardResult(): ForwardShardResult {
   return { acceptedCount: 0, index: 0, errorCode: "", errorMessage: "", leaderHint: 0 };
 }
 
-export const ForwardPutRecordsResponse: MessageFns<ForwardPutRecordsResponse> = {
-  encode(message: ForwardPutRecordsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const ForwardShardResult: MessageFns<ForwardShardResult> = {
+  encode(message: ForwardShardResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.acceptedCount !== 0) {
       writer.uint32(8).uint32(message.acceptedCount);
     }
@@ -334,7 +303,7 @@ export const ForwardPutRecordsResponse: MessageFns<ForwardPutRecordsResponse> = 
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): ForwardPutRecordsResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardShardResult {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -343,7 +312,7 @@ export const ForwardPutRecordsResponse: MessageFns<ForwardPutRecordsResponse> = 
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseForwardPutRecordsResponse();
+      const message = createBaseForwardShardResult();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -399,7 +368,7 @@ export const ForwardPutRecordsResponse: MessageFns<ForwardPutRecordsResponse> = 
     }
   },
 
-  fromJSON(object: any): ForwardPutRecordsResponse {
+  fromJSON(object: any): ForwardShardResult {
     return {
       acceptedCount: isSet(object.acceptedCount)
         ? globalThis.Number(object.acceptedCount)
@@ -425,7 +394,7 @@ export const ForwardPutRecordsResponse: MessageFns<ForwardPutRecordsResponse> = 
     };
   },
 
-  toJSON(message: ForwardPutRecordsResponse): unknown {
+  toJSON(message: ForwardShardResult): unknown {
     const obj: any = {};
     if (message.acceptedCount !== 0) {
       obj.acceptedCount = Math.round(message.acceptedCount);
@@ -445,16 +414,87 @@ export const ForwardPutRecordsResponse: MessageFns<ForwardPutRecordsResponse> = 
     return obj;
   },
 
-  create(base?: DeepPartial<ForwardPutRecordsResponse>): ForwardPutRecordsResponse {
-    return ForwardPutRecordsResponse.fromPartial(base ?? {});
+  create(base?: DeepPartial<ForwardShardResult>): ForwardShardResult {
+    return ForwardShardResult.fromPartial(base ?? {});
   },
-  fromPartial(object: DeepPartial<ForwardPutRecordsResponse>): ForwardPutRecordsResponse {
-    const message = createBaseForwardPutRecordsResponse();
+  fromPartial(object: DeepPartial<ForwardShardResult>): ForwardShardResult {
+    const message = createBaseForwardShardResult();
     message.acceptedCount = object.acceptedCount ?? 0;
     message.index = object.index ?? 0;
     message.errorCode = object.errorCode ?? "";
     message.errorMessage = object.errorMessage ?? "";
     message.leaderHint = object.leaderHint ?? 0;
+    return message;
+  },
+};
+
+function createBaseForwardPutRecordsResponse(): ForwardPutRecordsResponse {
+  return { results: [] };
+}
+
+export const ForwardPutRecordsResponse: MessageFns<ForwardPutRecordsResponse> = {
+  encode(message: ForwardPutRecordsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ForwardShardResult.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardPutRecordsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForwardPutRecordsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.results.push(ForwardShardResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForwardPutRecordsResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ForwardShardResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ForwardPutRecordsResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ForwardShardResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForwardPutRecordsResponse>): ForwardPutRecordsResponse {
+    return ForwardPutRecordsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ForwardPutRecordsResponse>): ForwardPutRecordsResponse {
+    const message = createBaseForwardPutRecordsResponse();
+    message.results = object.results?.map((e) => ForwardShardResult.fromPartial(e)) || [];
     return message;
   },
 };
@@ -680,7 +720,10 @@ export const ForwardMetadataCommandResponse: MessageFns<ForwardMetadataCommandRe
 /** ForwardService is served on every node's peer port next to PeerService. */
 export type ForwardServiceService = typeof ForwardServiceService;
 export const ForwardServiceService = {
-  /** Appends records to a shard whose Raft group this node leads (the sender routed them there). */
+  /**
+   * Appends each batch to the shard whose Raft group this node leads (the sender routed them
+   * there): one call carries every shard batch the sender has for this node at that moment.
+   */
   forwardPutRecords: {
     path: "/sluice.peer.v1.ForwardService/ForwardPutRecords" as const,
     requestStream: false as const,
@@ -710,14 +753,20 @@ export const ForwardServiceService = {
 } as const;
 
 export interface ForwardServiceServer extends UntypedServiceImplementation {
-  /** Appends records to a shard whose Raft group this node leads (the sender routed them there). */
+  /**
+   * Appends each batch to the shard whose Raft group this node leads (the sender routed them
+   * there): one call carries every shard batch the sender has for this node at that moment.
+   */
   forwardPutRecords: handleUnaryCall<ForwardPutRecordsRequest, ForwardPutRecordsResponse>;
   /** Proposes a metadata command on the leader of group 0 and returns its encoded result. */
   forwardMetadataCommand: handleUnaryCall<ForwardMetadataCommandRequest, ForwardMetadataCommandResponse>;
 }
 
 export interface ForwardServiceClient extends Client {
-  /** Appends records to a shard whose Raft group this node leads (the sender routed them there). */
+  /**
+   * Appends each batch to the shard whose Raft group this node leads (the sender routed them
+   * there): one call carries every shard batch the sender has for this node at that moment.
+   */
   forwardPutRecords(
     request: ForwardPutRecordsRequest,
     callback: (error: ServiceError | null, response: ForwardPutRecordsResponse) => void,
