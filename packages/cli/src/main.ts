@@ -7,6 +7,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { clusterDown, clusterStatus, clusterUp } from "./cluster/local-cluster.js";
+import { runGroupCommand } from "./commands/group.js";
 import { runPutCommand, runStreamCommand, runTailCommand } from "./commands/index.js";
 import { EXIT_USAGE } from "./constants.js";
 import { PACKAGE_NAME } from "./index.js";
@@ -21,6 +22,7 @@ commands:
                                         manage streams (sluice stream --help)
   put STREAM [RECORD...]                write records, or stdin's lines (sluice put --help)
   tail STREAM                           print a stream's records as they arrive (sluice tail --help)
+  group status STREAM GROUP             a consumer group's members, leases, checkpoints, lag (sluice group --help)
   version                               print the version
 `;
 
@@ -38,6 +40,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return runPutCommand(rest, env);
     case "tail":
       return runTailCommand(rest, env);
+    case "group":
+      return runGroupCommand(rest, env);
     case "cluster": {
       let parsed: { positionals: string[]; values: { data?: string; "base-port"?: string } };
       try {

@@ -10,6 +10,8 @@ import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { startCluster, type TestCluster, waitFor } from "@sluice/harness";
 import { groups, streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Io } from "../src/commands/common.js";
+import { runGroupCommand } from "../src/commands/group.js";
 
 // This file uses ports 19700-19711.
 const BASE_PORT = 19_700;
@@ -266,6 +268,31 @@ describe("consumer groups on three nodes", () => {
     expect(refusal).toBe("LEASE_LOST");
     const after = (await describeGroup()).shards.find((s) => s.shardId === leased.shardId);
     expect(after?.checkpointSequenceNumber).not.toBe("9".repeat(60));
+
+    // `sluice group status`: every member and shard, as JSON and as tables.
+    const captured = (): { io: Io; text: () => string } => {
+      let out = "";
+      const sink = {
+        write: (chunk: string) => {
+          out += chunk;
+          return true;
+        },
+      } as unknown as NodeJS.WritableStream;
+      return { io: { stdout: sink, stderr: sink, stdin: process.stdin }, text: () => out };
+    };
+    const asJson = captured();
+    const endpointArgs = ["--endpoint", endpoints()];
+    expect(await runGroupCommand(["status", STREAM, GROUP, ...endpointArgs, "--json"], {}, asJson.io)).toBe(
+      0,
+    );
+    const status = JSON.parse(asJson.text()) as { members: unknown[]; shards: { shardEnd?: boolean }[] };
+    expect(status.members.length).toBe(4);
+    expect(status.shards.length).toBe(16 + children.length);
+    const asTable = captured();
+    expect(await runGroupCommand(["status", STREAM, GROUP, ...endpointArgs], {}, asTable.io)).toBe(0);
+    expect(asTable.text()).toContain("(finished)");
+    const missing = captured();
+    expect(await runGroupCommand(["status", STREAM, "nope", ...endpointArgs], {}, missing.io)).toBe(3);
 
     sampling = false;
     await sampler;
