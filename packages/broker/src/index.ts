@@ -78,7 +78,7 @@ export { InMemoryTransportHub } from "./transport/memory-transport.js";
 export type { PeerMetrics, TransportMetrics } from "./transport/metrics.js";
 export type { GrpcPeerTransportOptions, TransportLogger } from "./transport/options.js";
 export { defaultTransportOptions } from "./transport/options.js";
-export type { CallStatus, PeerHttp2ServerOptions } from "./transport/peer-server.js";
+export type { CallStatus, PeerHttp2ServerOptions, PeerUnaryCall } from "./transport/peer-server.js";
 export { PeerHttp2Server, PeerServerCall } from "./transport/peer-server.js";
 export type { GroupId, GroupMessage, PeerTransport } from "./transport/transport.js";
 export { PeerState } from "./transport/transport.js";

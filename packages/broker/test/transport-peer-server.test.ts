@@ -3,7 +3,6 @@
 // several to a chunk arrive whole and in order, and oversized or compressed messages are refused.
 import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
-import { forward } from "@sluice/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { PeerHttp2Server } from "../src/transport/peer-server.js";
 import { waitFor } from "./transport-fixtures.js";
@@ -21,11 +20,29 @@ async function server(port: number, options = {}): Promise<PeerHttp2Server> {
   return s;
 }
 
-function forwardClient(port: number): forward.ForwardServiceClient {
-  const client = new forward.ForwardServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  open.push(client);
-  return client;
-}
+const identity = (value: Buffer): Buffer => value;
+
+/** A unary service of raw bytes, declared as grpc-js service definitions are. */
+const echoService = {
+  echo: {
+    path: "/test.Echo/Echo",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
+  refuse: {
+    path: "/test.Echo/Refuse",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
+} satisfies grpc.ServiceDefinition;
 
 /** A raw gRPC request (prefix + body per message) on its own HTTP/2 session; resolves with the
  * messages the server answered (bodies) and the grpc-status it ended with. */
@@ -79,39 +96,46 @@ function grpcMessage(body: Buffer, flags = 0): Buffer {
 }
 
 describe("PeerHttp2Server", () => {
-  it("serves a unary service to grpc-js clients: values, error statuses, unknown methods", async () => {
+  it("serves a unary service to grpc-js clients: values, error statuses, deadlines, unknown methods", async () => {
     const s = await server(19241);
-    s.addUnaryService(forward.ForwardServiceService, {
-      forwardPutRecords: (
-        call: { request: forward.ForwardPutRecordsRequest },
-        callback: grpc.sendUnaryData<forward.ForwardPutRecordsResponse>,
-      ) => {
-        const bytes = call.request.batches[0]?.records.length ?? 0;
-        callback(null, {
-          results: [{ acceptedCount: bytes, index: 7, errorCode: "", errorMessage: "", leaderHint: 0 }],
-        });
+    const deadlines: (Date | number)[] = [];
+    s.addUnaryService(echoService, {
+      echo: (call: PeerUnaryCall, callback: grpc.sendUnaryData<Buffer>) => {
+        deadlines.push(call.getDeadline());
+        expect(call.cancelled).toBe(false);
+        expect(call.getPeer()).toMatch(/^127\.0\.0\.1:\d+$/);
+        callback(null, Buffer.concat([Buffer.from("echo:"), call.request as Buffer]));
       },
-      forwardMetadataCommand: (
-        _call: { request: forward.ForwardMetadataCommandRequest },
-        callback: grpc.sendUnaryData<forward.ForwardMetadataCommandResponse>,
-      ) => callback({ code: grpc.status.FAILED_PRECONDITION, details: "not the leader: ask node 3" }),
+      refuse: (_call: PeerUnaryCall, callback: grpc.sendUnaryData<Buffer>) =>
+        callback({ code: grpc.status.FAILED_PRECONDITION, details: "not the leader: ask node 3 (100%)" }),
     });
-    const client = forwardClient(19241);
-    const request = forward.ForwardPutRecordsRequest.fromPartial({
-      batches: [{ groupId: 5, records: Buffer.alloc(200_000, 1) }],
-    });
-    const answer = await new Promise<forward.ForwardPutRecordsResponse>((resolve, reject) =>
-      client.forwardPutRecords(request, (error, value) => (error ? reject(error) : resolve(value))),
-    );
-    expect(answer.results[0]?.acceptedCount).toBe(200_000);
-    expect(answer.results[0]?.index).toBe(7);
-    const refused = await new Promise<grpc.ServiceError>((resolve) =>
-      client.forwardMetadataCommand({ command: Buffer.from("x"), deadlineUnixMs: 0 }, (error) =>
-        resolve(error as grpc.ServiceError),
-      ),
-    );
-    expect(refused.code).toBe(grpc.status.FAILED_PRECONDITION);
-    expect(refused.details).toBe("not the leader: ask node 3");
+    const client = new grpc.Client("127.0.0.1:19241", grpc.credentials.createInsecure());
+    open.push(client);
+    const call = (method: "echo" | "refuse", request: Buffer, deadline?: number) =>
+      new Promise<{ error: grpc.ServiceError | null; value: Buffer | undefined }>((resolve) => {
+        client.makeUnaryRequest(
+          echoService[method].path,
+          identity,
+          identity,
+          request,
+          new grpc.Metadata(),
+          deadline === undefined ? {} : { deadline },
+          (error, value) => resolve({ error, value }),
+        );
+      });
+    const big = Buffer.alloc(200_000, 1); // spans many DATA chunks
+    const sentAtMs = Date.now();
+    const echoed = await call("echo", big, sentAtMs + 60_000);
+    expect(echoed.error).toBeNull();
+    expect(echoed.value).toEqual(Buffer.concat([Buffer.from("echo:"), big]));
+    // The client's deadline reaches the handler (as grpc-timeout, which the client rounds).
+    expect(deadlines[0]).toBeInstanceOf(Date);
+    expect(Math.abs((deadlines[0] as Date).getTime() - (sentAtMs + 60_000))).toBeLessThan(30_000);
+    expect((await call("echo", Buffer.alloc(0))).value?.toString()).toBe("echo:");
+    expect(deadlines[1]).toBe(Number.POSITIVE_INFINITY);
+    const refused = await call("refuse", Buffer.from("x"));
+    expect(refused.error?.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(refused.error?.details).toBe("not the leader: ask node 3 (100%)");
     const unknown = await rawCall(19241, "/sluice.peer.v1.Nothing/Here", [grpcMessage(Buffer.alloc(3))]);
     expect(unknown.status).toBe(grpc.status.UNIMPLEMENTED);
   });

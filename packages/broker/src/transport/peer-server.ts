@@ -14,8 +14,9 @@
  *
  * What is not implemented, because peers do not use it: compression (a compressed message fails
  * the call with UNIMPLEMENTED), TLS (a transport given server credentials keeps grpc-js's server),
- * `grpc-timeout` (the client enforces its own deadline and cancels; the handler's answer is then
- * dropped), metadata beyond the method path, server streaming of unary services.
+ * request metadata (unary handlers get an empty `metadata`), streaming methods of a service. A
+ * unary call's `grpc-timeout` is offered to its handler as `getDeadline()`; the client enforces
+ * it (it cancels, and the handler's late answer is dropped).
  *
  * Buffer ownership: a message handed to a handler may be a view of Node's socket read buffer;
  * whoever keeps a part of it (Raft entries decoded from a frame) keeps that buffer alive, and
@@ -23,7 +24,7 @@
  */
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { status as GrpcStatus, type ServiceDefinition } from "@grpc/grpc-js";
+import { status as GrpcStatus, Metadata, type ServiceDefinition } from "@grpc/grpc-js";
 import { GRPC_MESSAGE_OVERHEAD_BYTES, PEER_FRAME_BYTES_MAX, PEER_STREAM_WINDOW_BYTES } from "./constants.js";
 import { TransportClosedError } from "./errors.js";
 import { GRPC_MESSAGE_PREFIX_BYTES } from "./wire.js";
@@ -239,9 +240,40 @@ function percentEncode(text: string): string {
   return encoded;
 }
 
-/** A unary handler as grpc-js declares them: the server calls it with `{ request }` and a callback. */
+/**
+ * What a unary handler gets as its call: the request and the few members of grpc-js's
+ * ServerUnaryCall a handler may ask for.
+ */
+export interface PeerUnaryCall {
+  readonly request: unknown;
+  readonly metadata: Metadata;
+  /** True once the client cancelled or went away. */
+  readonly cancelled: boolean;
+  getPeer(): string;
+  /** When the client stops waiting (from `grpc-timeout`); Infinity when it sent none. */
+  getDeadline(): Date | number;
+}
+
+/** `grpc-timeout`: up to 8 digits and a unit (Hours, Minutes, Seconds, milli, micro, nano). */
+const GRPC_TIMEOUT = /^(\d{1,8})([HMSmun])$/;
+const TIMEOUT_UNIT_MS: Readonly<Record<string, number>> = {
+  H: 3_600_000,
+  M: 60_000,
+  S: 1_000,
+  m: 1,
+  u: 0.001,
+  n: 0.000_001,
+};
+
+function deadlineOf(header: string | string[] | undefined, nowMs: number): Date | number {
+  const match = typeof header === "string" ? GRPC_TIMEOUT.exec(header) : null;
+  if (match === null) return Number.POSITIVE_INFINITY;
+  return new Date(nowMs + Number(match[1]) * (TIMEOUT_UNIT_MS[match[2] as string] as number));
+}
+
+/** A unary handler as grpc-js declares them: called with the call and a callback. */
 type UnaryHandler = (
-  call: { readonly request: unknown },
+  call: PeerUnaryCall,
   callback: (error: { code?: number; details?: string; message?: string } | null, value?: unknown) => void,
 ) => void;
 
@@ -384,10 +416,10 @@ export class PeerHttp2Server {
       call.finish({ code: GrpcStatus.UNIMPLEMENTED, details: `no method ${path} on the peer port` });
       return;
     }
-    this.serveUnary(call, unary);
+    this.serveUnary(call, unary, deadlineOf(headers["grpc-timeout"], Date.now()));
   }
 
-  private serveUnary(call: PeerServerCall, method: UnaryMethod): void {
+  private serveUnary(call: PeerServerCall, method: UnaryMethod, deadline: Date | number): void {
     let request: Buffer | null = null;
     call.onMessage((message) => {
       if (request !== null) {
@@ -412,7 +444,16 @@ export class PeerHttp2Server {
         return;
       }
       try {
-        method.handler({ request: decoded }, (error, value) => {
+        const unaryCall: PeerUnaryCall = {
+          request: decoded,
+          metadata: new Metadata(),
+          get cancelled() {
+            return call.isFinished;
+          },
+          getPeer: () => call.peer,
+          getDeadline: () => deadline,
+        };
+        method.handler(unaryCall, (error, value) => {
           if (call.isFinished) return; // cancelled meanwhile
           if (error !== null && error !== undefined) {
             call.finish({
