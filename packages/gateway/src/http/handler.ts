@@ -23,6 +23,7 @@ import { HTTP_REQUEST_BODY_BYTES_MAX, KINESIS_TARGET_PREFIX } from "./constants.
 import { decodeStructure, encodeStructure } from "./document.js";
 import { HttpErrorCode, httpStatusOf, KinesisHttpError } from "./errors.js";
 import { OPERATIONS, type OperationSpec } from "./shapes.js";
+import { subscribeToShardOverEventStream } from "./subscribe-to-shard.js";
 
 /** The parts of an HTTP/1.1 or HTTP/2 compatibility request the handler reads. */
 export interface HttpRequestLike {
@@ -91,7 +92,7 @@ export interface KinesisHttpHandlerOptions {
   readonly operations: () => StreamsOperations | undefined;
   /** Codecs by content type. @default [JSON_CODEC, CBOR_CODEC] */
   readonly codecs?: readonly WireCodec[];
-  /** Handlers of streaming operations by Kinesis name ("SubscribeToShard"). @default none */
+  /** Handlers of streaming operations by Kinesis name. @default SubscribeToShard over event streams (subscribe-to-shard.ts) */
   readonly streamingOperations?: Readonly<Record<string, StreamingOperationHandler>>;
   /** @default accepts every request */
   readonly authenticate?: Authenticator;
@@ -132,7 +133,7 @@ export function createKinesisHttpHandler(options: KinesisHttpHandlerOptions): Ki
     throw new RangeError(`bodyBytesMax must be a positive integer of bytes, got ${bodyBytesMax}`);
   }
   const clock = options.clock ?? Date.now;
-  const streaming = options.streamingOperations ?? {};
+  const streaming = options.streamingOperations ?? { SubscribeToShard: subscribeToShardOverEventStream };
 
   return (req, res, abandonBody) => {
     const startedAtMs = clock();

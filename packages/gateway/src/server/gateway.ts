@@ -9,6 +9,7 @@
 import type { Broker } from "@sluice/broker";
 import type { MetadataService } from "@sluice/metadata";
 import type { forward, streams } from "@sluice/proto";
+import { registerEventStreamSubscriptions } from "../http/subscribe-to-shard.js";
 import { defaultThrottleLimits, type ThrottleLimits, ThrottleRegistry } from "../throttle.js";
 import { RETENTION_SWEEP_INTERVAL_MS } from "./constants.js";
 import { ControlPlane } from "./control-plane.js";
@@ -102,6 +103,8 @@ export class Gateway {
       clock,
       monitoring: { lookup, metadata },
     });
+    // SubscribeToShard over the Kinesis HTTP API (event streams) runs on these same subscriptions.
+    registerEventStreamSubscriptions(this.operations, this.subscriptions, clock);
     this.streamsService = createStreamsService({
       operations: this.operations,
       subscriptions: this.subscriptions,
