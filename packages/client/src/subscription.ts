@@ -6,7 +6,7 @@
  * ContinuationSequenceNumber (AFTER_SEQUENCE_NUMBER), so no record is skipped or repeated. It
  * ends after the event that carries ChildShards (the shard is closed and read to its end).
  */
-import { Metadata } from "@grpc/grpc-js";
+import { type ClientReadableStream, Metadata } from "@grpc/grpc-js";
 import type { streams } from "@sluice/proto";
 import type { SluiceClient } from "./client.js";
 import { SUBSCRIBE_RETRY_MS_BASE, SUBSCRIBE_RETRY_MS_MAX, SUBSCRIBE_RETRY_WINDOW_MS } from "./constants.js";
@@ -85,12 +85,11 @@ export class Subscription implements AsyncIterable<SubscriptionEvent> {
               call.cancel();
             }, this.#options.sessionMs);
       try {
-        for await (const message of call as AsyncIterable<streams.SubscribeToShardResponse>) {
+        for await (const message of messagesOf(call)) {
           const event = message.subscribeToShardEvent;
           if (event === undefined) continue;
           failures = 0;
-          if (event.continuationSequenceNumber !== "")
-            this.continuationSequenceNumber = event.continuationSequenceNumber;
+          if (event.continuationSequenceNumber !== "") this.continuationSequenceNumber = event.continuationSequenceNumber;
           yield event;
           if (event.childShards.length > 0) {
             this.childShards = event.childShards;
@@ -121,4 +120,52 @@ export class Subscription implements AsyncIterable<SubscriptionEvent> {
 
 function isAborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
+}
+
+/**
+ * The messages of a server stream until it ends ('end', or 'close' after a cancel) or fails
+ * ('error', thrown). Events are buffered while the consumer works; the stream is paused while
+ * more than one message waits, so memory stays bounded.
+ */
+async function* messagesOf<T>(call: ClientReadableStream<T>): AsyncGenerator<T> {
+  const queue: T[] = [];
+  let done = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  call.on("data", (message: T) => {
+    queue.push(message);
+    if (queue.length > 1) call.pause();
+    notify();
+  });
+  call.on("error", (error: unknown) => {
+    failure ??= error;
+    done = true;
+    notify();
+  });
+  call.on("end", () => {
+    done = true;
+    notify();
+  });
+  call.on("close", () => {
+    done = true;
+    notify();
+  });
+  for (;;) {
+    const message = queue.shift();
+    if (message !== undefined) {
+      if (queue.length <= 1) call.resume();
+      yield message;
+      continue;
+    }
+    if (failure !== undefined) throw failure;
+    if (done) return;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+  }
 }
