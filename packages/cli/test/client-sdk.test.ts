@@ -169,12 +169,15 @@ describe("SluiceClient", () => {
       consumerName: "sdk-test",
     });
     const consumerArn = consumer?.consumerArn ?? "";
-    await waitFor(
-      async () =>
-        (await client.describeStreamConsumer({ consumerArn })).consumerDescription?.consumerStatus ===
-        streams.ConsumerStatus.CONSUMER_STATUS_ACTIVE,
-      { timeoutMs: 15_000, what: "the consumer to be ACTIVE" },
-    );
+    // Every node must know the consumer before a subscription may land on it.
+    for (const nodeId of cluster.nodeIds) {
+      await waitFor(
+        async () =>
+          (await cluster.streams(nodeId).describeStreamConsumer({ consumerArn })).consumerDescription
+            ?.consumerStatus === streams.ConsumerStatus.CONSUMER_STATUS_ACTIVE,
+        { timeoutMs: 15_000, what: `node ${nodeId} to see the consumer ACTIVE` },
+      );
+    }
     const total = 300;
     const subscription = client.subscribe({
       consumerArn,
@@ -192,7 +195,8 @@ describe("SluiceClient", () => {
     const producer = client.producer({ streamName, lingerMs: 1 });
     for (let index = 0; index < total; index++) {
       await producer.send({ partitionKey: "one-key", data: String(index) });
-      if (index % 50 === 49) {
+      if (index % 100 === 99 && index < total - 1) {
+        // Let a session end between two parts of the writes, so records span sessions.
         const sessions = subscription.sessions;
         await waitFor(() => subscription.sessions > sessions, { timeoutMs: 10_000, what: "a new session" });
       }
