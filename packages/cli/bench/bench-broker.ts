@@ -145,7 +145,12 @@ interface LoadResult {
   /** CPU ms of the three node processes (all replicas) per MiB committed: the figure that does
    * not move with other load on the machine, unlike MB/s. */
   nodeCpuMsPerMiB: number;
+  /** The largest resident set of any node process seen during the run (sampled), in MiB. */
+  nodeRssMiBMax: number;
 }
+
+/** How often the node processes' resident memory is sampled during a load run. */
+const RSS_SAMPLE_INTERVAL_MS = 100;
 
 /**
  * Appends for `durationSeconds`: closed loop with `workersPerGroup` outstanding appends per group,
@@ -163,6 +168,10 @@ async function load(
   const metricsBefore = await counters(cluster);
   const writesBefore = diskWrites(cluster);
   const cpuBefore = nodeCpuSeconds(cluster);
+  let rssBytesMax = 0;
+  const rssSampler = setInterval(() => {
+    for (const pid of pids(cluster)) rssBytesMax = Math.max(rssBytesMax, readProcessStat(pid).rssBytes);
+  }, RSS_SAMPLE_INTERVAL_MS);
   const startedAt = performance.now();
   const endAt = startedAt + durationSeconds * 1_000;
   const one = async (groupId: number, seed: number): Promise<void> => {
@@ -200,6 +209,7 @@ async function load(
     await Promise.all(inFlight);
   }
   const elapsedSeconds = (performance.now() - startedAt) / 1_000;
+  clearInterval(rssSampler);
   const metricsAfter = await counters(cluster);
   const written = diskWrites(cluster) - writesBefore;
   const cpuSeconds = nodeCpuSeconds(cluster) - cpuBefore;
@@ -229,6 +239,7 @@ async function load(
     writeAmplificationTotal: Number((written / committedBytes).toFixed(2)),
     writeAmplificationPerReplica: Number((written / committedBytes / 3).toFixed(2)),
     nodeCpuMsPerMiB: Number(((cpuSeconds * 1_000) / (committedBytes / 1_048_576)).toFixed(1)),
+    nodeRssMiBMax: Math.round(rssBytesMax / 1_048_576),
   };
 }
 
