@@ -37,12 +37,28 @@ export {
   parseHashKey,
   partitionKeyHash,
 } from "./hash-key.js";
+export {
+  CBOR_TAG_EPOCH_TIME,
+  CborError,
+  CborErrorCode,
+  CborTag,
+  decodeCbor,
+  encodeCbor,
+} from "./http/cbor.js";
+export { CBOR_CODEC } from "./http/cbor-codec.js";
 // The Kinesis HTTP API (AWS JSON 1.1 over HTTP/1.1 and h2c) over the same operations.
 export type { WireCodec } from "./http/codec.js";
 export { JSON_CODEC } from "./http/codec.js";
 export * as httpConstants from "./http/constants.js";
 export { decodeStructure, encodeStructure } from "./http/document.js";
 export { HTTP_ERROR_TABLE, HttpErrorCode, httpStatusOf, KinesisHttpError } from "./http/errors.js";
+export type { EventStreamHeaderValue, EventStreamMessage } from "./http/event-stream.js";
+export {
+  EventStreamDecoder,
+  EventStreamError,
+  EventStreamErrorCode,
+  encodeEventStreamMessage,
+} from "./http/event-stream.js";
 export type {
   AuthenticationRequest,
   Authenticator,
@@ -58,6 +74,10 @@ export type { KinesisHttpServerOptions } from "./http/server.js";
 export { KinesisHttpServer } from "./http/server.js";
 export type { Member, OperationSpec, ScalarKind, Shape, StructureShape } from "./http/shapes.js";
 export { CONSUMER_STATUSES, fieldOf, OPERATIONS, STREAM_STATUSES } from "./http/shapes.js";
+export {
+  registerEventStreamSubscriptions,
+  subscribeToShardOverEventStream,
+} from "./http/subscribe-to-shard.js";
 export type { ChildShardView, LineageClock, LineageShard } from "./lineage.js";
 export {
   childShardsOf,
@@ -102,6 +122,7 @@ export { ForwardRefusedError, GrpcPeerForwarder, PeerUnavailableError } from "./
 export {
   decodePutRecordRequest,
   decodePutRecordsRequest,
+  encodePutRecordsResponse,
   malformedRequestError,
   rejectMalformedRequests,
   streamsServiceDefinition,

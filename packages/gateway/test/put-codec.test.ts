@@ -1,4 +1,4 @@
-// Proves the hand PutRecords/PutRecord decoders read every message the generated decoder reads the same way (data as views of the input), and answer every truncated or damaged message either like the generated decoder or with a ValidationError — never another exception — which the node's service definition turns into a ValidationException status.
+// Proves the hand PutRecordsResponse encoder writes what the generated one writes, and the hand PutRecords/PutRecord decoders read every message the generated decoder reads the same way (data as views of the input), and answer every truncated or damaged message either like the generated decoder or with a ValidationError — never another exception — which the node's service definition turns into a ValidationException status.
 import type { ServerUnaryCall, ServiceError, sendUnaryData } from "@grpc/grpc-js";
 import { streams } from "@sluice/proto";
 import fc from "fast-check";
@@ -7,6 +7,7 @@ import { ValidationError } from "../src/errors.js";
 import {
   decodePutRecordRequest,
   decodePutRecordsRequest,
+  encodePutRecordsResponse,
   malformedRequestError,
   rejectMalformedRequests,
   streamsServiceDefinition,
@@ -159,6 +160,35 @@ describe("decodePutRecordRequest", () => {
         agrees(decodePutRecordRequest, streams.PutRecordRequest.decode, damaged);
       }),
       { numRuns: 80 },
+    );
+  });
+});
+
+describe("encodePutRecordsResponse", () => {
+  it("writes byte for byte what the generated encoder writes", () => {
+    const result = fc.record({
+      sequenceNumber: fc.oneof(fc.constant(""), fc.stringMatching(/^[0-9]{56}$/)),
+      shardId: fc.oneof(fc.constant(""), fc.constant("shardId-000000000007")),
+      errorCode: fc.oneof(fc.constant(""), fc.constant("InternalFailure")),
+      errorMessage: text,
+    });
+    fc.assert(
+      fc.property(
+        fc.record({
+          failedRecordCount: fc.oneof(
+            fc.constant(0),
+            fc.nat({ max: 100_000 }),
+            fc.integer({ min: -3, max: -1 }),
+          ),
+          records: fc.array(result, { maxLength: 40 }),
+          encryptionType: fc.oneof(fc.constant(""), fc.constant("NONE"), text),
+        }),
+        (response) => {
+          const expected = Buffer.from(streams.PutRecordsResponse.encode(response).finish());
+          expect(encodePutRecordsResponse(response).equals(expected)).toBe(true);
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

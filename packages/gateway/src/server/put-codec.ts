@@ -1,6 +1,6 @@
 /**
- * Hand decoders for the two write requests, PutRecordsRequest and PutRecordRequest, plugged into
- * the StreamsService definition the node registers. The generated decoder builds a reader per
+ * Hand decoders for the two write requests, PutRecordsRequest and PutRecordRequest, and a hand
+ * encoder for PutRecordsResponse, plugged into the StreamsService definition the node registers. The generated decoder builds a reader per
  * message and copies every record's data (`Buffer.from`); these read the protobuf wire format in
  * one pass and hand each record's data over as a VIEW of the received buffer (the gRPC message,
  * owned by this call: the gateway only reads it, and copies the bytes once, into the record batch
@@ -195,6 +195,114 @@ export function decodePutRecordRequest(buffer: Buffer): streams.PutRecordRequest
   return request;
 }
 
+const TAG_RESPONSE_FAILED_RECORD_COUNT = (1 << 3) | WIRE_VARINT;
+const TAG_RESPONSE_RECORD = (2 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_RESPONSE_ENCRYPTION_TYPE = (3 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_RESULT_SEQUENCE_NUMBER = (1 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_RESULT_SHARD_ID = (2 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_RESULT_ERROR_CODE = (3 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_RESULT_ERROR_MESSAGE = (4 << 3) | WIRE_LENGTH_DELIMITED;
+/** String fields of a PutRecordsResultEntry, in field order. */
+const RESULT_STRING_FIELDS = 4;
+
+function varintBytes(value: number): number {
+  let bytes = 1;
+  while (value >= 128) {
+    value = Math.floor(value / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+function writeVarint(out: Buffer, value: number, at: number): number {
+  while (value >= 128) {
+    out[at++] = (value % 128) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  out[at++] = value;
+  return at;
+}
+
+/**
+ * Encodes a PutRecordsResponse into one exact-size buffer, byte for byte what the generated
+ * encoder writes (fields in order, defaults left out): the 500 results of a full PutRecords are
+ * sized in one pass and written in a second, with no writer chunks, forks or copies.
+ */
+export function encodePutRecordsResponse(response: streams.PutRecordsResponse): Buffer {
+  const { records, failedRecordCount, encryptionType } = response;
+  if (!Number.isInteger(failedRecordCount) || failedRecordCount < 0) {
+    // Not a count a gateway answers; the generated encoder knows negative int32s.
+    return Buffer.from(streams.PutRecordsResponse.encode(response).finish());
+  }
+  // Per result: its body's size, then each string field's UTF-8 size.
+  const sizes = new Uint32Array(records.length * (RESULT_STRING_FIELDS + 1));
+  let total = failedRecordCount === 0 ? 0 : 1 + varintBytes(failedRecordCount);
+  for (let i = 0; i < records.length; i++) {
+    const entry = records[i] as streams.PutRecordsResultEntry;
+    const base = i * (RESULT_STRING_FIELDS + 1);
+    let body = 0;
+    for (let field = 0; field < RESULT_STRING_FIELDS; field++) {
+      const value = resultField(entry, field);
+      if (value === "") continue;
+      const bytes = Buffer.byteLength(value, "utf8");
+      sizes[base + 1 + field] = bytes;
+      body += 1 + varintBytes(bytes) + bytes;
+    }
+    sizes[base] = body;
+    total += 1 + varintBytes(body) + body;
+  }
+  const encryptionBytes = Buffer.byteLength(encryptionType, "utf8");
+  if (encryptionBytes > 0) total += 1 + varintBytes(encryptionBytes) + encryptionBytes;
+
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  if (failedRecordCount !== 0) {
+    out[at++] = TAG_RESPONSE_FAILED_RECORD_COUNT;
+    at = writeVarint(out, failedRecordCount, at);
+  }
+  for (let i = 0; i < records.length; i++) {
+    const entry = records[i] as streams.PutRecordsResultEntry;
+    const base = i * (RESULT_STRING_FIELDS + 1);
+    out[at++] = TAG_RESPONSE_RECORD;
+    at = writeVarint(out, sizes[base] as number, at);
+    for (let field = 0; field < RESULT_STRING_FIELDS; field++) {
+      const value = resultField(entry, field);
+      if (value === "") continue;
+      const bytes = sizes[base + 1 + field] as number;
+      out[at++] = RESULT_FIELD_TAGS[field] as number;
+      at = writeVarint(out, bytes, at);
+      at += out.write(value, at, bytes, "utf8");
+    }
+  }
+  if (encryptionBytes > 0) {
+    out[at++] = TAG_RESPONSE_ENCRYPTION_TYPE;
+    at = writeVarint(out, encryptionBytes, at);
+    at += out.write(encryptionType, at, encryptionBytes, "utf8");
+  }
+  if (at !== total) throw new Error(`PutRecordsResponse encoder wrote ${at} bytes, expected ${total}`);
+  return out;
+}
+
+const RESULT_FIELD_TAGS = [
+  TAG_RESULT_SEQUENCE_NUMBER,
+  TAG_RESULT_SHARD_ID,
+  TAG_RESULT_ERROR_CODE,
+  TAG_RESULT_ERROR_MESSAGE,
+] as const;
+
+function resultField(entry: streams.PutRecordsResultEntry, field: number): string {
+  switch (field) {
+    case 0:
+      return entry.sequenceNumber;
+    case 1:
+      return entry.shardId;
+    case 2:
+      return entry.errorCode;
+    default:
+      return entry.errorMessage;
+  }
+}
+
 /** Where a request that failed to decode keeps its error (see `malformedRequestError`). */
 const MALFORMED = Symbol("sluice.malformedRequest");
 
@@ -225,7 +333,7 @@ function orMalformed<T extends object>(decode: (buffer: Buffer) => T, empty: () 
 
 /**
  * The StreamsService definition for grpc-js: the generated one, with the hand decoders for
- * PutRecords and PutRecord. Register it rather than streams.StreamsServiceService, with an
+ * PutRecords and PutRecord and the hand encoder of PutRecords' response. Register it rather than streams.StreamsServiceService, with an
  * implementation wrapped by `rejectMalformedRequests`.
  */
 export const streamsServiceDefinition: typeof streams.StreamsServiceService = {
@@ -237,6 +345,7 @@ export const streamsServiceDefinition: typeof streams.StreamsServiceService = {
       records: [],
       streamArn: "",
     })),
+    responseSerialize: encodePutRecordsResponse,
   },
   putRecord: {
     ...streams.StreamsServiceService.putRecord,
