@@ -58,7 +58,7 @@ export interface ProducerOptions {
   readonly lingerMs?: number;
   /** PutRecords requests outstanding at once. @default 8 */
   readonly maxInFlightRequests?: number;
-  /** Bytes of records accepted and not yet finished; `send()` waits beyond. @default 67108864 */
+  /** Bytes of records accepted and not yet finished; `send()` waits beyond. @default 8388608 */
   readonly bufferBytes?: number;
   /** A record not acknowledged this long after `send()` is given up. @default 120000 */
   readonly recordTimeoutMs?: number;

@@ -89,7 +89,8 @@ export class Subscription implements AsyncIterable<SubscriptionEvent> {
           const event = message.subscribeToShardEvent;
           if (event === undefined) continue;
           failures = 0;
-          if (event.continuationSequenceNumber !== "") this.continuationSequenceNumber = event.continuationSequenceNumber;
+          if (event.continuationSequenceNumber !== "")
+            this.continuationSequenceNumber = event.continuationSequenceNumber;
           yield event;
           if (event.childShards.length > 0) {
             this.childShards = event.childShards;
