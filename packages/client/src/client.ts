@@ -26,6 +26,7 @@ import { Producer, type ProducerOptions } from "./producer.js";
 import { ShardReader, type ShardReaderOptions } from "./shard-reader.js";
 import { sleep } from "./sleep.js";
 import { StreamReader, type StreamReaderOptions } from "./stream-reader.js";
+import type { CallOptions, StreamsApi } from "./streams-api.js";
 import { Subscription, type SubscriptionOptions } from "./subscription.js";
 
 export interface SluiceClientOptions {
@@ -33,13 +34,6 @@ export interface SluiceClientOptions {
   readonly endpoints: readonly string[];
   /** Deadline of a call that is given none. @default 10000 */
   readonly deadlineMs?: number;
-}
-
-export interface CallOptions {
-  /** This call's deadline, from now, covering failover. @default the client's deadlineMs */
-  readonly deadlineMs?: number;
-  /** Cancels the call; it then rejects with AbortedError. */
-  readonly signal?: AbortSignal;
 }
 
 type UnaryFunction = (
@@ -59,7 +53,9 @@ type UnaryName = {
 
 const HOST_PORT = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
 
-export class SluiceClient {
+export type { CallOptions } from "./streams-api.js";
+
+export class SluiceClient implements StreamsApi {
   readonly endpoints: readonly string[];
   readonly #pool: EndpointPool;
   readonly #deadlineMs: number;

@@ -20,7 +20,6 @@
  * leader), which needs broker support. A retry after a lost response may write a record twice.
  */
 import type { streams } from "@sluice/proto";
-import type { SluiceClient } from "./client.js";
 import {
   LINGER_MS_MAX,
   PARTITION_KEY_LENGTH_MAX,
@@ -47,6 +46,7 @@ import {
 } from "./errors.js";
 import { ShardMap } from "./shard-map.js";
 import { backoffMs } from "./sleep.js";
+import type { StreamsApi } from "./streams-api.js";
 
 export interface ProducerOptions {
   readonly streamName: string;
@@ -115,7 +115,7 @@ const RETRIED_RECORD_ERRORS: ReadonlySet<string> = new Set([
 
 export class Producer {
   readonly streamName: string;
-  readonly #client: SluiceClient;
+  readonly #client: StreamsApi;
   readonly #maxBatchRecords: number;
   readonly #maxBatchBytes: number;
   readonly #lingerMs: number;
@@ -154,7 +154,7 @@ export class Producer {
   #internalFailures = 0;
   readonly #throttledByShard: Record<string, number> = {};
 
-  constructor(client: SluiceClient, options: ProducerOptions) {
+  constructor(client: StreamsApi, options: ProducerOptions) {
     if (typeof options.streamName !== "string" || options.streamName === "") {
       throw new InvalidOptionsError("producer: streamName is required");
     }

@@ -6,7 +6,6 @@
  * the tip for more (`follow: true`, the default) or ends there (`follow: false`).
  */
 import type { streams } from "@sluice/proto";
-import type { SluiceClient } from "./client.js";
 import {
   READ_IDLE_POLL_MS,
   READ_LIMIT_RECORDS_DEFAULT,
@@ -17,6 +16,7 @@ import {
 import { InvalidOptionsError, SluiceCallError } from "./errors.js";
 import { backoffMs, sleep } from "./sleep.js";
 import { type StartPosition, toProtoStart } from "./start-position.js";
+import type { StreamsApi } from "./streams-api.js";
 
 export interface ShardReaderOptions {
   readonly streamName: string;
@@ -60,11 +60,11 @@ export class ShardReader implements AsyncIterable<ReadRecord> {
   millisBehindLatest = 0;
   /** The last record's sequence number read, "" before the first. */
   lastSequenceNumber = "";
-  readonly #client: SluiceClient;
+  readonly #client: StreamsApi;
   readonly #options: ShardReaderOptions;
   readonly #limit: number;
 
-  constructor(client: SluiceClient, options: ShardReaderOptions) {
+  constructor(client: StreamsApi, options: ShardReaderOptions) {
     if (!options.streamName) throw new InvalidOptionsError("shardReader: streamName is required");
     if (!options.shardId) throw new InvalidOptionsError("shardReader: shardId is required");
     toProtoStart(options.start);

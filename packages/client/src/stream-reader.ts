@@ -10,12 +10,13 @@
  * missed. Each shard's reader hands over one page at a time and waits until it is taken:
  * memory stays bounded by one page per open shard.
  */
-import type { SluiceClient } from "./client.js";
+
 import { STREAM_READER_RELIST_MS } from "./constants.js";
 import { AbortedError, InvalidOptionsError, SluiceCallError } from "./errors.js";
-import type { ReadRecord, ShardPage } from "./shard-reader.js";
+import { type ReadRecord, type ShardPage, ShardReader } from "./shard-reader.js";
 import { sleep } from "./sleep.js";
 import type { StartPosition } from "./start-position.js";
+import type { StreamsApi } from "./streams-api.js";
 
 export interface StreamReaderOptions {
   readonly streamName: string;
@@ -40,10 +41,10 @@ interface Handoff {
 export class StreamReader implements AsyncIterable<ReadRecord> {
   /** Shards read to their end (closed shards), in the order they ended. */
   readonly endedShards: string[] = [];
-  readonly #client: SluiceClient;
+  readonly #client: StreamsApi;
   readonly #options: StreamReaderOptions;
 
-  constructor(client: SluiceClient, options: StreamReaderOptions) {
+  constructor(client: StreamsApi, options: StreamReaderOptions) {
     if (!options.streamName) throw new InvalidOptionsError("streamReader: streamName is required");
     if (!["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"].includes(options.start?.type)) {
       throw new InvalidOptionsError("streamReader: start.type must be TRIM_HORIZON, LATEST or AT_TIMESTAMP");
@@ -81,7 +82,7 @@ export class StreamReader implements AsyncIterable<ReadRecord> {
 
     const runShard = async (shardId: string, start: StartPosition): Promise<void> => {
       try {
-        const reader = this.#client.shardReader({
+        const reader = new ShardReader(this.#client, {
           streamName: options.streamName,
           shardId,
           start,

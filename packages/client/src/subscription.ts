@@ -8,11 +8,11 @@
  */
 import { type ClientReadableStream, Metadata } from "@grpc/grpc-js";
 import type { streams } from "@sluice/proto";
-import type { SluiceClient } from "./client.js";
 import { SUBSCRIBE_RETRY_MS_BASE, SUBSCRIBE_RETRY_MS_MAX, SUBSCRIBE_RETRY_WINDOW_MS } from "./constants.js";
 import { AbortedError, callErrorOf, InvalidOptionsError } from "./errors.js";
 import { backoffMs, sleep } from "./sleep.js";
 import { type StartPosition, toProtoStart } from "./start-position.js";
+import type { StreamsApi } from "./streams-api.js";
 
 export interface SubscriptionOptions {
   readonly consumerArn: string;
@@ -37,10 +37,10 @@ export class Subscription implements AsyncIterable<SubscriptionEvent> {
   childShards: streams.ChildShard[] = [];
   /** The last ContinuationSequenceNumber received. */
   continuationSequenceNumber = "";
-  readonly #client: SluiceClient;
+  readonly #client: StreamsApi;
   readonly #options: SubscriptionOptions;
 
-  constructor(client: SluiceClient, options: SubscriptionOptions) {
+  constructor(client: StreamsApi, options: SubscriptionOptions) {
     if (!options.consumerArn) throw new InvalidOptionsError("subscribe: consumerArn is required");
     if (!options.shardId) throw new InvalidOptionsError("subscribe: shardId is required");
     toProtoStart(options.start);
