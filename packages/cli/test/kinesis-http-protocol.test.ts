@@ -125,7 +125,7 @@ describe("protocol errors over HTTP/1.1", () => {
     expect((await post(`${TARGET}.ListStreams`, "{}")).status).toBe(200);
   });
 
-  it("does not serve SubscribeToShard over HTTP yet, and says where to go", async () => {
+  it("serves SubscribeToShard over HTTP/2 only, and says so to an HTTP/1.1 caller", async () => {
     const answer = await post(
       `${TARGET}.SubscribeToShard`,
       JSON.stringify({
@@ -134,8 +134,8 @@ describe("protocol errors over HTTP/1.1", () => {
         StartingPosition: { Type: "LATEST" },
       }),
     );
-    expectError(answer, 400, "UnknownOperationException");
-    expect(answer.body.message).toContain("gRPC");
+    expectError(answer, 400, "InvalidArgumentException");
+    expect(answer.body.message).toContain("HTTP/2");
   });
 });
 
