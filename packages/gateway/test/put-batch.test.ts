@@ -1,4 +1,4 @@
-// Proves the write path's batch helpers — encoding a shard's share of a request once (encodeRecordBatchOf), reading per-record sizes and cutting a throttled prefix from the encoded batch — agree with the broker's reference codec, and that the forwarder sends every batch a node gets in one turn as one ForwardPutRecords call over real gRPC, each caller getting its own result.
+// Proves the write path's batch helpers and the forward request encoder — encoding a shard's share of a request once (encodeRecordBatchOf), reading per-record sizes and cutting a throttled prefix from the encoded batch — agree with the broker's reference codec, and that the forwarder sends every batch a node gets in one turn as one ForwardPutRecords call over real gRPC, each caller getting its own result.
 import * as grpc from "@grpc/grpc-js";
 import {
   CorruptBatchError,
@@ -12,6 +12,7 @@ import { forward } from "@sluice/proto";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { GrpcPeerForwarder, PeerUnavailableError } from "../src/index.js";
+import { encodeForwardPutRecordsRequest } from "../src/server/forward-codec.js";
 
 const record = fc.record({
   partitionKey: fc.string({ minLength: 1, maxLength: 20 }),
@@ -62,6 +63,35 @@ describe("record batch helpers", () => {
     expect(recordBatchPrefix(batch, 2)).toBe(batch);
     expect(() => recordBatchPayloadBytes(batch.subarray(0, batch.length - 1))).toThrow(CorruptBatchError);
     expect(() => recordBatchPrefix(Buffer.concat([batch, Buffer.alloc(1)]), 1)).toThrow(CorruptBatchError);
+  });
+});
+
+describe("encodeForwardPutRecordsRequest", () => {
+  it("writes what the generated decoder reads back as the same request", () => {
+    const uint32 = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff_ffff }));
+    fc.assert(
+      fc.property(
+        fc.record({
+          deadlineUnixMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+          batches: fc.array(
+            fc.record({
+              streamId: uint32,
+              groupId: uint32,
+              records: fc.uint8Array({ maxLength: 300 }).map((array) => Buffer.from(array)),
+            }),
+            { maxLength: 20 },
+          ),
+        }),
+        (request) => {
+          const decoded = forward.ForwardPutRecordsRequest.decode(encodeForwardPutRecordsRequest(request));
+          expect(decoded.deadlineUnixMs).toBe(request.deadlineUnixMs);
+          expect(decoded.batches.map((b) => [b.streamId, b.groupId, b.records.toString("hex")])).toEqual(
+            request.batches.map((b) => [b.streamId, b.groupId, b.records.toString("hex")]),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
 

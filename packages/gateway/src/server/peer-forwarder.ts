@@ -12,13 +12,14 @@
  * next leader and retries within its own deadline.
  */
 import { credentials, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
-import { forward } from "@sluice/proto";
+import type { forward } from "@sluice/proto";
 import {
   FORWARD_BATCH_OVERHEAD_BYTES,
   FORWARD_BATCHES_BYTES_MAX,
   FORWARD_CALL_TIMEOUT_MS,
   FORWARD_MESSAGE_BYTES_MAX,
 } from "./constants.js";
+import { ForwardServiceClient } from "./forward-codec.js";
 import type { LeaderAppendReply } from "./put-records.js";
 
 /** A peer could not be reached or did not answer in time; retry, perhaps on another node. */
@@ -223,7 +224,7 @@ export class GrpcPeerForwarder implements PeerForwarder {
       const address = this.addresses.get(nodeId);
       if (address === undefined)
         throw new PeerUnavailableError(nodeId, "no peer address is configured for it");
-      client = new forward.ForwardServiceClient(address, credentials.createInsecure(), {
+      client = new ForwardServiceClient(address, credentials.createInsecure(), {
         "grpc.max_send_message_length": FORWARD_MESSAGE_BYTES_MAX,
         "grpc.max_receive_message_length": FORWARD_MESSAGE_BYTES_MAX,
         "grpc.initial_reconnect_backoff_ms": 100,

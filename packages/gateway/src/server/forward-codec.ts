@@ -1,0 +1,109 @@
+/**
+ * A hand encoder for ForwardPutRecordsRequest, the forwarder's one large message. The generated
+ * encoder copies each shard batch three times (into its sub-message, into the message, into a
+ * Buffer); this one sizes the message, allocates it once and copies each batch once. The bytes
+ * are ordinary protobuf: any ForwardService (the generated decoder included) reads them.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { forward } from "@sluice/proto";
+
+const WIRE_VARINT = 0;
+const WIRE_LENGTH_DELIMITED = 2;
+const TAG_DEADLINE_UNIX_MS = (4 << 3) | WIRE_VARINT;
+const TAG_BATCH = (5 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_STREAM_ID = (1 << 3) | WIRE_VARINT;
+const TAG_GROUP_ID = (2 << 3) | WIRE_VARINT;
+const TAG_RECORDS = (3 << 3) | WIRE_LENGTH_DELIMITED;
+
+function varintBytes(value: number): number {
+  let bytes = 1;
+  while (value >= 128) {
+    value = Math.floor(value / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+function writeVarint(out: Buffer, value: number, at: number): number {
+  while (value >= 128) {
+    out[at++] = (value % 128) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  out[at++] = value;
+  return at;
+}
+
+function batchBodyBytes(batch: forward.ForwardShardBatch): number {
+  let bytes = 0;
+  if (batch.streamId !== 0) bytes += 1 + varintBytes(batch.streamId);
+  if (batch.groupId !== 0) bytes += 1 + varintBytes(batch.groupId);
+  if (batch.records.length !== 0) bytes += 1 + varintBytes(batch.records.length) + batch.records.length;
+  return bytes;
+}
+
+/**
+ * Encodes a ForwardPutRecordsRequest into one exact-size buffer. Ids and the deadline must be
+ * non-negative safe integers (RangeError otherwise; the forwarder only sends such).
+ */
+export function encodeForwardPutRecordsRequest(request: forward.ForwardPutRecordsRequest): Buffer {
+  const { batches, deadlineUnixMs } = request;
+  if (!Number.isSafeInteger(deadlineUnixMs) || deadlineUnixMs < 0) {
+    throw new RangeError(`deadline ${deadlineUnixMs} is not a non-negative safe integer of ms`);
+  }
+  let total = deadlineUnixMs === 0 ? 0 : 1 + varintBytes(deadlineUnixMs);
+  const bodies = new Uint32Array(batches.length);
+  for (let i = 0; i < batches.length; i++) {
+    const batch = batches[i] as forward.ForwardShardBatch;
+    if (!isUint32(batch.streamId) || !isUint32(batch.groupId)) {
+      throw new RangeError(
+        `batch ${i}: stream id ${batch.streamId} and group id ${batch.groupId} must be uint32`,
+      );
+    }
+    const body = batchBodyBytes(batch);
+    bodies[i] = body;
+    total += 1 + varintBytes(body) + body;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  if (deadlineUnixMs !== 0) {
+    out[at++] = TAG_DEADLINE_UNIX_MS;
+    at = writeVarint(out, deadlineUnixMs, at);
+  }
+  for (let i = 0; i < batches.length; i++) {
+    const batch = batches[i] as forward.ForwardShardBatch;
+    out[at++] = TAG_BATCH;
+    at = writeVarint(out, bodies[i] as number, at);
+    if (batch.streamId !== 0) {
+      out[at++] = TAG_STREAM_ID;
+      at = writeVarint(out, batch.streamId, at);
+    }
+    if (batch.groupId !== 0) {
+      out[at++] = TAG_GROUP_ID;
+      at = writeVarint(out, batch.groupId, at);
+    }
+    if (batch.records.length !== 0) {
+      out[at++] = TAG_RECORDS;
+      at = writeVarint(out, batch.records.length, at);
+      out.set(batch.records, at);
+      at += batch.records.length;
+    }
+  }
+  if (at !== total) throw new Error(`ForwardPutRecordsRequest encoder wrote ${at} bytes, expected ${total}`);
+  return out;
+}
+
+function isUint32(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
+}
+
+/** The ForwardService client with the hand encoder for ForwardPutRecords requests. */
+export const ForwardServiceClient = grpc.makeGenericClientConstructor(
+  {
+    ...forward.ForwardServiceService,
+    forwardPutRecords: {
+      ...forward.ForwardServiceService.forwardPutRecords,
+      requestSerialize: encodeForwardPutRecordsRequest,
+    },
+  },
+  "sluice.peer.v1.ForwardService",
+) as unknown as typeof forward.ForwardServiceClient;
