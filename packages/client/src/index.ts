@@ -18,6 +18,28 @@ export {
   SluiceCallError,
   SluiceClientError,
 } from "./errors.js";
+// Consumer groups: shards shared among workers with fenced leases and checkpoints kept by the cluster.
+export type {
+  ConsumerGroupOptions,
+  GroupRecord,
+  GroupStartPosition,
+  GroupTransport,
+  RecordHandler,
+  RunOptions,
+  ShardContext,
+} from "./group/index.js";
+export {
+  atTimestamp,
+  ConsumerGroup,
+  GroupError,
+  GroupErrorCode,
+  groupErrorOf,
+  grpcGroupTransport,
+  InvalidGroupOptionsError,
+  LATEST,
+  LeaseLostError,
+  TRIM_HORIZON,
+} from "./group/index.js";
 export {
   Producer,
   type ProducerOptions,
