@@ -37,7 +37,13 @@ import type { FlushOp, GroupShadow } from "./internal/flush-ops.js";
 import { encodeFrameHeader, encodeRecordHeader } from "./internal/format.js";
 import { GroupState } from "./internal/group-state.js";
 import { scanSegment } from "./internal/journal-scan.js";
-import { parseSegmentFileName, Segment, SegmentFiles } from "./internal/segments.js";
+import {
+  appendOpenFlags,
+  parseSegmentFileName,
+  Segment,
+  SegmentFiles,
+  writesSyncedBy,
+} from "./internal/segments.js";
 import {
   decodeConfState,
   decodeHardState,
@@ -61,7 +67,8 @@ import {
 /** Counters since open; cheap to read, meant for metrics. */
 export interface StorageMetrics {
   readonly flushes: number;
-  /** fdatasync calls on segments (one per flush that carried entries, when sync is on). */
+  /** Synced appends to segments, O_DSYNC writes or write + fdatasync (one per flush that carried
+   * entries, when sync is on). */
   readonly segmentSyncs: number;
   /** LevelDB batches written with sync. */
   readonly stateSyncs: number;
@@ -712,8 +719,10 @@ function recoverSegments(
     const id = ids[i]!;
     const isLast = i === ids.length - 1;
     const path = join(segments.dir, `${String(id).padStart(20, "0")}.seg`);
-    const fd = openSync(path, isLast ? "r+" : "r");
+    // The last segment takes appends again (O_DSYNC with sync on, see segments.ts).
+    const fd = openSync(path, isLast ? appendOpenFlags(segments.syncWrites) : "r");
     const segment = new Segment(id, path, fd, 0);
+    if (isLast) segment.writesSynced = writesSyncedBy(segments.syncWrites);
     segments.adopt(segment);
     const result = scanSegment(fd, path, id, isLast, lastSeq, (seq, records) => {
       for (const { header, offset, recordBytes } of records) {

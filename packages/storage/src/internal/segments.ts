@@ -1,6 +1,14 @@
 /**
- * The journal's segment files: creation and rotation, the one sequential append (+ fdatasync) per
- * flush, synchronous positional reads, live-entry accounting and deletion of dead segments.
+ * The journal's segment files: creation and rotation, the one sequential synced append per flush,
+ * synchronous positional reads, live-entry accounting and deletion of dead segments.
+ *
+ * With sync on, the segment that takes appends is opened with O_DSYNC where the platform has it:
+ * each vectored write returns once its data (and the size that makes it readable) is on disk, as
+ * write + fdatasync would, but in one trip through libuv's thread pool instead of two. Each trip
+ * ends with a callback that waits for the event loop's turn, which on a busy node costs
+ * milliseconds; measured here, a 64 KiB synced append from a busy event loop took p50 8.3-8.6 ms
+ * (p99 39-50) with O_DSYNC against 12-15 ms (p99 52-103) with write + fdatasync. Elsewhere the
+ * append falls back to write + fdatasync.
  *
  * Files are named by a zero-padded decimal id (`00000000000000000001.seg`) so a directory listing
  * sorts in journal order. Every segment but the last ends on a complete frame: a new segment is
@@ -9,12 +17,13 @@
 import {
   closeSync,
   fdatasync,
+  constants as fsConstants,
   fsync,
   fsyncSync,
   openSync,
   readSync,
   unlinkSync,
-  writeSync,
+  write,
   writev,
 } from "node:fs";
 import { join } from "node:path";
@@ -23,6 +32,22 @@ import { assert } from "./assert.js";
 import { encodeSegmentHeader } from "./format.js";
 
 const SEGMENT_FILE_PATTERN = /^(\d{20})\.seg$/;
+
+/** O_DSYNC, or 0 where the platform lacks it (then appends are followed by fdatasync). */
+const O_DSYNC: number = fsConstants.O_DSYNC ?? 0;
+
+/**
+ * Open flags of a segment that takes appends (read and write, `extra` such as O_CREAT | O_EXCL);
+ * with `syncWrites`, O_DSYNC where available. `Segment.writesSynced` must say which it got.
+ */
+export function appendOpenFlags(syncWrites: boolean, extra = 0): number {
+  return fsConstants.O_RDWR | extra | (syncWrites ? O_DSYNC : 0);
+}
+
+/** Whether a segment opened with appendOpenFlags(syncWrites) has every write synced. */
+export function writesSyncedBy(syncWrites: boolean): boolean {
+  return syncWrites && O_DSYNC !== 0;
+}
 
 export function segmentFileName(segmentId: number): string {
   return `${String(segmentId).padStart(20, "0")}.seg`;
@@ -40,6 +65,8 @@ export class Segment {
   fd: number;
   /** Bytes of the file that hold valid data (the append position). */
   size: number;
+  /** True when its fd was opened with O_DSYNC: a completed write is durable, no fdatasync needed. */
+  writesSynced = false;
   /** Number of records some group's index points at. */
   liveEntries = 0;
   liveBytes = 0;
@@ -129,11 +156,14 @@ export class SegmentFiles {
     const last = this.ordered[this.ordered.length - 1];
     const id = last === undefined ? 1 : last.id + 1;
     const path = join(this.dir, segmentFileName(id));
-    const fd = openSync(path, "wx+");
+    const fd = openSync(path, appendOpenFlags(this.syncWrites, fsConstants.O_CREAT | fsConstants.O_EXCL));
     const segment = new Segment(id, path, fd, 0);
+    segment.writesSynced = writesSyncedBy(this.syncWrites);
     try {
       const header = encodeSegmentHeader(id);
-      writeSync(fd, header, 0, header.length, 0);
+      // Asynchronous: with O_DSYNC this write waits for the disk, which must not block the loop.
+      const written = await promisify<number>((done) => write(fd, header, 0, header.length, 0, done));
+      assert(written === header.length, "the segment header is written whole");
       segment.size = SEGMENT_HEADER_BYTES;
       if (this.syncWrites) {
         await promisify<void>((done) => fsync(fd, (error) => done(error, undefined)));
@@ -168,7 +198,7 @@ export class SegmentFiles {
       remaining -= written;
       if (remaining > 0) pending = skipBytes(pending, written);
     }
-    if (this.syncWrites)
+    if (this.syncWrites && !segment.writesSynced)
       await promisify<void>((done) => fdatasync(segment.fd, (error) => done(error, undefined)));
     segment.size = position;
     return start;
