@@ -24,13 +24,14 @@
  * one Int32Array of request positions, and each shard's group is encoded ONCE into a record batch
  * (the broker's log format) that travels as is — to the local broker (`appendEncoded`) or, in
  * one ForwardPutRecords call per leader node, to the others. A batch handed to the local broker
- * is the broker's (it stamps the arrival in place, and the log keeps it): a later attempt for
- * the same group sends a copy.
+ * is the broker's (it stamps the arrival in place, and the log keeps it): a later local attempt
+ * for the same group, after a retry or a seal taken back, appends a copy (EncodedGroup).
  */
 import {
   type Broker,
   BrokerError,
   BrokerErrorCode,
+  CorruptBatchError,
   decodeRecordBatchHeader,
   encodeRecordBatchOf,
   GroupNotFoundError,
@@ -110,6 +111,16 @@ export interface PutPathOptions {
   readonly clock: () => number;
   /** Receives what this node commits as a leader and what its throttles refuse. @default none */
   readonly metrics?: ShardMetricsSink | undefined;
+}
+
+/**
+ * One shard's group of records, encoded once for all its attempts. The first local append hands
+ * `bytes` to the broker (which stamps them in place and keeps them in its log); from then on a
+ * local attempt appends a copy, while forwarding only reads them.
+ */
+interface EncodedGroup {
+  readonly bytes: Buffer;
+  handedOver: boolean;
 }
 
 /** How one shard's group of records ended: settled (outcomes written) or sealed (nothing written). */
@@ -211,10 +222,10 @@ export class PutPath {
     deadlineAtMs: number,
   ): Promise<void> {
     const { lookup, changes, clock } = this.options;
-    let batch: Buffer;
+    let batch: EncodedGroup;
     try {
       // The arrival stamp is the leader's to write.
-      batch = encodeRecordBatchOf(entries, positions, 0);
+      batch = { bytes: encodeRecordBatchOf(entries, positions, 0), handedOver: false };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${message}`);
@@ -287,7 +298,9 @@ export class PutPath {
     }
     const metrics = this.options.metrics;
     const provisioned = found.stream.mode === "PROVISIONED";
-    const recordCount = decodeRecordBatchHeader(batch).recordCount;
+    const header = decodeRecordBatchHeader(batch);
+    if (header.flags !== 0) throw new CorruptBatchError("a seal batch is not a batch of records to append");
+    const recordCount = header.recordCount;
     // Data + partition key bytes of each record, from the record headers (no string decoded).
     const sizes = provisioned || metrics !== undefined ? recordBatchPayloadBytes(batch) : undefined;
     let accepted = recordCount;
@@ -334,7 +347,7 @@ export class PutPath {
   private async sendToShard(
     stream: StreamInfo,
     shard: ShardInfo,
-    batch: Buffer,
+    batch: EncodedGroup,
     positions: Int32Array,
     outcomes: PutOutcome[],
     deadlineAtMs: number,
@@ -342,8 +355,6 @@ export class PutPath {
     const { nodeId, forwarder, clock, lookup } = this.options;
     let backoffMs = PUT_RETRY_BACKOFF_MS_MIN;
     let attempt = 0;
-    // Once the local broker has had `batch` (stamped, maybe in its log), later attempts copy it.
-    let handedOver = false;
     let lastError = "no leader was found for the shard";
     for (;;) {
       if (attempt > 0) {
@@ -357,11 +368,18 @@ export class PutPath {
       let answer: LeaderAppendReply | undefined;
       try {
         if (leader === nodeId) {
-          const owned = handedOver ? Buffer.from(batch) : batch;
-          handedOver = true;
+          // Once the local broker has had the bytes (stamped, maybe in its log), send it a copy.
+          const owned = batch.handedOver ? Buffer.from(batch.bytes) : batch.bytes;
+          batch.handedOver = true;
           answer = await this.appendAsLeader(stream.streamId, shard.groupId, owned);
         } else if (leader !== 0) {
-          answer = await forwarder.putRecords(leader, stream.streamId, shard.groupId, batch, deadlineAtMs);
+          answer = await forwarder.putRecords(
+            leader,
+            stream.streamId,
+            shard.groupId,
+            batch.bytes,
+            deadlineAtMs,
+          );
         }
       } catch (error) {
         const code = errorCode(error);
