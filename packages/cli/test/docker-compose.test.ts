@@ -17,7 +17,7 @@ const GRPC_PORTS = [50051, 50052, 50053] as const;
 const METRICS_PORTS = [9464, 9465, 9466] as const;
 const PROMETHEUS_ADDRESS = "127.0.0.1:9090";
 const STEP_TIMEOUT_MS = 120_000;
-const BUILD_TIMEOUT_MS = 300_000;
+const BUILD_TIMEOUT_MS = 420_000;
 
 const run = promisify(execFile);
 
