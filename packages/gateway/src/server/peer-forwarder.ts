@@ -55,8 +55,10 @@ export class ForwardRefusedError extends Error {
 export interface PeerForwarder {
   /**
    * Has node `nodeId` append `batch` — one shard's records encoded by encodeRecordBatchOf, arrival
-   * stamp 0; only read, never kept past the call — to the shard of group `groupId` in stream
-   * instance `streamId`. Resolves with what the leader did; rejects PeerUnavailableError.
+   * stamp 0; read (copied into the call) before the returned promise settles, never kept — to the
+   * shard of group `groupId` in stream instance `streamId`. Resolves with what the leader did;
+   * rejects PeerUnavailableError. A call gathering several batches runs to the latest of their
+   * deadlines (and at most FORWARD_CALL_TIMEOUT_MS).
    */
   putRecords(
     nodeId: number,
