@@ -134,6 +134,8 @@ export class NodeStorage implements FlushHost {
   private nextSeq: number;
   private openBatch: FlushBatch | null = null;
   private committing: Promise<unknown> | null = null;
+  /** The last flush's LevelDB batch while it is written unwaited (commit indexes only), or null. */
+  private stateWriting: Promise<void> | null = null;
   private failure: StorageError | null = null;
   private closed = false;
   private readonly counters = {
@@ -278,6 +280,7 @@ export class NodeStorage implements FlushHost {
     if (this.closed) return;
     this.closed = true;
     if (this.committing !== null) await this.committing.catch(() => undefined);
+    if (this.stateWriting !== null) await this.stateWriting;
     this.openBatch = null;
     this.segments.closeAll();
     await this.db.close();
@@ -342,17 +345,34 @@ export class NodeStorage implements FlushHost {
     const touched = this.applyInMemory(seq, ops, records, rewrittenEntries);
 
     // 3. LevelDB: the small state, in one batch, synced when anything but commit indexes changed.
+    //    A batch of commit indexes only is not waited for (the flush resolves while LevelDB
+    //    writes it); every later batch is written after it, and a failure fails the storage.
     let stateSynced = false;
     if (touched.size > 0) {
       const { operations, mustSync } = this.stateBatch(touched);
       stateSynced = mustSync && this.options.sync;
-      try {
-        await this.db.batch(operations, { sync: stateSynced });
-      } catch (error) {
-        throw this.fail("writing the state batch to LevelDB failed", error);
+      const written = this.writeState(operations, stateSynced);
+      if (mustSync) {
+        try {
+          await written;
+        } catch (error) {
+          throw this.failure ?? this.fail("writing the state batch to LevelDB failed", error);
+        }
+        if (stateSynced) this.counters.stateSyncs += 1;
+        else this.counters.stateWrites += 1;
+      } else {
+        const pending: Promise<void> = written.then(
+          () => {
+            this.counters.stateWrites += 1;
+            if (this.stateWriting === pending) this.stateWriting = null;
+          },
+          (error: unknown) => {
+            if (this.failure === null) this.fail("writing the state batch to LevelDB failed", error);
+            if (this.stateWriting === pending) this.stateWriting = null;
+          },
+        );
+        this.stateWriting = pending;
       }
-      if (stateSynced) this.counters.stateSyncs += 1;
-      else this.counters.stateWrites += 1;
     }
 
     // 4. Garbage: segments nothing points into, now that the state that made them dead is durable.
@@ -369,6 +389,22 @@ export class NodeStorage implements FlushHost {
     const entries = records.length - rewrittenEntries;
     this.counters.entriesAppended += entries;
     return { seq, entries, segmentBytes, segmentSynced, stateSynced, rewrittenEntries, segmentsDeleted };
+  }
+
+  /**
+   * Writes a LevelDB batch after the one still being written (if any), so batches reach LevelDB
+   * in flush order. Rejects when this one fails or an earlier one failed the storage.
+   */
+  private writeState(
+    operations: Array<{ type: "put"; key: Buffer; value: Buffer } | { type: "del"; key: Buffer }>,
+    sync: boolean,
+  ): Promise<void> {
+    const previous = this.stateWriting;
+    if (previous === null) return this.db.batch(operations, { sync });
+    return previous.then(() => {
+      if (this.failure !== null) throw this.failure;
+      return this.db.batch(operations, { sync });
+    });
   }
 
   /** Lays out the frame, rotates the segment if it would overflow, writes and syncs. Returns bytes written. */
