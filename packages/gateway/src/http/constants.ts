@@ -19,6 +19,12 @@ export const PLAIN_JSON_CONTENT_TYPE = "application/json";
  * partition keys, hash keys and the JSON around them) must fit: 8 MiB.
  */
 export const HTTP_REQUEST_BODY_BYTES_MAX = 8 * MIB;
+/**
+ * After a 413 on HTTP/1.1, the rest of the body the client is still sending is read and dropped,
+ * up to this many bytes, so the client sees the answer rather than a reset connection; a client
+ * that sends more is disconnected.
+ */
+export const HTTP_DISCARD_BYTES_MAX = 2 * HTTP_REQUEST_BODY_BYTES_MAX;
 /** A connection must send its first bytes (the HTTP/2 preface or a request line) within this. */
 export const HTTP_FIRST_BYTES_TIMEOUT_MS = 10_000;
 /** A request's headers must arrive within this (HTTP/1.1 `headersTimeout`). */

@@ -18,6 +18,7 @@ import * as net from "node:net";
 import {
   HTTP_CLOSE_GRACE_MS,
   HTTP_CONNECTIONS_MAX,
+  HTTP_DISCARD_BYTES_MAX,
   HTTP_FIRST_BYTES_TIMEOUT_MS,
   HTTP_HEADERS_TIMEOUT_MS,
   HTTP_KEEP_ALIVE_TIMEOUT_MS,
@@ -76,7 +77,17 @@ export class KinesisHttpServer {
         headersTimeout: Math.min(HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs),
         requestTimeout: requestTimeoutMs,
       },
-      (req, res) => handle(req as HttpRequestLike, res as unknown as HttpResponseLike),
+      (req, res) =>
+        handle(req as HttpRequestLike, res as unknown as HttpResponseLike, () => {
+          // An answer sent before the body was read (413): drop what the client still sends (up
+          // to a bound), so it reads the answer instead of meeting a reset connection.
+          let discarded = 0;
+          req.on("data", (chunk: Buffer) => {
+            discarded += chunk.length;
+            if (discarded > HTTP_DISCARD_BYTES_MAX) req.socket.destroy();
+          });
+          req.resume();
+        }),
     );
     // The inner servers never listen: sockets come from the sniffer. `timeout` closes a socket
     // idle that long mid-request (the keep-alive timeout takes over between requests).
