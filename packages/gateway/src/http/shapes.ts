@@ -86,6 +86,12 @@ const SHARD = struct({
 });
 const CHILD_SHARD = struct({ ShardId: STRING, ParentShards: list(STRING), HashKeyRange: HASH_KEY_RANGE });
 const ENHANCED_METRICS = struct({ ShardLevelMetrics: list(STRING) });
+const ENHANCED_MONITORING_OUTPUT = struct({
+  StreamName: STRING,
+  CurrentShardLevelMetrics: list(STRING),
+  DesiredShardLevelMetrics: list(STRING),
+  StreamARN: STRING,
+});
 const RECORD = struct({
   SequenceNumber: STRING,
   ApproximateArrivalTimestamp: TIMESTAMP,
@@ -362,6 +368,20 @@ export const OPERATIONS: ReadonlyMap<string, OperationSpec> = new Map(
         OnDemandStreamCount: INTEGER,
         OnDemandStreamCountLimit: INTEGER,
       }),
+    ),
+    op(
+      "EnableEnhancedMonitoring",
+      "enableEnhancedMonitoring",
+      S.EnableEnhancedMonitoringRequest,
+      struct({ ...STREAM_REF, ShardLevelMetrics: list(STRING) }),
+      ENHANCED_MONITORING_OUTPUT,
+    ),
+    op(
+      "DisableEnhancedMonitoring",
+      "disableEnhancedMonitoring",
+      S.DisableEnhancedMonitoringRequest,
+      struct({ ...STREAM_REF, ShardLevelMetrics: list(STRING) }),
+      ENHANCED_MONITORING_OUTPUT,
     ),
     op(
       "SplitShard",
