@@ -51,6 +51,12 @@ describe("CBOR decoding", () => {
     expect(decodeCbor(hex("5f42010243030405ff"))).toEqual(Buffer.from([1, 2, 3, 4, 5]));
   });
 
+  it("round-trips -0 as -0 (a float, not the integer 0)", () => {
+    // Found by the property below (seed 1661365190): -0 came back as +0.
+    expect(Object.is(decodeCbor(encodeCbor(-0)), -0)).toBe(true);
+    expect(Object.is((decodeCbor(encodeCbor({ a: [-0] })) as { a: number[] }).a[0], -0)).toBe(true);
+  });
+
   it("round-trips documents", () => {
     const leaf = fc.oneof(
       fc.string(),

@@ -380,7 +380,8 @@ class Encoder {
         this.text(value);
         return;
       case "number":
-        if (Number.isSafeInteger(value)) {
+        // -0 is an integer to JavaScript but not to CBOR: it goes out as a float so it comes back -0.
+        if (Number.isSafeInteger(value) && !Object.is(value, -0)) {
           if (value >= 0) this.head(MAJOR_UNSIGNED, value);
           else this.head(MAJOR_NEGATIVE, -1 - value);
         } else {
