@@ -4,7 +4,7 @@
 import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { PeerHttp2Server } from "../src/transport/peer-server.js";
+import { PeerHttp2Server, type PeerUnaryCall } from "../src/transport/peer-server.js";
 import { waitFor } from "./transport-fixtures.js";
 
 const open: { close(): void | Promise<void> }[] = [];
