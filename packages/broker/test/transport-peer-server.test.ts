@@ -1,11 +1,15 @@
 // Proves the node:http2 peer server speaks gRPC to grpc-js clients: unary services answer (values
 // and error statuses, unknown methods UNIMPLEMENTED), messages split across DATA chunks or packed
-// several to a chunk arrive whole and in order, and oversized or compressed messages are refused.
+// several to a chunk arrive whole and in order, oversized or compressed messages are refused, and
+// one server carries a transport's Raft streams and a unary service together, as a node's does.
 import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
+import { MessageType } from "raft-ts";
 import { afterEach, describe, expect, it } from "vitest";
+import { GrpcPeerTransport } from "../src/transport/grpc-transport.js";
 import { PeerHttp2Server, type PeerUnaryCall } from "../src/transport/peer-server.js";
-import { waitFor } from "./transport-fixtures.js";
+import { PeerState } from "../src/transport/transport.js";
+import { entry, groupMessage, message, waitFor } from "./transport-fixtures.js";
 
 const open: { close(): void | Promise<void> }[] = [];
 
@@ -190,5 +194,58 @@ describe("PeerHttp2Server", () => {
     const fine = await rawCall(19243, "/test.Echo/Stream", [grpcMessage(Buffer.alloc(1000))]);
     expect(fine.status).toBe(grpc.status.OK);
     await waitFor(() => delivered === 1, 2000, "the message within the limit");
+  });
+
+  it("carries a transport's Raft streams and a unary service on one port, and outlives the transport", async () => {
+    const shared = await server(19245);
+    shared.addUnaryService(echoService, {
+      echo: (call: PeerUnaryCall, callback: grpc.sendUnaryData<Buffer>) =>
+        callback(null, call.request as Buffer),
+      refuse: (_call: PeerUnaryCall, callback: grpc.sendUnaryData<Buffer>) =>
+        callback({ code: grpc.status.ABORTED }),
+    });
+    const peers = new Map([
+      [1, "127.0.0.1:19245"],
+      [2, "127.0.0.1:19246"],
+    ]);
+    const quiet = { info() {}, warn() {} };
+    const a = new GrpcPeerTransport({ nodeId: 1, clusterId: "c", server: shared, peers, logger: quiet });
+    const b = new GrpcPeerTransport({
+      nodeId: 2,
+      clusterId: "c",
+      listenAddress: "127.0.0.1:19246",
+      peers,
+      logger: quiet,
+    });
+    open.push(b);
+    const got: number[] = [];
+    a.onReceive((_from, messages) => got.push(...messages.map((m) => m.message.index)));
+    await Promise.all([a.start(), b.start()]);
+    await waitFor(() => b.peerStates().get(1) === PeerState.Up, 5000, "b's stream to the shared port up");
+    const data = new Uint8Array(70_000).fill(3);
+    const app = message({
+      type: MessageType.App,
+      from: 2,
+      to: 1,
+      term: 1,
+      index: 9,
+      entries: [entry(10, 1, data)],
+    });
+    expect(b.send(1, [groupMessage(7, app)])).toBe(true);
+    await waitFor(() => got.includes(9), 5000, "a 70 KB entry delivered through the shared port");
+    await a.close();
+    // The transport took its stream handler away; the server and its unary service stay.
+    const client = new grpc.Client("127.0.0.1:19245", grpc.credentials.createInsecure());
+    open.push(client);
+    const echoed = await new Promise<Buffer | undefined>((resolve, reject) =>
+      client.makeUnaryRequest(
+        echoService.echo.path,
+        identity,
+        identity,
+        Buffer.from("still here"),
+        (error, value) => (error ? reject(error) : resolve(value)),
+      ),
+    );
+    expect(echoed?.toString()).toBe("still here");
   });
 });

@@ -374,6 +374,10 @@ export class PeerHttp2Server {
       });
     });
     this.listening = true;
+    // Failures of accepted connections arrive on their sessions and streams (handled there); a
+    // server-level error after binding (accept failing for lack of descriptors) must not throw
+    // out of the process: libuv keeps accepting once descriptors free up.
+    this.server.on("error", () => {});
     this.boundPort = (this.server.address() as AddressInfo).port;
     return this.boundPort;
   }
