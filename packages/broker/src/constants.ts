@@ -38,7 +38,7 @@ export const QUIESCE_IDLE_TICKS = 3;
  * It campaigns again every BOOTSTRAP_CAMPAIGN_INTERVAL_TICKS while the group has no leader, at
  * most BOOTSTRAP_CAMPAIGNS_MAX times, instead of waiting a whole election timeout.
  */
-export const BOOTSTRAP_CAMPAIGN_INTERVAL_TICKS = 1;
+export const BOOTSTRAP_CAMPAIGN_INTERVAL_TICKS = 2;
 export const BOOTSTRAP_CAMPAIGNS_MAX = 8;
 
 /** Default time an append waits to commit before it fails with AppendTimeoutError (outcome unknown). */

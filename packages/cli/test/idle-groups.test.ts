@@ -31,6 +31,10 @@ async function forEachGroup(work: (groupId: number) => Promise<void>): Promise<v
   );
 }
 
+function isTestGroup(groupId: number): boolean {
+  return groupId >= 1 && groupId <= GROUPS;
+}
+
 async function statuses() {
   return Promise.all(cluster.nodeIds.map((nodeId) => cluster.admin(nodeId).nodeStatus(10_000)));
 }
@@ -41,8 +45,10 @@ describe(`${GROUPS} groups with three replicas each`, () => {
     const led = await waitFor(
       async () => {
         const all = await statuses();
-        const counts = all.map((status) => status.ledGroupIds.length);
-        return counts.reduce((a, b) => a + b, 0) === GROUPS && all.every((s) => s.groupIds.length === GROUPS)
+        // Group 0 is the metadata service's, on every node: only the test's groups count here.
+        const counts = all.map((status) => status.ledGroupIds.filter(isTestGroup).length);
+        return counts.reduce((a, b) => a + b, 0) === GROUPS &&
+          all.every((s) => s.groupIds.filter(isTestGroup).length === GROUPS)
           ? counts
           : undefined;
       },
@@ -55,7 +61,11 @@ describe(`${GROUPS} groups with three replicas each`, () => {
       async () => {
         const all = await statuses();
         const total = all.reduce((sum, status) => sum + status.quiescedGroups, 0);
-        return total === 3 * GROUPS ? total : undefined;
+        const metadata = await Promise.all(
+          cluster.nodeIds.map((nodeId) => cluster.admin(nodeId).groupStatus(0)),
+        );
+        const testGroups = total - metadata.filter((status) => status.quiesced).length;
+        return testGroups === 3 * GROUPS ? testGroups : undefined;
       },
       { timeoutMs: 60_000, what: `all ${3 * GROUPS} replicas to quiesce`, intervalMs: 250 },
     );

@@ -491,11 +491,16 @@ export class MultiRaftHost {
 
   /** Campaigns again for a new group whose first campaign found its peers' replicas missing. */
   private bootstrapCampaign(replica: Replica): void {
-    if (replica.node.status().leader !== NONE) {
+    const status = replica.node.status();
+    if (status.leader !== NONE) {
       replica.bootstrapCampaignsLeft = 0;
       return;
     }
     if (this.counters.tickRounds % BOOTSTRAP_CAMPAIGN_INTERVAL_TICKS !== 0) return;
+    // A candidate already asked for votes in a new term: campaigning again would start yet
+    // another term and void the votes on their way (a livelock when answers are slow). Only a
+    // pre-candidate (no term spent) or a follower asks again.
+    if (status.role === StateRole.Candidate) return;
     replica.bootstrapCampaignsLeft--;
     replica.node.campaign();
   }
