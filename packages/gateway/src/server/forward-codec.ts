@@ -6,32 +6,13 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { forward } from "@sluice/proto";
+import { varintBytes, WIRE_LENGTH_DELIMITED, WIRE_VARINT, writeVarint } from "./protobuf-wire.js";
 
-const WIRE_VARINT = 0;
-const WIRE_LENGTH_DELIMITED = 2;
 const TAG_DEADLINE_UNIX_MS = (4 << 3) | WIRE_VARINT;
 const TAG_BATCH = (5 << 3) | WIRE_LENGTH_DELIMITED;
 const TAG_STREAM_ID = (1 << 3) | WIRE_VARINT;
 const TAG_GROUP_ID = (2 << 3) | WIRE_VARINT;
 const TAG_RECORDS = (3 << 3) | WIRE_LENGTH_DELIMITED;
-
-function varintBytes(value: number): number {
-  let bytes = 1;
-  while (value >= 128) {
-    value = Math.floor(value / 128);
-    bytes++;
-  }
-  return bytes;
-}
-
-function writeVarint(out: Buffer, value: number, at: number): number {
-  while (value >= 128) {
-    out[at++] = (value % 128) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  out[at++] = value;
-  return at;
-}
 
 function batchBodyBytes(batch: forward.ForwardShardBatch): number {
   let bytes = 0;

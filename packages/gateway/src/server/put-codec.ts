@@ -19,12 +19,16 @@ import type { handleUnaryCall } from "@grpc/grpc-js";
 import { streams } from "@sluice/proto";
 import { ValidationError } from "../errors.js";
 import { toServiceError } from "../status-details.js";
+import {
+  varintBytes,
+  WIRE_FIXED32,
+  WIRE_FIXED64,
+  WIRE_LENGTH_DELIMITED,
+  WIRE_VARINT,
+  writeVarint,
+} from "./protobuf-wire.js";
 
 /** The wire types a decoder skips (varint, 64-bit, length-delimited, 32-bit). */
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LENGTH_DELIMITED = 2;
-const WIRE_FIXED32 = 5;
 const VARINT_BYTES_MAX = 10;
 const UINT32_RANGE = 4_294_967_296;
 
@@ -204,24 +208,6 @@ const TAG_RESULT_ERROR_CODE = (3 << 3) | WIRE_LENGTH_DELIMITED;
 const TAG_RESULT_ERROR_MESSAGE = (4 << 3) | WIRE_LENGTH_DELIMITED;
 /** String fields of a PutRecordsResultEntry, in field order. */
 const RESULT_STRING_FIELDS = 4;
-
-function varintBytes(value: number): number {
-  let bytes = 1;
-  while (value >= 128) {
-    value = Math.floor(value / 128);
-    bytes++;
-  }
-  return bytes;
-}
-
-function writeVarint(out: Buffer, value: number, at: number): number {
-  while (value >= 128) {
-    out[at++] = (value % 128) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  out[at++] = value;
-  return at;
-}
 
 /**
  * Encodes a PutRecordsResponse into one exact-size buffer, byte for byte what the generated
