@@ -176,6 +176,19 @@ describe("NodeMetrics", () => {
     ).toBeCloseTo(0.003);
   });
 
+  it("keeps synced-write latency as a histogram by kind (segment, state)", async () => {
+    const metrics = new NodeMetrics({ nodeId: 1, zone: "a", processMetrics: false });
+    metrics.observeSync("segment", 3);
+    metrics.observeSync("segment", 30);
+    metrics.observeSync("state", 0.5);
+    const text = await metrics.render();
+    expect(sample(text, "sluice_storage_sync_duration_seconds_count", { kind: "segment" })).toBe(2);
+    expect(
+      sample(text, "sluice_storage_sync_duration_seconds_bucket", { kind: "segment", le: "0.004" }),
+    ).toBe(1);
+    expect(sample(text, "sluice_storage_sync_duration_seconds_sum", { kind: "state" })).toBeCloseTo(0.0005);
+  });
+
   it("exports process metrics (event loop, heap, GC) when asked", async () => {
     const metrics = new NodeMetrics({ nodeId: 1, zone: "a" });
     const text = await metrics.render();

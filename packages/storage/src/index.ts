@@ -36,5 +36,5 @@ export type { FlushBatch, FlushResult } from "./flush-batch.js";
 export type { GroupLogStorage } from "./group-log-storage.js";
 export type { RecoveryReport, StorageMetrics } from "./node-storage.js";
 export { NodeStorage } from "./node-storage.js";
-export type { NodeStorageOptions } from "./options.js";
+export type { NodeStorageOptions, SyncKind } from "./options.js";
 export { defaultNodeStorageOptions } from "./options.js";

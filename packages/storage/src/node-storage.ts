@@ -10,7 +10,7 @@
  * Concurrency: one flush at a time (the node's persist loop awaits each commit); reads through
  * `group(id)` are synchronous and see a flush's effects once its entries are durable.
  */
-import { fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, unlinkSync } from "node:fs";
+import { fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
 import type { Entry, HardState } from "raft-ts";
@@ -62,6 +62,7 @@ import {
   type NodeStorageOptions,
   type ResolvedNodeStorageOptions,
   resolveNodeStorageOptions,
+  type SyncKind,
 } from "./options.js";
 
 /** Counters since open; cheap to read, meant for metrics. */
@@ -85,6 +86,8 @@ export interface StorageMetrics {
   readonly segmentCount: number;
   readonly groupCount: number;
   readonly tailCacheBytes: number;
+  /** Bytes of LevelDB's files (hard state, index, snapshots), read from the directory. */
+  readonly stateBytes: number;
 }
 
 /** What open() found and did, for logs and the restart-time figures. */
@@ -272,7 +275,29 @@ export class NodeStorage implements FlushHost {
       segmentCount: this.segments.count,
       groupCount: this.groups.size,
       tailCacheBytes: this.cacheBytes,
+      stateBytes: this.stateBytes(),
     };
+  }
+
+  /** Tells the onSync observer; its failure is its own, never the flush's. */
+  private reportSync(kind: SyncKind, durationMs: number): void {
+    try {
+      this.options.onSync(kind, durationMs);
+    } catch {
+      // An observer's bug must not fail a durable flush.
+    }
+  }
+
+  /** Bytes of the LevelDB files (the small state: hard state, index, snapshots), for metrics. */
+  private stateBytes(): number {
+    let bytes = 0;
+    try {
+      const stateDir = join(this.dir, STATE_DIR);
+      for (const name of readdirSync(stateDir)) bytes += statSync(join(stateDir, name)).size;
+    } catch {
+      // Closed or being compacted: report what was counted.
+    }
+    return bytes;
   }
 
   /** Waits for a committing flush, then closes the files and LevelDB. Idempotent. */
@@ -332,13 +357,17 @@ export class NodeStorage implements FlushHost {
     let segmentBytes = 0;
     let segmentSynced = false;
     if (records.length > 0) {
+      const startedAtMs = performance.now();
       try {
         segmentBytes = await this.writeFrame(seq, records);
       } catch (error) {
         throw this.fail("writing the journal failed", error);
       }
       segmentSynced = this.options.sync;
-      if (segmentSynced) this.counters.segmentSyncs += 1;
+      if (segmentSynced) {
+        this.counters.segmentSyncs += 1;
+        this.reportSync("segment", performance.now() - startedAtMs);
+      }
     }
 
     // 2. Memory: the entries are durable, so the groups' views may show them.
@@ -351,6 +380,7 @@ export class NodeStorage implements FlushHost {
     if (touched.size > 0) {
       const { operations, mustSync } = this.stateBatch(touched);
       stateSynced = mustSync && this.options.sync;
+      const stateStartedAtMs = performance.now();
       const written = this.writeState(operations, stateSynced);
       if (mustSync) {
         try {
@@ -358,8 +388,10 @@ export class NodeStorage implements FlushHost {
         } catch (error) {
           throw this.failure ?? this.fail("writing the state batch to LevelDB failed", error);
         }
-        if (stateSynced) this.counters.stateSyncs += 1;
-        else this.counters.stateWrites += 1;
+        if (stateSynced) {
+          this.counters.stateSyncs += 1;
+          this.reportSync("state", performance.now() - stateStartedAtMs);
+        } else this.counters.stateWrites += 1;
       } else {
         const pending: Promise<void> = written.then(
           () => {

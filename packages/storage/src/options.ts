@@ -49,7 +49,16 @@ export interface NodeStorageOptions {
    * @default REWRITE_BYTES_PER_FLUSH_MAX_DEFAULT (4 MiB)
    */
   readonly rewriteBytesPerFlushMax?: number;
+  /**
+   * Called after every synced write with its kind ("segment": the journal's synced append,
+   * "state": a synced LevelDB batch) and how long it took, in ms (for latency histograms). Keep
+   * it short; it runs in the flush. @default no-op
+   */
+  readonly onSync?: (kind: SyncKind, durationMs: number) => void;
 }
+
+/** What a synced write made durable: the journal's append, or LevelDB's small state. */
+export type SyncKind = "segment" | "state";
 
 export type ResolvedNodeStorageOptions = Required<NodeStorageOptions>;
 
@@ -61,6 +70,7 @@ export function defaultNodeStorageOptions(): ResolvedNodeStorageOptions {
     sync: true,
     rewriteLiveRatioMax: REWRITE_LIVE_RATIO_MAX_DEFAULT,
     rewriteBytesPerFlushMax: REWRITE_BYTES_PER_FLUSH_MAX_DEFAULT,
+    onSync: () => {},
   };
 }
 
@@ -87,6 +97,9 @@ export function resolveNodeStorageOptions(options: NodeStorageOptions = {}): Res
     throw new InvalidOptionsError(
       `tailCacheBytesPerGroup (${resolved.tailCacheBytesPerGroup}) must not exceed tailCacheBytesPerNode (${resolved.tailCacheBytesPerNode})`,
     );
+  }
+  if (typeof resolved.onSync !== "function") {
+    throw new InvalidOptionsError(`onSync must be a function, got ${typeof resolved.onSync}`);
   }
   if (typeof resolved.sync !== "boolean")
     throw new InvalidOptionsError(`sync must be a boolean, got ${String(resolved.sync)}`);

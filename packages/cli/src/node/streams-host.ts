@@ -28,6 +28,7 @@ import {
 } from "@sluice/gateway";
 import { MetadataService, MetadataStateMachine } from "@sluice/metadata";
 import { forward, groups, streams } from "@sluice/proto";
+import type { SyncKind } from "@sluice/storage";
 import { formatHostPort, type NodeConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import { NodeMetrics } from "./metrics/node-metrics.js";
@@ -62,11 +63,14 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   // retention), so a test can move a node through time; Date.now itself when the offset is 0.
   const offsetMs = config.clockOffsetMs;
   const clock = offsetMs === 0 ? Date.now : () => Date.now() + offsetMs;
+  // The storage reports synced-write latency from its first flush; the registry exists later.
+  let observeSync: (kind: SyncKind, durationMs: number) => void = () => {};
   const broker = await Broker.open({
     nodeId: config.nodeId,
     dataDir: config.dataDir,
     transport,
     stateMachineFor: (groupId) => (groupId === METADATA_GROUP_ID ? stateMachine : undefined),
+    storage: { onSync: (kind, durationMs) => observeSync(kind, durationMs) },
     ...(config.tickIntervalMs === undefined ? {} : { tickIntervalMs: config.tickIntervalMs }),
     ...(config.electionTicks === undefined ? {} : { electionTicks: config.electionTicks }),
     ...(config.heartbeatTicks === undefined ? {} : { heartbeatTicks: config.heartbeatTicks }),
@@ -83,6 +87,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
       peerStates: () => new Map([...transport.peerStates()].map(([peer, state]) => [peer, String(state)])),
     },
   });
+  observeSync = nodeMetrics.observeSync;
   broker.onFatalError((error) => {
     // The storage refused a write or a sync: nothing this process holds can be trusted to reach
     // the disk any more. Exit at once; a restart recovers from what is durable.

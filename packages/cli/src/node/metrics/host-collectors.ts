@@ -71,6 +71,7 @@ const STORAGE_COUNTERS: readonly (readonly [string, NumericKey<BrokerMetrics["st
 
 const STORAGE_GAUGES: readonly (readonly [string, NumericKey<BrokerMetrics["storage"]>, string])[] = [
   ["sluice_storage_segments", "segmentCount", "Segment files on disk."],
+  ["sluice_storage_leveldb_bytes", "stateBytes", "Bytes of LevelDB's files (hard state, index, snapshots)."],
 ];
 
 const PEER_COUNTERS: readonly (readonly [string, NumericKey<PeerMetrics>, string])[] = [

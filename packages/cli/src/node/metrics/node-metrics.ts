@@ -5,8 +5,9 @@
  * `node` and `zone` labels.
  */
 import type { ShardMetricsSink } from "@sluice/gateway";
-import { collectDefaultMetrics, Registry } from "prom-client";
-import { EVENT_LOOP_MONITORING_PRECISION_MS } from "./constants.js";
+import type { SyncKind } from "@sluice/storage";
+import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { EVENT_LOOP_MONITORING_PRECISION_MS, SYNC_DURATION_BUCKETS_SECONDS } from "./constants.js";
 import { type HostSources, registerHostCollectors } from "./host-collectors.js";
 import { RequestMetrics } from "./request-metrics.js";
 import { StreamMetrics } from "./stream-metrics.js";
@@ -28,6 +29,8 @@ export class NodeMetrics {
   readonly observe: (operation: string, outcome: string, startedAtMs: number) => void;
   /** The gateway's data-plane hooks (per stream, and per shard with enhanced monitoring). */
   readonly shardMetrics: ShardMetricsSink;
+  /** The storage's `onSync` observer: synced write latency by kind (segment, LevelDB state). */
+  readonly observeSync: (kind: SyncKind, durationMs: number) => void;
 
   constructor(options: NodeMetricsOptions) {
     this.registry = new Registry();
@@ -41,6 +44,17 @@ export class NodeMetrics {
     if (options.host !== undefined) registerHostCollectors(this.registry, options.host);
     this.observe = new RequestMetrics(this.registry, options.clock ?? Date.now).observe;
     this.shardMetrics = new StreamMetrics(this.registry);
+    const syncs = new Histogram({
+      name: "sluice_storage_sync_duration_seconds",
+      help: "Duration of synced writes: the journal's synced append (kind=segment) and synced LevelDB batches (kind=state).",
+      labelNames: ["kind"],
+      buckets: [...SYNC_DURATION_BUCKETS_SECONDS],
+      registers: [this.registry],
+    });
+    const segment = syncs.labels("segment");
+    const state = syncs.labels("state");
+    this.observeSync = (kind, durationMs) =>
+      (kind === "segment" ? segment : state).observe(durationMs / 1000);
   }
 
   /** The text exposition format (what GET /metrics answers). */
