@@ -6,6 +6,7 @@
  * Bad input never throws: every check fails with a `CommandResult` carrying a MetadataErrorCode
  * and leaves the state unchanged. A thrown error here is a bug.
  */
+import type { ApplyOutcome } from "./apply-outcome.js";
 import { type CommandResult, decodeCommand } from "./commands.js";
 import {
   ADDRESS_LENGTH_MAX,
@@ -58,12 +59,7 @@ import {
   streamArn,
 } from "./state.js";
 
-export interface ApplyOutcome {
-  readonly state: MetadataState;
-  readonly result: CommandResult;
-  /** Names of the streams whose entry changed (added, changed or removed). */
-  readonly changedStreams: readonly string[];
-}
+export type { ApplyOutcome } from "./apply-outcome.js";
 
 const NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
 /** Kinesis HashKey: a decimal integer without leading zeros, at most 39 digits. */

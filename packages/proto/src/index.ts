@@ -4,12 +4,12 @@
  * imports nothing of ours.
  */
 export * as errors from "./gen/sluice/v1/errors.js";
-export * as streams from "./gen/sluice/v1/streams.js";
 export * as groups from "./gen/sluice/v1/groups.js";
+export * as streams from "./gen/sluice/v1/streams.js";
 
 /** The protobuf package of the public API. */
 export const PUBLIC_API_PACKAGE = "sluice.v1";
 export * as health from "./gen/grpc/health/v1/health.js";
 export * as admin from "./gen/sluice/admin/v1/admin.js";
-export * as peer from "./gen/sluice/peer/v1/peer.js";
 export * as forward from "./gen/sluice/peer/v1/forward.js";
+export * as peer from "./gen/sluice/peer/v1/peer.js";

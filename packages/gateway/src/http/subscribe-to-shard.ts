@@ -39,7 +39,7 @@ import { EVENT_STREAM_CONTENT_TYPE, SUBSCRIBE_TAKEOVER_AFTER_MS } from "./consta
 import { encodeStructure } from "./document.js";
 import { KinesisHttpError } from "./errors.js";
 import { encodeEventStreamMessage } from "./event-stream.js";
-import type { HttpResponseLike, StreamingExchange, StreamingOperationHandler } from "./handler.js";
+import type { HttpResponseLike, StreamingExchange, StreamingOperationHandler } from "./exchange.js";
 import { OPERATIONS } from "./shapes.js";
 
 type RunCall = Parameters<Subscriptions["run"]>[0];

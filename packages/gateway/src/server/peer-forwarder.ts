@@ -20,7 +20,7 @@ import {
   FORWARD_MESSAGE_BYTES_MAX,
 } from "./constants.js";
 import { ForwardServiceClient } from "./forward-codec.js";
-import type { LeaderAppendReply } from "./put-records.js";
+import type { LeaderAppendReply } from "./leader-append.js";
 
 /** A peer could not be reached or did not answer in time; retry, perhaps on another node. */
 export class PeerUnavailableError extends Error {

@@ -46,6 +46,7 @@ import { isRoutable } from "../lineage.js";
 import { shardSequenceNumber } from "../shard-sequence.js";
 import type { ThrottleRegistry } from "../throttle.js";
 import { PUT_REROUTE_WAIT_MS_MAX, PUT_RETRY_BACKOFF_MS_MAX, PUT_RETRY_BACKOFF_MS_MIN } from "./constants.js";
+import type { LeaderAppendReply } from "./leader-append.js";
 import type { MetadataChanges } from "./metadata-changes.js";
 import type { ShardMetricsSink } from "./monitoring.js";
 import type { PeerForwarder } from "./peer-forwarder.js";
@@ -67,17 +68,7 @@ export type PutOutcome =
       readonly errorMessage: string;
     };
 
-/** What the leader answers for a group of records (locally or over ForwardPutRecords). */
-export interface LeaderAppendReply {
-  /** Records [0, accepted) are in the entry at `index`, at offsets 0 … accepted - 1. */
-  readonly accepted: number;
-  readonly index: number;
-  /** Why the rest failed (an error-table code), when accepted < the records sent. */
-  readonly errorCode: string;
-  readonly errorMessage: string;
-  /** With NOT_LEADER: the leader this node knows of (0 when none). */
-  readonly leaderHint: number;
-}
+export type { LeaderAppendReply } from "./leader-append.js";
 
 export const THROUGHPUT_EXCEEDED_CODE = "THROUGHPUT_EXCEEDED";
 export const NOT_LEADER_CODE = BrokerErrorCode.NotLeader;

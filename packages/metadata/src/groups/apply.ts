@@ -3,7 +3,7 @@
  * apply. Bad input never throws: a refusal is a failed CommandResult and the state is unchanged.
  * Membership changes, heartbeats and SHARD_END checkpoints run the lease assignment (assign.ts).
  */
-import type { ApplyOutcome } from "../apply.js";
+import type { ApplyOutcome } from "../apply-outcome.js";
 import type { CommandResult } from "../commands.js";
 import { MetadataErrorCode } from "../errors.js";
 import type { MetadataState, StreamInfo } from "../state.js";
