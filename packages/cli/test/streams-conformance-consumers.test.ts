@@ -5,7 +5,7 @@
 // and is refused for a second concurrent subscriber of the same consumer and shard and for an
 // unknown consumer.
 import type { ClientReadableStream, ServiceError } from "@grpc/grpc-js";
-import { startCluster, type TestCluster, waitFor } from "@sluice/harness";
+import { startCluster, type TestCluster, uniqueStreamName, waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -19,7 +19,6 @@ const SHARD_0 = "shardId-000000000000";
 const IDLE_EVENT_INTERVAL_MS_MAX = 5_000;
 
 let cluster: TestCluster;
-let streamCounter = 0;
 
 beforeAll(async () => {
   cluster = await startCluster({ basePort: BASE_PORT });
@@ -29,8 +28,7 @@ afterAll(async () => {
 }, 60_000);
 
 function freshName(prefix: string): string {
-  streamCounter += 1;
-  return `cons-${prefix}-${process.pid}-${streamCounter}`;
+  return uniqueStreamName(`cons-${prefix}`);
 }
 
 /** An ACTIVE one-shard ON_DEMAND stream; returns its name and ARN. */

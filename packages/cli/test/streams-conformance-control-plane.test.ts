@@ -6,7 +6,13 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { credentials, loadPackageDefinition, Metadata } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
-import { evenHashKeyRanges, startCluster, type TestCluster, waitFor } from "@sluice/harness";
+import {
+  evenHashKeyRanges,
+  startCluster,
+  type TestCluster,
+  uniqueStreamName,
+  waitFor,
+} from "@sluice/harness";
 import { health, streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -17,7 +23,6 @@ const ON_DEMAND = { streamMode: streams.StreamMode.STREAM_MODE_ON_DEMAND };
 const ACTIVE = streams.StreamStatus.STREAM_STATUS_ACTIVE;
 
 let cluster: TestCluster;
-let streamCounter = 0;
 
 beforeAll(async () => {
   cluster = await startCluster({ basePort: BASE_PORT });
@@ -28,8 +33,7 @@ afterAll(async () => {
 
 /** A stream name no other test of this run uses. */
 function freshName(prefix: string): string {
-  streamCounter += 1;
-  return `cp-${prefix}-${process.pid}-${streamCounter}`;
+  return uniqueStreamName(`cp-${prefix}`);
 }
 
 /** Every stream name ListStreams returns, walking NextToken pages of `limit`. */

@@ -9,6 +9,7 @@ import {
   readShardFromTrimHorizon,
   startCluster,
   type TestCluster,
+  uniqueStreamName,
   waitFor,
 } from "@sluice/harness";
 import { streams } from "@sluice/proto";
@@ -24,7 +25,6 @@ const RECORD_BYTES = 4_096;
 const HOUR_MS = 3_600_000;
 
 let cluster: TestCluster;
-let streamCounter = 0;
 
 beforeAll(async () => {
   cluster = await startCluster({ basePort: BASE_PORT });
@@ -34,8 +34,7 @@ afterAll(async () => {
 }, 60_000);
 
 function freshName(prefix: string): string {
-  streamCounter += 1;
-  return `lim-${prefix}-${process.pid}-${streamCounter}`;
+  return uniqueStreamName(`lim-${prefix}`);
 }
 
 /** 500 records of 4 KiB each (2 MiB in all), every one routed to shard 0 by ExplicitHashKey 0. */

@@ -10,6 +10,7 @@ import {
   readShardFromTrimHorizon,
   startCluster,
   type TestCluster,
+  uniqueStreamName,
 } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,7 +22,6 @@ const MIB = 1_048_576;
 const HASH_KEY_MAX = (1n << 128n) - 1n;
 
 let cluster: TestCluster;
-let streamCounter = 0;
 
 beforeAll(async () => {
   cluster = await startCluster({ basePort: BASE_PORT });
@@ -31,8 +31,7 @@ afterAll(async () => {
 }, 60_000);
 
 function freshName(prefix: string): string {
-  streamCounter += 1;
-  return `put-${prefix}-${process.pid}-${streamCounter}`;
+  return uniqueStreamName(`put-${prefix}`);
 }
 
 function shardId(position: number): string {

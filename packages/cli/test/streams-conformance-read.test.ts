@@ -4,7 +4,14 @@
 // same records, forged iterators and bad arguments fail with the exact Kinesis error name, and an
 // iterator older than five minutes (seen by a node whose clock runs 6 minutes ahead) fails with
 // ExpiredIteratorException.
-import { getRecordsUnthrottled, readToTip, startCluster, type TestCluster, waitFor } from "@sluice/harness";
+import {
+  getRecordsUnthrottled,
+  readToTip,
+  startCluster,
+  type TestCluster,
+  uniqueStreamName,
+  waitFor,
+} from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -18,7 +25,6 @@ const ITERATOR_CHARS_MAX = 512;
 const CLOCK_AHEAD_MS = 6 * 60_000;
 
 let cluster: TestCluster;
-let streamCounter = 0;
 
 beforeAll(async () => {
   cluster = await startCluster({ basePort: BASE_PORT });
@@ -28,8 +34,7 @@ afterAll(async () => {
 }, 60_000);
 
 function freshName(prefix: string): string {
-  streamCounter += 1;
-  return `read-${prefix}-${process.pid}-${streamCounter}`;
+  return uniqueStreamName(`read-${prefix}`);
 }
 
 /**

@@ -55,6 +55,7 @@ export {
   listAllShards,
   readStreamByLineage,
 } from "./lineage-reader.js";
+export { uniqueStreamName } from "./names.js";
 export type { ExitStatus, NodeProcessOptions, NodeRunResult } from "./node-process.js";
 export { assertCliBuilt, CLI_MAIN_PATH, NodeProcess, runNodeToExit } from "./node-process.js";
 export {
