@@ -95,6 +95,8 @@ export {
   startingSequenceNumber,
 } from "./sequence-number.js";
 export * as serverConstants from "./server/constants.js";
+export type { ForwardTargets } from "./server/forward-service.js";
+export { createForwardService } from "./server/forward-service.js";
 export type { GatewayOptions } from "./server/gateway.js";
 export { Gateway } from "./server/gateway.js";
 // The gateway of one node: StreamsService and ForwardService over the broker and metadata.

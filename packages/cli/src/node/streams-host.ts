@@ -21,6 +21,7 @@ import { ReflectionService } from "@grpc/reflection";
 import { Broker, GrpcPeerTransport, PeerHttp2Server } from "@sluice/broker";
 import {
   ConsumerGroupGateway,
+  createForwardService,
   Gateway,
   GrpcPeerForwarder,
   rejectMalformedRequests,
@@ -102,10 +103,12 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   const forwarder = new GrpcPeerForwarder(peerAddresses);
   peerServer.addUnaryService(
     forward.ForwardServiceService,
-    lazyForwardService(
-      () => gateway?.forwardService,
-      () => metadata,
-    ),
+    // The metadata service answers forwarded commands as soon as it exists, before the gateway.
+    createForwardService(() => {
+      if (gateway !== undefined) return gateway.forwardTargets();
+      const live = metadata;
+      return live === undefined ? {} : { metadataCommand: (command) => live.handleForwarded(command) };
+    }),
   );
   let closing = false;
   let metadataStarting: Promise<void> = Promise.resolve();
@@ -276,52 +279,6 @@ function lazyConsumerGroupService(
     };
   }
   return implementation as unknown as groups.ConsumerGroupServiceServer;
-}
-
-/** The ForwardService, answering "not ready" until the gateway and metadata service exist. */
-function lazyForwardService(
-  gateway: () => forward.ForwardServiceServer | undefined,
-  metadata: () => MetadataService | undefined,
-): forward.ForwardServiceServer {
-  return {
-    forwardPutRecords: (call, callback) => {
-      const service = gateway();
-      if (service === undefined) {
-        const closed = {
-          acceptedCount: 0,
-          index: 0,
-          errorCode: "BROKER_CLOSED",
-          errorMessage: "this node is starting or stopping",
-          leaderHint: 0,
-        };
-        callback(null, { results: call.request.batches.map(() => closed) });
-        return;
-      }
-      service.forwardPutRecords(call, callback);
-    },
-    forwardMetadataCommand: (call, callback) => {
-      const service = metadata();
-      if (service === undefined) {
-        callback(null, {
-          result: Buffer.alloc(0),
-          errorCode: "METADATA_UNAVAILABLE",
-          errorMessage: "this node's metadata service is starting or stopping",
-          leaderHint: 0,
-        });
-        return;
-      }
-      service.handleForwarded(call.request.command).then(
-        (result) => callback(null, { result, errorCode: "", errorMessage: "", leaderHint: 0 }),
-        (error: unknown) =>
-          callback(null, {
-            result: Buffer.alloc(0),
-            errorCode: (error as { code?: string }).code ?? "INTERNAL",
-            errorMessage: error instanceof Error ? error.message : String(error),
-            leaderHint: (error as { leaderHint?: number }).leaderHint ?? 0,
-          }),
-      );
-    },
-  };
 }
 
 /** Where the .proto files are: the checkout's proto/ folder, found by walking up from here. */

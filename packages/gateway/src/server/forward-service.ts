@@ -11,10 +11,15 @@ import type { forward } from "@sluice/proto";
 import type { PutPath } from "./put-records.js";
 import { errorCode } from "./put-records.js";
 
+/**
+ * What the service calls, each part present once it can answer: the metadata service starts
+ * (and may answer forwarded commands) before the gateway exists, and both go away on shutdown.
+ * An absent part is answered "not ready" (retriable).
+ */
 export interface ForwardTargets {
-  readonly put: PutPath;
+  readonly put?: PutPath;
   /** The metadata service's handler for a forwarded command: resolves with the encoded result. */
-  readonly metadataCommand: (command: Buffer) => Promise<Buffer>;
+  readonly metadataCommand?: (command: Buffer) => Promise<Buffer>;
 }
 
 function shardResult(response: Partial<forward.ForwardShardResult>): forward.ForwardShardResult {
@@ -44,9 +49,7 @@ async function appendBatch(
   }
 }
 
-export function createForwardService(
-  targets: () => ForwardTargets | undefined,
-): forward.ForwardServiceServer {
+export function createForwardService(targets: () => ForwardTargets): forward.ForwardServiceServer {
   const forwardPutRecords: handleUnaryCall<
     forward.ForwardPutRecordsRequest,
     forward.ForwardPutRecordsResponse
@@ -55,8 +58,8 @@ export function createForwardService(
     callback: sendUnaryData<forward.ForwardPutRecordsResponse>,
   ) => {
     const { batches } = call.request;
-    const live = targets();
-    if (live === undefined) {
+    const put = targets().put;
+    if (put === undefined) {
       const closed = shardResult({
         errorCode: "BROKER_CLOSED",
         errorMessage: "this node is starting or stopping",
@@ -66,7 +69,7 @@ export function createForwardService(
     }
     const appends = new Array<Promise<forward.ForwardShardResult>>(batches.length);
     for (let i = 0; i < batches.length; i++) {
-      appends[i] = appendBatch(live.put, batches[i] as forward.ForwardShardBatch);
+      appends[i] = appendBatch(put, batches[i] as forward.ForwardShardBatch);
     }
     Promise.all(appends).then((results) => callback(null, { results }));
   };
@@ -75,7 +78,7 @@ export function createForwardService(
     forward.ForwardMetadataCommandRequest,
     forward.ForwardMetadataCommandResponse
   > = (call, callback) => {
-    const live = targets();
+    const metadataCommand = targets().metadataCommand;
     const answer = (response: Partial<forward.ForwardMetadataCommandResponse>) =>
       callback(null, {
         result: Buffer.alloc(0),
@@ -84,11 +87,14 @@ export function createForwardService(
         leaderHint: 0,
         ...response,
       });
-    if (live === undefined) {
-      answer({ errorCode: "METADATA_UNAVAILABLE", errorMessage: "this node is starting or stopping" });
+    if (metadataCommand === undefined) {
+      answer({
+        errorCode: "METADATA_UNAVAILABLE",
+        errorMessage: "this node's metadata service is starting or stopping",
+      });
       return;
     }
-    live.metadataCommand(call.request.command).then(
+    metadataCommand(call.request.command).then(
       (result) => answer({ result }),
       (error: unknown) =>
         answer({

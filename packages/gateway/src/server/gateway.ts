@@ -8,12 +8,12 @@
  */
 import type { Broker } from "@sluice/broker";
 import type { MetadataService } from "@sluice/metadata";
-import type { forward, streams } from "@sluice/proto";
+import type { streams } from "@sluice/proto";
 import { registerEventStreamSubscriptions } from "../http/subscribe-to-shard.js";
 import { defaultThrottleLimits, type ThrottleLimits, ThrottleRegistry } from "../throttle.js";
 import { RETENTION_SWEEP_INTERVAL_MS } from "./constants.js";
 import { ControlPlane } from "./control-plane.js";
-import { createForwardService } from "./forward-service.js";
+import type { ForwardTargets } from "./forward-service.js";
 import { type MetadataChangeSource, MetadataChanges } from "./metadata-changes.js";
 import type { ShardMetricsSink } from "./monitoring.js";
 import { createOperations, type StreamsOperations } from "./operations.js";
@@ -56,7 +56,8 @@ export class Gateway {
    * what the Kinesis HTTP API calls, so both front ends share one implementation.
    */
   readonly operations: StreamsOperations;
-  readonly forwardService: forward.ForwardServiceServer;
+  /** What the node's ForwardService (createForwardService) calls; empty once the gateway closed. */
+  readonly forwardTargets: () => ForwardTargets;
   private readonly options: GatewayOptions;
   private readonly subscriptions: Subscriptions;
   private readonly retention: RetentionSweeper;
@@ -111,9 +112,8 @@ export class Gateway {
       clock,
       ...(options.observe === undefined ? {} : { observe: options.observe }),
     });
-    this.forwardService = createForwardService(() =>
-      this.open ? { put, metadataCommand: (command) => metadata.handleForwarded(command) } : undefined,
-    );
+    this.forwardTargets = () =>
+      this.open ? { put, metadataCommand: (command) => metadata.handleForwarded(command) } : {};
   }
 
   /** Starts the background work: the retention sweep and the throttle buckets' cleanup. */
