@@ -208,11 +208,19 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
       {
         // PutRecords and PutRecord decoded without copying records; undecodable ones answered ValidationException.
         definition: streamsServiceDefinition,
-        implementation: rejectMalformedRequests(lazyStreamsService(() => gateway?.streamsService)),
+        implementation: rejectMalformedRequests(
+          lazyService<streams.StreamsServiceServer>(
+            streams.StreamsServiceService,
+            () => gateway?.streamsService,
+          ),
+        ),
       },
       {
         definition: groups.ConsumerGroupServiceService,
-        implementation: lazyConsumerGroupService(() => groupGateway?.service),
+        implementation: lazyService<groups.ConsumerGroupServiceServer>(
+          groups.ConsumerGroupServiceService,
+          () => groupGateway?.service,
+        ),
       },
     ],
     kinesisOperations: () => gateway?.operations,
@@ -231,54 +239,33 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
 }
 
 /**
- * StreamsService before the gateway exists: every call fails with UNAVAILABLE (retriable) and a
- * message saying why; afterwards every call goes to the gateway's handlers.
+ * A public service before its implementation exists (the metadata service has no quorum yet):
+ * every call fails with UNAVAILABLE (retriable) and a message saying why; afterwards every call
+ * goes to the real handlers.
  */
-function lazyStreamsService(
-  gateway: () => streams.StreamsServiceServer | undefined,
-): streams.StreamsServiceServer {
+function lazyService<Service>(definition: grpc.ServiceDefinition, live: () => Service | undefined): Service {
+  const notReady = {
+    code: grpc.status.UNAVAILABLE,
+    details:
+      "this node's metadata service has no quorum yet (its peers are starting or unreachable); retry shortly or use another node",
+  };
   const implementation: Record<string, grpc.UntypedHandleCall> = {};
-  for (const [name, method] of Object.entries(streams.StreamsServiceService)) {
-    const notReady = {
-      code: grpc.status.UNAVAILABLE,
-      details:
-        "this node's metadata service has no quorum yet (its peers are starting or unreachable); retry shortly or use another node",
-    };
+  for (const [name, method] of Object.entries(definition)) {
     implementation[name] = method.responseStream
       ? (call: grpc.ServerWritableStream<unknown, unknown>) => {
-          const live = gateway();
-          if (live === undefined) call.emit("error", notReady);
-          else (live[name] as (call: grpc.ServerWritableStream<unknown, unknown>) => void)(call);
+          const service = live() as
+            | Record<string, grpc.handleServerStreamingCall<unknown, unknown>>
+            | undefined;
+          if (service === undefined) call.emit("error", notReady);
+          else service[name]?.call(service, call);
         }
       : (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-          const live = gateway();
-          if (live === undefined) callback(notReady);
-          else (live[name] as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
+          const service = live() as Record<string, grpc.handleUnaryCall<unknown, unknown>> | undefined;
+          if (service === undefined) callback(notReady);
+          else service[name]?.call(service, call, callback);
         };
   }
-  return implementation as unknown as streams.StreamsServiceServer;
-}
-
-/** ConsumerGroupService before the metadata service is ready: UNAVAILABLE (retriable), then the real handlers. */
-function lazyConsumerGroupService(
-  service: () => groups.ConsumerGroupServiceServer | undefined,
-): groups.ConsumerGroupServiceServer {
-  const implementation: Record<string, grpc.UntypedHandleCall> = {};
-  for (const name of Object.keys(groups.ConsumerGroupServiceService)) {
-    implementation[name] = (
-      call: grpc.ServerUnaryCall<unknown, unknown>,
-      callback: grpc.sendUnaryData<unknown>,
-    ) => {
-      const live = service();
-      if (live === undefined) {
-        callback({
-          code: grpc.status.UNAVAILABLE,
-          details: "this node's metadata service has no quorum yet; retry shortly or use another node",
-        });
-      } else (live[name] as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
-    };
-  }
-  return implementation as unknown as groups.ConsumerGroupServiceServer;
+  return implementation as Service;
 }
 
 /** Where the .proto files are: the checkout's proto/ folder, found by walking up from here. */
