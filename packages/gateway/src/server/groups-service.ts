@@ -7,7 +7,7 @@
  * the gateway's one error table (LEASE_LOST, GROUP_MEMBER_NOT_FOUND, CONSUMER_GROUP_NOT_FOUND,
  * …), like StreamsService's.
  */
-import type { handleUnaryCall, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import type { handleUnaryCall } from "@grpc/grpc-js";
 import type { Broker } from "@sluice/broker";
 import {
   ConsumerGroupCoordinator,
@@ -19,8 +19,8 @@ import {
 import type { groups } from "@sluice/proto";
 import { ValidationError } from "../errors.js";
 import { shardPositionOf } from "../shard-sequence.js";
-import { toServiceError } from "../status-details.js";
 import { validateStreamName } from "../validation.js";
+import { unaryCall } from "./grpc-calls.js";
 
 const NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
 const SEQUENCE_PATTERN = /^(0|[1-9][0-9]*)$/;
@@ -49,32 +49,7 @@ export class ConsumerGroupGateway {
     const unary = <Req, Res>(
       operation: string,
       run: (request: Req) => Promise<Res>,
-    ): handleUnaryCall<Req, Res> => {
-      return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-        const startedAtMs = clock();
-        let result: Promise<Res>;
-        try {
-          result = run(call.request);
-        } catch (error) {
-          result = Promise.reject(error);
-        }
-        result.then(
-          (response) => {
-            options.observe?.(operation, "ok", startedAtMs);
-            callback(null, response);
-          },
-          (error: unknown) => {
-            const status = toServiceError(error);
-            options.observe?.(
-              operation,
-              status.metadata?.get("sluice-error-name")[0]?.toString() ?? "error",
-              startedAtMs,
-            );
-            callback(status);
-          },
-        );
-      };
-    };
+    ): handleUnaryCall<Req, Res> => unaryCall(operation, run, clock, options.observe);
     this.service = {
       joinGroup: unary("JoinGroup", async (request: groups.JoinGroupRequest) => {
         const ref = memberRef(request);

@@ -6,16 +6,10 @@
  * Kinesis error name in the status details, and a message that says what to do.
  * SubscribeToShard, a server stream, validates its request and runs on the subscriptions.
  */
-import type {
-  handleServerStreamingCall,
-  handleUnaryCall,
-  ServerUnaryCall,
-  ServerWritableStream,
-  sendUnaryData,
-} from "@grpc/grpc-js";
+import type { handleServerStreamingCall, handleUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
 import type { streams } from "@sluice/proto";
-import { toServiceError } from "../status-details.js";
 import * as validate from "../validation.js";
+import { type CallObserver, finishCall, unaryCall } from "./grpc-calls.js";
 import type { StreamsOperations, UnaryOperationName } from "./operations.js";
 import type { Subscriptions } from "./subscriptions.js";
 
@@ -24,7 +18,7 @@ export interface StreamsServiceParts {
   readonly subscriptions: Subscriptions;
   readonly clock: () => number;
   /** Counts each call by operation and outcome (for metrics). */
-  readonly observe?: (operation: string, outcome: "ok" | string, startedAtMs: number) => void;
+  readonly observe?: CallObserver;
 }
 
 /** The Kinesis operation name of a camelCase operation ("putRecords" → "PutRecords"). */
@@ -35,43 +29,9 @@ export function kinesisOperationName(operation: string): string {
 export function createStreamsService(parts: StreamsServiceParts): streams.StreamsServiceServer {
   const { operations, subscriptions, clock } = parts;
 
-  function finished(
-    operation: string,
-    startedAtMs: number,
-    error?: unknown,
-  ): ReturnType<typeof toServiceError> | undefined {
-    if (error === undefined) {
-      parts.observe?.(operation, "ok", startedAtMs);
-      return undefined;
-    }
-    const status = toServiceError(error);
-    parts.observe?.(
-      operation,
-      status.metadata?.get("sluice-error-name")[0]?.toString() ?? "error",
-      startedAtMs,
-    );
-    return status;
-  }
-
   function unary<K extends UnaryOperationName>(name: K): handleUnaryCall<unknown, unknown> {
-    const operation = kinesisOperationName(name);
     const run = operations[name] as (request: unknown) => Promise<unknown>;
-    return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-      const startedAtMs = clock();
-      let result: Promise<unknown>;
-      try {
-        result = run(call.request);
-      } catch (error) {
-        result = Promise.reject(error);
-      }
-      result.then(
-        (response) => {
-          finished(operation, startedAtMs);
-          callback(null, response);
-        },
-        (error: unknown) => callback(finished(operation, startedAtMs, error) ?? null),
-      );
-    };
+    return unaryCall(kinesisOperationName(name), run, clock, parts.observe);
   }
 
   const subscribeToShard: handleServerStreamingCall<
@@ -83,8 +43,9 @@ export function createStreamsService(parts: StreamsServiceParts): streams.Stream
       validate.validateSubscribeToShard(call.request);
       await subscriptions.run(call);
     })().then(
-      () => finished("SubscribeToShard", startedAtMs),
-      (error: unknown) => call.emit("error", finished("SubscribeToShard", startedAtMs, error)),
+      () => finishCall(parts.observe, "SubscribeToShard", startedAtMs),
+      (error: unknown) =>
+        call.emit("error", finishCall(parts.observe, "SubscribeToShard", startedAtMs, error)),
     );
   };
 

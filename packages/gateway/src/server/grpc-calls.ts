@@ -1,0 +1,51 @@
+/**
+ * How the gateway's gRPC services finish a call: the outcome is counted (operation, "ok" or the
+ * Kinesis error name, start time) and a failure leaves through the one error table
+ * (status-details.ts). Shared by StreamsService and ConsumerGroupService.
+ */
+import type { handleUnaryCall, ServerUnaryCall, ServiceError, sendUnaryData } from "@grpc/grpc-js";
+import { toServiceError } from "../status-details.js";
+
+/** Counts a finished call: its operation, "ok" or the Kinesis error name, and its start (ms). */
+export type CallObserver = (operation: string, outcome: string, startedAtMs: number) => void;
+
+/** Counts a call that ended; for a failure, returns the status to answer with. */
+export function finishCall(
+  observe: CallObserver | undefined,
+  operation: string,
+  startedAtMs: number,
+  error?: unknown,
+): ServiceError | undefined {
+  if (error === undefined) {
+    observe?.(operation, "ok", startedAtMs);
+    return undefined;
+  }
+  const status = toServiceError(error);
+  observe?.(operation, status.metadata?.get("sluice-error-name")[0]?.toString() ?? "error", startedAtMs);
+  return status;
+}
+
+/** A unary handler over `run`: a throw or a rejection becomes the error table's status. */
+export function unaryCall<Req, Res>(
+  operation: string,
+  run: (request: Req) => Promise<Res>,
+  clock: () => number,
+  observe: CallObserver | undefined,
+): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    const startedAtMs = clock();
+    let result: Promise<Res>;
+    try {
+      result = run(call.request);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    result.then(
+      (response) => {
+        finishCall(observe, operation, startedAtMs);
+        callback(null, response);
+      },
+      (error: unknown) => callback(finishCall(observe, operation, startedAtMs, error) ?? null),
+    );
+  };
+}
