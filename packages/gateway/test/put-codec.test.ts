@@ -139,6 +139,17 @@ describe("decodePutRecordsRequest", () => {
 });
 
 describe("decodePutRecordRequest", () => {
+  it("reads a tag varint longer than five bytes by its low 32 bits, as the generated decoder does", () => {
+    // Found by the property below (seed -1450297567): a data length enlarged by damage leaves a
+    // nine-byte tag whose value passes 2^53; summing it in a double got the wire type wrong.
+    const damaged = Buffer.from(
+      "1211000000000000001a03e0a080220c2020f0908080e0a080e0a0802a07e18080f090808032022020",
+      "hex",
+    );
+    agrees(decodePutRecordRequest, streams.PutRecordRequest.decode, damaged);
+    expect(() => streams.PutRecordRequest.decode(damaged)).toThrow();
+  });
+
   it("reads what the generated encoder writes and refuses damage with a ValidationError", () => {
     fc.assert(
       fc.property(putRecordRequest, fc.nat(), fc.integer({ min: 0, max: 255 }), (request, where, value) => {

@@ -31,6 +31,8 @@ import {
 /** The wire types a decoder skips (varint, 64-bit, length-delimited, 32-bit). */
 const VARINT_BYTES_MAX = 10;
 const UINT32_RANGE = 4_294_967_296;
+/** Bytes of a varint that carry the bits of a uint32. */
+const UINT32_VARINT_BYTES = 5;
 
 /** Tags (field number << 3 | wire type) of the fields read. */
 const TAG_PUT_RECORDS_STREAM_NAME = (1 << 3) | WIRE_LENGTH_DELIMITED;
@@ -69,9 +71,27 @@ class WireReader {
     throw this.malformed(`a varint is longer than ${VARINT_BYTES_MAX} bytes`);
   }
 
+  /**
+   * A varint read as protobuf reads a uint32: its low 32 bits, exactly, whatever its length (up
+   * to VARINT_BYTES_MAX). `varint` sums in a double, which loses the low bits past 2^53.
+   */
+  varint32(end: number): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < VARINT_BYTES_MAX; i++) {
+      if (this.position >= end) throw this.malformed("a varint runs past the end of its message");
+      const byte = this.buffer[this.position++] as number;
+      // Five bytes carry bits 0 to 34: exact in a double; the bits above do not reach a uint32.
+      if (i < UINT32_VARINT_BYTES) value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value % UINT32_RANGE;
+      scale *= 128;
+    }
+    throw this.malformed(`a varint is longer than ${VARINT_BYTES_MAX} bytes`);
+  }
+
   /** A field tag: its number must be ≥ 1 and its wire type one a proto3 message may carry. */
   tag(end: number): number {
-    const tag = this.varint(end) % UINT32_RANGE;
+    const tag = this.varint32(end);
     const wireType = tag & 7;
     if (tag >>> 3 === 0) throw this.malformed("a field has number 0");
     if (
