@@ -36,6 +36,13 @@ describe("decodeAppendRequest", () => {
     }
   });
 
+  it("keeps the low 32 bits of a varint longer than five bytes exactly, as the generated decoder does", () => {
+    // group_id as a nine-byte varint (2^63 - 1): summed in a double, its low bits were lost.
+    const long = Buffer.from([8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    expect(decodeAppendRequest(long).groupId).toBe(admin.AppendRequest.decode(long).groupId);
+    expect(decodeAppendRequest(long).groupId).toBe(0xffff_ffff);
+  });
+
   it("skips fields it does not know, in the request and in records", () => {
     const known = encode({
       groupId: 5,

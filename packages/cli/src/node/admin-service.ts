@@ -85,6 +85,19 @@ export function decodeAppendRequest(buffer: Buffer): admin.AppendRequest {
     }
     throw new Error("AppendRequest: varint longer than 10 bytes");
   };
+  /** A varint's low 32 bits, exactly (as protobuf reads a tag or a uint32): `varint` sums in a double, which loses them past 2^53. */
+  const varint32 = (end: number): number => {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (position >= end) throw new Error("AppendRequest: truncated varint");
+      const byte = buffer[position++] as number;
+      if (i < 5) value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value % 4_294_967_296;
+      scale *= 128;
+    }
+    throw new Error("AppendRequest: varint longer than 10 bytes");
+  };
   /** Reads a length prefix; returns where the field's bytes end (they start at `position`). */
   const lengthDelimited = (end: number): number => {
     const length = varint(end);
@@ -102,15 +115,15 @@ export function decodeAppendRequest(buffer: Buffer): admin.AppendRequest {
   const request: admin.AppendRequest = { groupId: 0, records: [] };
   const end = buffer.length;
   while (position < end) {
-    const tag = varint(end);
+    const tag = varint32(end);
     if (tag === 8) {
       // uint32 group_id: protobuf keeps the low 32 bits of a longer varint.
-      request.groupId = varint(end) % 4_294_967_296;
+      request.groupId = varint32(end);
     } else if (tag === 18) {
       const recordEnd = lengthDelimited(end);
       const record: admin.Record = { partitionKey: "", data: EMPTY_DATA, explicitHashKey: "" };
       while (position < recordEnd) {
-        const recordTag = varint(recordEnd);
+        const recordTag = varint32(recordEnd);
         if (recordTag === 10 || recordTag === 18 || recordTag === 26) {
           const fieldEnd = lengthDelimited(recordEnd);
           if (recordTag === 18) record.data = buffer.subarray(position, fieldEnd);
