@@ -228,22 +228,8 @@ function walkRecordHeaders(
   const end = buffer.length;
   let at = RECORD_BATCH_HEADER_BYTES;
   for (let i = 0; i < recordCount; i++) {
-    if (at + RECORD_HEADER_BYTES > end) throw new CorruptBatchError(`record ${i} header runs past the end`);
-    const keyBytes = buffer.readUInt16LE(at);
-    const hashKeyBytes = buffer.readUInt8(at + 2);
-    const dataBytes = buffer.readUInt32LE(at + 4);
-    if (buffer.readUInt8(at + 3) !== 0) throw new CorruptBatchError(`record ${i} reserved byte is not zero`);
-    if (keyBytes === 0 || keyBytes > PARTITION_KEY_BYTES_MAX) {
-      throw new CorruptBatchError(`record ${i} partition key length ${keyBytes}`);
-    }
-    if (hashKeyBytes > EXPLICIT_HASH_KEY_CHARS_MAX) {
-      throw new CorruptBatchError(`record ${i} explicit hash key length ${hashKeyBytes}`);
-    }
-    if (dataBytes > RECORD_DATA_BYTES_MAX)
-      throw new CorruptBatchError(`record ${i} data length ${dataBytes}`);
-    const next = at + RECORD_HEADER_BYTES + keyBytes + hashKeyBytes + dataBytes;
-    if (next > end) throw new CorruptBatchError(`record ${i} runs past the end (${next} > ${end})`);
-    visit(i, keyBytes, dataBytes, next);
+    const next = checkedRecordEnd(buffer, at, end, i);
+    visit(i, buffer.readUInt16LE(at), buffer.readUInt32LE(at + 4), next);
     at = next;
   }
   if (at !== end) throw new CorruptBatchError(`${end - at} trailing bytes after the last record`);
@@ -343,29 +329,15 @@ export function forEachRecord(
   const end = buffer.length;
   let at = RECORD_BATCH_HEADER_BYTES;
   for (let i = 0; i < recordCount; i++) {
-    if (at + RECORD_HEADER_BYTES > end) throw new CorruptBatchError(`record ${i} header runs past the end`);
-    const keyBytes = buffer.readUInt16LE(at);
-    const hashKeyBytes = buffer.readUInt8(at + 2);
-    const reserved = buffer.readUInt8(at + 3);
-    const dataBytes = buffer.readUInt32LE(at + 4);
-    if (reserved !== 0) throw new CorruptBatchError(`record ${i} reserved byte is not zero`);
-    if (keyBytes === 0 || keyBytes > PARTITION_KEY_BYTES_MAX) {
-      throw new CorruptBatchError(`record ${i} partition key length ${keyBytes}`);
-    }
-    if (hashKeyBytes > EXPLICIT_HASH_KEY_CHARS_MAX) {
-      throw new CorruptBatchError(`record ${i} explicit hash key length ${hashKeyBytes}`);
-    }
-    if (dataBytes > RECORD_DATA_BYTES_MAX)
-      throw new CorruptBatchError(`record ${i} data length ${dataBytes}`);
+    const next = checkedRecordEnd(buffer, at, end, i);
     const keyStart = at + RECORD_HEADER_BYTES;
-    const hashKeyStart = keyStart + keyBytes;
-    const dataStart = hashKeyStart + hashKeyBytes;
-    const next = dataStart + dataBytes;
-    if (next > end) throw new CorruptBatchError(`record ${i} runs past the end (${next} > ${end})`);
+    const hashKeyStart = keyStart + buffer.readUInt16LE(at);
+    const dataStart = hashKeyStart + buffer.readUInt8(at + 2);
     if (i >= from) {
       const record: DecodedRecord = {
         partitionKey: buffer.toString("utf8", keyStart, hashKeyStart),
-        explicitHashKey: hashKeyBytes === 0 ? undefined : buffer.toString("latin1", hashKeyStart, dataStart),
+        explicitHashKey:
+          dataStart === hashKeyStart ? undefined : buffer.toString("latin1", hashKeyStart, dataStart),
         data: buffer.subarray(dataStart, next),
       };
       if (!visit(i, record, next - at)) return;
@@ -373,6 +345,29 @@ export function forEachRecord(
     at = next;
   }
   if (at !== end) throw new CorruptBatchError(`${end - at} trailing bytes after the last record`);
+}
+
+/**
+ * Checks the header of record `i` at `at` against the batch's `end` (lengths within their bounds,
+ * reserved byte zero, the record inside the batch) and returns where the record ends; the one
+ * check every walk over a batch's records makes (CorruptBatchError otherwise).
+ */
+function checkedRecordEnd(buffer: Buffer, at: number, end: number, i: number): number {
+  if (at + RECORD_HEADER_BYTES > end) throw new CorruptBatchError(`record ${i} header runs past the end`);
+  const keyBytes = buffer.readUInt16LE(at);
+  const hashKeyBytes = buffer.readUInt8(at + 2);
+  const dataBytes = buffer.readUInt32LE(at + 4);
+  if (buffer.readUInt8(at + 3) !== 0) throw new CorruptBatchError(`record ${i} reserved byte is not zero`);
+  if (keyBytes === 0 || keyBytes > PARTITION_KEY_BYTES_MAX) {
+    throw new CorruptBatchError(`record ${i} partition key length ${keyBytes}`);
+  }
+  if (hashKeyBytes > EXPLICIT_HASH_KEY_CHARS_MAX) {
+    throw new CorruptBatchError(`record ${i} explicit hash key length ${hashKeyBytes}`);
+  }
+  if (dataBytes > RECORD_DATA_BYTES_MAX) throw new CorruptBatchError(`record ${i} data length ${dataBytes}`);
+  const next = at + RECORD_HEADER_BYTES + keyBytes + hashKeyBytes + dataBytes;
+  if (next > end) throw new CorruptBatchError(`record ${i} runs past the end (${next} > ${end})`);
+  return next;
 }
 
 function isTimestamp(value: number): boolean {
