@@ -78,8 +78,15 @@ export { InMemoryTransportHub } from "./transport/memory-transport.js";
 export type { PeerMetrics, TransportMetrics } from "./transport/metrics.js";
 export type { GrpcPeerTransportOptions, TransportLogger } from "./transport/options.js";
 export { defaultTransportOptions } from "./transport/options.js";
-export type { CallStatus, PeerHttp2ServerOptions, PeerUnaryCall } from "./transport/peer-server.js";
+export type {
+  CallStatus,
+  PeerHttp2ServerOptions,
+  PeerServerTlsOptions,
+  PeerUnaryCall,
+} from "./transport/peer-server.js";
 export { PeerHttp2Server, PeerServerCall } from "./transport/peer-server.js";
+export type { PeerTlsMaterial, PeerTlsOptions } from "./transport/tls.js";
+export { nodeIdOfCertificate, PeerTlsRejection, peerIdentityUri } from "./transport/tls.js";
 export type { GroupId, GroupMessage, PeerTransport } from "./transport/transport.js";
 export { PeerState } from "./transport/transport.js";
 export { peerServerChannelOptions } from "./transport/wire.js";

@@ -66,6 +66,8 @@ type ServerStream = grpc.ServerDuplexStream<InboundRequest, peer.RaftStreamRespo
 /** The receiving end of one RaftStream, whichever server accepted it. */
 interface InboundCall {
   readonly peer: string;
+  /** The node id the sender's certificate names (mutual TLS); undefined on a plaintext port. */
+  readonly peerNodeId?: NodeId | undefined;
   onRequest(handler: (request: InboundRequest) => void): void;
   /** The sender half-closed its side. */
   onEnd(handler: () => void): void;
@@ -96,6 +98,7 @@ function grpcInboundCall(call: ServerStream): InboundCall {
 function http2InboundCall(call: PeerServerCall): InboundCall {
   return {
     peer: call.peer,
+    peerNodeId: call.peerNodeId,
     onRequest: (handler) => call.onMessage((message) => handler(deserializeRequest(message))),
     onEnd: (handler) => call.onEnd(handler),
     onGone: (handler) => call.onCancelled(handler),
@@ -203,6 +206,9 @@ export class GrpcPeerTransport implements PeerTransport {
       this.server = new PeerHttp2Server({
         maxMessageBytes: o.maxFrameBytes + GRPC_MESSAGE_OVERHEAD_BYTES,
         streamWindowBytes: PEER_STREAM_WINDOW_BYTES,
+        ...(o.tls === undefined
+          ? {}
+          : { tls: { ...o.tls, clusterId: o.clusterId, members: new Set([o.nodeId, ...o.peers.keys()]) } }),
       });
     }
     if (this.server instanceof PeerHttp2Server) {
@@ -354,7 +360,18 @@ export class GrpcPeerTransport implements PeerTransport {
     const generation = ++link.generation;
     const call: PeerCall =
       link.client === null
-        ? new Http2PeerCall(link.address, raftStreamMethod.path, PEER_STREAM_WINDOW_BYTES)
+        ? new Http2PeerCall(
+            link.address,
+            raftStreamMethod.path,
+            PEER_STREAM_WINDOW_BYTES,
+            this.options.tls === undefined
+              ? undefined
+              : {
+                  material: this.options.tls.material(),
+                  clusterId: this.options.clusterId,
+                  expectedNodeId: link.nodeId,
+                },
+          )
         : // grpc-js's duplex stream has these methods and events; its overloads are wider.
           (link.client.makeBidiStreamRequest(
             raftStreamMethod.path,
@@ -544,6 +561,14 @@ export class GrpcPeerTransport implements PeerTransport {
             ourClusterId: this.options.clusterId,
             theirNodeId: request.fromNodeId,
           });
+          return;
+        }
+        if (call.peerNodeId !== undefined && call.peerNodeId !== request.fromNodeId) {
+          refuse(
+            grpc.status.PERMISSION_DENIED,
+            `node id ${request.fromNodeId} claimed over a connection whose certificate names node ${call.peerNodeId}`,
+            { remote: call.peer },
+          );
           return;
         }
         if (!this.links.has(request.fromNodeId)) {

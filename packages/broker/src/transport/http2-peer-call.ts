@@ -9,8 +9,9 @@
  * Here a sealed frame already carries its gRPC prefix in its headroom (wire.ts) and goes to the
  * HTTP/2 stream as it is, large entries as views of their own buffers: no copy in JavaScript.
  *
- * Used for insecure channels, which is what the transport gets without `channelCredentials`; a
- * transport given credentials keeps grpc-js's client, which owns TLS. Each call has its own
+ * Used for plaintext channels and for mutual TLS (`tls`: the material of the moment, and the node
+ * the server's certificate must name; see tls.ts); a transport given grpc-js `channelCredentials`
+ * keeps grpc-js's client instead. Each call has its own
  * HTTP/2 session, closed with the call, so a call that failed (or went silent) never leaves a
  * half-dead connection for the next one; calls are opened once per stream failure, not per send.
  *
@@ -22,7 +23,9 @@ import { EventEmitter } from "node:events";
 import * as http2 from "node:http2";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { peer } from "@sluice/proto";
+import type { NodeId } from "raft-ts";
 import { GRPC_MESSAGE_OVERHEAD_BYTES } from "./constants.js";
+import { nodeIdOfCertificate, type PeerTlsMaterial } from "./tls.js";
 import { GRPC_MESSAGE_PREFIX_BYTES, grpcMessageOf, type OutboundRequest } from "./wire.js";
 
 /** What the transport needs of a client stream; grpc-js's ClientDuplexStream has the same. */
@@ -41,6 +44,14 @@ export interface PeerCallError {
   readonly message: string;
 }
 
+/** Mutual TLS of one call: what to present, and whom the server must be. */
+export interface PeerCallTls {
+  readonly material: PeerTlsMaterial;
+  readonly clusterId: string;
+  /** The node the server's certificate must name. */
+  readonly expectedNodeId: NodeId;
+}
+
 /** Largest response message accepted (responses are a few bytes; anything big is garbage). */
 const RESPONSE_BYTES_MAX = GRPC_MESSAGE_OVERHEAD_BYTES;
 
@@ -56,11 +67,29 @@ export class Http2PeerCall extends EventEmitter implements PeerCall {
    * 'error' event. `windowBytes` is this end's receive window (responses are small; it matters
    * little).
    */
-  constructor(address: string, path: string, windowBytes: number) {
+  constructor(address: string, path: string, windowBytes: number, tls?: PeerCallTls) {
     super();
-    this.session = http2.connect(`http://${address}`, {
-      settings: { enablePush: false, initialWindowSize: windowBytes },
-    });
+    const settings = { enablePush: false, initialWindowSize: windowBytes };
+    this.session =
+      tls === undefined
+        ? http2.connect(`http://${address}`, { settings })
+        : http2.connect(`https://${address}`, {
+            settings,
+            ca: tls.material.ca,
+            cert: tls.material.cert,
+            key: tls.material.key,
+            ALPNProtocols: ["h2"],
+            // The chain is checked against the CA by Node; the identity, not the host name, says
+            // whether this is the node meant (peers are dialed by address).
+            checkServerIdentity: (_host, certificate) => {
+              const named = nodeIdOfCertificate(certificate, tls.clusterId);
+              return named === tls.expectedNodeId
+                ? undefined
+                : new Error(
+                    `the peer at ${address} presented the identity of ${named === undefined ? "no member" : `node ${named}`}, not node ${tls.expectedNodeId} of cluster ${tls.clusterId}`,
+                  );
+            },
+          });
     // Session errors also fail the stream, which reports them; this only keeps them from throwing.
     this.session.on("error", () => {});
     this.stream = this.session.request(

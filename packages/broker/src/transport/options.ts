@@ -11,6 +11,7 @@ import {
 } from "./constants.js";
 import { InvalidTransportOptionsError } from "./errors.js";
 import type { PeerHttp2Server } from "./peer-server.js";
+import type { PeerTlsOptions } from "./tls.js";
 
 /** Fields are structured so the node's JSON logger fits; `msg` is one clear sentence. */
 export interface TransportLogger {
@@ -61,6 +62,14 @@ export interface GrpcPeerTransportOptions {
    * @default undefined (insecure, node:http2)
    */
   readonly serverCredentials?: grpc.ServerCredentials;
+  /**
+   * Mutual TLS on the streams this transport opens (node:http2, no copy of frames) and on the
+   * PeerHttp2Server it binds itself; a server passed in `server` must have been given the same
+   * (see PeerHttp2ServerOptions.tls). Streams from a peer are then accepted only when the node id
+   * they claim is the one its certificate names. Not combinable with grpc-js credentials.
+   * @default undefined (plaintext)
+   */
+  readonly tls?: PeerTlsOptions;
   /** @default warnings to stderr, info dropped */
   readonly logger?: TransportLogger;
   /** Uniform in [0, 1), for backoff jitter. @default Math.random */
@@ -81,6 +90,7 @@ export interface ResolvedTransportOptions {
   readonly reconnectBackoffMsMax: number;
   readonly channelCredentials: grpc.ChannelCredentials | undefined;
   readonly serverCredentials: grpc.ServerCredentials | undefined;
+  readonly tls: PeerTlsOptions | undefined;
   readonly logger: TransportLogger;
   readonly random: () => number;
 }
@@ -185,6 +195,14 @@ export function resolveTransportOptions(options: GrpcPeerTransportOptions): Reso
   if (reconnectBackoffMsMax < reconnectBackoffMsMin) {
     throw new InvalidTransportOptionsError("reconnectBackoffMsMax must not be below reconnectBackoffMsMin");
   }
+  if (
+    options.tls !== undefined &&
+    (options.channelCredentials !== undefined || options.serverCredentials !== undefined)
+  ) {
+    throw new InvalidTransportOptionsError(
+      "give either tls (node:http2 mutual TLS) or grpc-js channelCredentials/serverCredentials, not both",
+    );
+  }
   return {
     nodeId,
     clusterId,
@@ -199,6 +217,7 @@ export function resolveTransportOptions(options: GrpcPeerTransportOptions): Reso
     reconnectBackoffMsMax,
     channelCredentials: options.channelCredentials,
     serverCredentials: options.serverCredentials,
+    tls: options.tls,
     logger: options.logger ?? stderrLogger,
     random: options.random ?? Math.random,
   };

@@ -12,9 +12,13 @@
  * connection twice that), so a sender of large frames never waits a round trip for a window
  * update.
  *
+ * With `tls` the port speaks only mutual TLS (tls.ts): a client without a certificate signed by
+ * the cluster CA fails the handshake, one whose certificate names no member is cut at once, and
+ * each call carries the node id its certificate names (`peerNodeId`). Both count as refusals
+ * (`tlsRejections`).
+ *
  * What is not implemented, because peers do not use it: compression (a compressed message fails
- * the call with UNIMPLEMENTED), TLS (a transport given server credentials keeps grpc-js's server),
- * request metadata (unary handlers get an empty `metadata`), streaming methods of a service. A
+ * the call with UNIMPLEMENTED), request metadata (unary handlers get an empty `metadata`), streaming methods of a service. A
  * unary call's `grpc-timeout` is offered to its handler as `getDeadline()`; the client enforces
  * it (it cancels, and the handler's late answer is dropped).
  *
@@ -24,9 +28,12 @@
  */
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { status as GrpcStatus, Metadata, type ServiceDefinition } from "@grpc/grpc-js";
+import type { NodeId } from "raft-ts";
 import { GRPC_MESSAGE_OVERHEAD_BYTES, PEER_FRAME_BYTES_MAX, PEER_STREAM_WINDOW_BYTES } from "./constants.js";
 import { TransportClosedError } from "./errors.js";
+import { nodeIdOfCertificate, type PeerTlsOptions, PeerTlsRejection } from "./tls.js";
 import { GRPC_MESSAGE_PREFIX_BYTES } from "./wire.js";
 
 const { HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE } =
@@ -42,6 +49,17 @@ export interface PeerHttp2ServerOptions {
   readonly maxMessageBytes?: number;
   /** Receive window of each stream, in bytes; its connection gets twice as much. @default PEER_STREAM_WINDOW_BYTES */
   readonly streamWindowBytes?: number;
+  /**
+   * Mutual TLS: only clients whose certificate the CA signed and whose identity names a node of
+   * `members` in `clusterId` are served. @default undefined (plaintext h2c)
+   */
+  readonly tls?: PeerServerTlsOptions;
+}
+
+export interface PeerServerTlsOptions extends PeerTlsOptions {
+  readonly clusterId: string;
+  /** Node ids allowed to connect (the cluster's members, this node included). */
+  readonly members: ReadonlySet<NodeId>;
 }
 
 /** A status to end a call with: gRPC's code and a sentence for the other side. */
@@ -60,6 +78,8 @@ export class PeerServerCall {
   readonly path: string;
   /** `address:port` of the client. */
   readonly peer: string;
+  /** The node id the client's certificate names (mutual TLS), or undefined on a plaintext port. */
+  readonly peerNodeId: NodeId | undefined;
   private readonly stream: http2.ServerHttp2Stream;
   private readonly maxMessageBytes: number;
   private headersSent = false;
@@ -75,10 +95,17 @@ export class PeerServerCall {
   private prefix = Buffer.alloc(GRPC_MESSAGE_PREFIX_BYTES);
   private prefixFilled = 0;
 
-  constructor(stream: http2.ServerHttp2Stream, path: string, peer: string, maxMessageBytes: number) {
+  constructor(
+    stream: http2.ServerHttp2Stream,
+    path: string,
+    peer: string,
+    maxMessageBytes: number,
+    peerNodeId?: NodeId,
+  ) {
     this.stream = stream;
     this.path = path;
     this.peer = peer;
+    this.peerNodeId = peerNodeId;
     this.maxMessageBytes = maxMessageBytes;
     stream.on("data", (chunk: Buffer) => this.receive(chunk));
     stream.on("end", () => {
@@ -284,7 +311,11 @@ interface UnaryMethod {
 }
 
 export class PeerHttp2Server {
-  private readonly server: http2.Http2Server;
+  private readonly server: http2.Http2Server | http2.Http2SecureServer;
+  private readonly tls: PeerServerTlsOptions | undefined;
+  /** The node id each mutual-TLS session's certificate names. */
+  private readonly sessionNodeIds = new WeakMap<http2.Http2Session, NodeId>();
+  private readonly rejections = { handshake: 0, identity: 0 };
   private readonly maxMessageBytes: number;
   private readonly streamWindowBytes: number;
   private readonly streamHandlers = new Map<string, (call: PeerServerCall) => void>();
@@ -307,11 +338,32 @@ export class PeerHttp2Server {
     ) {
       throw new RangeError(`streamWindowBytes must be in [65535, 2^30), got ${this.streamWindowBytes}`);
     }
-    this.server = http2.createServer({
+    const http2Options = {
       settings: { initialWindowSize: this.streamWindowBytes, enablePush: false },
       maxSessionMemory: SESSION_MEMORY_MIB_MAX,
-    });
+    };
+    const tls = options.tls;
+    this.tls = tls;
+    if (tls === undefined) {
+      this.server = http2.createServer(http2Options);
+    } else {
+      const material = tls.material();
+      const secure = http2.createSecureServer({
+        ...http2Options,
+        ca: material.ca,
+        cert: material.cert,
+        key: material.key,
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: ["h2"],
+      });
+      secure.on("tlsClientError", (_error, socket) => {
+        this.reject(PeerTlsRejection.Handshake, socket.remoteAddress ?? "unknown");
+      });
+      this.server = secure;
+    }
     this.server.on("session", (session) => {
+      if (tls !== undefined && !this.admit(session, tls)) return;
       this.sessions.add(session);
       session.on("close", () => this.sessions.delete(session));
       session.on("error", () => {}); // its streams report what matters
@@ -327,6 +379,44 @@ export class PeerHttp2Server {
   /** The bound port (useful with port 0); 0 before `listen`. */
   get port(): number {
     return this.boundPort;
+  }
+
+  /** Peer connections refused since start, by reason (always 0 on a plaintext port). */
+  get tlsRejections(): Readonly<Record<PeerTlsRejection, number>> {
+    return { ...this.rejections };
+  }
+
+  /**
+   * Reads the TLS material again (`tls.material()`), for handshakes from now on; open
+   * connections keep theirs. Nothing to do on a plaintext port.
+   */
+  reloadTls(): void {
+    if (this.tls === undefined) return;
+    const material = this.tls.material();
+    (this.server as http2.Http2SecureServer).setSecureContext({
+      ca: material.ca,
+      cert: material.cert,
+      key: material.key,
+    });
+  }
+
+  /** Keeps a mutual-TLS session whose certificate names a member; cuts it otherwise. */
+  private admit(session: http2.ServerHttp2Session, tls: PeerServerTlsOptions): boolean {
+    const socket = session.socket as TLSSocket;
+    const nodeId = nodeIdOfCertificate(socket.getPeerCertificate?.(), tls.clusterId);
+    if (nodeId === undefined || !tls.members.has(nodeId)) {
+      session.on("error", () => {});
+      session.destroy();
+      this.reject(PeerTlsRejection.Identity, socket.remoteAddress ?? "unknown");
+      return false;
+    }
+    this.sessionNodeIds.set(session, nodeId);
+    return true;
+  }
+
+  private reject(reason: PeerTlsRejection, remoteAddress: string): void {
+    this.rejections[reason] += 1;
+    this.tls?.onRejected?.(reason, remoteAddress);
   }
 
   /** Serves the bidirectional stream method at `path` with `handler` (one call per stream). */
@@ -400,7 +490,13 @@ export class PeerHttp2Server {
     const path = String(headers[HTTP2_HEADER_PATH] ?? "");
     const socket = stream.session?.socket;
     const peer = socket === undefined ? "unknown" : `${socket.remoteAddress}:${socket.remotePort}`;
-    const call = new PeerServerCall(stream, path, peer, this.maxMessageBytes);
+    const session = stream.session;
+    const peerNodeId = session === undefined ? undefined : this.sessionNodeIds.get(session);
+    const call = new PeerServerCall(stream, path, peer, this.maxMessageBytes, peerNodeId);
+    if (this.tls !== undefined && peerNodeId === undefined) {
+      call.finish({ code: GrpcStatus.UNAUTHENTICATED, details: "no cluster identity on this connection" });
+      return;
+    }
     const contentType = String(headers[HTTP2_HEADER_CONTENT_TYPE] ?? "");
     if (headers[HTTP2_HEADER_METHOD] !== "POST" || !contentType.startsWith("application/grpc")) {
       stream.respond({ [HTTP2_HEADER_STATUS]: 415 }, { endStream: true });
