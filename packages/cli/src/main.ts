@@ -7,6 +7,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { clusterDown, clusterStatus, clusterUp } from "./cluster/local-cluster.js";
+import { runCertsCommand } from "./commands/certs.js";
 import { runGroupCommand } from "./commands/group.js";
 import { runPutCommand, runStreamCommand, runTailCommand } from "./commands/index.js";
 import { EXIT_USAGE } from "./constants.js";
@@ -23,6 +24,7 @@ commands:
   put STREAM [RECORD...]                write records, or stdin's lines (sluice put --help)
   tail STREAM                           print a stream's records as they arrive (sluice tail --help)
   group status STREAM GROUP             a consumer group's members, leases, checkpoints, lag (sluice group --help)
+  certs init [--out DIR]                a cluster CA, node and client certificates (sluice certs --help)
   version                               print the version
 `;
 
@@ -42,6 +44,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return runTailCommand(rest, env);
     case "group":
       return runGroupCommand(rest, env);
+    case "certs":
+      return runCertsCommand(rest, env);
     case "cluster": {
       let parsed: { positionals: string[]; values: { data?: string; "base-port"?: string } };
       try {

@@ -4,7 +4,7 @@
  * one `StartupError` whose message is a single line naming the flag at fault.
  */
 import { isIP } from "node:net";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
   CLUSTER_ID_DEFAULT,
@@ -59,6 +59,33 @@ export interface NodeConfig {
   readonly clockOffsetMs: number;
   /** Period of the gateway's retention sweep in ms; undefined keeps the gateway's default. */
   readonly retentionSweepIntervalMs: number | undefined;
+  /**
+   * TLS on the public ports (gRPC and Kinesis HTTP); undefined serves them in plaintext. Files
+   * are read at start and again whenever they change (see tls-files.ts).
+   */
+  readonly tls: TlsFiles | undefined;
+  /** Mutual TLS on the peer port (Raft and forwarding); undefined keeps it plaintext. */
+  readonly peerTls: PeerTlsFiles | undefined;
+  /**
+   * The explicit development mode: plaintext and no authentication, said out loud. Refused
+   * together with any TLS flag. @default false
+   */
+  readonly insecure: boolean;
+}
+
+/** Absolute paths of a certificate chain, its key, and optionally the CA for client certificates. */
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Given, clients may present a certificate signed by it (not required). */
+  readonly caFile: string | undefined;
+}
+
+/** Absolute paths of this node's certificate and key and of the cluster CA. */
+export interface PeerTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
 }
 
 /** The largest clock shift `--clock-offset-ms` accepts either way: ten years. */
@@ -96,6 +123,20 @@ const OPTIONS = {
     env: "SLUICE_RETENTION_SWEEP_INTERVAL_MS",
     help: "period of the retention sweep in ms (default: gateway's)",
   },
+  "tls-dir": {
+    env: "SLUICE_TLS_DIR",
+    help: "TLS everywhere from `sluice certs init` output: ca.crt, node-<id>.crt/.key",
+  },
+  "tls-cert": { env: "SLUICE_TLS_CERT", help: "public ports' certificate chain (PEM); with --tls-key" },
+  "tls-key": { env: "SLUICE_TLS_KEY", help: "public ports' private key (PEM)" },
+  "tls-ca": { env: "SLUICE_TLS_CA", help: "CA for client certificates, and the peer CA by default" },
+  "peer-tls-cert": { env: "SLUICE_PEER_TLS_CERT", help: "peer mTLS certificate (default --tls-cert)" },
+  "peer-tls-key": { env: "SLUICE_PEER_TLS_KEY", help: "peer mTLS key (default --tls-key)" },
+  "peer-tls-ca": { env: "SLUICE_PEER_TLS_CA", help: "cluster CA for peer mTLS (default --tls-ca)" },
+  insecure: {
+    env: "SLUICE_INSECURE",
+    help: "development mode: plaintext, no auth (true/false; refused with TLS flags)",
+  },
 } as const;
 type OptionName = keyof typeof OPTIONS;
 
@@ -114,9 +155,19 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       args: [...argv],
       strict: true,
       allowPositionals: false,
-      options: Object.fromEntries(Object.keys(OPTIONS).map((name) => [name, { type: "string" as const }])),
+      options: Object.fromEntries(
+        Object.keys(OPTIONS).map((name) => [
+          name,
+          // --insecure is a switch; every other option takes a value.
+          name === "insecure" ? { type: "boolean" as const } : { type: "string" as const },
+        ]),
+      ),
     });
-    values = parsed.values as Partial<Record<OptionName, string>>;
+    const { insecure, ...rest } = parsed.values as Record<string, string | boolean | undefined>;
+    values = {
+      ...(rest as Partial<Record<OptionName, string>>),
+      ...(insecure === undefined ? {} : { insecure: String(insecure) }),
+    };
   } catch (error) {
     throw invalid(`${error instanceof Error ? error.message : String(error)} (see sluice node --help)`);
   }
@@ -200,6 +251,16 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     return text === undefined ? undefined : parseInteger(text, min, max, source(name));
   };
 
+  const { tls, peerTls } = parseTls(raw, source, nodeId);
+  const insecureText = (raw("insecure") ?? "false").toLowerCase();
+  if (!["true", "false", "1", "0", "yes", "no"].includes(insecureText)) {
+    throw invalid(`${source("insecure")} must be true or false, not "${insecureText}"`);
+  }
+  const insecure = ["true", "1", "yes"].includes(insecureText);
+  if (insecure && (tls !== undefined || peerTls !== undefined)) {
+    throw invalid(`${source("insecure")} contradicts the TLS flags given; drop one or the other`);
+  }
+
   return {
     nodeId,
     zone,
@@ -224,7 +285,60 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       RETENTION_SWEEP_INTERVAL_MS_MIN,
       RETENTION_SWEEP_INTERVAL_MS_MAX,
     ),
+    tls,
+    peerTls,
+    insecure,
   };
+}
+
+/**
+ * The TLS files: `--tls-dir` names all of them by convention; each explicit flag overrides its
+ * part. Public TLS needs a certificate and a key; peer mTLS needs those (its own or the public
+ * ones) and a CA. A half-given pair is an error, never a silent plaintext port.
+ */
+function parseTls(
+  raw: (name: OptionName) => string | undefined,
+  source: (name: OptionName) => string,
+  nodeId: number,
+): { tls: TlsFiles | undefined; peerTls: PeerTlsFiles | undefined } {
+  const dirText = raw("tls-dir");
+  const dir = dirText === undefined ? undefined : resolve(dirText);
+  const path = (name: OptionName, conventional: string): string | undefined => {
+    const text = raw(name);
+    if (text !== undefined) return resolve(text);
+    return dir === undefined ? undefined : join(dir, conventional);
+  };
+  const certFile = path("tls-cert", `node-${nodeId}.crt`);
+  const keyFile = path("tls-key", `node-${nodeId}.key`);
+  const caFile = path("tls-ca", "ca.crt");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw invalid(
+      `${certFile === undefined ? source("tls-key") : source("tls-cert")} is given without its pair; give both --tls-cert and --tls-key (or --tls-dir)`,
+    );
+  }
+  const tls = certFile === undefined || keyFile === undefined ? undefined : { certFile, keyFile, caFile };
+  const peerCert = raw("peer-tls-cert");
+  const peerKey = raw("peer-tls-key");
+  const peerCa = raw("peer-tls-ca");
+  if ((peerCert === undefined) !== (peerKey === undefined)) {
+    throw invalid("--peer-tls-cert and --peer-tls-key go together; give both or neither");
+  }
+  const peerCertFile = peerCert === undefined ? certFile : resolve(peerCert);
+  const peerKeyFile = peerKey === undefined ? keyFile : resolve(peerKey);
+  const peerCaFile = peerCa === undefined ? caFile : resolve(peerCa);
+  if (peerCertFile === undefined || peerKeyFile === undefined) {
+    if (peerCa !== undefined)
+      throw invalid(
+        "--peer-tls-ca needs a node certificate: --peer-tls-cert/--peer-tls-key or --tls-cert/--tls-key",
+      );
+    return { tls, peerTls: undefined };
+  }
+  if (peerCaFile === undefined) {
+    throw invalid(
+      "TLS on the peer port needs the cluster CA: give --tls-ca or --peer-tls-ca (or --tls-dir with ca.crt)",
+    );
+  }
+  return { tls, peerTls: { certFile: peerCertFile, keyFile: peerKeyFile, caFile: peerCaFile } };
 }
 
 /** Parses "1=host:port,2=host:port"; every id and every address must appear once. */
