@@ -5,6 +5,11 @@
  * socket goes to an `http2` server, otherwise to an `http` server; the bytes read while sniffing
  * are put back first. Both run the same handler (handler.ts).
  *
+ * With `tls` the port speaks TLS only: every connection goes to one `http2.createSecureServer`
+ * with `allowHTTP1`, and ALPN picks h2 or http/1.1 (a client that offers no ALPN gets HTTP/1.1);
+ * a plaintext client fails the handshake. `setTls` swaps the certificate for handshakes from then
+ * on (certificate reload); open connections keep theirs.
+ *
  * Bounds: a connection must send its first bytes within HTTP_FIRST_BYTES_TIMEOUT_MS; request
  * bodies are capped (413); HTTP/1.1 connections idle past HTTP_REQUEST_TIMEOUT_MS mid-request or
  * HTTP_KEEP_ALIVE_TIMEOUT_MS between requests are closed, as are idle HTTP/2 sessions; at most
@@ -41,6 +46,15 @@ export interface KinesisHttpServerOptions extends KinesisHttpHandlerOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Connections at once. @default HTTP_CONNECTIONS_MAX */
   readonly connectionsMax?: number;
+  /** TLS (h2 and http/1.1 by ALPN) instead of cleartext. @default undefined (cleartext) */
+  readonly tls?: KinesisHttpTls;
+}
+
+/** The certificate chain and key the port presents (PEM); `ca` is sent to clients as trusted issuers. */
+export interface KinesisHttpTls {
+  readonly cert: Buffer | string;
+  readonly key: Buffer | string;
+  readonly ca?: Buffer | string | undefined;
 }
 
 const PREFACE = Buffer.from(HTTP2_PREFACE, "latin1").subarray(0, HTTP2_PREFACE_SNIFF_BYTES);
@@ -55,6 +69,7 @@ export class KinesisHttpServer {
   private readonly tcp: net.Server;
   private readonly http1: http.Server;
   private readonly http2: http2.Http2Server;
+  private readonly secure: http2.Http2SecureServer | undefined;
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private closing: Promise<void> | undefined;
@@ -112,7 +127,43 @@ export class KinesisHttpServer {
     });
     this.http2.on("sessionError", () => {});
 
-    this.tcp = net.createServer((socket) => this.sniff(socket));
+    const tls = options.tls;
+    if (tls !== undefined) {
+      const secure = http2.createSecureServer(
+        {
+          ...secureContextOptions(tls),
+          allowHTTP1: true,
+          ALPNProtocols: ["h2", "http/1.1"],
+          handshakeTimeout: HTTP_FIRST_BYTES_TIMEOUT_MS,
+          settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS },
+        },
+        (req, res) => {
+          if (req.httpVersionMajor !== 2) {
+            // HTTP/1.1 by ALPN: Node hands over http's own request and response objects.
+            const request = req as unknown as http.IncomingMessage;
+            handle(request as HttpRequestLike, res as unknown as HttpResponseLike, () => {
+              request.resume();
+            });
+            return;
+          }
+          req.setTimeout(requestTimeoutMs, () => req.stream.close(http2.constants.NGHTTP2_CANCEL));
+          handle(req as unknown as HttpRequestLike, res as unknown as HttpResponseLike, () => {
+            if (!req.stream.destroyed) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+          });
+        },
+      );
+      secure.setTimeout(keepAliveTimeoutMs);
+      secure.on("session", (session) => {
+        this.sessions.add(session);
+        session.on("close", () => this.sessions.delete(session));
+        session.on("error", () => {});
+      });
+      secure.on("sessionError", () => {});
+      secure.on("tlsClientError", () => {});
+      this.secure = secure;
+    }
+
+    this.tcp = net.createServer((socket) => this.accept(socket));
     this.tcp.maxConnections = connectionsMax;
   }
 
@@ -160,6 +211,27 @@ export class KinesisHttpServer {
     return this.closing;
   }
 
+  /** Uses `tls` for handshakes from now on; throws on a cleartext server or unusable material. */
+  setTls(tls: KinesisHttpTls): void {
+    if (this.secure === undefined) throw new Error("this Kinesis HTTP server was started without TLS");
+    this.secure.setSecureContext(secureContextOptions(tls));
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.secure === undefined) {
+      this.sniff(socket);
+      return;
+    }
+    this.sockets.add(socket);
+    socket.on("close", () => this.sockets.delete(socket));
+    socket.on("error", () => {});
+    if (this.closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    this.secure.emit("connection", socket);
+  }
+
   /** Reads the first bytes of a connection and hands the socket to the HTTP/2 or the HTTP/1.1 server. */
   private sniff(socket: net.Socket): void {
     this.sockets.add(socket);
@@ -191,4 +263,12 @@ export class KinesisHttpServer {
     };
     socket.on("data", onData);
   }
+}
+
+function secureContextOptions(tls: KinesisHttpTls): {
+  cert: Buffer | string;
+  key: Buffer | string;
+  ca?: Buffer | string;
+} {
+  return { cert: tls.cert, key: tls.key, ...(tls.ca === undefined ? {} : { ca: tls.ca }) };
 }

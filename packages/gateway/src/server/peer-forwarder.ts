@@ -11,7 +11,13 @@
  * batch in it with PeerUnavailableError (code PEER_UNAVAILABLE, retriable); the caller picks the
  * next leader and retries within its own deadline.
  */
-import { credentials, status as GrpcStatus, Metadata, type ServiceError } from "@grpc/grpc-js";
+import {
+  type ChannelCredentials,
+  credentials,
+  status as GrpcStatus,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import type { forward } from "@sluice/proto";
 import {
   FORWARD_BATCH_OVERHEAD_BYTES,
@@ -90,13 +96,23 @@ export class GrpcPeerForwarder implements PeerForwarder {
   private readonly addresses: ReadonlyMap<number, string>;
   private readonly clients = new Map<number, forward.ForwardServiceClient>();
   private readonly clock: () => number;
+  private readonly credentialsFor: (nodeId: number) => ChannelCredentials;
   private readonly outgoing = new Map<number, Outgoing>();
   private flushScheduled = false;
 
-  /** `addresses`: node id → "host:port" of its peer port. */
-  constructor(addresses: ReadonlyMap<number, string>, clock: () => number = Date.now) {
+  /**
+   * `addresses`: node id → "host:port" of its peer port. `credentialsFor`: the channel
+   * credentials to reach a node (mutual TLS on the peer port), asked once per node when its
+   * client is created; insecure by default.
+   */
+  constructor(
+    addresses: ReadonlyMap<number, string>,
+    clock: () => number = Date.now,
+    credentialsFor: (nodeId: number) => ChannelCredentials = () => credentials.createInsecure(),
+  ) {
     this.addresses = addresses;
     this.clock = clock;
+    this.credentialsFor = credentialsFor;
   }
 
   putRecords(
@@ -178,6 +194,7 @@ export class GrpcPeerForwarder implements PeerForwarder {
             errorCode: result.errorCode,
             errorMessage: result.errorMessage,
             leaderHint: result.leaderHint,
+            firstOffset: result.firstOffset,
           });
         }
       },
@@ -226,7 +243,7 @@ export class GrpcPeerForwarder implements PeerForwarder {
       const address = this.addresses.get(nodeId);
       if (address === undefined)
         throw new PeerUnavailableError(nodeId, "no peer address is configured for it");
-      client = new ForwardServiceClient(address, credentials.createInsecure(), {
+      client = new ForwardServiceClient(address, this.credentialsFor(nodeId), {
         "grpc.max_send_message_length": FORWARD_MESSAGE_BYTES_MAX,
         "grpc.max_receive_message_length": FORWARD_MESSAGE_BYTES_MAX,
         "grpc.initial_reconnect_backoff_ms": 100,
