@@ -24,6 +24,16 @@ export const KinesisErrorName = {
   ProvisionedThroughputExceeded: "ProvisionedThroughputExceededException",
   /** The name PutRecords puts in a failed record's ErrorCode and Kinesis returns for server faults. */
   InternalFailure: "InternalFailure",
+  /** The access key id is not one of the configured keys (or a bearer token names none). */
+  UnrecognizedClient: "UnrecognizedClientException",
+  /** The SigV4 signature does not verify, is expired, or its scope is wrong. */
+  InvalidSignature: "InvalidSignatureException",
+  /** The Authorization header is not a complete SigV4 header. */
+  IncompleteSignature: "IncompleteSignature",
+  /** The request carries no credentials at all. */
+  MissingAuthenticationToken: "MissingAuthenticationTokenException",
+  /** The principal is not allowed the action on the resource by the policy. */
+  AccessDenied: "AccessDeniedException",
 } as const;
 export type KinesisErrorName = (typeof KinesisErrorName)[keyof typeof KinesisErrorName];
 
@@ -53,6 +63,16 @@ export const GatewayErrorCode = {
   Unavailable: "UNAVAILABLE",
   /** The metadata's open shards do not tile the hash key space: a bug or a map caught mid-change. */
   ShardMapInvalid: "SHARD_MAP_INVALID",
+  /** The access key id (SigV4 or bearer token) is not a configured key. */
+  UnrecognizedClient: "UNRECOGNIZED_CLIENT",
+  /** The SigV4 signature or the bearer secret does not verify, or the request is outside the clock-skew window. */
+  InvalidSignature: "INVALID_SIGNATURE",
+  /** The Authorization header is malformed or misses a part (Credential, SignedHeaders, Signature). */
+  IncompleteSignature: "INCOMPLETE_SIGNATURE",
+  /** Authentication is on and the request carries no credentials. */
+  MissingAuthenticationToken: "MISSING_AUTHENTICATION_TOKEN",
+  /** The principal's policy does not allow the action on the stream (default deny, or an explicit Deny). */
+  AccessDenied: "ACCESS_DENIED",
 } as const;
 export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
 
@@ -188,6 +208,36 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorTableEntry>> = Object.fre
     K.InternalFailure,
     true,
     "The stream's shard map is being changed or is inconsistent; retry.",
+  ),
+  UNRECOGNIZED_CLIENT: entry(
+    S.UNAUTHENTICATED,
+    K.UnrecognizedClient,
+    false,
+    "The access key id is not configured on the cluster; check the key or ask for one.",
+  ),
+  INVALID_SIGNATURE: entry(
+    S.UNAUTHENTICATED,
+    K.InvalidSignature,
+    false,
+    "The signature or secret does not verify, or the request time is more than five minutes off.",
+  ),
+  INCOMPLETE_SIGNATURE: entry(
+    S.UNAUTHENTICATED,
+    K.IncompleteSignature,
+    false,
+    "The Authorization header is not a complete AWS4-HMAC-SHA256 signature.",
+  ),
+  MISSING_AUTHENTICATION_TOKEN: entry(
+    S.UNAUTHENTICATED,
+    K.MissingAuthenticationToken,
+    false,
+    "Authentication is on and the request carries no credentials.",
+  ),
+  ACCESS_DENIED: entry(
+    S.PERMISSION_DENIED,
+    K.AccessDenied,
+    false,
+    "The policy does not allow the principal this action on this stream.",
   ),
   // The metadata service's.
   STREAM_NOT_FOUND: entry(S.NOT_FOUND, K.ResourceNotFound, false, "No stream by that name or ARN."),
@@ -437,5 +487,32 @@ export class InternalFailureError extends GatewayError {
       message,
       options,
     );
+  }
+}
+
+/** The code of an authentication failure (each is a Kinesis error a client of AWS knows). */
+export type AuthenticationErrorCode =
+  | typeof GatewayErrorCode.UnrecognizedClient
+  | typeof GatewayErrorCode.InvalidSignature
+  | typeof GatewayErrorCode.IncompleteSignature
+  | typeof GatewayErrorCode.MissingAuthenticationToken;
+
+/**
+ * The request's credentials are missing, unknown or do not verify (gRPC UNAUTHENTICATED; over
+ * HTTP the Kinesis name of `code`, status 400). Not retriable as is: fix the credentials or the clock.
+ */
+export class AuthenticationError extends GatewayError {
+  override readonly name = "AuthenticationError";
+  // biome-ignore lint/complexity/noUselessConstructor: it narrows `code` to the authentication codes
+  constructor(code: AuthenticationErrorCode, message: string) {
+    super(code, message);
+  }
+}
+
+/** The principal is authenticated but its policy does not allow the action (gRPC PERMISSION_DENIED). */
+export class AccessDeniedError extends GatewayError {
+  override readonly name = "AccessDeniedError";
+  constructor(message: string) {
+    super(GatewayErrorCode.AccessDenied, message);
   }
 }

@@ -6,10 +6,48 @@
  */
 export const PACKAGE_NAME = "@sluice/gateway";
 
+// Authentication (SigV4, bearer keys, client certificates), authorization policies, the audit log.
+export type {
+  AccessControlOptions,
+  AuthenticationMethod,
+  CallFinisher,
+  GrpcCallCredentials,
+  Principal,
+} from "./auth/access-control.js";
+export { AccessControl, ANONYMOUS, kinesisErrorNameOf } from "./auth/access-control.js";
+export type { ActionNamespace } from "./auth/actions.js";
+export {
+  actionOf,
+  CONTROL_PLANE_OPERATIONS,
+  operationNameOf,
+  streamOf,
+  streamOfArn,
+} from "./auth/actions.js";
+export type { AuditEntry, AuditOutcome, AuditSink, FileAuditLogOptions } from "./auth/audit-log.js";
+export { FileAuditLog } from "./auth/audit-log.js";
+export { AuthConfigError, AuthConfigErrorCode } from "./auth/config-error.js";
+export * as authConstants from "./auth/constants.js";
+export type { AccessKey } from "./auth/credentials.js";
+export { AccessKeyStore, readAuthFile } from "./auth/credentials.js";
+export type { GrpcGuardOptions } from "./auth/grpc-guard.js";
+export { guardGrpcService } from "./auth/grpc-guard.js";
+export type { PolicyDecision, PolicyEffect, PolicyStatement } from "./auth/policy.js";
+export { EVERY_PRINCIPAL, Policy } from "./auth/policy.js";
+export type { SignedHttpRequest, SigV4Authorization, SigV4VerifierOptions } from "./auth/sigv4.js";
+export {
+  canonicalRequest,
+  deriveSigningKey,
+  formatAmzDate,
+  parseAmzDate,
+  parseAuthorization,
+  SigV4Verifier,
+} from "./auth/sigv4.js";
 export * as constants from "./constants.js";
 export { ITERATOR_TTL_MS } from "./constants.js";
-export type { ErrorTableEntry } from "./errors.js";
+export type { AuthenticationErrorCode, ErrorTableEntry } from "./errors.js";
 export {
+  AccessDeniedError,
+  AuthenticationError,
   BROKER_ERROR_CODES,
   ERROR_TABLE,
   ExpiredIteratorError,

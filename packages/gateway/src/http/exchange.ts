@@ -44,9 +44,11 @@ export interface AuthenticationRequest {
 }
 
 /**
- * Verifies a request (SigV4 against configured keys, for example). Throw (or reject with) a
- * KinesisHttpError AUTHENTICATION_FAILED — or any error whose Kinesis name you want sent — to
- * refuse it. The default accepts every request, signed by anyone or not signed at all.
+ * An extra verification of a request, run after the built-in SigV4 check of the handler's
+ * `accessControl` (auth/access-control.ts, which verifies signatures against configured access
+ * keys). Throw (or reject with) an AuthenticationError, a KinesisHttpError AUTHENTICATION_FAILED —
+ * or any error whose Kinesis name you want sent — to refuse it. Without either, every request is
+ * accepted, signed by anyone or not signed at all.
  */
 export type Authenticator = (request: AuthenticationRequest) => void | Promise<void>;
 

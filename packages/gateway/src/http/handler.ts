@@ -5,8 +5,10 @@
  *   POST (else AccessDeniedException 403) → a codec for the Content-Type (else
  *   UnknownOperationException 404) → `X-Amz-Target: Kinesis_20131202.<Operation>` naming an
  *   operation (else UnknownOperationException) → the body, at most `bodyBytesMax` (else 413) →
- *   authentication (the hook; none by default) → the document decoded through the operation's
- *   shape (SerializationException / ValidationException) → the operation of this node's gateway
+ *   authentication (SigV4 through `accessControl`, and the hook; none by default) → the document
+ *   decoded through the operation's shape (SerializationException / ValidationException) →
+ *   authorization of the principal for the operation's IAM action on its stream (AccessDenied) →
+ *   the operation of this node's gateway
  *   (503 ServiceUnavailable while there is none) → the response document, or the error as
  *   `{"__type", "message"}` with `x-amzn-ErrorType`.
  *
@@ -14,6 +16,7 @@
  * here: unexpected errors become InternalFailure with a generic message.
  */
 import { randomUUID } from "node:crypto";
+import { type AccessControl, kinesisErrorNameOf } from "../auth/access-control.js";
 import type { StreamsOperations } from "../server/operations.js";
 import { resolveError } from "../status-details.js";
 import { CBOR_CODEC } from "./cbor-codec.js";
@@ -46,8 +49,13 @@ export interface KinesisHttpHandlerOptions {
   readonly codecs?: readonly WireCodec[];
   /** Handlers of streaming operations by Kinesis name. @default SubscribeToShard over event streams (subscribe-to-shard.ts) */
   readonly streamingOperations?: Readonly<Record<string, StreamingOperationHandler>>;
-  /** @default accepts every request */
+  /** An extra verification hook, run after `accessControl`'s. @default accepts every request */
   readonly authenticate?: Authenticator;
+  /**
+   * Authenticates (SigV4), authorizes and audits every request; the same object the node's gRPC
+   * services use. @default none: every request is served unauthenticated
+   */
+  readonly accessControl?: AccessControl;
   /** Largest request body in bytes. @default HTTP_REQUEST_BODY_BYTES_MAX */
   readonly bodyBytesMax?: number;
   /** Called once per finished request with the operation, "ok" or the error's name, and its start. */
@@ -136,14 +144,20 @@ export function createKinesisHttpHandler(options: KinesisHttpHandlerOptions): Ki
       const spec = operationOf(target);
       operationName = spec.name;
       const body = await readBody(req, bodyBytesMax);
-      await options.authenticate?.({
+      const authentication = {
         operation: spec.name,
         method: req.method,
         url: req.url ?? "/",
         headers: req.headers,
         body,
-      });
+      };
+      const principal = options.accessControl?.authenticateHttp(authentication);
+      await options.authenticate?.(authentication);
       const request = spec.create(decodeStructure(spec.input, codec.parse(body), codec));
+      const finish =
+        principal === undefined
+          ? undefined
+          : options.accessControl?.authorize(principal, "kinesis", spec.name, request);
       const operations = options.operations();
       if (operations === undefined) {
         throw new KinesisHttpError(
@@ -160,11 +174,19 @@ export function createKinesisHttpHandler(options: KinesisHttpHandlerOptions): Ki
           );
         }
         await handler({ operation: spec.name, request, operations, codec, requestId, req, res });
+        finish?.();
         options.observe?.(spec.name, "ok", startedAtMs);
         return;
       }
       const run = operations[spec.method] as (request: unknown) => Promise<unknown>;
-      const response = (await run(request)) as Record<string, unknown>;
+      let response: Record<string, unknown>;
+      try {
+        response = (await run(request)) as Record<string, unknown>;
+      } catch (error) {
+        finish?.(kinesisErrorNameOf(error));
+        throw error;
+      }
+      finish?.();
       const document = encodeStructure(spec.output, response, codec);
       const out = spec.output.members.length === 0 ? Buffer.alloc(0) : codec.serialize(document);
       options.observe?.(spec.name, "ok", startedAtMs);
