@@ -32,6 +32,7 @@ import type {
 } from "./exchange.js";
 import { OPERATIONS, type OperationSpec } from "./shapes.js";
 import { subscribeToShardOverEventStream } from "./subscribe-to-shard.js";
+import { describeTargetError, registeredTarget } from "./target-registry.js";
 
 export type {
   AuthenticationRequest,
@@ -141,6 +142,31 @@ export function createKinesisHttpHandler(options: KinesisHttpHandlerOptions): Ki
       }
       codec = found;
       responseType = contentType;
+      const registered = registeredTarget(target);
+      if (registered !== undefined) {
+        // A service registered by the node (Firehose_20150804: delivery streams), JSON documents in and out.
+        operationName = registered.operation;
+        const body = await readBody(req, bodyBytesMax);
+        const authentication = {
+          operation: operationName,
+          method: req.method,
+          url: req.url ?? "/",
+          headers: req.headers,
+          body,
+        };
+        options.accessControl?.authenticateHttp(authentication);
+        await options.authenticate?.(authentication);
+        const out = codec.serialize(
+          await registered.handler({ operation: operationName, document: codec.parse(body) }),
+        );
+        options.observe?.(operationName, "ok", startedAtMs);
+        if (res.writableEnded) return;
+        res.statusCode = 200;
+        res.setHeader("Content-Type", responseType);
+        res.setHeader("Content-Length", out.length);
+        res.end(out);
+        return;
+      }
       const spec = operationOf(target);
       operationName = spec.name;
       const body = await readBody(req, bodyBytesMax);
@@ -268,6 +294,8 @@ function readBody(req: HttpRequestLike, bytesMax: number): Promise<Buffer> {
 
 /** The `__type`, HTTP status and message of any error: a protocol error, or one of the gateway's table. */
 function describeError(error: unknown): { name: string; status: number; message: string } {
+  const registered = describeTargetError(error);
+  if (registered !== undefined) return registered;
   if (error instanceof KinesisHttpError) {
     return { name: error.kinesisName, status: error.httpStatus, message: error.message };
   }
