@@ -10,6 +10,7 @@
  */
 import type { Server as HttpServer } from "node:http";
 import {
+  experimental,
   Server,
   ServerCredentials,
   type ServiceDefinition,
@@ -26,6 +27,7 @@ import { HealthService } from "./health.js";
 import type { Logger } from "./logger.js";
 import { renderPrometheus, startMetricsServer } from "./metrics-server.js";
 import { checkPortsFree } from "./ports.js";
+import { TlsFiles } from "./tls-files.js";
 
 /** The multi-Raft host as the node process sees it. */
 export interface NodeHost {
@@ -85,6 +87,8 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
     { flag: "--metrics-listen", address: config.metricsListen },
   ]);
 
+  // TLS files are read (and checked) before anything binds; they are polled for changes after.
+  const publicTls = config.tls === undefined ? undefined : new TlsFiles(config.tls, log);
   // The public port comes up first, answering NOT_SERVING, so probes can tell "recovering" from
   // "dead" while a large log is read back.
   const healthService = new HealthService([ADMIN_SERVICE_NAME, STREAMS_SERVICE_NAME]);
@@ -111,16 +115,24 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
       log,
     ),
   );
-  await bindGrpc(server, config);
+  try {
+    await bindGrpc(server, config, publicGrpcCredentials(publicTls));
+  } catch (error) {
+    publicTls?.close();
+    throw error;
+  }
   // The Kinesis HTTP API listens from the start too, answering 503 ServiceUnavailable (retriable)
   // until the host's gateway is ready, and again once shutdown begins.
   const kinesisHttp = new KinesisHttpServer({
     operations: () => (accepting ? host?.kinesisOperations?.() : undefined),
+    ...(publicTls === undefined ? {} : { tls: publicTls.current() }),
   });
+  publicTls?.onChange((material) => kinesisHttp.setTls(material));
   try {
     await kinesisHttp.listen(config.httpListen.port, config.httpListen.host);
   } catch (error) {
     server.forceShutdown();
+    publicTls?.close();
     const where = formatHostPort(config.httpListen);
     const code = (error as NodeJS.ErrnoException).code;
     throw new StartupError(
@@ -136,6 +148,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
     host = await openHost(config, log);
   } catch (error) {
     server.forceShutdown();
+    publicTls?.close();
     await kinesisHttp.close(0);
     throw mapOpenError(error, config);
   }
@@ -150,6 +163,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
         : await startMetricsServer(config.metricsListen, () => prometheus.render(), prometheus.contentType);
   } catch (error) {
     server.forceShutdown();
+    publicTls?.close();
     await kinesisHttp.close(0);
     await host.shutdown().catch(() => {});
     throw new StartupError(
@@ -179,6 +193,8 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
     peer: formatHostPort(config.peerListen),
     metrics: formatHostPort(config.metricsListen),
     kinesisHttp: formatHostPort(config.httpListen),
+    tls: config.tls !== undefined,
+    peerTls: config.peerTls !== undefined,
     dataDir: config.dataDir,
     peers: Object.fromEntries([...config.peers].map(([id, address]) => [id, formatHostPort(address)])),
     groups: host.backend.groupIds().length,
@@ -207,6 +223,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
         // New HTTP calls get 503 (accepting is false); calls in flight get a grace period.
         const httpClosed = kinesisHttp.close();
         healthService.closeWatchers();
+        publicTls?.close();
         try {
           await openHostRef.shutdown();
         } catch (error) {
@@ -231,10 +248,25 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
   return { stopped, stop };
 }
 
-async function bindGrpc(server: Server, config: NodeConfig): Promise<void> {
+/**
+ * The public port's credentials: TLS from the watched files (a new certificate is used for
+ * handshakes from then on; with a CA, clients may present a certificate, none is required), or
+ * plaintext.
+ */
+function publicGrpcCredentials(tls: TlsFiles | undefined): ServerCredentials {
+  if (tls === undefined) return ServerCredentials.createInsecure();
+  // grpc-js passes its first argument on as the identity provider and the second as the CA one.
+  return experimental.createCertificateProviderServerCredentials(
+    tls,
+    tls.current().ca === undefined ? null : tls,
+    false,
+  );
+}
+
+async function bindGrpc(server: Server, config: NodeConfig, credentials: ServerCredentials): Promise<void> {
   const where = formatHostPort(config.grpcListen);
   await new Promise<void>((resolve, reject) => {
-    server.bindAsync(where, ServerCredentials.createInsecure(), (error) => {
+    server.bindAsync(where, credentials, (error) => {
       if (error === null) {
         resolve();
         return;

@@ -18,7 +18,13 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { Broker, GrpcPeerTransport, PeerHttp2Server } from "@sluice/broker";
+import {
+  Broker,
+  GrpcPeerTransport,
+  nodeIdOfCertificate,
+  PeerHttp2Server,
+  type PeerTlsOptions,
+} from "@sluice/broker";
 import {
   ConsumerGroupGateway,
   createForwardService,
@@ -30,11 +36,13 @@ import {
 import { MetadataService, MetadataStateMachine } from "@sluice/metadata";
 import { forward, groups, streams } from "@sluice/proto";
 import type { SyncKind } from "@sluice/storage";
+import { Counter } from "prom-client";
 import { formatHostPort, type NodeConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import { NodeMetrics } from "./metrics/node-metrics.js";
 import { flattenMetrics } from "./metrics-server.js";
 import type { NodeHost } from "./node.js";
+import { TlsFiles } from "./tls-files.js";
 
 /** The metadata service's Raft group. */
 const METADATA_GROUP_ID = 0;
@@ -46,13 +54,36 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   for (const [nodeId, address] of config.peers) peerAddresses.set(nodeId, formatHostPort(address));
   const otherPeers = new Map([...peerAddresses].filter(([nodeId]) => nodeId !== config.nodeId));
 
+  // Mutual TLS on the peer port: the files are read now (a bad file stops the start here) and
+  // polled; new connections, both ways, use what they hold at the time.
+  const peerTlsFiles = config.peerTls === undefined ? undefined : new TlsFiles(config.peerTls, log);
+  let countRejection: (reason: string) => void = () => {};
+  const peerTls: PeerTlsOptions | undefined =
+    peerTlsFiles === undefined
+      ? undefined
+      : {
+          material: () => {
+            const { cert, key, ca } = peerTlsFiles.current();
+            return { cert, key, ca: ca as Buffer };
+          },
+          onRejected: (reason, remoteAddress) => {
+            countRejection(reason);
+            log.warn("refused a peer connection", { component: "transport", reason, remoteAddress });
+          },
+        };
   // node:http2 speaking gRPC (Raft streams without grpc-js's copy of every frame; ForwardService
   // as unary gRPC for the peers' grpc-js clients).
-  const peerServer = new PeerHttp2Server();
+  const peerServer = new PeerHttp2Server(
+    peerTls === undefined
+      ? {}
+      : { tls: { ...peerTls, clusterId: config.clusterId, members: new Set(config.peers.keys()) } },
+  );
+  peerTlsFiles?.onChange(() => peerServer.reloadTls());
   const transport = new GrpcPeerTransport({
     nodeId: config.nodeId,
     clusterId: config.clusterId,
     server: peerServer,
+    ...(peerTls === undefined ? {} : { tls: peerTls }),
     peers: otherPeers,
     logger: {
       info: (msg, fields) => log.info(msg, { component: "transport", ...fields }),
@@ -89,6 +120,13 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     },
   });
   observeSync = nodeMetrics.observeSync;
+  const rejected = new Counter({
+    name: "sluice_peer_tls_rejected_total",
+    help: "Connections to the peer port refused by mutual TLS: reason=handshake (no certificate, another CA, plaintext) or identity (not a member of this cluster).",
+    labelNames: ["reason"],
+    registers: [nodeMetrics.registry],
+  });
+  countRejection = (reason) => rejected.inc({ reason });
   broker.onFatalError((error) => {
     // The storage refused a write or a sync: nothing this process holds can be trusted to reach
     // the disk any more. Exit at once; a restart recovers from what is durable.
@@ -100,7 +138,13 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   let metadata: MetadataService | undefined;
   // Consumer groups (sluice.v1.ConsumerGroupService), over the same metadata service.
   let groupGateway: ConsumerGroupGateway | undefined;
-  const forwarder = new GrpcPeerForwarder(peerAddresses);
+  const forwarder = new GrpcPeerForwarder(
+    peerAddresses,
+    Date.now,
+    peerTlsFiles === undefined
+      ? undefined
+      : (nodeId) => forwardCredentials(peerTlsFiles, config.clusterId, nodeId),
+  );
   peerServer.addUnaryService(
     forward.ForwardServiceService,
     // The metadata service answers forwarded commands as soon as it exists, before the gateway.
@@ -122,6 +166,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     } finally {
       await transport.close();
       await peerServer.close();
+      peerTlsFiles?.close();
       // A start still waiting for a quorum gives up at its next check; do not wait for it longer.
       await Promise.race([
         metadataStarting.catch(() => {}),
@@ -236,6 +281,21 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     peerStates: () => new Map([...transport.peerStates()].map(([peer, state]) => [peer, String(state)])),
     shutdown: closeAll,
   };
+}
+
+/**
+ * Channel credentials of the ForwardService client to node `nodeId`: this node's certificate, the
+ * cluster CA, and the server must be `nodeId` by its certificate's identity (not its host name).
+ * Taken when that node's client is created: a reloaded certificate reaches it at the next start.
+ */
+function forwardCredentials(files: TlsFiles, clusterId: string, nodeId: number): grpc.ChannelCredentials {
+  const { cert, key, ca } = files.current();
+  return grpc.credentials.createSsl(ca ?? null, key, cert, {
+    checkServerIdentity: (_host, certificate) =>
+      nodeIdOfCertificate(certificate, clusterId) === nodeId
+        ? undefined
+        : new Error(`the peer presented a certificate that does not name node ${nodeId} of ${clusterId}`),
+  });
 }
 
 /**
