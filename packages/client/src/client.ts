@@ -34,6 +34,21 @@ export interface SluiceClientOptions {
   readonly endpoints: readonly string[];
   /** Deadline of a call that is given none. @default 10000 */
   readonly deadlineMs?: number;
+  /**
+   * TLS to the nodes (a node started with --tls-*): `true` trusts the system's CAs; an object
+   * gives the CA that signed the nodes' certificates (PEM) and optionally a client certificate.
+   * @default undefined (plaintext)
+   */
+  readonly tls?: true | SluiceClientTls;
+}
+
+/** TLS material of a client, PEM. */
+export interface SluiceClientTls {
+  /** The CA that signed the nodes' certificates (`certs/ca.crt`); absent, the system's CAs. */
+  readonly ca?: Buffer | string;
+  /** A client certificate and its key, for nodes that ask for one. Give both or neither. */
+  readonly cert?: Buffer | string;
+  readonly key?: Buffer | string;
 }
 
 type UnaryFunction = (
@@ -80,7 +95,11 @@ export class SluiceClient implements StreamsApi {
     }
     this.endpoints = [...options.endpoints];
     this.#deadlineMs = deadlineMs;
-    this.#pool = new EndpointPool(this.endpoints);
+    const tls = options.tls;
+    if (tls !== undefined && tls !== true && (tls.cert === undefined) !== (tls.key === undefined)) {
+      throw new InvalidOptionsError("tls.cert and tls.key go together: give both or neither");
+    }
+    this.#pool = new EndpointPool(this.endpoints, tls === undefined ? undefined : tls === true ? {} : tls);
   }
 
   get closed(): boolean {

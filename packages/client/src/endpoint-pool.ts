@@ -3,7 +3,7 @@
  * round robin, skipping for ENDPOINT_DOWN_MS an endpoint whose call failed to connect. When every
  * endpoint is marked down, the one marked down longest ago is handed out (a node may be back).
  */
-import { credentials } from "@grpc/grpc-js";
+import { type ChannelCredentials, credentials } from "@grpc/grpc-js";
 import { streams } from "@sluice/proto";
 import {
   ENDPOINT_DOWN_MS,
@@ -23,10 +23,22 @@ export class EndpointPool {
   readonly endpoints: readonly Endpoint[];
   #next = 0;
 
-  constructor(addresses: readonly string[]) {
+  /** `tls`: PEM material for TLS channels (an empty object: the system's CAs); absent, plaintext. */
+  constructor(
+    addresses: readonly string[],
+    tls?: {
+      readonly ca?: Buffer | string;
+      readonly cert?: Buffer | string;
+      readonly key?: Buffer | string;
+    },
+  ) {
+    const channelCredentials: ChannelCredentials =
+      tls === undefined
+        ? credentials.createInsecure()
+        : credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert));
     this.endpoints = addresses.map((address) => ({
       address,
-      channel: new streams.StreamsServiceClient(address, credentials.createInsecure(), {
+      channel: new streams.StreamsServiceClient(address, channelCredentials, {
         "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
         "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
         "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_INITIAL,
@@ -64,4 +76,9 @@ export class EndpointPool {
   close(): void {
     for (const endpoint of this.endpoints) endpoint.channel.close();
   }
+}
+
+function pem(value: Buffer | string | undefined): Buffer | null {
+  if (value === undefined) return null;
+  return typeof value === "string" ? Buffer.from(value) : value;
 }

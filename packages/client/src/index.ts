@@ -5,7 +5,7 @@
  */
 export const PACKAGE_NAME = "@sluice/client";
 
-export { type CallOptions, SluiceClient, type SluiceClientOptions } from "./client.js";
+export { type CallOptions, SluiceClient, type SluiceClientOptions, type SluiceClientTls } from "./client.js";
 export * as constants from "./constants.js";
 export {
   AbortedError,

@@ -7,6 +7,7 @@
  * 4 the cluster could not be reached (no endpoint answered); 5 the resource is busy
  * (ResourceInUseException, e.g. the stream is UPDATING: try again later).
  */
+import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { SluiceCallError, SluiceClient, SluiceClientError } from "@sluice/client";
 
@@ -25,6 +26,9 @@ export const EXIT_CODES_HELP = `exit codes: 0 ok, 1 failed, 2 usage, 3 not found
 export const COMMON_OPTIONS_HELP = `  --endpoint HOST:PORT   a node's public gRPC port; repeat for several (default: the local
                          cluster, ${DEFAULT_ENDPOINTS.join(", ")}; or SLUICE_ENDPOINTS=a,b,c)
   --json                 print JSON instead of tables
+  --ca FILE              TLS: the CA of the nodes' certificates (or SLUICE_CA; certs/ca.crt)
+  --cert FILE, --key FILE
+                         TLS: a client certificate and key (or SLUICE_CERT, SLUICE_KEY)
   --help                 this help`;
 
 /** A usage error: the message is printed with the command's help, exit 2. */
@@ -35,6 +39,9 @@ export class UsageError extends Error {
 export const COMMON_PARSE_OPTIONS = {
   endpoint: { type: "string", multiple: true },
   json: { type: "boolean", default: false },
+  ca: { type: "string" },
+  cert: { type: "string" },
+  key: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -74,10 +81,39 @@ export function endpointsOf(values: Record<string, unknown>, env: NodeJS.Process
 
 export function createClient(values: Record<string, unknown>, env: NodeJS.ProcessEnv): SluiceClient {
   try {
-    return new SluiceClient({ endpoints: endpointsOf(values, env) });
+    const tls = tlsOf(values, env);
+    return new SluiceClient({ endpoints: endpointsOf(values, env), ...(tls === undefined ? {} : { tls }) });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+}
+
+/** TLS from --ca/--cert/--key or SLUICE_CA/SLUICE_CERT/SLUICE_KEY: any of them turns TLS on. */
+function tlsOf(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined {
+  const path = (flag: string, variable: string): string | undefined => {
+    const value = (values[flag] as string | undefined) ?? env[variable];
+    return value === undefined || value.trim() === "" ? undefined : value.trim();
+  };
+  const files = {
+    ca: path("ca", "SLUICE_CA"),
+    cert: path("cert", "SLUICE_CERT"),
+    key: path("key", "SLUICE_KEY"),
+  };
+  if (files.ca === undefined && files.cert === undefined && files.key === undefined) return undefined;
+  const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  for (const name of ["ca", "cert", "key"] as const) {
+    const file = files[name];
+    if (file === undefined) continue;
+    try {
+      tls[name] = readFileSync(file);
+    } catch (error) {
+      throw new UsageError(`--${name} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+  return tls;
 }
 
 export function positiveInteger(name: string, text: unknown): number {
