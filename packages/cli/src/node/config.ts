@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { authConstants } from "@sluice/gateway";
 import {
   CLUSTER_ID_DEFAULT,
   CLUSTER_ID_LENGTH_MAX,
@@ -71,6 +72,26 @@ export interface NodeConfig {
    * together with any TLS flag. @default false
    */
   readonly insecure: boolean;
+  /** Client authentication, authorization and the audit log (see node/auth.ts). */
+  readonly auth: AuthConfig;
+}
+
+/**
+ * Authentication is on when access keys are configured (`--auth-keys` or SLUICE_ACCESS_KEYS);
+ * then a policy is required. Without keys the node serves everyone as "anonymous" and warns every
+ * `insecureWarningIntervalMs`.
+ */
+export interface AuthConfig {
+  /** Absolute path of the access-key file. */
+  readonly keysFile: string | undefined;
+  /** Access keys inline, from SLUICE_ACCESS_KEYS (lines or commas of AKID:SECRET[:PRINCIPAL]). */
+  readonly keysText: string | undefined;
+  /** Absolute path of the policy file; required with keys. */
+  readonly policyFile: string | undefined;
+  /** Absolute path of the control-plane audit log (JSON lines); undefined writes none. */
+  readonly auditLogFile: string | undefined;
+  /** How often the no-authentication warning is logged (SLUICE_INSECURE_WARNING_INTERVAL_MS, for tests). */
+  readonly insecureWarningIntervalMs: number;
 }
 
 /** Absolute paths of a certificate chain, its key, and optionally the CA for client certificates. */
@@ -133,6 +154,12 @@ const OPTIONS = {
   "peer-tls-cert": { env: "SLUICE_PEER_TLS_CERT", help: "peer mTLS certificate (default --tls-cert)" },
   "peer-tls-key": { env: "SLUICE_PEER_TLS_KEY", help: "peer mTLS key (default --tls-key)" },
   "peer-tls-ca": { env: "SLUICE_PEER_TLS_CA", help: "cluster CA for peer mTLS (default --tls-ca)" },
+  "auth-keys": {
+    env: "SLUICE_AUTH_KEYS",
+    help: "access-key file (AKID:SECRET:PRINCIPAL lines or JSON); turns auth on (or SLUICE_ACCESS_KEYS inline)",
+  },
+  "auth-policy": { env: "SLUICE_AUTH_POLICY", help: "policy file (JSON): principals → actions on streams" },
+  "audit-log": { env: "SLUICE_AUDIT_LOG", help: "append control-plane audit lines (JSON) to this file" },
   insecure: {
     env: "SLUICE_INSECURE",
     help: "development mode: plaintext, no auth (true/false; refused with TLS flags)",
@@ -260,6 +287,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (insecure && (tls !== undefined || peerTls !== undefined)) {
     throw invalid(`${source("insecure")} contradicts the TLS flags given; drop one or the other`);
   }
+  const auth = parseAuth(raw, source, env, insecure);
 
   return {
     nodeId,
@@ -288,6 +316,57 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     tls,
     peerTls,
     insecure,
+    auth,
+  };
+}
+
+const { INSECURE_WARNING_INTERVAL_MS } = authConstants;
+
+/** The smallest and largest SLUICE_INSECURE_WARNING_INTERVAL_MS (tests shorten the minute). */
+export const INSECURE_WARNING_INTERVAL_MS_MIN = 10;
+export const INSECURE_WARNING_INTERVAL_MS_MAX = 24 * 3_600_000;
+
+function parseAuth(
+  raw: (name: OptionName) => string | undefined,
+  source: (name: OptionName) => string,
+  env: NodeJS.ProcessEnv,
+  insecure: boolean,
+): AuthConfig {
+  const keysFileText = raw("auth-keys");
+  const keysText = env.SLUICE_ACCESS_KEYS?.trim() === "" ? undefined : env.SLUICE_ACCESS_KEYS;
+  const policyText = raw("auth-policy");
+  const auditText = raw("audit-log");
+  const withKeys = keysFileText !== undefined || keysText !== undefined;
+  if (keysFileText !== undefined && keysText !== undefined) {
+    throw invalid(`${source("auth-keys")} and SLUICE_ACCESS_KEYS both give access keys; use one`);
+  }
+  if (withKeys && insecure) {
+    throw invalid(`${source("insecure")} contradicts the access keys given (auth on); drop one or the other`);
+  }
+  if (withKeys && policyText === undefined) {
+    throw invalid(
+      "access keys need a policy: pass --auth-policy FILE (sluice auth init writes an admin policy), or everything is denied",
+    );
+  }
+  if (!withKeys && policyText !== undefined) {
+    throw invalid(`${source("auth-policy")} has no effect without access keys; pass --auth-keys FILE too`);
+  }
+  const intervalText = env.SLUICE_INSECURE_WARNING_INTERVAL_MS?.trim();
+  const insecureWarningIntervalMs =
+    intervalText === undefined || intervalText === ""
+      ? INSECURE_WARNING_INTERVAL_MS
+      : parseInteger(
+          intervalText,
+          INSECURE_WARNING_INTERVAL_MS_MIN,
+          INSECURE_WARNING_INTERVAL_MS_MAX,
+          "SLUICE_INSECURE_WARNING_INTERVAL_MS",
+        );
+  return {
+    keysFile: keysFileText === undefined ? undefined : resolve(keysFileText),
+    keysText,
+    policyFile: policyText === undefined ? undefined : resolve(policyText),
+    auditLogFile: auditText === undefined ? undefined : resolve(auditText),
+    insecureWarningIntervalMs,
   };
 }
 

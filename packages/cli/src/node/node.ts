@@ -16,10 +16,16 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { KinesisHttpServer, type StreamsOperations } from "@sluice/gateway";
+import {
+  type ActionNamespace,
+  guardGrpcService,
+  KinesisHttpServer,
+  type StreamsOperations,
+} from "@sluice/gateway";
 import { health } from "@sluice/proto";
 import { GRPC_MESSAGE_BYTES_MAX, SHUTDOWN_DEADLINE_MS, STREAMS_SERVICE_NAME } from "../constants.js";
 import { type AdminBackend, adminServiceDefinition, createAdminService } from "./admin-service.js";
+import { openAccessControl, warnWhileInsecure } from "./auth.js";
 import { formatHostPort, type NodeConfig } from "./config.js";
 import { prepareDataDir } from "./data-dir.js";
 import { StartupError, StartupErrorCode } from "./errors.js";
@@ -44,6 +50,8 @@ export interface NodeHost {
   readonly publicServices?: readonly {
     readonly definition: ServiceDefinition;
     readonly implementation: UntypedServiceImplementation;
+    /** Puts the service behind the node's access control, its methods being actions of this namespace. */
+    readonly authNamespace?: ActionNamespace;
   }[];
   /**
    * The gateway's operations for the Kinesis HTTP API on --http-listen, or undefined until the
@@ -86,6 +94,9 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
     { flag: "--http-listen", address: config.httpListen },
     { flag: "--metrics-listen", address: config.metricsListen },
   ]);
+  // Access keys, policy and audit log: loaded (and checked) before anything binds.
+  const access = openAccessControl(config.auth, log, Date.now);
+  const guarded = access.enabled || config.auth.auditLogFile !== undefined;
 
   // TLS files are read (and checked) before anything binds; they are polled for changes after.
   const publicTls = config.tls === undefined ? undefined : new TlsFiles(config.tls, log);
@@ -125,6 +136,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
   // until the host's gateway is ready, and again once shutdown begins.
   const kinesisHttp = new KinesisHttpServer({
     operations: () => (accepting ? host?.kinesisOperations?.() : undefined),
+    accessControl: access,
     ...(publicTls === undefined ? {} : { tls: publicTls.current() }),
   });
   publicTls?.onChange((material) => kinesisHttp.setTls(material));
@@ -172,8 +184,15 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
       { cause: error },
     );
   }
-  for (const service of host.publicServices ?? [])
-    server.addService(service.definition, service.implementation);
+  for (const service of host.publicServices ?? []) {
+    const namespace = service.authNamespace;
+    server.addService(
+      service.definition,
+      namespace === undefined || !guarded
+        ? service.implementation
+        : guardGrpcService(service.definition, service.implementation, { access, namespace }),
+    );
+  }
   host.addReflection?.(server);
   accepting = true;
   healthService.setAll(true);
@@ -201,6 +220,11 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
     startupMs: Date.now() - startedAtMs,
   });
 
+  // Without access keys anyone can do anything: say so now and every interval while it runs.
+  const stopInsecureWarning = access.enabled
+    ? () => {}
+    : warnWhileInsecure(log, config.auth.insecureWarningIntervalMs, config.insecure);
+
   let stopping: Promise<{ clean: boolean }> | undefined;
   let resolveStopped: (value: { clean: boolean }) => void = () => {};
   const stopped = new Promise<{ clean: boolean }>((resolve) => {
@@ -210,6 +234,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
   const stop = (reason: string): Promise<{ clean: boolean }> => {
     stopping ??= (async () => {
       log.info("shutting down", { reason });
+      stopInsecureWarning();
       const begunAtMs = Date.now();
       healthService.setAll(false);
       accepting = false;
@@ -233,6 +258,8 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
         await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
         server.forceShutdown();
         await httpClosed;
+        // Calls are over: the audit log's last lines reach the file.
+        await access.close();
         await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       })();
       if ((await Promise.race([work, deadline])) === "timeout") {

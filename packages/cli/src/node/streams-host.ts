@@ -253,6 +253,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
       {
         // PutRecords and PutRecord decoded without copying records; undecodable ones answered ValidationException.
         definition: streamsServiceDefinition,
+        authNamespace: "kinesis",
         implementation: rejectMalformedRequests(
           lazyService<streams.StreamsServiceServer>(
             streams.StreamsServiceService,
@@ -262,6 +263,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
       },
       {
         definition: groups.ConsumerGroupServiceService,
+        authNamespace: "sluice",
         implementation: lazyService<groups.ConsumerGroupServiceServer>(
           groups.ConsumerGroupServiceService,
           () => groupGateway?.service,
