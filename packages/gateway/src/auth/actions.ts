@@ -3,7 +3,8 @@
  * it acts on. Kinesis operations are `kinesis:<Operation>` (the IAM names: `kinesis:PutRecords`,
  * `kinesis:SubscribeToShard`, …); consumer-group operations of ConsumerGroupService are
  * `sluice:<Operation>` (`sluice:JoinGroup`, `sluice:Heartbeat`, `sluice:Checkpoint`,
- * `sluice:LeaveGroup`, `sluice:DescribeGroup`).
+ * `sluice:LeaveGroup`, `sluice:DescribeGroup`); delivery-stream operations served on the Kinesis
+ * port (Firehose_20150804) are `firehose:<Operation>` on the delivery stream's name.
  *
  * The resource is the stream: StreamName, else the stream of StreamARN or ConsumerARN, else (for
  * GetRecords) the stream named inside the shard iterator. The iterator is only read here, not
@@ -12,7 +13,7 @@
  */
 
 /** The namespace of an action: Kinesis's own, or Sluice's consumer groups. */
-export type ActionNamespace = "kinesis" | "sluice";
+export type ActionNamespace = "kinesis" | "sluice" | "firehose";
 
 /**
  * Operations that change the cluster's configuration rather than read or write records: each is
@@ -39,6 +40,14 @@ export const CONTROL_PLANE_OPERATIONS: ReadonlySet<string> = new Set([
   "StopStreamEncryption",
   "PutResourcePolicy",
   "DeleteResourcePolicy",
+  // Firehose (delivery streams).
+  "CreateDeliveryStream",
+  "DeleteDeliveryStream",
+  "UpdateDestination",
+  "TagDeliveryStream",
+  "UntagDeliveryStream",
+  "StartDeliveryStreamEncryption",
+  "StopDeliveryStreamEncryption",
 ]);
 
 /** The IAM action name of an operation ("PutRecords" → "kinesis:PutRecords"). */

@@ -11,8 +11,11 @@ export const SIGV4_CLOCK_SKEW_MS_MAX = 5 * 60_000;
 /** The only SigV4 algorithm accepted. */
 export const SIGV4_ALGORITHM = "AWS4-HMAC-SHA256";
 
-/** The service a SigV4 credential scope must name (the AWS CLI and SDKs sign Kinesis calls so). */
-export const SIGV4_SERVICE = "kinesis";
+/**
+ * The services a SigV4 credential scope may name: the AWS CLI and SDKs sign Kinesis calls for
+ * `kinesis`, and Firehose calls (delivery streams, served on the same port) for `firehose`.
+ */
+export const SIGV4_SERVICES: readonly string[] = ["kinesis", "firehose"];
 
 /** Signing keys kept per (key, date, region, service): one HMAC chain per key per day, not per request. */
 export const SIGNING_KEY_CACHE_ENTRIES_MAX = 1_024;

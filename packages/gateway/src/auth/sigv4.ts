@@ -9,7 +9,7 @@
  *    all is MissingAuthenticationTokenException). Presigned query strings are not accepted.
  * 2. The access key id must be configured (UnrecognizedClientException).
  * 3. X-Amz-Date (or Date) must be within SIGV4_CLOCK_SKEW_MS_MAX of the server's clock and on the
- *    scope's day; the scope must name the `kinesis` service and end in `aws4_request`; `host` and
+ *    scope's day; the scope must name the `kinesis` (or `firehose`) service and end in `aws4_request`; `host` and
  *    `x-amz-date` (when sent) must be signed (InvalidSignatureException otherwise).
  * 4. The payload hash is the SHA-256 of the body as received; an X-Amz-Content-Sha256 header
  *    must equal it (UNSIGNED-PAYLOAD is refused), so a body changed in transit fails.
@@ -28,7 +28,7 @@ import {
   SIGNING_KEY_CACHE_ENTRIES_MAX,
   SIGV4_ALGORITHM,
   SIGV4_CLOCK_SKEW_MS_MAX,
-  SIGV4_SERVICE,
+  SIGV4_SERVICES,
 } from "./constants.js";
 import type { AccessKey, AccessKeyStore } from "./credentials.js";
 
@@ -178,8 +178,8 @@ export class SigV4Verifier {
         `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${auth.date}' != '${isoDate.slice(0, 8)}'`,
       );
     }
-    if (auth.service !== SIGV4_SERVICE) {
-      throw invalidSignature(`Credential should be scoped to correct service: '${SIGV4_SERVICE}'`);
+    if (!SIGV4_SERVICES.includes(auth.service)) {
+      throw invalidSignature(`Credential should be scoped to correct service: '${SIGV4_SERVICES[0]}'`);
     }
     if (!auth.signedHeaders.includes("host")) {
       throw invalidSignature("'Host' must be a signed header");

@@ -154,11 +154,25 @@ export function createKinesisHttpHandler(options: KinesisHttpHandlerOptions): Ki
           headers: req.headers,
           body,
         };
-        options.accessControl?.authenticateHttp(authentication);
+        const principal = options.accessControl?.authenticateHttp(authentication);
         await options.authenticate?.(authentication);
-        const out = codec.serialize(
-          await registered.handler({ operation: operationName, document: codec.parse(body) }),
-        );
+        const document = codec.parse(body);
+        // Authorized as `firehose:<Operation>` on the delivery stream it names.
+        const finish =
+          principal === undefined
+            ? undefined
+            : options.accessControl?.authorize(principal, "firehose", operationName, {
+                streamName: (document as { DeliveryStreamName?: unknown } | null)?.DeliveryStreamName,
+              });
+        let answer: Readonly<Record<string, unknown>>;
+        try {
+          answer = await registered.handler({ operation: operationName, document });
+        } catch (error) {
+          finish?.(describeTargetError(error)?.name ?? kinesisErrorNameOf(error));
+          throw error;
+        }
+        finish?.();
+        const out = codec.serialize(answer);
         options.observe?.(operationName, "ok", startedAtMs);
         if (res.writableEnded) return;
         res.statusCode = 200;
