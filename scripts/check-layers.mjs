@@ -27,7 +27,10 @@ const ALLOWED = {
     "@sluice/proto",
     "@sluice/client",
     "@sluice/harness",
+    "@sluice/delivery",
   ],
+  // Delivery streams (the Firehose part) are clients of the public API; tests start clusters.
+  "@sluice/delivery": ["@sluice/client", "@sluice/proto", "@sluice/harness"],
   // The test harness starts real clusters; only tests and scripts use it.
   "@sluice/harness": ["@sluice/client", "@sluice/proto"],
 };
