@@ -15,6 +15,8 @@
 import { randomInt } from "node:crypto";
 import { NodeStorage, type NodeStorageOptions, type StorageMetrics } from "@sluice/storage";
 import {
+  CompactedError,
+  EntryType,
   type NodeId,
   ProposalDroppedError,
   NotLeaderError as RaftNotLeaderError,
@@ -33,6 +35,7 @@ import {
   HEARTBEAT_TICKS_DEFAULT,
   LEADER_BALANCE_INTERVAL_MS,
   PENDING_APPENDS_PER_GROUP_MAX,
+  PRODUCER_SCAN_CHUNK_ENTRIES,
   PROPOSAL_BYTES_MAX,
   QUIESCE_IDLE_TICKS,
   READ_BARRIERS_PER_GROUP_MAX,
@@ -65,6 +68,9 @@ import {
   encodeRecordBatch,
   encodeSealBatch,
   forEachRecord,
+  RECORD_BATCH_FLAG_SEAL,
+  type RecordBatchProducer,
+  recordBatchProducer,
 } from "./shard/record-batch.js";
 import type { ReadResult } from "./shard/shard-state.js";
 import { TailCacheBudget } from "./shard/tail-cache.js";
@@ -437,7 +443,9 @@ export class Broker {
       throw new AppendTooLargeError("size in bytes", batch.length, APPEND_BYTES_MAX);
     }
     const { recordCount, flags } = decodeRecordBatchHeader(batch);
-    if (flags !== 0) throw new InvalidArgumentError("a seal batch cannot be appended: use seal(groupId)");
+    if (flags === RECORD_BATCH_FLAG_SEAL) {
+      throw new InvalidArgumentError("a seal batch cannot be appended: use seal(groupId)");
+    }
     // Every length checked, no string decoded (records before `from` are only walked over).
     forEachRecord(batch, recordCount, recordCount, () => true);
     return this.proposeBatch(replica, batch, recordCount);
@@ -636,6 +644,51 @@ export class Broker {
         reject,
       });
     });
+  }
+
+  /**
+   * Visits the idempotent-producer batches (record-batch.ts, RECORD_BATCH_FLAG_PRODUCER) of this
+   * replica's persisted log, NEWEST FIRST, from its last index (committed or not) back towards
+   * its first, until `visit` returns false or `limits.maxEntries` entries or `limits.maxBytes`
+   * bytes were read. Synchronous storage reads; for the gateway's dedup table, rebuilt when a
+   * node takes a shard's leadership (call readBarrier first, so entries proposed in earlier terms
+   * are persisted). The trailer views passed to `visit` belong to the log: copy what you keep.
+   */
+  forEachProducerBatch(
+    groupId: GroupId,
+    limits: { readonly maxEntries: number; readonly maxBytes: number },
+    visit: (index: number, producer: RecordBatchProducer, recordCount: number) => boolean,
+  ): void {
+    this.checkReadable();
+    const replica = this.shardReplica(groupId);
+    const log = replica.log;
+    let hi = log.lastIndex();
+    let entries = 0;
+    let bytes = 0;
+    while (hi >= log.firstIndex() && entries < limits.maxEntries && bytes < limits.maxBytes) {
+      const lo = Math.max(log.firstIndex(), hi - PRODUCER_SCAN_CHUNK_ENTRIES + 1);
+      let chunk: ReturnType<typeof log.entries>;
+      try {
+        chunk = log.entries(lo, hi + 1, Number.MAX_SAFE_INTEGER);
+      } catch (error) {
+        if (error instanceof CompactedError) return;
+        throw error;
+      }
+      for (let k = chunk.length - 1; k >= 0; k--) {
+        const entry = chunk[k] as (typeof chunk)[number];
+        entries++;
+        bytes += entry.data.length;
+        if (entry.type === EntryType.Normal && entry.data.length > 0) {
+          const producer = recordBatchProducer(entry.data);
+          if (producer !== undefined) {
+            const { recordCount } = decodeRecordBatchHeader(entry.data);
+            if (!visit(entry.index, producer, recordCount)) return;
+          }
+        }
+        if (entries >= limits.maxEntries || bytes >= limits.maxBytes) return;
+      }
+      hi = lo - 1;
+    }
   }
 
   /**

@@ -181,3 +181,6 @@ assertConstant(
   STATE_MACHINE_SNAPSHOT_TAIL_ENTRIES < STATE_MACHINE_SNAPSHOT_ENTRIES,
   "compaction behind a state-machine snapshot removes something",
 );
+
+/** Entries read from storage at a time by Broker.forEachProducerBatch (it walks the log backwards). */
+export const PRODUCER_SCAN_CHUNK_ENTRIES = 16;

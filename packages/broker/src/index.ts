@@ -42,16 +42,24 @@ export {
   StorageFailedError,
 } from "./errors.js";
 export { preferredLeader } from "./host/leader-balance.js";
-export type { DecodedRecord, RecordBatchHeader, SelectableRecord } from "./shard/record-batch.js";
+export type {
+  DecodedRecord,
+  RecordBatchHeader,
+  RecordBatchProducer,
+  SelectableRecord,
+} from "./shard/record-batch.js";
 export {
   decodeRecordBatch,
   decodeRecordBatchHeader,
   encodeRecordBatch,
   encodeRecordBatchOf,
   encodeSealBatch,
+  PRODUCER_ID_BYTES,
+  RECORD_BATCH_FLAG_PRODUCER,
   RECORD_BATCH_FLAG_SEAL,
   recordBatchPayloadBytes,
   recordBatchPrefix,
+  recordBatchProducer,
 } from "./shard/record-batch.js";
 
 // The peer transport: the contract, gRPC, the frame codec, and an in-memory hub for tests.

@@ -16,9 +16,20 @@
  *   that waits (FIFO) until acknowledgements free room. Callers that do not await `send()` should
  *   await `waitForSpace()` first, so their own queue of pending calls stays bounded too.
  *
- * Not built: the idempotent producer (producer id + per-shard sequence deduplicated by the shard
- * leader), which needs broker support. A retry after a lost response may write a record twice.
+ * - Idempotence (`idempotent: true`, off by default): the producer draws a random 8-byte producer
+ *   id, numbers each record in the shard its shard map routes it to (one sequence per shard, from
+ *   0), and sends one PutRecords per shard carrying (id, shard, first sequence). A retry resends
+ *   the same numbers, so the shard leader drops a copy it already holds and answers the original
+ *   sequence number: a retry after a timeout never writes twice. To keep each shard's sequences
+ *   in order it has one batch in flight (fanned out to its shards at once) and retries a shard's
+ *   failed records before anything newer. A record given up (timeout, OutOfOrderSequenceException)
+ *   breaks the chain: the producer then draws a new id and numbers the rest again. Records
+ *   numbered for a shard that a reshard closed (StaleShardMapException) are numbered again for
+ *   their new shard after a shard-map refresh; a copy written before the seal is not detected.
+ *
+ * Without idempotence a retry after a lost response may write a record twice, as with Kinesis.
  */
+import { randomBytes } from "node:crypto";
 import type { streams } from "@sluice/proto";
 import {
   LINGER_MS_MAX,
@@ -62,6 +73,13 @@ export interface ProducerOptions {
   readonly bufferBytes?: number;
   /** A record not acknowledged this long after `send()` is given up. @default 120000 */
   readonly recordTimeoutMs?: number;
+  /**
+   * Deduplicated retries (see the class comment): one batch in flight, so `maxInFlightRequests`
+   * is not used. @default false
+   */
+  readonly idempotent?: boolean;
+  /** Deadline of one PutRecords call, in ms (a call past it is retried). @default 30000 */
+  readonly requestDeadlineMs?: number;
 }
 
 export interface ProducerRecord {
@@ -105,7 +123,19 @@ interface Entry {
   readonly resolve: (result: ProducerResult) => void;
   readonly reject: (error: Error) => void;
   attempts: number;
+  /** Idempotent mode: the shard the record was numbered for and its sequence there. */
+  shardId: string;
+  sequence: number;
+  identity: ProducerIdentity | undefined;
 }
+
+/** Idempotent mode: the next sequence of each shard under the current producer id. */
+interface ProducerIdentity {
+  readonly id: Buffer;
+  readonly nextSequence: Map<string, number>;
+}
+
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 const RETRIED_RECORD_ERRORS: ReadonlySet<string> = new Set([
   "ProvisionedThroughputExceededException",
@@ -119,9 +149,12 @@ export class Producer {
   readonly #maxBatchRecords: number;
   readonly #maxBatchBytes: number;
   readonly #lingerMs: number;
-  readonly #maxInFlight: number;
+  #maxInFlight: number;
   readonly #bufferBytes: number;
   readonly #recordTimeoutMs: number;
+  readonly #idempotent: boolean;
+  readonly #requestDeadlineMs: number;
+  #identity: ProducerIdentity = newIdentity();
 
   /** Records whose key is free, in send order (a FIFO over an array with a moving head). */
   #ready: Entry[] = [];
@@ -202,6 +235,23 @@ export class Producer {
       1,
       2 ** 31,
     );
+    if (options.idempotent !== undefined && typeof options.idempotent !== "boolean") {
+      throw new InvalidOptionsError("producer: idempotent must be a boolean");
+    }
+    this.#idempotent = options.idempotent ?? false;
+    if (this.#idempotent) this.#maxInFlight = 1;
+    this.#requestDeadlineMs = integerOption(
+      "requestDeadlineMs",
+      options.requestDeadlineMs,
+      PRODUCER_REQUEST_DEADLINE_MS,
+      1,
+      2 ** 31,
+    );
+  }
+
+  /** Idempotent mode: the current producer id (hex), which changes when a record is given up. */
+  get producerId(): string | undefined {
+    return this.#idempotent ? this.#identity.id.toString("hex") : undefined;
   }
 
   /**
@@ -239,6 +289,9 @@ export class Producer {
         resolve,
         reject,
         attempts: 0,
+        shardId: "",
+        sequence: -1,
+        identity: undefined,
       };
       if (this.#spaceWaitersHead === this.#spaceWaiters.length && this.#fits(bytes)) this.#accept(entry);
       else this.#spaceWaiters.push(entry);
@@ -361,14 +414,30 @@ export class Producer {
   }
 
   #sendBatch(batch: Entry[]): void {
+    if (this.#idempotent) {
+      this.#inFlight++;
+      this.#sendIdempotent(batch).finally(() => {
+        this.#inFlight--;
+        this.#dispatch();
+        this.#checkFlushed();
+      });
+      return;
+    }
     this.#inFlight++;
     this.#requests++;
     const records = new Array<streams.PutRecordsRequestEntry>(batch.length);
     for (let index = 0; index < batch.length; index++) records[index] = (batch[index] as Entry).record;
     this.#client
       .putRecords(
-        { streamName: this.streamName, records, streamArn: "" },
-        { deadlineMs: PRODUCER_REQUEST_DEADLINE_MS },
+        {
+          streamName: this.streamName,
+          records,
+          streamArn: "",
+          producerId: EMPTY_BUFFER,
+          producerShardId: "",
+          producerSequence: 0,
+        },
+        { deadlineMs: this.#requestDeadlineMs },
       )
       .then(
         (response) => this.#onResponse(batch, response),
@@ -379,6 +448,147 @@ export class Producer {
         this.#dispatch();
         this.#checkFlushed();
       });
+  }
+
+  /**
+   * Idempotent mode: numbers the batch's new records per shard, sends one request per shard (all
+   * at once) and settles every record of the batch before resolving: a shard's failed records are
+   * retried here, ahead of anything newer, so its sequences reach the leader in order.
+   */
+  async #sendIdempotent(batch: Entry[]): Promise<void> {
+    let pending = batch;
+    for (let round = 0; pending.length > 0; round++) {
+      if (this.#shardMap === undefined || round > 0) {
+        try {
+          await this.#loadShardMap();
+        } catch (error) {
+          if (round > 0 || this.#shardMap === undefined) {
+            pending = this.#keepOrGiveUp(pending, "ServiceUnavailable", error);
+            if (pending.length > 0)
+              await delay(backoffMs(round, PRODUCER_RETRY_BACKOFF_MS_BASE, PRODUCER_RETRY_BACKOFF_MS_MAX));
+            continue;
+          }
+        }
+      }
+      const identity = this.#identity;
+      const byShard = new Map<string, Entry[]>();
+      const unrouted: Entry[] = [];
+      for (const entry of pending) {
+        // A new producer id since the record was numbered: its old number means nothing now.
+        if (entry.identity !== identity) entry.sequence = -1;
+        if (entry.sequence < 0) {
+          const shardId = this.#shardMap?.shardOf(entry.record.partitionKey, entry.record.explicitHashKey);
+          if (shardId === undefined) {
+            unrouted.push(entry);
+            continue;
+          }
+          entry.identity = identity;
+          entry.shardId = shardId;
+          entry.sequence = identity.nextSequence.get(shardId) ?? 0;
+          identity.nextSequence.set(shardId, entry.sequence + 1);
+        }
+        const group = byShard.get(entry.shardId);
+        if (group === undefined) byShard.set(entry.shardId, [entry]);
+        else group.push(entry);
+      }
+      const failed = await Promise.all(
+        [...byShard].map(([shardId, entries]) => this.#sendShard(identity, shardId, entries)),
+      );
+      pending = failed.flat();
+      if (unrouted.length > 0) pending.push(...this.#keepOrGiveUp(unrouted, "StaleShardMapException"));
+      if (pending.length > 0) {
+        this.#retried += pending.length;
+        await delay(backoffMs(round, PRODUCER_RETRY_BACKOFF_MS_BASE, PRODUCER_RETRY_BACKOFF_MS_MAX));
+      }
+    }
+  }
+
+  /** Sends one shard's records (sequences in order); resolves with those to send again. */
+  async #sendShard(identity: ProducerIdentity, shardId: string, entries: Entry[]): Promise<Entry[]> {
+    entries.sort((a, b) => a.sequence - b.sequence);
+    this.#requests++;
+    let response: streams.PutRecordsResponse;
+    try {
+      response = await this.#client.putRecords(
+        {
+          streamName: this.streamName,
+          records: entries.map((entry) => entry.record),
+          streamArn: "",
+          producerId: identity.id,
+          producerShardId: shardId,
+          producerSequence: (entries[0] as Entry).sequence,
+        },
+        { deadlineMs: this.#requestDeadlineMs },
+      );
+    } catch (error) {
+      if (error instanceof SluiceCallError && error.retriable) {
+        this.#internalFailures += entries.length;
+        return this.#keepOrGiveUp(entries, error.errorName, error);
+      }
+      const errorName = error instanceof SluiceCallError ? error.errorName : "InternalFailure";
+      for (const entry of entries) this.#giveUp(entry, errorName, false, errorMessage(error), error);
+      this.#resetIdentity();
+      return [];
+    }
+    const again: Entry[] = [];
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index] as Entry;
+      const result = response.records[index];
+      if (result !== undefined && result.errorCode === "") {
+        this.#acknowledged++;
+        this.#finish(entry);
+        entry.resolve({ shardId: result.shardId, sequenceNumber: result.sequenceNumber });
+        continue;
+      }
+      const errorName = result?.errorCode ?? "InternalFailure";
+      if (errorName === "StaleShardMapException") {
+        // Nothing was written: number it again for the shard that now holds its key.
+        entry.sequence = -1;
+        again.push(entry);
+      } else if (RETRIED_RECORD_ERRORS.has(errorName)) {
+        if (errorName === "ProvisionedThroughputExceededException") this.#countThrottled(entry);
+        else this.#internalFailures++;
+        again.push(...this.#keepOrGiveUp([entry], errorName));
+      } else {
+        this.#giveUp(entry, errorName, false, result?.errorMessage ?? "no result for the record");
+        this.#resetIdentity();
+      }
+    }
+    return again;
+  }
+
+  /** The records still within their timeout; the others are given up (and the sequence chain restarts). */
+  #keepOrGiveUp(entries: Entry[], errorName: string, cause?: unknown): Entry[] {
+    const now = Date.now();
+    const kept: Entry[] = [];
+    for (const entry of entries) {
+      entry.attempts++;
+      if (now - entry.acceptedAtMs > this.#recordTimeoutMs) {
+        this.#giveUp(
+          entry,
+          errorName,
+          true,
+          `still failing after ${entry.attempts} attempts and ${this.#recordTimeoutMs} ms`,
+          cause,
+        );
+        this.#resetIdentity();
+      } else kept.push(entry);
+    }
+    return kept;
+  }
+
+  /**
+   * A record was given up, so its shard's sequence chain has a hole: draw a new producer id; the
+   * records not yet acknowledged are numbered again under it when next sent.
+   */
+  #resetIdentity(): void {
+    this.#identity = newIdentity();
+  }
+
+  async #loadShardMap(): Promise<void> {
+    const shards = await this.#client.listAllShards(this.streamName, { deadlineMs: this.#requestDeadlineMs });
+    this.#shardMap = new ShardMap(shards);
+    this.#shardMapLoadedAtMs = Date.now();
   }
 
   #onResponse(batch: Entry[], response: streams.PutRecordsResponse): void {
@@ -532,6 +742,18 @@ export class Producer {
       this.#shardMap?.shardOf(entry.record.partitionKey, entry.record.explicitHashKey) ?? "unknown";
     this.#throttledByShard[shardId] = (this.#throttledByShard[shardId] ?? 0) + 1;
   }
+}
+
+function newIdentity(): ProducerIdentity {
+  return { id: randomBytes(8), nextSequence: new Map() };
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function toBuffer(data: Uint8Array): Buffer {

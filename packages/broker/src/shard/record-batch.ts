@@ -18,7 +18,13 @@
  *
  * A **seal batch** (`encodeSealBatch`) is the header alone, with flag RECORD_BATCH_FLAG_SEAL and
  * record count 0: the entry that closes a shard for resharding (see Broker.seal). Every other
- * batch has flags 0 and 1 to APPEND_RECORDS_MAX records.
+ * batch has flags 0 (or RECORD_BATCH_FLAG_PRODUCER) and 1 to APPEND_RECORDS_MAX records.
+ *
+ * A **producer batch** (flag RECORD_BATCH_FLAG_PRODUCER) is the write of an idempotent producer:
+ * after its last record comes a 16-byte trailer, `producer id (8 bytes) | first sequence f64 (a
+ * non-negative safe integer)`; its records carry the producer's per-shard sequences first … first
+ * + count - 1. The records start at the same offset as in any batch, so readers skip the trailer;
+ * the gateway's dedup table is rebuilt from it on every leader (see `recordBatchProducer`).
  */
 import {
   APPEND_BYTES_MAX,
@@ -35,6 +41,20 @@ export const RECORD_BATCH_HEADER_BYTES = 16;
 export const RECORD_HEADER_BYTES = 8;
 /** Flag bit of a seal batch (header only, 0 records): the shard takes no records after it. */
 export const RECORD_BATCH_FLAG_SEAL = 0x01;
+/** Flag bit of a producer batch: records, then a RECORD_BATCH_PRODUCER_TRAILER_BYTES trailer. */
+export const RECORD_BATCH_FLAG_PRODUCER = 0x02;
+/** Bytes of a producer batch's trailer: producer id (8) and first sequence (f64). */
+export const RECORD_BATCH_PRODUCER_TRAILER_BYTES = 16;
+/** Bytes of a producer id. */
+export const PRODUCER_ID_BYTES = 8;
+
+/** The idempotent producer that wrote a batch, from its trailer. */
+export interface RecordBatchProducer {
+  /** PRODUCER_ID_BYTES bytes, a view of the batch: never mutate it. */
+  readonly producerId: Buffer;
+  /** The sequence of the batch's first record; the others follow one by one. */
+  readonly firstSequence: number;
+}
 
 /** One record to append. */
 export interface AppendRecord {
@@ -90,8 +110,9 @@ export function encodeRecordBatchOf(
   records: readonly SelectableRecord[],
   positions: ArrayLike<number>,
   arrivalTimestampMs: number,
+  producer?: RecordBatchProducer,
 ): Buffer {
-  return encodeSelected(records, positions, positions.length, arrivalTimestampMs, true);
+  return encodeSelected(records, positions, positions.length, arrivalTimestampMs, true, producer);
 }
 
 function encodeSelected(
@@ -100,7 +121,9 @@ function encodeSelected(
   count: number,
   arrivalTimestampMs: number,
   emptyHashKeyIsNone: boolean,
+  producer?: RecordBatchProducer,
 ): Buffer {
+  if (producer !== undefined) checkProducer(producer);
   if (count === 0) throw new InvalidRecordError(0, "an append needs at least one record");
   if (count > APPEND_RECORDS_MAX) throw new AppendTooLargeError("record count", count, APPEND_RECORDS_MAX);
   if (!isTimestamp(arrivalTimestampMs)) {
@@ -150,11 +173,13 @@ function encodeSelected(
     }
     total += RECORD_HEADER_BYTES + bytes + record.data.length;
   }
+  const recordsEnd = total;
+  if (producer !== undefined) total += RECORD_BATCH_PRODUCER_TRAILER_BYTES;
   if (total > APPEND_BYTES_MAX) throw new AppendTooLargeError("size in bytes", total, APPEND_BYTES_MAX);
 
   const out = Buffer.allocUnsafe(total);
   out.writeUInt8(RECORD_BATCH_FORMAT_VERSION, 0);
-  out.writeUInt8(0, 1);
+  out.writeUInt8(producer === undefined ? 0 : RECORD_BATCH_FLAG_PRODUCER, 1);
   out.writeUInt16LE(0, 2);
   out.writeUInt32LE(count, 4);
   out.writeDoubleLE(arrivalTimestampMs, 8);
@@ -173,8 +198,47 @@ function encodeSelected(
     out.set(record.data, at);
     at += record.data.length;
   }
-  if (at !== total) throw new Error(`record batch encoder wrote ${at} bytes, expected ${total}`);
+  if (at !== recordsEnd) throw new Error(`record batch encoder wrote ${at} bytes, expected ${recordsEnd}`);
+  if (producer !== undefined) writeProducerTrailer(out, producer);
   return out;
+}
+
+function checkProducer(producer: RecordBatchProducer): void {
+  if (!(producer.producerId instanceof Uint8Array) || producer.producerId.length !== PRODUCER_ID_BYTES) {
+    throw new RangeError(`a producer id is ${PRODUCER_ID_BYTES} bytes`);
+  }
+  if (!Number.isSafeInteger(producer.firstSequence) || producer.firstSequence < 0) {
+    throw new RangeError(`a producer sequence is a non-negative safe integer, not ${producer.firstSequence}`);
+  }
+}
+
+/** Writes the trailer into the last RECORD_BATCH_PRODUCER_TRAILER_BYTES of `out`. */
+function writeProducerTrailer(out: Buffer, producer: RecordBatchProducer): void {
+  const at = out.length - RECORD_BATCH_PRODUCER_TRAILER_BYTES;
+  out.set(producer.producerId, at);
+  out.writeDoubleLE(producer.firstSequence, at + PRODUCER_ID_BYTES);
+}
+
+/**
+ * The producer of a checked producer batch (a view of its trailer), or undefined for any other
+ * batch. O(1); CorruptBatchError when the trailer's sequence is not a safe integer.
+ */
+export function recordBatchProducer(batch: Uint8Array): RecordBatchProducer | undefined {
+  if (batch.length < RECORD_BATCH_HEADER_BYTES || batch[1] !== RECORD_BATCH_FLAG_PRODUCER) return undefined;
+  const buffer = asBuffer(batch);
+  const at = buffer.length - RECORD_BATCH_PRODUCER_TRAILER_BYTES;
+  const firstSequence = buffer.readDoubleLE(at + PRODUCER_ID_BYTES);
+  if (!Number.isSafeInteger(firstSequence) || firstSequence < 0) {
+    throw new CorruptBatchError(`producer batch sequence ${firstSequence} is not a non-negative integer`);
+  }
+  return { producerId: buffer.subarray(at, at + PRODUCER_ID_BYTES), firstSequence };
+}
+
+/** Where a batch's records end: before the trailer of a producer batch, else at its end. */
+function recordsEndOf(buffer: Uint8Array): number {
+  return buffer[1] === RECORD_BATCH_FLAG_PRODUCER
+    ? buffer.length - RECORD_BATCH_PRODUCER_TRAILER_BYTES
+    : buffer.length;
 }
 
 /**
@@ -199,7 +263,7 @@ export function recordBatchPayloadBytes(batch: Uint8Array): Uint32Array {
  */
 export function recordBatchPrefix(batch: Buffer, count: number): Buffer {
   const { recordCount, flags } = decodeRecordBatchHeader(batch);
-  if (flags !== 0 || !Number.isInteger(count) || count < 1 || count > recordCount) {
+  if (flags === RECORD_BATCH_FLAG_SEAL || !Number.isInteger(count) || count < 1 || count > recordCount) {
     throw new RangeError(
       `a prefix of a ${recordCount}-record batch has 1 to ${recordCount} records, not ${count}`,
     );
@@ -209,8 +273,11 @@ export function recordBatchPrefix(batch: Buffer, count: number): Buffer {
     if (i === count - 1) end = recordEnd;
   });
   if (count === recordCount) return batch;
-  const prefix = Buffer.allocUnsafe(end);
+  const trailer = flags === RECORD_BATCH_FLAG_PRODUCER ? RECORD_BATCH_PRODUCER_TRAILER_BYTES : 0;
+  const prefix = Buffer.allocUnsafe(end + trailer);
   batch.copy(prefix, 0, 0, end);
+  // A producer prefix keeps the trailer: same producer, same first sequence, fewer records.
+  if (trailer > 0) batch.copy(prefix, end, batch.length - trailer);
   prefix.writeUInt32LE(count, 4);
   return prefix;
 }
@@ -225,7 +292,7 @@ function walkRecordHeaders(
   visit: (index: number, keyBytes: number, dataBytes: number, recordEnd: number) => void,
 ): void {
   const buffer = asBuffer(data);
-  const end = buffer.length;
+  const end = recordsEndOf(buffer);
   let at = RECORD_BATCH_HEADER_BYTES;
   for (let i = 0; i < recordCount; i++) {
     const next = checkedRecordEnd(buffer, at, end, i);
@@ -277,7 +344,10 @@ export function decodeRecordBatchHeader(data: Uint8Array): RecordBatchHeader {
     throw new CorruptBatchError(`format version ${version} is not ${RECORD_BATCH_FORMAT_VERSION}`);
   }
   const flags = buffer.readUInt8(1);
-  if ((flags !== 0 && flags !== RECORD_BATCH_FLAG_SEAL) || buffer.readUInt16LE(2) !== 0) {
+  if (
+    (flags !== 0 && flags !== RECORD_BATCH_FLAG_SEAL && flags !== RECORD_BATCH_FLAG_PRODUCER) ||
+    buffer.readUInt16LE(2) !== 0
+  ) {
     throw new CorruptBatchError("unknown flags or reserved header bytes not zero");
   }
   const recordCount = buffer.readUInt32LE(4);
@@ -293,7 +363,8 @@ export function decodeRecordBatchHeader(data: Uint8Array): RecordBatchHeader {
   if (recordCount === 0 || recordCount > APPEND_RECORDS_MAX) {
     throw new CorruptBatchError(`record count ${recordCount} is outside [1, ${APPEND_RECORDS_MAX}]`);
   }
-  if (recordCount * RECORD_HEADER_BYTES > data.length - RECORD_BATCH_HEADER_BYTES) {
+  const trailer = flags === RECORD_BATCH_FLAG_PRODUCER ? RECORD_BATCH_PRODUCER_TRAILER_BYTES : 0;
+  if (recordCount * RECORD_HEADER_BYTES > data.length - RECORD_BATCH_HEADER_BYTES - trailer) {
     throw new CorruptBatchError(`${recordCount} records cannot fit in ${data.length} bytes`);
   }
   return { version, flags, arrivalTimestampMs, recordCount };
@@ -326,7 +397,7 @@ export function forEachRecord(
   visit: (offset: number, record: DecodedRecord, encodedBytes: number) => boolean,
 ): void {
   const buffer = asBuffer(data);
-  const end = buffer.length;
+  const end = recordsEndOf(buffer);
   let at = RECORD_BATCH_HEADER_BYTES;
   for (let i = 0; i < recordCount; i++) {
     const next = checkedRecordEnd(buffer, at, end, i);

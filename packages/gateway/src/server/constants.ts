@@ -54,3 +54,20 @@ export const METADATA_CHANGE_POLL_MS = 5;
 export const PUT_REROUTE_WAIT_MS_MAX = 100;
 /** Longest wait, at a sealed shard's end, for the metadata to close it before a reader looks again. */
 export const SEALED_SHARD_WAIT_MS_MAX = 100;
+/**
+ * Idempotent producers remembered per shard by its leader's dedup table (producer-dedup.ts); the
+ * least recently used is forgotten beyond it, and a retry from a forgotten producer is not
+ * recognised as a duplicate.
+ */
+export const PRODUCERS_PER_SHARD_MAX = 4_096;
+/** Batches remembered per producer per shard: a retry of any of them is answered from the table. */
+export const PRODUCER_BATCHES_KEPT = 8;
+/**
+ * A new leader rebuilds the table from the newest entries of its log, at most this many entries
+ * and bytes: a producer whose last write is older is unknown to it (its next sequence is taken
+ * as is).
+ */
+export const PRODUCER_REBUILD_ENTRIES_MAX = 20_000;
+export const PRODUCER_REBUILD_BYTES_MAX = 256 * MIB;
+/** Longest wait of a duplicate for its original entry to commit before the put retries it. */
+export const PRODUCER_DUPLICATE_WAIT_MS_MAX = 5_000;

@@ -23,7 +23,15 @@ export interface ForwardTargets {
 }
 
 function shardResult(response: Partial<forward.ForwardShardResult>): forward.ForwardShardResult {
-  return { acceptedCount: 0, index: 0, errorCode: "", errorMessage: "", leaderHint: 0, ...response };
+  return {
+    acceptedCount: 0,
+    index: 0,
+    errorCode: "",
+    errorMessage: "",
+    leaderHint: 0,
+    firstOffset: 0,
+    ...response,
+  };
 }
 
 /** Appends one forwarded batch (the request's decoded copy, handed over to the broker). */
@@ -39,6 +47,7 @@ async function appendBatch(
       errorCode: reply.errorCode,
       errorMessage: reply.errorMessage,
       leaderHint: reply.leaderHint,
+      firstOffset: reply.firstOffset,
     };
   } catch (error) {
     return shardResult({

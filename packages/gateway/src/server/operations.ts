@@ -10,12 +10,12 @@
  */
 import type { handleUnaryCall } from "@grpc/grpc-js";
 import type { streams } from "@sluice/proto";
-import { InternalFailureError, ProvisionedThroughputExceededError } from "../errors.js";
+import { InternalFailureError, InvalidArgumentError, ProvisionedThroughputExceededError } from "../errors.js";
 import * as validate from "../validation.js";
 import { PUT_DEADLINE_MS } from "./constants.js";
 import type { ControlPlane } from "./control-plane.js";
 import { disableEnhancedMonitoring, enableEnhancedMonitoring, type MonitoringParts } from "./monitoring.js";
-import type { PutPath } from "./put-records.js";
+import { type PutPath, producerWriteOf } from "./put-records.js";
 import type { ReadPath } from "./read-records.js";
 import type { StreamLookup } from "./stream-lookup.js";
 
@@ -103,11 +103,18 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
         ],
         clock() + PUT_DEADLINE_MS,
         [validated],
+        producerWriteOf(request),
       );
       if (outcome === undefined) throw new InternalFailureError("the record got no outcome; retry");
       if (!outcome.ok) {
         if (outcome.errorCode === "ProvisionedThroughputExceededException") {
           throw new ProvisionedThroughputExceededError(outcome.errorMessage);
+        }
+        if (
+          outcome.errorCode === "OutOfOrderSequenceException" ||
+          outcome.errorCode === "StaleShardMapException"
+        ) {
+          throw new InvalidArgumentError(`${outcome.errorCode}: ${outcome.errorMessage}`);
         }
         throw new InternalFailureError(outcome.errorMessage);
       }
@@ -121,6 +128,7 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
         request.records,
         clock() + PUT_DEADLINE_MS,
         validated.records,
+        producerWriteOf(request),
       );
       let failed = 0;
       const records = outcomes.map((outcome): streams.PutRecordsResultEntry => {

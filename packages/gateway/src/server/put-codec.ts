@@ -38,6 +38,9 @@ const UINT32_VARINT_BYTES = 5;
 const TAG_PUT_RECORDS_STREAM_NAME = (1 << 3) | WIRE_LENGTH_DELIMITED;
 const TAG_PUT_RECORDS_RECORD = (2 << 3) | WIRE_LENGTH_DELIMITED;
 const TAG_PUT_RECORDS_STREAM_ARN = (3 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_PUT_RECORDS_PRODUCER_ID = (4 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_PUT_RECORDS_PRODUCER_SHARD_ID = (5 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_PUT_RECORDS_PRODUCER_SEQUENCE = (6 << 3) | WIRE_VARINT;
 const TAG_ENTRY_DATA = (1 << 3) | WIRE_LENGTH_DELIMITED;
 const TAG_ENTRY_EXPLICIT_HASH_KEY = (2 << 3) | WIRE_LENGTH_DELIMITED;
 const TAG_ENTRY_PARTITION_KEY = (3 << 3) | WIRE_LENGTH_DELIMITED;
@@ -47,6 +50,9 @@ const TAG_PUT_RECORD_PARTITION_KEY = (3 << 3) | WIRE_LENGTH_DELIMITED;
 const TAG_PUT_RECORD_EXPLICIT_HASH_KEY = (4 << 3) | WIRE_LENGTH_DELIMITED;
 const TAG_PUT_RECORD_SEQUENCE_NUMBER_FOR_ORDERING = (5 << 3) | WIRE_LENGTH_DELIMITED;
 const TAG_PUT_RECORD_STREAM_ARN = (6 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_PUT_RECORD_PRODUCER_ID = (7 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_PUT_RECORD_PRODUCER_SHARD_ID = (8 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_PUT_RECORD_PRODUCER_SEQUENCE = (9 << 3) | WIRE_VARINT;
 
 const EMPTY_DATA = Buffer.alloc(0);
 
@@ -144,13 +150,38 @@ class WireReader {
   }
 }
 
+function emptyPutRecordsRequest(): streams.PutRecordsRequest {
+  return {
+    streamName: "",
+    records: [],
+    streamArn: "",
+    producerId: EMPTY_DATA,
+    producerShardId: "",
+    producerSequence: 0,
+  };
+}
+
+function emptyPutRecordRequest(): streams.PutRecordRequest {
+  return {
+    streamName: "",
+    data: EMPTY_DATA,
+    partitionKey: "",
+    explicitHashKey: "",
+    sequenceNumberForOrdering: "",
+    streamArn: "",
+    producerId: EMPTY_DATA,
+    producerShardId: "",
+    producerSequence: 0,
+  };
+}
+
 /**
- * Decodes a PutRecordsRequest; each record's `data` is a view of `buffer` (never mutate it).
+ * Decodes a PutRecordsRequest; each record's `data` (and `producerId`) is a view of `buffer` (never mutate it).
  * ValidationError when the bytes are not a well-formed message.
  */
 export function decodePutRecordsRequest(buffer: Buffer): streams.PutRecordsRequest {
   const reader = new WireReader(buffer, "PutRecordsRequest");
-  const request: streams.PutRecordsRequest = { streamName: "", records: [], streamArn: "" };
+  const request = emptyPutRecordsRequest();
   const end = buffer.length;
   while (reader.position < end) {
     const tag = reader.tag(end);
@@ -171,6 +202,9 @@ export function decodePutRecordsRequest(buffer: Buffer): streams.PutRecordsReque
       request.records.push(record);
     } else if (tag === TAG_PUT_RECORDS_STREAM_NAME) request.streamName = reader.string(end);
     else if (tag === TAG_PUT_RECORDS_STREAM_ARN) request.streamArn = reader.string(end);
+    else if (tag === TAG_PUT_RECORDS_PRODUCER_ID) request.producerId = reader.bytes(end);
+    else if (tag === TAG_PUT_RECORDS_PRODUCER_SHARD_ID) request.producerShardId = reader.string(end);
+    else if (tag === TAG_PUT_RECORDS_PRODUCER_SEQUENCE) request.producerSequence = reader.varint(end);
     else reader.skip(tag, end);
   }
   return request;
@@ -182,14 +216,7 @@ export function decodePutRecordsRequest(buffer: Buffer): streams.PutRecordsReque
  */
 export function decodePutRecordRequest(buffer: Buffer): streams.PutRecordRequest {
   const reader = new WireReader(buffer, "PutRecordRequest");
-  const request: streams.PutRecordRequest = {
-    streamName: "",
-    data: EMPTY_DATA,
-    partitionKey: "",
-    explicitHashKey: "",
-    sequenceNumberForOrdering: "",
-    streamArn: "",
-  };
+  const request = emptyPutRecordRequest();
   const end = buffer.length;
   while (reader.position < end) {
     const tag = reader.tag(end);
@@ -211,6 +238,15 @@ export function decodePutRecordRequest(buffer: Buffer): streams.PutRecordRequest
         break;
       case TAG_PUT_RECORD_STREAM_ARN:
         request.streamArn = reader.string(end);
+        break;
+      case TAG_PUT_RECORD_PRODUCER_ID:
+        request.producerId = reader.bytes(end);
+        break;
+      case TAG_PUT_RECORD_PRODUCER_SHARD_ID:
+        request.producerShardId = reader.string(end);
+        break;
+      case TAG_PUT_RECORD_PRODUCER_SEQUENCE:
+        request.producerSequence = reader.varint(end);
         break;
       default:
         reader.skip(tag, end);
@@ -346,23 +382,12 @@ export const streamsServiceDefinition: typeof streams.StreamsServiceService = {
   ...streams.StreamsServiceService,
   putRecords: {
     ...streams.StreamsServiceService.putRecords,
-    requestDeserialize: orMalformed(decodePutRecordsRequest, () => ({
-      streamName: "",
-      records: [],
-      streamArn: "",
-    })),
+    requestDeserialize: orMalformed(decodePutRecordsRequest, emptyPutRecordsRequest),
     responseSerialize: encodePutRecordsResponse,
   },
   putRecord: {
     ...streams.StreamsServiceService.putRecord,
-    requestDeserialize: orMalformed(decodePutRecordRequest, () => ({
-      streamName: "",
-      data: EMPTY_DATA,
-      partitionKey: "",
-      explicitHashKey: "",
-      sequenceNumberForOrdering: "",
-      streamArn: "",
-    })),
+    requestDeserialize: orMalformed(decodePutRecordRequest, emptyPutRecordRequest),
   },
 };
 

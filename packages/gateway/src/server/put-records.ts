@@ -36,8 +36,11 @@ import {
   encodeRecordBatchOf,
   GroupNotFoundError,
   NotLeaderError,
+  PRODUCER_ID_BYTES,
+  type RecordBatchProducer,
   recordBatchPayloadBytes,
   recordBatchPrefix,
+  recordBatchProducer,
 } from "@sluice/broker";
 import type { MetadataService, ShardInfo, StreamInfo } from "@sluice/metadata";
 import { InvalidArgumentError } from "../errors.js";
@@ -45,11 +48,22 @@ import { parseHashKey, partitionKeyHash } from "../hash-key.js";
 import { isRoutable } from "../lineage.js";
 import { shardSequenceNumber } from "../shard-sequence.js";
 import type { ThrottleRegistry } from "../throttle.js";
-import { PUT_REROUTE_WAIT_MS_MAX, PUT_RETRY_BACKOFF_MS_MAX, PUT_RETRY_BACKOFF_MS_MIN } from "./constants.js";
+import {
+  PRODUCER_DUPLICATE_WAIT_MS_MAX,
+  PUT_REROUTE_WAIT_MS_MAX,
+  PUT_RETRY_BACKOFF_MS_MAX,
+  PUT_RETRY_BACKOFF_MS_MIN,
+} from "./constants.js";
 import type { LeaderAppendReply } from "./leader-append.js";
 import type { MetadataChanges } from "./metadata-changes.js";
 import type { ShardMetricsSink } from "./monitoring.js";
 import type { PeerForwarder } from "./peer-forwarder.js";
+import type { DedupHandle, ProducerDedupTable } from "./producer-dedup.js";
+import {
+  OUT_OF_ORDER_SEQUENCE_CODE,
+  PRODUCER_STATE_LOADING_CODE,
+  ProducerDedupRegistry,
+} from "./producer-dedup-registry.js";
 import type { StreamLookup } from "./stream-lookup.js";
 
 /** One record of a PutRecord(s) request, validated. */
@@ -59,14 +73,65 @@ export interface PutEntry {
   readonly explicitHashKey?: string | undefined;
 }
 
+/** The per-record error codes of PutRecords (Kinesis's two, and the idempotent producer's two). */
+export type PutErrorCode =
+  | "ProvisionedThroughputExceededException"
+  | "InternalFailure"
+  | "OutOfOrderSequenceException"
+  | "StaleShardMapException";
+
 /** The outcome of one record, in request order. */
 export type PutOutcome =
   | { readonly ok: true; readonly shardId: string; readonly sequenceNumber: string }
-  | {
-      readonly ok: false;
-      readonly errorCode: "ProvisionedThroughputExceededException" | "InternalFailure";
-      readonly errorMessage: string;
-    };
+  | { readonly ok: false; readonly errorCode: PutErrorCode; readonly errorMessage: string };
+
+/**
+ * An idempotent producer's request (see streams.proto): every record must route to `shardId`;
+ * record i carries sequence firstSequence + i in that shard.
+ */
+export interface ProducerWrite {
+  /** PRODUCER_ID_BYTES bytes. */
+  readonly producerId: Buffer;
+  readonly shardId: string;
+  readonly firstSequence: number;
+}
+
+/**
+ * The producer fields of a PutRecord(s) request: undefined for a plain put (no producer id),
+ * InvalidArgumentError when they are set but malformed.
+ */
+export function producerWriteOf(request: {
+  readonly producerId: Uint8Array;
+  readonly producerShardId: string;
+  readonly producerSequence: number;
+}): ProducerWrite | undefined {
+  const { producerId, producerShardId, producerSequence } = request;
+  if (producerId.length === 0) {
+    if (producerShardId !== "" || producerSequence !== 0) {
+      throw new InvalidArgumentError(
+        "producer_shard_id and producer_sequence need a producer_id; send all three or none",
+      );
+    }
+    return undefined;
+  }
+  if (producerId.length !== PRODUCER_ID_BYTES) {
+    throw new InvalidArgumentError(
+      `producer_id is ${producerId.length} bytes; an idempotent producer's id is ${PRODUCER_ID_BYTES} bytes`,
+    );
+  }
+  if (producerShardId === "") {
+    throw new InvalidArgumentError(
+      "an idempotent write needs producer_shard_id: the shard its records were numbered for",
+    );
+  }
+  if (!Number.isSafeInteger(producerSequence) || producerSequence < 0) {
+    throw new InvalidArgumentError(`producer_sequence ${producerSequence} is above 2^53 - 1`);
+  }
+  const id = Buffer.isBuffer(producerId)
+    ? producerId
+    : Buffer.from(producerId.buffer, producerId.byteOffset, producerId.byteLength);
+  return { producerId: id, shardId: producerShardId, firstSequence: producerSequence };
+}
 
 export type { LeaderAppendReply } from "./leader-append.js";
 
@@ -80,6 +145,7 @@ export const SHARD_SEALED_CODE = "SHARD_SEALED";
 
 /** Errors after which the same group may succeed on another try (on the same or a new leader). */
 const RETRIABLE_CODES = new Set<string>([
+  PRODUCER_STATE_LOADING_CODE,
   BrokerErrorCode.NotLeader,
   BrokerErrorCode.LeadershipLost,
   BrokerErrorCode.AppendTimeout,
@@ -121,9 +187,12 @@ export class PutPath {
   private readonly options: PutPathOptions;
   /** The last leader learned for a group that has no replica here. */
   private readonly leaderHints = new Map<number, number>();
+  /** The idempotent producers of the shards this node leads. */
+  private readonly dedup: ProducerDedupRegistry;
 
   constructor(options: PutPathOptions) {
     this.options = options;
+    this.dedup = new ProducerDedupRegistry(options.broker);
   }
 
   /**
@@ -131,13 +200,15 @@ export class PutPath {
    * request order. Never rejects for a record's failure; rejects only for a request-level error
    * (an ExplicitHashKey that names no shard is InvalidArgumentError, before anything is written).
    * `hashKeys`, when given, holds each record's 16-byte hash key as validation computed it (the
-   * MD5 of its partition key, or its ExplicitHashKey), so nothing is hashed twice.
+   * MD5 of its partition key, or its ExplicitHashKey), so nothing is hashed twice. `producer`
+   * makes it an idempotent producer's write (see ProducerWrite and producer-dedup-registry.ts).
    */
   async putRecords(
     stream: StreamInfo,
     entries: readonly PutEntry[],
     deadlineAtMs: number,
     hashKeys?: readonly { readonly hashKey: Buffer }[],
+    producer?: ProducerWrite,
   ): Promise<PutOutcome[]> {
     const hashes = new Array<Buffer>(entries.length);
     if (hashKeys !== undefined && hashKeys.length === entries.length) {
@@ -148,8 +219,56 @@ export class PutPath {
     const outcomes = new Array<PutOutcome>(entries.length);
     const all = new Int32Array(entries.length);
     for (let i = 0; i < entries.length; i++) all[i] = i;
+    if (producer !== undefined) {
+      await this.sendProducerWrite(stream, entries, hashes, all, outcomes, deadlineAtMs, producer);
+      return outcomes;
+    }
     await this.routeAndSend(stream, entries, hashes, all, outcomes, deadlineAtMs);
     return outcomes;
+  }
+
+  /**
+   * An idempotent producer's write: all its records go to the shard it numbered them for, as one
+   * group, never re-routed (a sequence belongs to one shard). A record that routes elsewhere in
+   * this node's view, or a shard found sealed, fails every record with StaleShardMapException
+   * (nothing written; the producer refreshes its map and numbers them for their new shard).
+   */
+  private async sendProducerWrite(
+    stream: StreamInfo,
+    entries: readonly PutEntry[],
+    hashes: readonly Buffer[],
+    positions: Int32Array,
+    outcomes: PutOutcome[],
+    deadlineAtMs: number,
+    producer: ProducerWrite,
+  ): Promise<void> {
+    const routes = this.options.lookup.routesOf(stream);
+    const at = routes.openShards.findIndex((shard) => shard.shardId === producer.shardId);
+    const shard = routes.openShards[at];
+    let routed = shard !== undefined;
+    for (let k = 0; routed && k < positions.length; k++) {
+      routed = routes.router.route(hashes[positions[k] as number] as Buffer) === at;
+    }
+    if (shard === undefined || !routed) {
+      fail(outcomes, positions, 0, "StaleShardMapException", staleShardMapMessage(stream, producer.shardId));
+      return;
+    }
+    let batch: EncodedGroup;
+    try {
+      const trailer: RecordBatchProducer = {
+        producerId: producer.producerId,
+        firstSequence: producer.firstSequence,
+      };
+      batch = { bytes: encodeRecordBatchOf(entries, positions, 0, trailer), handedOver: false };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${message}`);
+      return;
+    }
+    const result = await this.sendToShard(stream, shard, batch, positions, outcomes, deadlineAtMs);
+    if (result === "sealed") {
+      fail(outcomes, positions, 0, "StaleShardMapException", staleShardMapMessage(stream, producer.shardId));
+    }
   }
 
   /**
@@ -292,6 +411,15 @@ export class PutPath {
     const header = decodeRecordBatchHeader(batch);
     if (header.flags !== 0) throw new CorruptBatchError("a seal batch is not a batch of records to append");
     const recordCount = header.recordCount;
+    const producer = recordBatchProducer(batch);
+    // An idempotent write: answered from the dedup table when it is a retry (no await between
+    // the check and `begin` below, so two copies of one batch never both pass).
+    let dedup: { table: ProducerDedupTable; term: number; key: string } | undefined;
+    if (producer !== undefined) {
+      const checked = await this.checkProducerBatch(groupId, producer, recordCount);
+      if ("reply" in checked) return checked.reply;
+      dedup = checked;
+    }
     // Data + partition key bytes of each record, from the record headers (no string decoded).
     const sizes = provisioned || metrics !== undefined ? recordBatchPayloadBytes(batch) : undefined;
     let accepted = recordCount;
@@ -303,10 +431,22 @@ export class PutPath {
     if (accepted === 0) {
       return reply(0, 0, THROUGHPUT_EXCEEDED_CODE, throughputMessage(found.stream, found.shard));
     }
-    const result = await broker.appendEncoded(
-      groupId,
-      accepted === recordCount ? batch : recordBatchPrefix(batch, accepted),
-    );
+    const handle =
+      dedup === undefined || producer === undefined
+        ? undefined
+        : dedup.table.begin(dedup.key, producer.firstSequence, accepted);
+    let result: Awaited<ReturnType<Broker["appendEncoded"]>>;
+    try {
+      result = await broker.appendEncoded(
+        groupId,
+        accepted === recordCount ? batch : recordBatchPrefix(batch, accepted),
+      );
+    } catch (error) {
+      if (dedup !== undefined && handle !== undefined)
+        this.abortProducerBatch(groupId, dedup.table, handle, error);
+      throw error;
+    }
+    if (dedup !== undefined && handle !== undefined) dedup.table.commit(handle, result.index);
     if (metrics !== undefined && sizes !== undefined) {
       let bytes = 0;
       for (let at = 0; at < accepted; at++) bytes += sizes[at] as number;
@@ -315,6 +455,110 @@ export class PutPath {
     return accepted === recordCount
       ? reply(accepted, result.index, "", "")
       : reply(accepted, result.index, THROUGHPUT_EXCEEDED_CODE, throughputMessage(found.stream, found.shard));
+  }
+
+  /**
+   * Checks an idempotent batch against its shard's dedup table: `reply` answers it (a duplicate
+   * with its original position, a gap, a table not loadable now), otherwise it is new.
+   */
+  private async checkProducerBatch(
+    groupId: number,
+    producer: RecordBatchProducer,
+    recordCount: number,
+  ): Promise<{ reply: LeaderAppendReply } | { table: ProducerDedupTable; term: number; key: string }> {
+    const key = producer.producerId.toString("latin1");
+    for (;;) {
+      let found: Awaited<ReturnType<ProducerDedupRegistry["tableFor"]>>;
+      try {
+        found = await this.dedup.tableFor(groupId);
+      } catch (error) {
+        return { reply: reply(0, 0, PRODUCER_STATE_LOADING_CODE, errorMessageOf(error)) };
+      }
+      if (found === undefined) {
+        const leader = this.options.broker.groupStatus(groupId).leader;
+        return {
+          reply: reply(0, 0, NOT_LEADER_CODE, `this node does not lead group ${groupId}`, leader),
+        };
+      }
+      const verdict = found.table.check(key, producer.firstSequence, recordCount);
+      switch (verdict.kind) {
+        case "new":
+          return { table: found.table, term: found.term, key };
+        case "in-flight":
+          await verdict.settled;
+          continue;
+        case "duplicate": {
+          const committed = await this.dedup.waitApplied(
+            groupId,
+            verdict.index,
+            found.term,
+            PRODUCER_DUPLICATE_WAIT_MS_MAX,
+          );
+          if (!committed) {
+            return {
+              reply: reply(
+                0,
+                0,
+                PRODUCER_STATE_LOADING_CODE,
+                `the original of this retried batch (entry ${verdict.index}) did not commit in this term yet; retry`,
+              ),
+            };
+          }
+          return {
+            reply: {
+              accepted: verdict.covered,
+              index: verdict.index,
+              firstOffset: verdict.firstOffset,
+              errorCode: verdict.covered < recordCount ? PRODUCER_STATE_LOADING_CODE : "",
+              errorMessage:
+                verdict.covered < recordCount
+                  ? "the rest of this retried batch was not in the original one; send those records again"
+                  : "",
+              leaderHint: 0,
+            },
+          };
+        }
+        case "out-of-order":
+          return {
+            reply: reply(
+              0,
+              0,
+              OUT_OF_ORDER_SEQUENCE_CODE,
+              `sequence ${producer.firstSequence} came while ${verdict.expected} was expected for this producer in this shard: records were lost between; the producer must not go on as if they were written (start a new producer)`,
+            ),
+          };
+        case "too-old":
+          return {
+            reply: reply(
+              0,
+              0,
+              OUT_OF_ORDER_SEQUENCE_CODE,
+              `sequence ${producer.firstSequence} was written before, but is older than the batches this shard remembers (from ${verdict.oldestKept}): its position is unknown; do not retry it`,
+            ),
+          };
+      }
+    }
+  }
+
+  /**
+   * An idempotent append failed: refused before the log (the table takes it back), or with an
+   * unknown outcome (the table is dropped, rebuilt from the log by the next write).
+   */
+  private abortProducerBatch(
+    groupId: number,
+    table: ProducerDedupTable,
+    handle: DedupHandle,
+    error: unknown,
+  ): void {
+    const code = errorCode(error);
+    const notInLog =
+      code === BrokerErrorCode.NotLeader ||
+      code === BrokerErrorCode.Busy ||
+      code === BrokerErrorCode.GroupNotFound ||
+      code === BrokerErrorCode.BrokerClosed ||
+      code === SHARD_SEALED_CODE ||
+      error instanceof CorruptBatchError;
+    if (!notInLog || !table.abort(handle)) this.dedup.invalidate(groupId);
   }
 
   private async findShardByGroup(
@@ -416,11 +660,15 @@ export class PutPath {
       outcomes[positions[k] as number] = {
         ok: true,
         shardId: shard.shardId,
-        sequenceNumber: shardSequenceNumber(shard, answer.index, k),
+        sequenceNumber: shardSequenceNumber(shard, answer.index, (answer.firstOffset ?? 0) + k),
       };
     }
     if (answer.accepted < positions.length) {
       const throttled = answer.errorCode === THROUGHPUT_EXCEEDED_CODE;
+      if (answer.errorCode === OUT_OF_ORDER_SEQUENCE_CODE) {
+        fail(outcomes, positions, answer.accepted, "OutOfOrderSequenceException", answer.errorMessage);
+        return;
+      }
       fail(
         outcomes,
         positions,
@@ -470,14 +718,22 @@ function reply(
   errorMessage: string,
   leaderHint = 0,
 ): LeaderAppendReply {
-  return { accepted, index, errorCode, errorMessage, leaderHint };
+  return { accepted, index, firstOffset: 0, errorCode, errorMessage, leaderHint };
+}
+
+function errorMessageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function staleShardMapMessage(stream: StreamInfo, shardId: string): string {
+  return `the records were numbered for shard ${shardId} of stream ${stream.streamName}, which is closed or does not hold all their keys in this node's shard map: refresh the shard map and number them for their new shard`;
 }
 
 function fail(
   outcomes: PutOutcome[],
   positions: Int32Array,
   from: number,
-  errorCode: "ProvisionedThroughputExceededException" | "InternalFailure",
+  errorCode: PutErrorCode,
   errorMessage: string,
 ): void {
   for (let k = from; k < positions.length; k++) {

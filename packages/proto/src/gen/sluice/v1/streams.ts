@@ -488,6 +488,19 @@ export interface PutRecordRequest {
   explicitHashKey: string;
   sequenceNumberForOrdering: string;
   streamArn: string;
+  /**
+   * Idempotent producer (beyond Kinesis, like Kafka's; leave all three unset for a plain put).
+   * producer_id: 8 random bytes naming one producer instance. producer_shard_id: the shard the
+   * producer numbered the records for, by its own shard map; every record must route there in
+   * the gateway's view, else those records fail with StaleShardMapException (refresh the map,
+   * number them for their new shard). producer_sequence: the sequence of the first record in
+   * that shard; the others follow one by one. The shard leader drops a retried duplicate and
+   * answers the original shard_id and sequence_number; a gap fails the records with
+   * OutOfOrderSequenceException.
+   */
+  producerId: Buffer;
+  producerShardId: string;
+  producerSequence: number;
 }
 
 export interface PutRecordResponse {
@@ -506,13 +519,29 @@ export interface PutRecordsRequest {
   streamName: string;
   records: PutRecordsRequestEntry[];
   streamArn: string;
+  /**
+   * Idempotent producer (beyond Kinesis, like Kafka's; leave all three unset for a plain put).
+   * producer_id: 8 random bytes naming one producer instance. producer_shard_id: the shard the
+   * producer numbered the records for, by its own shard map; every record must route there in
+   * the gateway's view, else those records fail with StaleShardMapException (refresh the map,
+   * number them for their new shard). producer_sequence: the sequence of the first record in
+   * that shard; the others follow one by one. The shard leader drops a retried duplicate and
+   * answers the original shard_id and sequence_number; a gap fails the records with
+   * OutOfOrderSequenceException.
+   */
+  producerId: Buffer;
+  producerShardId: string;
+  producerSequence: number;
 }
 
 export interface PutRecordsResultEntry {
   /** Set on success. */
   sequenceNumber: string;
   shardId: string;
-  /** Set on failure: ProvisionedThroughputExceededException or InternalFailure. */
+  /**
+   * Set on failure: ProvisionedThroughputExceededException or InternalFailure; for an idempotent
+   * producer's records also OutOfOrderSequenceException or StaleShardMapException.
+   */
   errorCode: string;
   errorMessage: string;
 }
@@ -3697,6 +3726,9 @@ function createBasePutRecordRequest(): PutRecordRequest {
     explicitHashKey: "",
     sequenceNumberForOrdering: "",
     streamArn: "",
+    producerId: Buffer.alloc(0),
+    producerShardId: "",
+    producerSequence: 0,
   };
 }
 
@@ -3719,6 +3751,15 @@ export const PutRecordRequest: MessageFns<PutRecordRequest> = {
     }
     if (message.streamArn !== "") {
       writer.uint32(50).string(message.streamArn);
+    }
+    if (message.producerId.length !== 0) {
+      writer.uint32(58).bytes(message.producerId);
+    }
+    if (message.producerShardId !== "") {
+      writer.uint32(66).string(message.producerShardId);
+    }
+    if (message.producerSequence !== 0) {
+      writer.uint32(72).uint64(message.producerSequence);
     }
     return writer;
   },
@@ -3784,6 +3825,30 @@ export const PutRecordRequest: MessageFns<PutRecordRequest> = {
             message.streamArn = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.producerId = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.producerShardId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.producerSequence = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3824,6 +3889,21 @@ export const PutRecordRequest: MessageFns<PutRecordRequest> = {
         : isSet(object.stream_arn)
           ? globalThis.String(object.stream_arn)
           : "",
+      producerId: isSet(object.producerId)
+        ? Buffer.from(bytesFromBase64(object.producerId))
+        : isSet(object.producer_id)
+          ? Buffer.from(bytesFromBase64(object.producer_id))
+          : Buffer.alloc(0),
+      producerShardId: isSet(object.producerShardId)
+        ? globalThis.String(object.producerShardId)
+        : isSet(object.producer_shard_id)
+          ? globalThis.String(object.producer_shard_id)
+          : "",
+      producerSequence: isSet(object.producerSequence)
+        ? globalThis.Number(object.producerSequence)
+        : isSet(object.producer_sequence)
+          ? globalThis.Number(object.producer_sequence)
+          : 0,
     };
   },
 
@@ -3847,6 +3927,15 @@ export const PutRecordRequest: MessageFns<PutRecordRequest> = {
     if (message.streamArn !== "") {
       obj.streamArn = message.streamArn;
     }
+    if (message.producerId.length !== 0) {
+      obj.producerId = base64FromBytes(message.producerId);
+    }
+    if (message.producerShardId !== "") {
+      obj.producerShardId = message.producerShardId;
+    }
+    if (message.producerSequence !== 0) {
+      obj.producerSequence = Math.round(message.producerSequence);
+    }
     return obj;
   },
 
@@ -3861,6 +3950,9 @@ export const PutRecordRequest: MessageFns<PutRecordRequest> = {
     message.explicitHashKey = object.explicitHashKey ?? "";
     message.sequenceNumberForOrdering = object.sequenceNumberForOrdering ?? "";
     message.streamArn = object.streamArn ?? "";
+    message.producerId = object.producerId ?? Buffer.alloc(0);
+    message.producerShardId = object.producerShardId ?? "";
+    message.producerSequence = object.producerSequence ?? 0;
     return message;
   },
 };
@@ -4088,7 +4180,14 @@ export const PutRecordsRequestEntry: MessageFns<PutRecordsRequestEntry> = {
 };
 
 function createBasePutRecordsRequest(): PutRecordsRequest {
-  return { streamName: "", records: [], streamArn: "" };
+  return {
+    streamName: "",
+    records: [],
+    streamArn: "",
+    producerId: Buffer.alloc(0),
+    producerShardId: "",
+    producerSequence: 0,
+  };
 }
 
 export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
@@ -4101,6 +4200,15 @@ export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
     }
     if (message.streamArn !== "") {
       writer.uint32(26).string(message.streamArn);
+    }
+    if (message.producerId.length !== 0) {
+      writer.uint32(34).bytes(message.producerId);
+    }
+    if (message.producerShardId !== "") {
+      writer.uint32(42).string(message.producerShardId);
+    }
+    if (message.producerSequence !== 0) {
+      writer.uint32(48).uint64(message.producerSequence);
     }
     return writer;
   },
@@ -4142,6 +4250,30 @@ export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
             message.streamArn = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.producerId = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.producerShardId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.producerSequence = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4169,6 +4301,21 @@ export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
         : isSet(object.stream_arn)
           ? globalThis.String(object.stream_arn)
           : "",
+      producerId: isSet(object.producerId)
+        ? Buffer.from(bytesFromBase64(object.producerId))
+        : isSet(object.producer_id)
+          ? Buffer.from(bytesFromBase64(object.producer_id))
+          : Buffer.alloc(0),
+      producerShardId: isSet(object.producerShardId)
+        ? globalThis.String(object.producerShardId)
+        : isSet(object.producer_shard_id)
+          ? globalThis.String(object.producer_shard_id)
+          : "",
+      producerSequence: isSet(object.producerSequence)
+        ? globalThis.Number(object.producerSequence)
+        : isSet(object.producer_sequence)
+          ? globalThis.Number(object.producer_sequence)
+          : 0,
     };
   },
 
@@ -4183,6 +4330,15 @@ export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
     if (message.streamArn !== "") {
       obj.streamArn = message.streamArn;
     }
+    if (message.producerId.length !== 0) {
+      obj.producerId = base64FromBytes(message.producerId);
+    }
+    if (message.producerShardId !== "") {
+      obj.producerShardId = message.producerShardId;
+    }
+    if (message.producerSequence !== 0) {
+      obj.producerSequence = Math.round(message.producerSequence);
+    }
     return obj;
   },
 
@@ -4194,6 +4350,9 @@ export const PutRecordsRequest: MessageFns<PutRecordsRequest> = {
     message.streamName = object.streamName ?? "";
     message.records = object.records?.map((e) => PutRecordsRequestEntry.fromPartial(e)) || [];
     message.streamArn = object.streamArn ?? "";
+    message.producerId = object.producerId ?? Buffer.alloc(0);
+    message.producerShardId = object.producerShardId ?? "";
+    message.producerSequence = object.producerSequence ?? 0;
     return message;
   },
 };

@@ -59,6 +59,11 @@ export interface ForwardShardResult {
   errorMessage: string;
   /** With NOT_LEADER: the leader this node knows of (0 when none). */
   leaderHint: number;
+  /**
+   * The offset in the entry of the first accepted record: 0, except for an idempotent
+   * producer's retried duplicate answered from an entry that held more records.
+   */
+  firstOffset: number;
 }
 
 export interface ForwardPutRecordsResponse {
@@ -280,7 +285,7 @@ export const ForwardPutRecordsRequest: MessageFns<ForwardPutRecordsRequest> = {
 };
 
 function createBaseForwardShardResult(): ForwardShardResult {
-  return { acceptedCount: 0, index: 0, errorCode: "", errorMessage: "", leaderHint: 0 };
+  return { acceptedCount: 0, index: 0, errorCode: "", errorMessage: "", leaderHint: 0, firstOffset: 0 };
 }
 
 export const ForwardShardResult: MessageFns<ForwardShardResult> = {
@@ -299,6 +304,9 @@ export const ForwardShardResult: MessageFns<ForwardShardResult> = {
     }
     if (message.leaderHint !== 0) {
       writer.uint32(40).uint32(message.leaderHint);
+    }
+    if (message.firstOffset !== 0) {
+      writer.uint32(48).uint32(message.firstOffset);
     }
     return writer;
   },
@@ -356,6 +364,14 @@ export const ForwardShardResult: MessageFns<ForwardShardResult> = {
             message.leaderHint = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.firstOffset = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -391,6 +407,11 @@ export const ForwardShardResult: MessageFns<ForwardShardResult> = {
         : isSet(object.leader_hint)
           ? globalThis.Number(object.leader_hint)
           : 0,
+      firstOffset: isSet(object.firstOffset)
+        ? globalThis.Number(object.firstOffset)
+        : isSet(object.first_offset)
+          ? globalThis.Number(object.first_offset)
+          : 0,
     };
   },
 
@@ -411,6 +432,9 @@ export const ForwardShardResult: MessageFns<ForwardShardResult> = {
     if (message.leaderHint !== 0) {
       obj.leaderHint = Math.round(message.leaderHint);
     }
+    if (message.firstOffset !== 0) {
+      obj.firstOffset = Math.round(message.firstOffset);
+    }
     return obj;
   },
 
@@ -424,6 +448,7 @@ export const ForwardShardResult: MessageFns<ForwardShardResult> = {
     message.errorCode = object.errorCode ?? "";
     message.errorMessage = object.errorMessage ?? "";
     message.leaderHint = object.leaderHint ?? 0;
+    message.firstOffset = object.firstOffset ?? 0;
     return message;
   },
 };
