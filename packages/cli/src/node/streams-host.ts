@@ -38,6 +38,7 @@ import { forward, groups, streams } from "@sluice/proto";
 import type { SyncKind } from "@sluice/storage";
 import { Counter } from "prom-client";
 import { formatHostPort, type NodeConfig } from "./config.js";
+import { openDeliveryHost } from "./delivery-host.js";
 import type { Logger } from "./logger.js";
 import { NodeMetrics } from "./metrics/node-metrics.js";
 import { flattenMetrics } from "./metrics-server.js";
@@ -156,8 +157,11 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   );
   let closing = false;
   let metadataStarting: Promise<void> = Promise.resolve();
+  // Delivery streams (Firehose API on the HTTP port, the delivery runner once the API is ready).
+  const delivery = openDeliveryHost(config, log);
   const closeAll = async () => {
     closing = true;
+    await delivery?.stop().catch((error) => log.warn("delivery stop failed", { error: String(error) }));
     gateway?.close();
     groupGateway?.close();
     await metadata?.stop();
@@ -238,6 +242,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
         });
         groupGateway.start();
         log.info("public API ready", { attempt });
+        delivery?.start();
         return;
       } catch (error) {
         if (closing) return;
@@ -277,6 +282,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     }),
     prometheus: { render: () => nodeMetrics.render(), contentType: nodeMetrics.contentType },
     metrics: () => ({
+      ...delivery?.metrics(),
       ...flattenMetrics(broker.metrics()),
       gateway_subscriptions: gateway?.subscriptionCount ?? 0,
     }),
