@@ -7,6 +7,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { clusterDown, clusterStatus, clusterUp } from "./cluster/local-cluster.js";
+import { runAuthCommand } from "./commands/auth.js";
 import { runCertsCommand } from "./commands/certs.js";
 import { runGroupCommand } from "./commands/group.js";
 import { runPutCommand, runStreamCommand, runTailCommand } from "./commands/index.js";
@@ -25,6 +26,7 @@ commands:
   tail STREAM                           print a stream's records as they arrive (sluice tail --help)
   group status STREAM GROUP             a consumer group's members, leases, checkpoints, lag (sluice group --help)
   certs init [--out DIR]                a cluster CA, node and client certificates (sluice certs --help)
+  auth init [--out DIR]                 an access key and an admin policy for --auth-keys/--auth-policy (sluice auth --help)
   version                               print the version
 `;
 
@@ -46,6 +48,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return runGroupCommand(rest, env);
     case "certs":
       return runCertsCommand(rest, env);
+    case "auth":
+      return runAuthCommand(rest, env);
     case "cluster": {
       let parsed: { positionals: string[]; values: { data?: string; "base-port"?: string } };
       try {

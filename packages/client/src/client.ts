@@ -40,6 +40,18 @@ export interface SluiceClientOptions {
    * @default undefined (plaintext)
    */
   readonly tls?: true | SluiceClientTls;
+  /**
+   * An access key of the cluster (a node started with --auth-keys), sent with every call as
+   * `authorization: Bearer <accessKeyId>:<secretAccessKey>` metadata. Send it over TLS only: the
+   * secret itself travels. @default undefined (no credentials: for nodes without authentication)
+   */
+  readonly credentials?: SluiceClientCredentials;
+}
+
+/** An access key id and its secret, as in the node's access-key file. */
+export interface SluiceClientCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
 }
 
 /** TLS material of a client, PEM. */
@@ -74,6 +86,7 @@ export class SluiceClient implements StreamsApi {
   readonly endpoints: readonly string[];
   readonly #pool: EndpointPool;
   readonly #deadlineMs: number;
+  readonly #authorization: string | undefined;
   #closed = false;
 
   constructor(options: SluiceClientOptions) {
@@ -95,6 +108,20 @@ export class SluiceClient implements StreamsApi {
     }
     this.endpoints = [...options.endpoints];
     this.#deadlineMs = deadlineMs;
+    const given = options.credentials;
+    if (given !== undefined) {
+      if (
+        typeof given.accessKeyId !== "string" ||
+        !/^[^:\s]+$/.test(given.accessKeyId) ||
+        typeof given.secretAccessKey !== "string" ||
+        !/^\S+$/.test(given.secretAccessKey)
+      ) {
+        throw new InvalidOptionsError(
+          "credentials need an accessKeyId (no spaces or colons) and a secretAccessKey (no spaces), as in the node's access-key file",
+        );
+      }
+      this.#authorization = `Bearer ${given.accessKeyId}:${given.secretAccessKey}`;
+    }
     const tls = options.tls;
     if (tls !== undefined && tls !== true && (tls.cert === undefined) !== (tls.key === undefined)) {
       throw new InvalidOptionsError("tls.cert and tls.key go together: give both or neither");
@@ -111,6 +138,13 @@ export class SluiceClient implements StreamsApi {
     if (this.#closed) return;
     this.#closed = true;
     this.#pool.close();
+  }
+
+  /** The metadata every call carries: the credentials' bearer token, when the client has credentials. */
+  callMetadata(): GrpcMetadata {
+    const metadata = new Metadata();
+    if (this.#authorization !== undefined) metadata.set("authorization", this.#authorization);
+    return metadata;
   }
 
   /** The next endpoint for a streaming call (used by subscriptions); see EndpointPool. */
@@ -171,7 +205,7 @@ export class SluiceClient implements StreamsApi {
       const call = (endpoint.channel[method] as unknown as UnaryFunction).call(
         endpoint.channel,
         request,
-        new Metadata(),
+        this.callMetadata(),
         { deadline },
         (error, response) => {
           signal?.removeEventListener("abort", onAbort);

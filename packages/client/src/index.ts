@@ -5,7 +5,13 @@
  */
 export const PACKAGE_NAME = "@sluice/client";
 
-export { type CallOptions, SluiceClient, type SluiceClientOptions, type SluiceClientTls } from "./client.js";
+export {
+  type CallOptions,
+  SluiceClient,
+  type SluiceClientCredentials,
+  type SluiceClientOptions,
+  type SluiceClientTls,
+} from "./client.js";
 export * as constants from "./constants.js";
 export {
   AbortedError,

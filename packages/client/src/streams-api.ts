@@ -2,6 +2,7 @@
  * The part of SluiceClient that the producer, the readers and subscriptions use: an interface,
  * so that they do not import the client that constructs them (no import cycle).
  */
+import type { Metadata } from "@grpc/grpc-js";
 import type { streams } from "@sluice/proto";
 import type { Endpoint } from "./endpoint-pool.js";
 
@@ -23,6 +24,8 @@ export interface StreamsApi {
     options?: CallOptions,
   ): Promise<streams.GetRecordsResponse>;
   listAllShards(streamName: string, options?: CallOptions): Promise<streams.Shard[]>;
+  /** The metadata of a call (the credentials' bearer token); absent: empty metadata. */
+  callMetadata?(): Metadata;
   /** The next endpoint for a streaming call. */
   pickEndpoint(): Endpoint;
   /** Marks an endpoint whose streaming call could not connect, so round robin skips it a while. */

@@ -71,7 +71,7 @@ export class Subscription implements AsyncIterable<SubscriptionEvent> {
           shardId: this.#options.shardId,
           startingPosition: { type, sequenceNumber, ...(timestamp === undefined ? {} : { timestamp }) },
         },
-        new Metadata(),
+        this.#client.callMetadata?.() ?? new Metadata(),
       );
       this.sessions++;
       const onAbort = () => call.cancel();

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { Metadata } from "@grpc/grpc-js";
 import { SluiceCallError, SluiceClient, SluiceClientError } from "@sluice/client";
 
 export const EXIT_OK = 0;
@@ -29,6 +30,9 @@ export const COMMON_OPTIONS_HELP = `  --endpoint HOST:PORT   a node's public gRP
   --ca FILE              TLS: the CA of the nodes' certificates (or SLUICE_CA; certs/ca.crt)
   --cert FILE, --key FILE
                          TLS: a client certificate and key (or SLUICE_CERT, SLUICE_KEY)
+  --access-key ID, --secret-key SECRET
+                         an access key of a cluster with auth on (or SLUICE_ACCESS_KEY_ID and
+                         SLUICE_SECRET_ACCESS_KEY, else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)
   --help                 this help`;
 
 /** A usage error: the message is printed with the command's help, exit 2. */
@@ -42,6 +46,8 @@ export const COMMON_PARSE_OPTIONS = {
   ca: { type: "string" },
   cert: { type: "string" },
   key: { type: "string" },
+  "access-key": { type: "string" },
+  "secret-key": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -82,10 +88,51 @@ export function endpointsOf(values: Record<string, unknown>, env: NodeJS.Process
 export function createClient(values: Record<string, unknown>, env: NodeJS.ProcessEnv): SluiceClient {
   try {
     const tls = tlsOf(values, env);
-    return new SluiceClient({ endpoints: endpointsOf(values, env), ...(tls === undefined ? {} : { tls }) });
+    const credentials = credentialsOf(values, env);
+    return new SluiceClient({
+      endpoints: endpointsOf(values, env),
+      ...(tls === undefined ? {} : { tls }),
+      ...(credentials === undefined ? {} : { credentials }),
+    });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+}
+
+/**
+ * The access key to send: --access-key/--secret-key, else SLUICE_ACCESS_KEY_ID and
+ * SLUICE_SECRET_ACCESS_KEY, else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; undefined when none.
+ */
+export function credentialsOf(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): { accessKeyId: string; secretAccessKey: string } | undefined {
+  const flagId = values["access-key"] as string | undefined;
+  const flagSecret = values["secret-key"] as string | undefined;
+  if ((flagId === undefined) !== (flagSecret === undefined)) {
+    throw new UsageError("--access-key and --secret-key go together");
+  }
+  const pairs: [string | undefined, string | undefined][] = [
+    [flagId, flagSecret],
+    [env.SLUICE_ACCESS_KEY_ID, env.SLUICE_SECRET_ACCESS_KEY],
+    [env.AWS_ACCESS_KEY_ID, env.AWS_SECRET_ACCESS_KEY],
+  ];
+  for (const [accessKeyId, secretAccessKey] of pairs) {
+    if (accessKeyId?.trim() && secretAccessKey?.trim()) {
+      return { accessKeyId: accessKeyId.trim(), secretAccessKey: secretAccessKey.trim() };
+    }
+  }
+  return undefined;
+}
+
+/** The gRPC metadata carrying the access key as `authorization: Bearer ID:SECRET` (empty without one). */
+export function callMetadataOf(values: Record<string, unknown>, env: NodeJS.ProcessEnv): Metadata {
+  const metadata = new Metadata();
+  const credentials = credentialsOf(values, env);
+  if (credentials !== undefined) {
+    metadata.set("authorization", `Bearer ${credentials.accessKeyId}:${credentials.secretAccessKey}`);
+  }
+  return metadata;
 }
 
 /** TLS from --ca/--cert/--key or SLUICE_CA/SLUICE_CERT/SLUICE_KEY: any of them turns TLS on. */

@@ -3,10 +3,11 @@
  * count) and every shard's lease (owner, fencing epoch), checkpoint and lag in log entries, as
  * tables or one JSON object with --json. Asks the nodes in order until one answers.
  */
-import { credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { groups } from "@sluice/proto";
 import {
   COMMON_OPTIONS_HELP,
+  callMetadataOf,
   EXIT_CODES_HELP,
   EXIT_FAILURE,
   EXIT_NOT_FOUND,
@@ -68,7 +69,7 @@ export async function runGroupCommand(
         const description = await new Promise<groups.DescribeGroupResponse>((resolve, reject) =>
           client.describeGroup(
             groups.DescribeGroupRequest.fromPartial({ streamName, groupName }),
-            new Metadata(),
+            callMetadataOf(values, env),
             { deadline: Date.now() + DESCRIBE_TIMEOUT_MS },
             (error, response) => (error === null ? resolve(response) : reject(error)),
           ),
