@@ -56,7 +56,8 @@ export class AdminClient {
   readonly #health: health.HealthClient;
   readonly #timeoutMs: number;
 
-  constructor(address: string, options: { timeoutMs?: number } = {}) {
+  /** `tls.ca`: the CA of a node started with TLS (PEM); absent, plaintext. */
+  constructor(address: string, options: { timeoutMs?: number; tls?: { ca: Buffer } } = {}) {
     this.address = address;
     this.#timeoutMs = options.timeoutMs ?? ADMIN_CALL_TIMEOUT_MS_DEFAULT;
     const channelOptions = {
@@ -69,8 +70,10 @@ export class AdminClient {
       "grpc.min_reconnect_backoff_ms": 50,
       "grpc.max_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_MAX,
     };
-    this.#client = new admin.AdminServiceClient(address, credentials.createInsecure(), channelOptions);
-    this.#health = new health.HealthClient(address, credentials.createInsecure(), channelOptions);
+    const channelCredentials =
+      options.tls === undefined ? credentials.createInsecure() : credentials.createSsl(options.tls.ca);
+    this.#client = new admin.AdminServiceClient(address, channelCredentials, channelOptions);
+    this.#health = new health.HealthClient(address, channelCredentials, channelOptions);
   }
 
   #call<Req, Res>(

@@ -109,8 +109,13 @@ export class TlsFiles implements experimental.CertificateProvider {
 
   addCaCertificateListener(listener: CaListener): void {
     this.caListeners.add(listener);
-    const ca = this.material.ca;
-    listener(ca === undefined ? null : { caCertificate: ca });
+    // Asynchronously, as grpc-js's own providers do: its credentials subscribe before they
+    // register the server's watcher, and a synchronous answer would reach no one.
+    queueMicrotask(() => {
+      if (!this.caListeners.has(listener)) return;
+      const ca = this.material.ca;
+      listener(ca === undefined ? null : { caCertificate: ca });
+    });
   }
 
   removeCaCertificateListener(listener: CaListener): void {
@@ -119,7 +124,10 @@ export class TlsFiles implements experimental.CertificateProvider {
 
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.add(listener);
-    listener({ certificate: this.material.cert, privateKey: this.material.key });
+    queueMicrotask(() => {
+      if (!this.identityListeners.has(listener)) return;
+      listener({ certificate: this.material.cert, privateKey: this.material.key });
+    });
   }
 
   removeIdentityCertificateListener(listener: IdentityListener): void {
