@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tls from "node:tls";
 import { CreateStreamCommand, KinesisClient, ListStreamsCommand } from "@aws-sdk/client-kinesis";
-import { credentials } from "@grpc/grpc-js";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { peerIdentityUri } from "@sluice/broker";
 import { SluiceClient } from "@sluice/client";
 import { AdminClient, NodeProcess, waitFor } from "@sluice/harness";
@@ -232,7 +232,7 @@ describe("a cluster with TLS everywhere", () => {
   it("refuses plaintext on the gRPC, Kinesis HTTP and peer ports", async () => {
     const insecure = new health.HealthClient(`127.0.0.1:${ports(1).grpc}`, credentials.createInsecure());
     const outcome = await new Promise<string>((resolve) =>
-      insecure.check({ service: "" }, { deadline: Date.now() + 2_000 }, (error, response) =>
+      insecure.check({ service: "" }, new Metadata(), { deadline: Date.now() + 2_000 }, (error, response) =>
         resolve(error === null ? `answered ${response?.status}` : `failed: ${error.code}`),
       ),
     );
