@@ -117,9 +117,11 @@ export class DefinitionStore {
     if (this.live.has(definition.name)) throw new DeliveryStreamInUseError(definition.name);
     if (definition.source.kind === "direct-put") {
       try {
+        // ON_DEMAND: a Firehose put is not throttled per shard as a Kinesis put is.
         await this.client.createStream({
           streamName: sourceStreamName(definition),
           shardCount: definition.source.shardCount,
+          streamModeDetails: { streamMode: streams.StreamMode.STREAM_MODE_ON_DEMAND },
         });
       } catch (error) {
         if (!(error instanceof SluiceCallError && error.errorName === "ResourceInUseException")) throw error;
