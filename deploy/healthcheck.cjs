@@ -1,5 +1,5 @@
 // The image's HEALTHCHECK: asks the node's gRPC health service (grpc.health.v1.Health/Check) on
-// 127.0.0.1:50051 (or SLUICE_HEALTH_ADDRESS) about sluice.v1.StreamsService (or
+// 127.0.0.1:50051 (or SLUICE_HEALTH_ADDRESS), over TLS when the node has it, about sluice.v1.StreamsService (or
 // SLUICE_HEALTH_SERVICE); exits 0 when it answers SERVING, 1 otherwise or after 2.5 s.
 // The request and the answer are encoded by hand (one string field; one enum field), so this
 // needs nothing but @grpc/grpc-js.
@@ -22,7 +22,13 @@ function decodeStatus(bytes) {
   return bytes.length >= 2 && bytes[0] === 0x08 ? bytes[1] : 0;
 }
 
-const client = new grpc.Client(address, grpc.credentials.createInsecure());
+// With TLS on (SLUICE_TLS_DIR or SLUICE_TLS_CA, as the node reads them) the probe trusts that CA.
+const caFile =
+  process.env.SLUICE_TLS_CA || (process.env.SLUICE_TLS_DIR ? `${process.env.SLUICE_TLS_DIR}/ca.crt` : "");
+const channelCredentials = caFile
+  ? grpc.credentials.createSsl(require("node:fs").readFileSync(caFile))
+  : grpc.credentials.createInsecure();
+const client = new grpc.Client(address, channelCredentials);
 client.makeUnaryRequest(
   "/grpc.health.v1.Health/Check",
   (value) => value,

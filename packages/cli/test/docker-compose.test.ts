@@ -68,8 +68,10 @@ async function sh(
 
 describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
   const compose = [...composeCommand(), "-p", PROJECT, "-f", join(ROOT, "docker-compose.yml")];
-  const clients = GRPC_PORTS.map((port) => new StreamsClient(`127.0.0.1:${port}`, { timeoutMs: 15_000 }));
-  const admins = GRPC_PORTS.map((port) => new AdminClient(`127.0.0.1:${port}`, { timeoutMs: 5_000 }));
+  // The compose cluster serves TLS with certificates its `certs` service made on first start:
+  // the clients trust that CA, read from a node once the cluster is up.
+  let clients: StreamsClient[] = [];
+  let admins: AdminClient[] = [];
   const timings: [string, number][] = [];
   let stepStartedAt = Date.now();
   const step = (name: string) => {
@@ -174,6 +176,15 @@ describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
       // runs on the host against the published metrics ports instead.
       await sh([...compose, "up", "-d", "--no-build", "node1", "node2", "node3"], STEP_TIMEOUT_MS);
       await waitHealthy(["node1", "node2", "node3"]);
+      const ca = Buffer.from(
+        await sh([...compose, "exec", "-T", "node1", "cat", "/certs/ca.crt"], STEP_TIMEOUT_MS),
+      );
+      clients = GRPC_PORTS.map(
+        (port) => new StreamsClient(`127.0.0.1:${port}`, { timeoutMs: 15_000, tls: { ca } }),
+      );
+      admins = GRPC_PORTS.map(
+        (port) => new AdminClient(`127.0.0.1:${port}`, { timeoutMs: 5_000, tls: { ca } }),
+      );
       step("compose up and healthy");
     },
     BUILD_TIMEOUT_MS * 2 + STEP_TIMEOUT_MS * 2,

@@ -43,10 +43,13 @@ export class StreamsClient {
   readonly raw: streams.StreamsServiceClient;
   readonly #timeoutMs: number;
 
-  constructor(address: string, options: { timeoutMs?: number } = {}) {
+  /** `tls.ca`: the CA of a node started with TLS (PEM); absent, plaintext. */
+  constructor(address: string, options: { timeoutMs?: number; tls?: { ca: Buffer } } = {}) {
     this.address = address;
     this.#timeoutMs = options.timeoutMs ?? STREAMS_CALL_TIMEOUT_MS_DEFAULT;
-    this.raw = new streams.StreamsServiceClient(address, credentials.createInsecure(), {
+    const channelCredentials =
+      options.tls === undefined ? credentials.createInsecure() : credentials.createSsl(options.tls.ca);
+    this.raw = new streams.StreamsServiceClient(address, channelCredentials, {
       "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
       "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
       "grpc.initial_reconnect_backoff_ms": 50,
