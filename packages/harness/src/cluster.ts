@@ -49,6 +49,11 @@ export interface ClusterOptions {
   readonly heartbeatTicks?: number;
   /** Extra `sluice node` flags for every node. */
   readonly extraArgs?: readonly string[];
+  /**
+   * Extra flags for one node, after `extraArgs` (a repeated flag's last value wins), e.g. a
+   * `--peers` list whose other nodes are the fault-injection suite's per-link proxies.
+   */
+  readonly nodeExtraArgs?: (nodeId: number) => readonly string[];
   readonly env?: NodeJS.ProcessEnv;
   /** @default 30000 */
   readonly startTimeoutMs?: number;
@@ -92,6 +97,7 @@ export class TestCluster {
         ...(options.electionTicks === undefined ? [] : [`--election-ticks=${options.electionTicks}`]),
         ...(options.heartbeatTicks === undefined ? [] : [`--heartbeat-ticks=${options.heartbeatTicks}`]),
         ...(options.extraArgs ?? []),
+        ...(options.nodeExtraArgs?.(nodeId) ?? []),
       ];
       this.#processes.set(
         nodeId,

@@ -31,6 +31,50 @@ export {
   summarizeCpuProfiles,
 } from "./cpu-profile.js";
 export {
+  CAMPAIGN_PORTS,
+  type CampaignOptions,
+  type CampaignResult,
+  runCampaign,
+} from "./fault/campaign.js";
+export {
+  type CheckInput,
+  type CheckResult,
+  checkHistory,
+  type FaultUnavailability,
+  type FinalShardRead,
+  type ReplicaComparison,
+} from "./fault/checker.js";
+export {
+  FAULT_CLUSTER_NODES,
+  FAULT_KEYS_DEFAULT,
+  FAULT_PRODUCERS_DEFAULT,
+  FAULT_RECORDS_PER_SECOND_DEFAULT,
+  FUZZ_CASES_DEFAULT,
+} from "./fault/constants.js";
+export {
+  type BadInputOptions,
+  type BadInputResult,
+  type CaseOutcome,
+  formatBadInputReport,
+  runBadInputCampaign,
+} from "./fault/fuzz.js";
+export {
+  decodeRecordData,
+  encodeRecordData,
+  type FaultDescription,
+  History,
+  type HistoryEvent,
+  type PutRecordResult,
+  type RecordId,
+  workloadPartitionKey,
+} from "./fault/history.js";
+export { type LinkMode, LinkProxy, type LinkProxyOptions } from "./fault/link-proxy.js";
+export { FAULT_KINDS, type FaultKind, Nemesis, type NemesisOptions } from "./fault/nemesis.js";
+export { ProxyMesh, type ProxyMeshOptions } from "./fault/network.js";
+export { randomSeed, SeededRandom } from "./fault/random.js";
+export { type CampaignReportInput, formatReport } from "./fault/report.js";
+export { LiveReader, Workload, type WorkloadOptions } from "./fault/workload.js";
+export {
   checkKeyedRecords,
   decodeKeyedRecord,
   encodeKeyedRecord,
