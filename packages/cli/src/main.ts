@@ -19,7 +19,8 @@ const USAGE = `usage: sluice <command> [options]
 
 commands:
   node [options]                        run one node (sluice node --help lists the options)
-  cluster up|down|status [--data DIR]   a local three-node cluster on loopback (data under ./data)
+  cluster up|down|status [--data DIR]   a local three-node cluster on loopback (data under ./data;
+                                        up --tls: certificates in DIR/certs, TLS everywhere)
   stream create|describe|list|delete|split|merge|scale|retention
                                         manage streams (sluice stream --help)
   put STREAM [RECORD...]                write records, or stdin's lines (sluice put --help)
@@ -51,12 +52,19 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     case "auth":
       return runAuthCommand(rest, env);
     case "cluster": {
-      let parsed: { positionals: string[]; values: { data?: string; "base-port"?: string } };
+      let parsed: {
+        positionals: string[];
+        values: { data?: string; "base-port"?: string; tls?: boolean };
+      };
       try {
         parsed = parseArgs({
           args: [...rest],
           allowPositionals: true,
-          options: { data: { type: "string", default: "./data" }, "base-port": { type: "string" } },
+          options: {
+            data: { type: "string", default: "./data" },
+            "base-port": { type: "string" },
+            tls: { type: "boolean", default: false },
+          },
         });
       } catch (error) {
         process.stderr.write(
@@ -71,7 +79,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         process.stderr.write(`sluice cluster: --base-port must be a port number, not "${basePortText}"\n`);
         return EXIT_USAGE;
       }
-      const options = { dataDir: parsed.values.data ?? "./data", basePort };
+      const options = { dataDir: parsed.values.data ?? "./data", basePort, tls: parsed.values.tls };
       switch (action) {
         case "up":
           return clusterUp(options);

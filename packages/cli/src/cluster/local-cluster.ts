@@ -9,8 +9,9 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { type ChannelCredentials, credentials, Metadata } from "@grpc/grpc-js";
 import { admin, health } from "@sluice/proto";
+import { CERT_VALID_DAYS_DEFAULT, initCertificates } from "../commands/certs.js";
 import {
   CLUSTER_DOWN_DEADLINE_MS,
   CLUSTER_ID_DEFAULT,
@@ -49,6 +50,25 @@ export interface LocalClusterOptions {
   readonly out?: (line: string) => void;
   /** Where failures go. @default stderr */
   readonly err?: (line: string) => void;
+  /**
+   * `up` issues certificates into DIR/certs (`sluice certs init`, once) and starts the nodes with
+   * TLS everywhere. A data folder that holds DIR/certs/ca.crt is a TLS cluster from then on: `up`
+   * and `status` use TLS for it with or without this flag. @default false
+   */
+  readonly tls?: boolean | undefined;
+}
+
+/** The certificates of a TLS local cluster, or undefined for a plaintext one. */
+function certsDirOf(options: LocalClusterOptions): string | undefined {
+  const dir = join(resolve(options.dataDir), "certs");
+  return existsSync(join(dir, "ca.crt")) ? dir : undefined;
+}
+
+function credentialsOf(options: LocalClusterOptions): ChannelCredentials {
+  const certs = certsDirOf(options);
+  return certs === undefined
+    ? credentials.createInsecure()
+    : credentials.createSsl(readFileSync(join(certs, "ca.crt")));
 }
 
 export function localNodes(options: LocalClusterOptions): LocalNode[] {
@@ -71,7 +91,7 @@ export function localNodes(options: LocalClusterOptions): LocalNode[] {
 }
 
 /** The `sluice node` arguments of one local node. */
-export function nodeArguments(node: LocalNode, nodes: readonly LocalNode[]): string[] {
+export function nodeArguments(node: LocalNode, nodes: readonly LocalNode[], tlsDir?: string): string[] {
   const host = LISTEN_HOST_DEFAULT;
   return [
     "node",
@@ -84,6 +104,7 @@ export function nodeArguments(node: LocalNode, nodes: readonly LocalNode[]): str
     `--http-listen=${host}:${node.httpPort}`,
     `--metrics-listen=${host}:${node.metricsPort}`,
     `--peers=${nodes.map((peer) => `${peer.nodeId}=${host}:${peer.peerPort}`).join(",")}`,
+    ...(tlsDir === undefined ? [] : [`--tls-dir=${tlsDir}`]),
   ];
 }
 
@@ -101,12 +122,24 @@ export async function clusterUp(options: LocalClusterOptions): Promise<number> {
       : `; node ${running.join(", ")} still running (sluice cluster down${options.dataDir === "./data" ? "" : ` --data ${options.dataDir}`} stops them)`;
   };
   mkdirSync(resolve(options.dataDir), { recursive: true });
+  if (options.tls === true) {
+    initCertificates({
+      outDir: join(resolve(options.dataDir), "certs"),
+      nodeIds: nodes.map((node) => node.nodeId),
+      clusterId: CLUSTER_ID_DEFAULT,
+      extraHosts: [],
+      validDays: CERT_VALID_DAYS_DEFAULT,
+      force: false,
+    });
+  }
+  const tlsDir = certsDirOf(options);
+  const channelCredentials = credentialsOf(options);
   const started: LocalNode[] = [];
   for (const node of nodes) {
     if (runningPid(node) !== undefined) continue;
     const logFd = openSync(node.logFile, "a");
     try {
-      const child = spawn(process.execPath, [MAIN_SCRIPT, ...nodeArguments(node, nodes)], {
+      const child = spawn(process.execPath, [MAIN_SCRIPT, ...nodeArguments(node, nodes, tlsDir)], {
         detached: true,
         stdio: ["ignore", logFd, logFd],
       });
@@ -128,7 +161,7 @@ export async function clusterUp(options: LocalClusterOptions): Promise<number> {
         );
         return 1;
       }
-      if ((await probeHealth(node.grpcPort)) === "SERVING") pending.delete(node);
+      if ((await probeHealth(node.grpcPort, channelCredentials)) === "SERVING") pending.delete(node);
     }
     if (pending.size === 0) break;
     if (Date.now() > deadline) {
@@ -185,11 +218,13 @@ export async function clusterDown(options: LocalClusterOptions): Promise<number>
 export async function clusterStatus(options: LocalClusterOptions): Promise<number> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const nodes = localNodes(options);
+  const channelCredentials = credentialsOf(options);
   const rows = await Promise.all(
     nodes.map(async (node) => {
       const pid = runningPid(node);
-      const healthState = pid === undefined ? "-" : await probeHealth(node.grpcPort);
-      const status = healthState === "SERVING" ? await probeNodeStatus(node.grpcPort) : undefined;
+      const healthState = pid === undefined ? "-" : await probeHealth(node.grpcPort, channelCredentials);
+      const status =
+        healthState === "SERVING" ? await probeNodeStatus(node.grpcPort, channelCredentials) : undefined;
       return {
         node: String(node.nodeId),
         zone: node.zone,
@@ -291,8 +326,11 @@ function lastLogLine(path: string): string {
  * The public API's health: "SERVING" (storage open and the metadata service has a quorum),
  * "NOT_SERVING", … or "unreachable".
  */
-export function probeHealth(port: number): Promise<string> {
-  const client = new health.HealthClient(`${LISTEN_HOST_DEFAULT}:${port}`, credentials.createInsecure());
+export function probeHealth(
+  port: number,
+  channelCredentials: ChannelCredentials = credentials.createInsecure(),
+): Promise<string> {
+  const client = new health.HealthClient(`${LISTEN_HOST_DEFAULT}:${port}`, channelCredentials);
   return new Promise<string>((done) => {
     client.check(
       { service: STREAMS_SERVICE_NAME },
@@ -308,8 +346,11 @@ export function probeHealth(port: number): Promise<string> {
   });
 }
 
-function probeNodeStatus(port: number): Promise<admin.NodeStatusResponse | undefined> {
-  const client = new admin.AdminServiceClient(`${LISTEN_HOST_DEFAULT}:${port}`, credentials.createInsecure());
+function probeNodeStatus(
+  port: number,
+  channelCredentials: ChannelCredentials,
+): Promise<admin.NodeStatusResponse | undefined> {
+  const client = new admin.AdminServiceClient(`${LISTEN_HOST_DEFAULT}:${port}`, channelCredentials);
   return new Promise((done) => {
     client.nodeStatus(
       {},
