@@ -69,3 +69,50 @@ export function tally(objects: readonly DeliveredObject[]): { distinct: number; 
   }
   return { distinct: seen.size, duplicates };
 }
+
+/** The largest value of `metric` ("freshness_ms", "failures", …) of delivery stream `name` over the nodes' status. */
+export async function deliveryMetricMax(
+  statuses: readonly Promise<{ metrics: { [key: string]: number } }>[],
+  name: string,
+  metric: string,
+): Promise<number> {
+  let max = 0;
+  for (const status of await Promise.allSettled(statuses)) {
+    if (status.status !== "fulfilled") continue;
+    const value = status.value.metrics[`delivery_${name}_${metric}`];
+    if (typeof value === "number" && value > max) max = value;
+  }
+  return max;
+}
+
+/** Puts records `from` (inclusive) to `to` (exclusive) into `streamName`, 500 per call, `parallel` calls in flight. */
+export async function putRange(
+  client: import("@sluice/client").SluiceClient,
+  streamName: string,
+  from: number,
+  to: number,
+  parallel = 4,
+  width = 64,
+): Promise<void> {
+  const { streams } = await import("@sluice/proto");
+  let next = from;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < to) {
+        const start = next;
+        next = Math.min(to, next + 500);
+        let pending = Array.from({ length: next - start }, (_, i) => ({
+          partitionKey: `k${start + i}`,
+          data: payload(start + i, width),
+          explicitHashKey: "",
+        }));
+        while (pending.length > 0) {
+          const response = await client.putRecords(
+            streams.PutRecordsRequest.fromPartial({ streamName, records: pending }),
+          );
+          pending = pending.filter((_, i) => response.records[i]?.errorCode !== "");
+        }
+      }
+    }),
+  );
+}
