@@ -37,6 +37,7 @@ import {
   GroupNotFoundError,
   NotLeaderError,
   PRODUCER_ID_BYTES,
+  RECORD_BATCH_FLAG_SEAL,
   type RecordBatchProducer,
   recordBatchPayloadBytes,
   recordBatchPrefix,
@@ -409,7 +410,9 @@ export class PutPath {
     const metrics = this.options.metrics;
     const provisioned = found.stream.mode === "PROVISIONED";
     const header = decodeRecordBatchHeader(batch);
-    if (header.flags !== 0) throw new CorruptBatchError("a seal batch is not a batch of records to append");
+    if (header.flags === RECORD_BATCH_FLAG_SEAL) {
+      throw new CorruptBatchError("a seal batch is not a batch of records to append");
+    }
     const recordCount = header.recordCount;
     const producer = recordBatchProducer(batch);
     // An idempotent write: answered from the dedup table when it is a retry (no await between
