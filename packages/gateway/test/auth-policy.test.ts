@@ -92,7 +92,7 @@ describe("Policy", () => {
 describe("AccessKeyStore", () => {
   it("reads the line and JSON formats; the principal defaults to the key id", () => {
     const lines = AccessKeyStore.parse(
-      "# comment\nAKIDONE1:secret-one-1:alice\n\nAKIDTWO2:secret-two-2\n",
+      "# comment, with a comma: and colons\nAKIDONE1:secret-one-1:alice\n\nAKIDTWO2:secret-two-2\n",
       "keys",
     );
     expect(lines.get("AKIDONE1")?.principal).toBe("alice");

@@ -48,18 +48,19 @@ export class AccessKeyStore {
     const trimmed = text.trim();
     if (trimmed.startsWith("{") || trimmed.startsWith("[")) return parseJson(trimmed, source);
     const keys: AccessKey[] = [];
-    const lines = trimmed.split(/\r?\n|,/);
-    for (const [index, raw] of lines.entries()) {
+    for (const [index, raw] of trimmed.split(/\r?\n/).entries()) {
       const line = raw.trim();
       if (line === "" || line.startsWith("#")) continue;
-      const parts = line.split(":");
-      if (parts.length < 2 || parts.length > 3) {
-        throw invalid(
-          `${source} line ${index + 1}: expected ACCESS_KEY_ID:SECRET or ACCESS_KEY_ID:SECRET:PRINCIPAL`,
-        );
+      for (const entry of line.split(",")) {
+        const parts = entry.trim().split(":");
+        if (parts.length < 2 || parts.length > 3) {
+          throw invalid(
+            `${source} line ${index + 1}: expected ACCESS_KEY_ID:SECRET or ACCESS_KEY_ID:SECRET:PRINCIPAL`,
+          );
+        }
+        const [accessKeyId = "", secretAccessKey = "", principal] = parts;
+        keys.push({ accessKeyId, secretAccessKey, principal: principal ?? accessKeyId });
       }
-      const [accessKeyId = "", secretAccessKey = "", principal] = parts;
-      keys.push({ accessKeyId, secretAccessKey, principal: principal ?? accessKeyId });
     }
     return new AccessKeyStore(keys, source);
   }
