@@ -15,7 +15,7 @@
  * (ValidationException, not retriable). Without that wrapper a marked request is an empty one,
  * which validation refuses all the same.
  */
-import type { handleUnaryCall } from "@grpc/grpc-js";
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from "@grpc/grpc-js";
 import { streams } from "@sluice/proto";
 import { ValidationError } from "../errors.js";
 import { toServiceError } from "../status-details.js";
@@ -374,12 +374,31 @@ function orMalformed<T extends object>(decode: (buffer: Buffer) => T, empty: () 
 }
 
 /**
+ * The generated definition with every method's decoder wrapped by `orMalformed`: a request that
+ * fails to decode reaches `rejectMalformedRequests` marked, instead of making grpc-js answer
+ * INTERNAL ("Error deserializing request"), which would not say the request was at fault.
+ */
+function guardDecoders(
+  definition: typeof streams.StreamsServiceService,
+): typeof streams.StreamsServiceService {
+  const guarded: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    guarded[name] = {
+      ...method,
+      requestDeserialize: orMalformed(method.requestDeserialize as (buffer: Buffer) => object, () => ({})),
+    };
+  }
+  return guarded as typeof streams.StreamsServiceService;
+}
+
+/**
  * The StreamsService definition for grpc-js: the generated one, with the hand decoders for
- * PutRecords and PutRecord and the hand encoder of PutRecords' response. Register it rather than streams.StreamsServiceService, with an
- * implementation wrapped by `rejectMalformedRequests`.
+ * PutRecords and PutRecord and the hand encoder of PutRecords' response, and every decoder
+ * marking an undecodable request instead of throwing. Register it rather than
+ * streams.StreamsServiceService, with an implementation wrapped by `rejectMalformedRequests`.
  */
 export const streamsServiceDefinition: typeof streams.StreamsServiceService = {
-  ...streams.StreamsServiceService,
+  ...guardDecoders(streams.StreamsServiceService),
   putRecords: {
     ...streams.StreamsServiceService.putRecords,
     requestDeserialize: orMalformed(decodePutRecordsRequest, emptyPutRecordsRequest),
@@ -392,26 +411,35 @@ export const streamsServiceDefinition: typeof streams.StreamsServiceService = {
 };
 
 /**
- * Wraps a StreamsService implementation so that a PutRecords or PutRecord request the
- * definition could not decode is answered at once with its ValidationError's status
- * (ValidationException) instead of reaching the handler.
+ * Wraps a StreamsService implementation so that a request the definition could not decode is
+ * answered at once with its ValidationError's status (INVALID_ARGUMENT, ValidationException)
+ * instead of reaching the handler; on the server-streaming SubscribeToShard the status ends the
+ * stream. Handlers keep their implementation object as `this`.
  */
 export function rejectMalformedRequests(
   implementation: streams.StreamsServiceServer,
 ): streams.StreamsServiceServer {
-  const guard =
-    <Req, Res>(name: "putRecords" | "putRecord"): handleUnaryCall<Req, Res> =>
-    (call, callback) => {
-      const error = malformedRequestError(call.request);
-      if (error !== undefined) {
-        callback(toServiceError(error));
-        return;
-      }
-      (implementation[name] as unknown as handleUnaryCall<Req, Res>)(call, callback);
-    };
-  return {
-    ...implementation,
-    putRecords: guard<streams.PutRecordsRequest, streams.PutRecordsResponse>("putRecords"),
-    putRecord: guard<streams.PutRecordRequest, streams.PutRecordResponse>("putRecord"),
-  };
+  const guarded: Record<string, unknown> = { ...implementation };
+  for (const [name, method] of Object.entries(streams.StreamsServiceService)) {
+    const handler = (implementation as unknown as Record<string, unknown>)[name];
+    if (typeof handler !== "function") continue;
+    guarded[name] = method.responseStream
+      ? (call: ServerWritableStream<unknown, unknown>) => {
+          const error = malformedRequestError(call.request);
+          if (error !== undefined) {
+            call.emit("error", toServiceError(error));
+            return;
+          }
+          handler.call(implementation, call);
+        }
+      : (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+          const error = malformedRequestError(call.request);
+          if (error !== undefined) {
+            callback(toServiceError(error));
+            return;
+          }
+          handler.call(implementation, call, callback);
+        };
+  }
+  return guarded as unknown as streams.StreamsServiceServer;
 }
