@@ -295,30 +295,67 @@ describe("SubscribeToShard", () => {
     }
   });
 
-  // Kinesis allows one subscription per consumer and shard across the whole service; the gateway
-  // keeps its set of live subscriptions per node (packages/gateway/src/server/subscriptions.ts,
-  // `active`), so a second subscriber through another node is accepted. Reported as a gateway bug.
-  it.fails(
-    "refuses a second concurrent subscription of the same consumer and shard through another node",
-    async () => {
-      const { streamArn } = await activeStream("twice-nodes");
-      const consumerArn = await activeConsumer(streamArn, "twice-nodes");
-      const request = {
-        consumerArn,
-        shardId: SHARD_0,
-        startingPosition: { type: T.SHARD_ITERATOR_TYPE_LATEST, sequenceNumber: "" },
-      };
-      const first = await new Subscription(1, request).started();
-      let second: Subscription | undefined;
-      try {
-        second = await new Subscription(2, request).started();
-        expect(second.error?.errorName).toBe("ResourceInUseException");
-      } finally {
-        first.cancel();
-        second?.cancel();
-      }
-    },
-  );
+  it("refuses a second concurrent subscription of the same consumer and shard through another node with ResourceInUseException", async () => {
+    const { streamArn } = await activeStream("twice-nodes");
+    const consumerArn = await activeConsumer(streamArn, "twice-nodes");
+    const request = {
+      consumerArn,
+      shardId: SHARD_0,
+      startingPosition: { type: T.SHARD_ITERATOR_TYPE_LATEST, sequenceNumber: "" },
+    };
+    const first = await new Subscription(1, request).started();
+    let second: Subscription | undefined;
+    try {
+      second = await new Subscription(2, request).started();
+      expect(second.error?.errorName).toBe("ResourceInUseException");
+      expect(first.error).toBeUndefined();
+    } finally {
+      first.cancel();
+      second?.cancel();
+    }
+  });
+
+  it("lets a subscription through another node take over one that is at least 5 seconds old, ending the old one with ResourceInUseException", async () => {
+    const { streamArn } = await activeStream("takeover");
+    const consumerArn = await activeConsumer(streamArn, "takeover");
+    const request = {
+      consumerArn,
+      shardId: SHARD_0,
+      startingPosition: { type: T.SHARD_ITERATOR_TYPE_LATEST, sequenceNumber: "" },
+    };
+    const first = await new Subscription(1, request).started();
+    const refused: Subscription[] = [];
+    let second: Subscription | undefined;
+    try {
+      // Refused while the first is younger than 5 s; then the new one takes over.
+      second = await waitFor(
+        async () => {
+          const attempt = await new Subscription(3, request).started();
+          if (attempt.error?.errorName !== "ResourceInUseException") return attempt;
+          refused.push(attempt);
+          return undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 500, what: "a subscription through node 3 that takes over" },
+      );
+      expect(second.error).toBeUndefined();
+      expect(refused.length).toBeGreaterThan(0);
+      await waitFor(() => first.error !== undefined, {
+        timeoutMs: 10_000,
+        what: "the taken-over subscription to end",
+      });
+      expect(first.error?.errorName).toBe("ResourceInUseException");
+      // The new holder works: a record put now reaches it.
+      await cluster
+        .streams(2)
+        .putRecord({ streamArn, partitionKey: "k", data: Buffer.from("after-takeover") });
+      const records = await second.waitRecords(1);
+      expect(records.map((r) => Buffer.from(r.data).toString())).toContain("after-takeover");
+    } finally {
+      first.cancel();
+      second?.cancel();
+      for (const attempt of refused) attempt.cancel();
+    }
+  });
 
   it("refuses an unknown consumer with ResourceNotFoundException and an unknown shard with ResourceNotFoundException", async () => {
     const { streamArn } = await activeStream("nosub");

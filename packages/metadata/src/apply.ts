@@ -27,6 +27,9 @@ import {
   SHARDS_PER_STREAM_MAX,
   STREAM_NAME_LENGTH_MAX,
   STREAMS_MAX,
+  SUBSCRIPTION_HOLD_MS_MAX,
+  SUBSCRIPTION_HOLDER_ID_LENGTH_MAX,
+  SUBSCRIPTION_TAKEOVER_AFTER_MS,
   TAG_KEY_LENGTH_MAX,
   TAG_VALUE_LENGTH_MAX,
   TAGS_PER_CALL_MAX,
@@ -55,6 +58,7 @@ import {
   STREAM_MODES,
   STREAM_STATUSES,
   type StreamInfo,
+  type SubscriptionHolder,
   shardIdFor,
   streamArn,
 } from "./state.js";
@@ -385,6 +389,70 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     );
   },
 
+  AcquireSubscription(state, input) {
+    const arn = string(input.consumerArn, "consumerArn");
+    const shardId = boundedString(input.shardId, "shardId", 1, SHARD_ID_LENGTH_MAX);
+    const holderId = boundedString(input.holderId, "holderId", 1, SUBSCRIPTION_HOLDER_ID_LENGTH_MAX);
+    const nodeId = integer(input.nodeId, "nodeId", 1, Number.MAX_SAFE_INTEGER);
+    const nowMs = timestamp(input.nowMs, "nowMs");
+    const stream = consumerOwner(state, arn);
+    const consumer = consumerIn(stream, arn);
+    if (consumer.status !== "ACTIVE") {
+      reject(
+        MetadataErrorCode.StreamInUse,
+        `consumer ${consumer.consumerName} is ${consumer.status}, not ACTIVE: wait until DescribeStreamConsumer reports ACTIVE`,
+      );
+    }
+    if (!stream.shards.some((shard) => shard.shardId === shardId)) {
+      reject(MetadataErrorCode.ShardNotFound, `stream ${stream.streamName} has no shard ${shardId}`);
+    }
+    const holders = consumer.subscriptions ?? [];
+    const held = holders.find((holder) => holder.shardId === shardId);
+    if (held !== undefined && held.holderId === holderId) return unchanged(state);
+    if (held !== undefined) {
+      const ageMs = nowMs - held.startedAtMs;
+      if (ageMs < SUBSCRIPTION_TAKEOVER_AFTER_MS) {
+        reject(
+          MetadataErrorCode.StreamInUse,
+          `consumer ${consumer.consumerArn} subscribed to ${shardId} ${Math.max(0, ageMs)} ms ago; a new subscription takes over after ${SUBSCRIPTION_TAKEOVER_AFTER_MS} ms, so retry then`,
+        );
+      }
+    }
+    const holder: SubscriptionHolder = Object.freeze({ shardId, holderId, nodeId, startedAtMs: nowMs });
+    // Stale holders (their node died without a release) are dropped on the way.
+    const kept = holders.filter(
+      (other) => other.shardId !== shardId && nowMs - other.startedAtMs < SUBSCRIPTION_HOLD_MS_MAX,
+    );
+    const subscriptions = Object.freeze(
+      [...kept, holder].sort((a, b) => (a.shardId < b.shardId ? -1 : a.shardId > b.shardId ? 1 : 0)),
+    );
+    const outcome = withConsumer(state, stream, { ...consumer, subscriptions });
+    return held === undefined
+      ? outcome
+      : { ...outcome, result: { ok: true, value: { takenOver: held.holderId } } };
+  },
+
+  ReleaseSubscription(state, input) {
+    const arn = string(input.consumerArn, "consumerArn");
+    const shardId = boundedString(input.shardId, "shardId", 1, SHARD_ID_LENGTH_MAX);
+    const holderId = boundedString(input.holderId, "holderId", 1, SUBSCRIPTION_HOLDER_ID_LENGTH_MAX);
+    const stream = findConsumerOwner(state, arn);
+    if (stream === undefined) return unchanged(state);
+    const consumer = stream.consumers.find((c) => c.consumerArn === arn);
+    const holders = consumer?.subscriptions;
+    if (consumer === undefined || holders === undefined) return unchanged(state);
+    if (!holders.some((holder) => holder.shardId === shardId && holder.holderId === holderId)) {
+      return unchanged(state);
+    }
+    const kept = holders.filter((holder) => holder.shardId !== shardId);
+    const { subscriptions: _dropped, ...rest } = consumer;
+    return withConsumer(
+      state,
+      stream,
+      kept.length === 0 ? rest : { ...rest, subscriptions: Object.freeze(kept) },
+    );
+  },
+
   SetConsumerStatus(state, input) {
     const stream = streamById(state, input);
     const arn = string(input.consumerArn, "consumerArn");
@@ -406,11 +474,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     let consumer: ConsumerInfo;
     if (input.consumerArn !== undefined) {
       const arn = string(input.consumerArn, "consumerArn");
-      const marker = arn.indexOf("/consumer/");
-      if (marker < 0) invalid(`consumerArn ${arn} is not a consumer ARN`);
-      const owner = [...state.streams.values()].find((s) => s.streamArn === arn.slice(0, marker));
-      if (owner === undefined) reject(MetadataErrorCode.ConsumerNotFound, `no consumer with ARN ${arn}`);
-      stream = owner;
+      stream = consumerOwner(state, arn);
       consumer = consumerIn(stream, arn);
     } else {
       stream = streamByRef(state, input.streamName);
@@ -837,6 +901,22 @@ function streamById(state: MetadataState, input: Input): StreamInfo {
   if (stream.streamId !== streamId) {
     reject(MetadataErrorCode.StreamNotFound, `stream ${stream.streamName} with id ${streamId} was removed`);
   }
+  return stream;
+}
+
+/** The stream that has the consumer with this ARN, if any. */
+function findConsumerOwner(state: MetadataState, arn: string): StreamInfo | undefined {
+  const marker = arn.indexOf("/consumer/");
+  if (marker < 0) return undefined;
+  const streamArn = arn.slice(0, marker);
+  for (const stream of state.streams.values()) if (stream.streamArn === streamArn) return stream;
+  return undefined;
+}
+
+function consumerOwner(state: MetadataState, arn: string): StreamInfo {
+  if (!arn.includes("/consumer/")) invalid(`consumerArn ${arn} is not a consumer ARN`);
+  const stream = findConsumerOwner(state, arn);
+  if (stream === undefined) reject(MetadataErrorCode.ConsumerNotFound, `no consumer with ARN ${arn}`);
   return stream;
 }
 

@@ -66,6 +66,27 @@ export type MetadataCommand =
       readonly from: ConsumerStatus;
       readonly to: ConsumerStatus;
     }
+  /**
+   * SubscribeToShard starts: `holderId` (on node `nodeId`) becomes the one subscription of the
+   * consumer to the shard. Refused (StreamInUse → ResourceInUseException) while another holder is
+   * younger than SUBSCRIPTION_TAKEOVER_AFTER_MS; an older one is taken over (its node sees the
+   * change and ends it). The value is `{ takenOver: holderId }` when one was.
+   */
+  | {
+      readonly type: "AcquireSubscription";
+      readonly consumerArn: string;
+      readonly shardId: string;
+      readonly holderId: string;
+      readonly nodeId: number;
+      readonly nowMs: number;
+    }
+  /** The subscription `holderId` ended; removes it if it still holds the shard (else no change). */
+  | {
+      readonly type: "ReleaseSubscription";
+      readonly consumerArn: string;
+      readonly shardId: string;
+      readonly holderId: string;
+    }
   /** Moves a consumer to DELETING; named by ARN, or by stream (name or ARN) and consumer name. */
   | {
       readonly type: "DeregisterConsumer";

@@ -83,6 +83,18 @@ export const SEAL_RETRY_MS = 100;
 
 /** Registered (enhanced fan-out) consumers per stream, any status. */
 export const CONSUMERS_PER_STREAM_MAX = 20;
+/**
+ * A new SubscribeToShard of the same consumer and shard takes the subscription over once the
+ * current one is this old; sooner it gets ResourceInUseException (Kinesis's rule).
+ */
+export const SUBSCRIPTION_TAKEOVER_AFTER_MS = 5_000;
+/**
+ * A holder older than this is stale (its node died without releasing it): a subscription lasts
+ * 5 minutes, plus a minute of slack for clocks and a late release.
+ */
+export const SUBSCRIPTION_HOLD_MS_MAX = 360_000;
+/** Bound of a subscription holder id, in characters. */
+export const SUBSCRIPTION_HOLDER_ID_LENGTH_MAX = 64;
 
 /** Largest encoded command or forwarded reply, in bytes. */
 export const COMMAND_BYTES_MAX = 64 * 1024;

@@ -81,6 +81,7 @@ export type {
   StreamInfo,
   StreamMode,
   StreamStatus,
+  SubscriptionHolder,
 } from "./state.js";
 export {
   CONSUMER_STATUSES,

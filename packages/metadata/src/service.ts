@@ -288,6 +288,36 @@ export class MetadataService {
     }) as Promise<RegisteredConsumer>;
   }
 
+  /**
+   * Makes `holderId` (a subscription run by this node) the one SubscribeToShard of the consumer
+   * to the shard, cluster-wide. Throws StreamInUse (→ ResourceInUseException) while another is
+   * younger than SUBSCRIPTION_TAKEOVER_AFTER_MS; takes an older one over (its node ends it when
+   * it sees the change).
+   */
+  async acquireSubscription(request: {
+    readonly consumerArn: string;
+    readonly shardId: string;
+    readonly holderId: string;
+  }): Promise<void> {
+    await this.run({
+      type: "AcquireSubscription",
+      consumerArn: request.consumerArn,
+      shardId: request.shardId,
+      holderId: request.holderId,
+      nodeId: this.nodeId,
+      nowMs: this.now(),
+    });
+  }
+
+  /** Lets go of a subscription acquired by `acquireSubscription` (no change if it was taken over). */
+  async releaseSubscription(request: {
+    readonly consumerArn: string;
+    readonly shardId: string;
+    readonly holderId: string;
+  }): Promise<void> {
+    await this.run({ type: "ReleaseSubscription", ...request });
+  }
+
   /** Moves a consumer to DELETING (the controller removes it): by ARN, or by stream and consumer name. */
   async deregisterConsumer(request: {
     readonly streamName?: string | undefined;

@@ -79,7 +79,16 @@ export function decodeSnapshot(data: Uint8Array): MetadataState {
         ...(stream.shardLevelMetrics === undefined
           ? {}
           : { shardLevelMetrics: Object.freeze([...stream.shardLevelMetrics]) }),
-        consumers: Object.freeze(stream.consumers.map((c: ConsumerInfo) => Object.freeze({ ...c }))),
+        consumers: Object.freeze(
+          stream.consumers.map((c: ConsumerInfo) =>
+            Object.freeze({
+              ...c,
+              ...(c.subscriptions === undefined
+                ? {}
+                : { subscriptions: Object.freeze(c.subscriptions.map((h) => Object.freeze({ ...h }))) }),
+            }),
+          ),
+        ),
       }),
     );
   }

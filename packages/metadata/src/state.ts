@@ -92,6 +92,22 @@ export interface ConsumerInfo {
   readonly consumerArn: string;
   readonly status: ConsumerStatus;
   readonly createdAtMs: number;
+  /**
+   * The live SubscribeToShard of this consumer, at most one per shard (sorted by shard id),
+   * wherever in the cluster it runs; absent when there is none. See AcquireSubscription.
+   */
+  readonly subscriptions?: readonly SubscriptionHolder[];
+}
+
+/** Who holds a consumer's subscription to a shard, and since when. */
+export interface SubscriptionHolder {
+  readonly shardId: string;
+  /** Unique per subscription call (the node that runs it makes it up). */
+  readonly holderId: string;
+  /** The node whose gateway runs the subscription. */
+  readonly nodeId: number;
+  /** When the holder acquired it, by the clock of the node that proposed it. */
+  readonly startedAtMs: number;
 }
 
 export interface StreamInfo {

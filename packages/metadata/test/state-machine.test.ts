@@ -6,6 +6,8 @@ import {
   FIRST_SHARD_GROUP_ID,
   OPEN_SHARDS_PER_CLUSTER_MAX,
   SHARDS_PER_CREATE_MAX,
+  SUBSCRIPTION_HOLD_MS_MAX,
+  SUBSCRIPTION_TAKEOVER_AFTER_MS,
   TAGS_PER_STREAM_MAX,
 } from "../src/constants.js";
 import { MetadataStateMachine } from "../src/state-machine.js";
@@ -104,6 +106,93 @@ describe("InitCluster and RegisterNode", () => {
       m.code({ type: "RegisterNode", node: { nodeId: 4, zone: "a", gatewayAddress: "g" } } as never),
     ).toBe("INVALID_ARGUMENT");
     expect(m.code({ type: "RegisterNode" })).toBe("INVALID_ARGUMENT");
+  });
+});
+
+describe("subscriptions (one SubscribeToShard per consumer and shard in the cluster)", () => {
+  function withConsumer(): { m: Machine; arn: string } {
+    const m = cluster();
+    activeStream(m, "s");
+    const { consumerArn } = m.ok({
+      type: "RegisterConsumer",
+      streamName: "s",
+      consumerName: "app",
+      nowMs: NOW_MS,
+    }) as {
+      consumerArn: string;
+    };
+    m.ok({
+      type: "SetConsumerStatus",
+      streamName: "s",
+      streamId: 1,
+      consumerArn,
+      from: "CREATING",
+      to: "ACTIVE",
+    });
+    return { m, arn: consumerArn };
+  }
+  const SHARD = "shardId-000000000000";
+  const acquire = (arn: string, holderId: string, nowMs: number, nodeId = 1) => ({
+    type: "AcquireSubscription",
+    consumerArn: arn,
+    shardId: SHARD,
+    holderId,
+    nodeId,
+    nowMs,
+  });
+
+  it("refuses a second holder younger than SUBSCRIPTION_TAKEOVER_AFTER_MS and lets one take over after it", () => {
+    const { m, arn } = withConsumer();
+    expect(m.ok(acquire(arn, "a", NOW_MS))).toBeUndefined();
+    expect(m.ok(acquire(arn, "a", NOW_MS + 10))).toBeUndefined(); // the same holder again: no change
+    expect(m.code(acquire(arn, "b", NOW_MS + SUBSCRIPTION_TAKEOVER_AFTER_MS - 1, 2))).toBe("STREAM_IN_USE");
+    expect(m.ok(acquire(arn, "b", NOW_MS + SUBSCRIPTION_TAKEOVER_AFTER_MS, 2))).toEqual({ takenOver: "a" });
+    expect(m.view.consumerByArn(arn)?.consumer.subscriptions).toEqual([
+      { shardId: SHARD, holderId: "b", nodeId: 2, startedAtMs: NOW_MS + SUBSCRIPTION_TAKEOVER_AFTER_MS },
+    ]);
+  });
+
+  it("releases only the current holder, and a released pair is free at once", () => {
+    const { m, arn } = withConsumer();
+    m.ok(acquire(arn, "a", NOW_MS));
+    m.ok({ type: "ReleaseSubscription", consumerArn: arn, shardId: SHARD, holderId: "other" });
+    expect(m.view.consumerByArn(arn)?.consumer.subscriptions?.length).toBe(1);
+    m.ok({ type: "ReleaseSubscription", consumerArn: arn, shardId: SHARD, holderId: "a" });
+    expect(m.view.consumerByArn(arn)?.consumer.subscriptions).toBeUndefined();
+    expect(m.ok(acquire(arn, "b", NOW_MS + 1))).toBeUndefined();
+    // Releasing for a consumer that is gone changes nothing.
+    m.ok({ type: "ReleaseSubscription", consumerArn: `${arn}x`, shardId: SHARD, holderId: "b" });
+  });
+
+  it("refuses unknown consumers and shards, consumers not ACTIVE, and bad fields, changing nothing", () => {
+    const { m, arn } = withConsumer();
+    const before = Buffer.from(m.sm.snapshot());
+    expect(m.code(acquire(`${arn}0`, "a", NOW_MS))).toBe("CONSUMER_NOT_FOUND");
+    expect(m.code(acquire("garbage", "a", NOW_MS))).toBe("INVALID_ARGUMENT");
+    expect(m.code({ ...acquire(arn, "a", NOW_MS), shardId: "shardId-000000000009" })).toBe("SHARD_NOT_FOUND");
+    expect(m.code({ ...acquire(arn, "a", NOW_MS), holderId: "" })).toBe("INVALID_ARGUMENT");
+    expect(m.code({ ...acquire(arn, "a", NOW_MS), holderId: "x".repeat(65) })).toBe("INVALID_ARGUMENT");
+    expect(m.code({ ...acquire(arn, "a", NOW_MS), nodeId: 0 })).toBe("INVALID_ARGUMENT");
+    expect(Buffer.from(m.sm.snapshot())).toEqual(before);
+    m.ok({ type: "DeregisterConsumer", consumerArn: arn });
+    expect(m.code(acquire(arn, "a", NOW_MS))).toBe("STREAM_IN_USE");
+  });
+
+  it("keeps holders in snapshots and drops stale ones on the next acquire", () => {
+    const { m, arn } = withConsumer();
+    m.ok(acquire(arn, "a", NOW_MS));
+    m.ok({ ...acquire(arn, "b", NOW_MS), shardId: "shardId-000000000001" });
+    const restored = new MetadataStateMachine();
+    restored.restore(m.sm.snapshot(), m.index);
+    expect(
+      restored
+        .view()
+        .consumerByArn(arn)
+        ?.consumer.subscriptions?.map((h) => h.holderId),
+    ).toEqual(["a", "b"]);
+    expect(Buffer.from(restored.snapshot())).toEqual(Buffer.from(m.sm.snapshot()));
+    m.ok(acquire(arn, "c", NOW_MS + SUBSCRIPTION_HOLD_MS_MAX));
+    expect(m.view.consumerByArn(arn)?.consumer.subscriptions?.map((h) => h.holderId)).toEqual(["c"]);
   });
 });
 

@@ -71,12 +71,6 @@ export const EVENT_STREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream";
 export const EVENT_STREAM_MESSAGE_BYTES_MAX = 16 * MIB;
 /** Largest headers section of one event-stream message (the format's limit). */
 export const EVENT_STREAM_HEADERS_BYTES_MAX = 131_072;
-/**
- * A SubscribeToShard for a (consumer, shard) that already has one on this node takes it over
- * (the old stream ends with ResourceInUseException) once the old one is this old; sooner, the new
- * call gets ResourceInUseException — as Kinesis does.
- */
-export const SUBSCRIBE_TAKEOVER_AFTER_MS = 5_000;
 
 assertConstant(
   EVENT_STREAM_MESSAGE_BYTES_MAX >= 2 * SUBSCRIBE_EVENT_BYTES_MAX,

@@ -13,11 +13,10 @@
  *   event carries ChildShards), when the client resets it, or when the gateway closes;
  * - an error after the first event is sent as an `exception` message (`:exception-type` the
  *   Kinesis name, payload `{message}`) and ends the stream;
- * - a new subscription for the same consumer and shard on this node takes over the old one once
- *   that is SUBSCRIBE_TAKEOVER_AFTER_MS old: the old stream gets ResourceInUseException and ends.
- *   Sooner, the new call gets ResourceInUseException (as Kinesis answers). A subscription held
- *   over the gRPC API, or on another node, is not taken over: the new call gets
- *   ResourceInUseException until it ends.
+ * - one subscription per consumer and shard in the cluster, over either API (the loop acquires
+ *   the pair in the metadata service): a new one takes over a subscription that is at least
+ *   5 seconds old, and the old stream gets a ResourceInUseException event and ends; sooner, the
+ *   new call gets ResourceInUseException (as Kinesis answers).
  *
  * HTTP/2 only (what the AWS SDKs use for it); over HTTP/1.1 the call gets InvalidArgumentException.
  * Backpressure: the loop waits for the HTTP/2 stream's 'drain', so a slow reader holds at most
@@ -29,13 +28,13 @@
  */
 import { EventEmitter } from "node:events";
 import type { streams } from "@sluice/proto";
-import { InvalidArgumentError, ResourceInUseError } from "../errors.js";
+import { InvalidArgumentError } from "../errors.js";
 import type { StreamsOperations } from "../server/operations.js";
 import type { Subscriptions } from "../server/subscriptions.js";
 import { resolveError } from "../status-details.js";
 import { validateSubscribeToShard } from "../validation.js";
 import type { WireCodec } from "./codec.js";
-import { EVENT_STREAM_CONTENT_TYPE, SUBSCRIBE_TAKEOVER_AFTER_MS } from "./constants.js";
+import { EVENT_STREAM_CONTENT_TYPE } from "./constants.js";
 import { encodeStructure } from "./document.js";
 import { KinesisHttpError } from "./errors.js";
 import { encodeEventStreamMessage } from "./event-stream.js";
@@ -44,17 +43,9 @@ import { OPERATIONS } from "./shapes.js";
 
 type RunCall = Parameters<Subscriptions["run"]>[0];
 
-interface Holder {
-  readonly startedAtMs: number;
-  /** Ends the held stream with ResourceInUseException; resolves once its loop has let go. */
-  takeOver(): Promise<void>;
-}
-
 interface EventStreamSubscriptions {
   readonly subscriptions: Subscriptions;
   readonly clock: () => number;
-  /** Live event-stream subscriptions of this gateway by consumer ARN and shard. */
-  readonly holders: Map<string, Holder>;
 }
 
 const REGISTERED = new WeakMap<StreamsOperations, EventStreamSubscriptions>();
@@ -68,7 +59,7 @@ export function registerEventStreamSubscriptions(
   subscriptions: Subscriptions,
   clock: () => number = Date.now,
 ): void {
-  REGISTERED.set(operations, { subscriptions, clock, holders: new Map() });
+  REGISTERED.set(operations, { subscriptions, clock });
 }
 
 const SPEC = OPERATIONS.get("SubscribeToShard");
@@ -174,51 +165,19 @@ export const subscribeToShardOverEventStream: StreamingOperationHandler = async 
       "SubscribeToShard streams its events over HTTP/2 only; use an HTTP/2 client (the AWS SDK for JavaScript v3's NodeHttp2Handler, h2c with prior knowledge)",
     );
   }
-  const { subscriptions, clock, holders } = registered;
+  const { subscriptions, clock } = registered;
   validateSubscribeToShard(request, clock());
-
-  const key = `${request.consumerArn}\n${request.shardId}`;
-  const held = holders.get(key);
-  if (held !== undefined) {
-    const ageMs = clock() - held.startedAtMs;
-    if (ageMs < SUBSCRIBE_TAKEOVER_AFTER_MS) {
-      throw new ResourceInUseError(
-        `Consumer ${request.consumerArn} subscribed to ${request.shardId} ${ageMs} ms ago; a new subscription takes over after ${SUBSCRIBE_TAKEOVER_AFTER_MS} ms, so retry then`,
-      );
-    }
-    await held.takeOver();
-  }
 
   const writer = new EventStreamWriter(res, codec);
   const call = new EventStreamCall(request, writer, res);
-  const cancel = () => call.emit("cancelled");
-  res.on("close", cancel);
+  res.on("close", () => call.emit("cancelled"));
   res.on("drain", () => call.emit("drain"));
-  let takenOver = false;
-  const run = subscriptions.run(call as unknown as RunCall);
-  const holder: Holder = {
-    startedAtMs: clock(),
-    takeOver: async () => {
-      takenOver = true;
-      writer.exception(
-        new ResourceInUseError(
-          `a newer SubscribeToShard for consumer ${request.consumerArn} and ${request.shardId} took over this subscription`,
-        ),
-      );
-      cancel();
-      call.end();
-      await run.catch(() => {});
-    },
-  };
-  holders.set(key, holder);
   try {
-    await run;
+    await subscriptions.run(call as unknown as RunCall);
   } catch (error) {
     // Before the first event nothing was written: the handler answers with an HTTP error.
     if (!call.started) throw error;
-    if (!takenOver) writer.exception(error);
+    writer.exception(error);
     call.end();
-  } finally {
-    if (holders.get(key) === holder) holders.delete(key);
   }
 };

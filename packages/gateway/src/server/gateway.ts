@@ -93,7 +93,7 @@ export class Gateway {
       clock,
       metrics: options.shardMetrics,
     });
-    this.subscriptions = new Subscriptions({ broker, lookup, read, changes, clock });
+    this.subscriptions = new Subscriptions({ broker, lookup, read, changes, registry: metadata, clock });
     this.retention = new RetentionSweeper(broker, metadata);
     const control = new ControlPlane(metadata, lookup, clock);
     this.operations = createOperations({

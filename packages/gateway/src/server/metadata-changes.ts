@@ -23,6 +23,9 @@ export interface MetadataViewSource {
 export class MetadataChanges {
   private readonly metadata: MetadataViewSource;
   private readonly waiters = new Set<() => void>();
+  private readonly listeners = new Set<() => void>();
+  /** Polls the view for `listen` when there is no change source. */
+  private poll: NodeJS.Timeout | undefined;
   private readonly unsubscribe: (() => void) | undefined;
   private closed = false;
 
@@ -55,16 +58,45 @@ export class MetadataChanges {
     });
   }
 
+  /**
+   * Calls `listener` after every metadata change applied on this node (without a change source,
+   * when the polled view is a new one) until the returned function is called or this closes.
+   */
+  listen(listener: () => void): () => void {
+    if (this.closed) return () => {};
+    this.listeners.add(listener);
+    if (this.unsubscribe === undefined && this.poll === undefined) {
+      let last: MetadataView = this.metadata.view();
+      this.poll = setInterval(() => {
+        const view = this.metadata.view();
+        if (view === last) return;
+        last = view;
+        for (const each of [...this.listeners]) each();
+      }, METADATA_CHANGE_POLL_MS);
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.poll !== undefined) {
+        clearInterval(this.poll);
+        this.poll = undefined;
+      }
+    };
+  }
+
   /** Wakes every waiter and stops listening. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.unsubscribe?.();
+    if (this.poll !== undefined) clearInterval(this.poll);
+    this.poll = undefined;
+    this.listeners.clear();
     this.wakeAll();
   }
 
   private wakeAll(): void {
     for (const wake of [...this.waiters]) wake();
+    for (const listener of [...this.listeners]) listener();
   }
 }
 

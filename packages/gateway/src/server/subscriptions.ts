@@ -12,10 +12,20 @@
  * ends, as in Kinesis; the client subscribes to the children next. While the shard is sealed but
  * the metadata has not closed it yet, the loop waits for a metadata change rather than the
  * shard's applied index (which no longer moves).
+ *
+ * One subscription per (consumer, shard) in the whole cluster, as in Kinesis: before its first
+ * event a subscription acquires the pair in the metadata service (AcquireSubscription, one Raft
+ * write), which refuses it with ResourceInUseException while another holder is younger than
+ * SUBSCRIPTION_TAKEOVER_AFTER_MS, and otherwise takes the pair over. The gateway whose holder was
+ * taken over sees the change in its metadata view and ends that subscription with
+ * ResourceInUseException; a subscription that ends releases the pair. A holder whose node died
+ * is taken over by the next subscriber after the same 5 seconds (or dropped when stale).
  */
+
+import { randomBytes } from "node:crypto";
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { Broker } from "@sluice/broker";
-import type { ShardInfo, StreamInfo } from "@sluice/metadata";
+import type { MetadataService, MetadataView, ShardInfo, StreamInfo } from "@sluice/metadata";
 import type { streams } from "@sluice/proto";
 import { ResourceInUseError } from "../errors.js";
 import {
@@ -35,7 +45,17 @@ export interface SubscriptionsOptions {
   readonly read: ReadPath;
   /** Wakes a subscription waiting at a sealed shard's end when the metadata changes. */
   readonly changes: MetadataChanges;
+  /** Where a subscription acquires and releases its (consumer, shard) pair. */
+  readonly registry: Pick<MetadataService, "acquireSubscription" | "releaseSubscription" | "view">;
   readonly clock: () => number;
+}
+
+/** A subscription of this gateway, watched for a takeover by another one. */
+interface Held {
+  readonly consumerArn: string;
+  readonly shardId: string;
+  readonly groupId: number;
+  lost: boolean;
 }
 
 type Call = ServerWritableStream<streams.SubscribeToShardRequest, streams.SubscribeToShardResponse>;
@@ -44,8 +64,10 @@ export class Subscriptions {
   private readonly options: SubscriptionsOptions;
   /** Wake-ups waiting for a group's applied index to move. */
   private readonly waiters = new Map<number, Set<() => void>>();
-  private readonly active = new Set<string>();
+  /** This gateway's live subscriptions by holder id. */
+  private readonly held = new Map<string, Held>();
   private readonly unsubscribe: () => void;
+  private readonly unlisten: () => void;
   private closed = false;
 
   constructor(options: SubscriptionsOptions) {
@@ -56,16 +78,18 @@ export class Subscriptions {
       this.waiters.delete(groupId);
       for (const wake of waiting) wake();
     });
+    this.unlisten = options.changes.listen(() => this.checkHolders());
   }
 
   get count(): number {
-    return this.active.size;
+    return this.held.size;
   }
 
   /**
    * Validates the request (the caller did the field checks), then streams events until the
    * client cancels, the subscription's time is up, or the gateway closes. Errors before the
-   * first event reject (the handler turns them into a status); later ones end the stream.
+   * first event reject (the handler turns them into a status); later ones reject too, with the
+   * call left open for the caller to end with that error (a gRPC status, an exception event).
    */
   async run(call: Call): Promise<void> {
     const { lookup, read, clock, changes } = this.options;
@@ -80,14 +104,21 @@ export class Subscriptions {
       start?.sequenceNumber ?? "",
       start?.timestamp,
     );
-    const key = `${request.consumerArn}\n${shard.shardId}`;
-    if (this.active.has(key)) {
-      throw new ResourceInUseError(
-        `Consumer ${request.consumerArn} already has a subscription to ${shard.shardId}; end it first or wait for it to expire`,
-      );
-    }
-    this.active.add(key);
+    const holderId = randomBytes(HOLDER_ID_BYTES).toString("hex");
+    await this.options.registry.acquireSubscription({
+      consumerArn: request.consumerArn,
+      shardId: shard.shardId,
+      holderId,
+    });
+    const held: Held = {
+      consumerArn: request.consumerArn,
+      shardId: shard.shardId,
+      groupId: shard.groupId,
+      lost: false,
+    };
+    this.held.set(holderId, held);
     let cancelled = false;
+    let failed = false;
     const onCancel = () => {
       cancelled = true;
       this.wakeAll(shard.groupId);
@@ -99,6 +130,11 @@ export class Subscriptions {
       let lastEventAtMs = Number.NEGATIVE_INFINITY;
       let current: { stream: StreamInfo; shard: ShardInfo } = { stream, shard };
       while (!cancelled && !this.closed && clock() < endAtMs) {
+        if (held.lost) {
+          throw new ResourceInUseError(
+            `a newer SubscribeToShard for consumer ${request.consumerArn} and ${shard.shardId} took over this subscription`,
+          );
+        }
         // The latest view of the shard: a reshard may have closed it (endingIndex, children).
         const fresh = lookup.streamById(stream.streamId, stream.streamName);
         const freshShard = fresh?.shards.find((s) => s.shardId === shard.shardId);
@@ -137,11 +173,21 @@ export class Subscriptions {
         if (page.awaitingClose) await changes.wait(Math.min(waitMs, SEALED_SHARD_WAIT_MS_MAX));
         else await this.applied(shard.groupId, waitMs);
       }
+    } catch (error) {
+      // The caller ends the call with the error (a status, or an exception event).
+      failed = true;
+      throw error;
     } finally {
-      this.active.delete(key);
+      this.held.delete(holderId);
+      if (!held.lost) {
+        // Best effort: a pair left held is taken over by the next subscriber after 5 seconds.
+        this.options.registry
+          .releaseSubscription({ consumerArn: request.consumerArn, shardId: shard.shardId, holderId })
+          .catch(() => {});
+      }
       call.off("cancelled", onCancel);
       call.off("close", onCancel);
-      if (!cancelled) call.end();
+      if (!cancelled && !failed) call.end();
     }
   }
 
@@ -149,7 +195,19 @@ export class Subscriptions {
   close(): void {
     this.closed = true;
     this.unsubscribe();
+    this.unlisten();
     for (const groupId of [...this.waiters.keys()]) this.wakeAll(groupId);
+  }
+
+  /** Marks (and wakes) every subscription of this gateway whose pair another holder took over. */
+  private checkHolders(): void {
+    if (this.held.size === 0) return;
+    const view = this.options.registry.view();
+    for (const [holderId, held] of this.held) {
+      if (held.lost || !takenOver(view, held, holderId)) continue;
+      held.lost = true;
+      this.wakeAll(held.groupId);
+    }
   }
 
   private wakeAll(groupId: number): void {
@@ -190,4 +248,15 @@ export class Subscriptions {
       call.on("close", done);
     });
   }
+}
+
+/** Bytes of randomness in a holder id (hex in the metadata). */
+const HOLDER_ID_BYTES = 12;
+
+/** True when the view shows the pair held by another subscription, or the consumer gone. */
+function takenOver(view: MetadataView, held: Held, holderId: string): boolean {
+  const consumer = view.consumerByArn(held.consumerArn)?.consumer;
+  if (consumer === undefined || consumer.status !== "ACTIVE") return true;
+  const holder = consumer.subscriptions?.find((h) => h.shardId === held.shardId);
+  return holder !== undefined && holder.holderId !== holderId;
 }
