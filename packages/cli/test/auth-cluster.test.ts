@@ -198,8 +198,9 @@ describe("over the Kinesis HTTP API with SigV4 (AWS SDK v3)", () => {
       credentials: WRITER,
       maxAttempts: 1,
       requestHandler: {
-        handle: async (request: { headers: Record<string, string>; body: string }) => {
-          captured = { headers: request.headers, body: request.body };
+        handle: async (request: { headers: Record<string, string>; body: string | Uint8Array }) => {
+          const body = typeof request.body === "string" ? request.body : Buffer.from(request.body).toString();
+          captured = { headers: request.headers, body };
           throw new Error("captured");
         },
       },
@@ -379,10 +380,6 @@ describe("the AWS CLI with real credentials", () => {
       const read = await aws(["describe-stream-summary", "--stream-name", "orders-eu"], WRITER);
       expect(read.code).not.toBe(0);
       expect(read.stderr).toContain("AccessDeniedException");
-      const listed = await aws(["list-streams"], admin);
-      expect(JSON.parse(listed.stdout).StreamNames).toEqual(
-        expect.arrayContaining(["orders-eu", "payments"]),
-      );
       const wrong = await aws(["list-streams"], { ...admin, secretAccessKey: "not-the-admin-secret" });
       expect(wrong.code).not.toBe(0);
       expect(wrong.stderr).toContain("InvalidSignatureException");
