@@ -120,6 +120,7 @@ describe("GrpcPeerForwarder", () => {
             errorCode: batch.groupId === 3 ? "NOT_LEADER" : "",
             errorMessage: "",
             leaderHint: batch.groupId === 3 ? 2 : 0,
+            firstOffset: 0,
           })),
         });
       },

@@ -17,20 +17,36 @@ import {
 const text = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: "grapheme", maxLength: 20 }));
 const bytes = fc.uint8Array({ maxLength: 300 }).map((array) => Buffer.from(array));
 
-const putRecordsRequest = fc.record({
-  streamName: text,
-  streamArn: text,
-  records: fc.array(fc.record({ data: bytes, partitionKey: text, explicitHashKey: text }), { maxLength: 30 }),
-});
+/** The idempotent producer's fields: unset (a plain put) or an 8-byte id, a shard and a sequence. */
+const producerFields = fc.oneof(
+  fc.constant({ producerId: Buffer.alloc(0), producerShardId: "", producerSequence: 0 }),
+  fc.record({
+    producerId: fc.uint8Array({ minLength: 8, maxLength: 8 }).map((array) => Buffer.from(array)),
+    producerShardId: text,
+    producerSequence: fc.maxSafeNat(),
+  }),
+);
 
-const putRecordRequest = fc.record({
-  streamName: text,
-  data: bytes,
-  partitionKey: text,
-  explicitHashKey: text,
-  sequenceNumberForOrdering: text,
-  streamArn: text,
-});
+const putRecordsRequest = fc
+  .record({
+    streamName: text,
+    streamArn: text,
+    records: fc.array(fc.record({ data: bytes, partitionKey: text, explicitHashKey: text }), {
+      maxLength: 30,
+    }),
+  })
+  .chain((request) => producerFields.map((producer) => ({ ...request, ...producer })));
+
+const putRecordRequest = fc
+  .record({
+    streamName: text,
+    data: bytes,
+    partitionKey: text,
+    explicitHashKey: text,
+    sequenceNumberForOrdering: text,
+    streamArn: text,
+  })
+  .chain((request) => producerFields.map((producer) => ({ ...request, ...producer })));
 
 /** Unknown fields of every wire type proto3 uses, to be skipped by both decoders. */
 const unknownFields = Buffer.from([
@@ -207,11 +223,12 @@ describe("encodePutRecordsResponse", () => {
 describe("streamsServiceDefinition", () => {
   it("hands a malformed request to the handler marked, and rejectMalformedRequests answers ValidationException", async () => {
     const truncated = Buffer.from(
-      streams.PutRecordsRequest.encode({
-        streamName: "s",
-        streamArn: "",
-        records: [{ data: Buffer.alloc(64, 7), partitionKey: "k", explicitHashKey: "" }],
-      }).finish(),
+      streams.PutRecordsRequest.encode(
+        streams.PutRecordsRequest.fromPartial({
+          streamName: "s",
+          records: [{ data: Buffer.alloc(64, 7), partitionKey: "k", explicitHashKey: "" }],
+        }),
+      ).finish(),
     ).subarray(0, 10);
     const request = streamsServiceDefinition.putRecords.requestDeserialize(truncated);
     expect(malformedRequestError(request)).toBeInstanceOf(ValidationError);
