@@ -2,9 +2,11 @@
  * A cluster of real node processes on loopback ports in a temporary directory, for integration
  * tests, fault injection and benchmarks (as nats.js's `nst`). Node N (1-based) listens on
  * basePort + 4(N-1) + {0: gRPC, 1: peer, 2: Kinesis HTTP, 3: metrics}; its data is under
- * DIR/node-N and its log in DIR/node-N.log.
+ * DIR/node-N and its log in DIR/node-N.log. With `tls`, the certificates are in DIR/certs; with
+ * `auth`, the access keys and policy in DIR/auth.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { admin } from "@sluice/proto";
@@ -16,7 +18,7 @@ import {
   PORTS_PER_NODE,
   STREAMS_SERVICE_NAME,
 } from "./constants.js";
-import { assertCliBuilt, type ExitStatus, NodeProcess } from "./node-process.js";
+import { assertCliBuilt, CLI_MAIN_PATH, type ExitStatus, NodeProcess } from "./node-process.js";
 import { StreamsClient } from "./streams-client.js";
 import { waitFor } from "./wait-for.js";
 
@@ -57,11 +59,39 @@ export interface ClusterOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** @default 30000 */
   readonly startTimeoutMs?: number;
+  /**
+   * TLS on every port but metrics (mutual TLS on the peer port): `sluice certs init` issues a CA
+   * and node certificates into DIR/certs (a folder that already holds a CA is kept), every node
+   * starts with `--tls-dir`, and the admin and streams clients trust that CA (`tlsCa`).
+   * @default false
+   */
+  readonly tls?: boolean;
+  /**
+   * Client authentication: `sluice auth init` writes an admin access key and policy into DIR/auth
+   * (kept if there), every node starts with `--auth-keys` and `--auth-policy`, and the streams
+   * clients send the key as a bearer token (`credentials`). The admin API and health need no key.
+   * @default false
+   */
+  readonly auth?: boolean;
+}
+
+/** An access key of a cluster started with `auth` (what `sluice auth init` wrote into client.env). */
+export interface ClusterCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
 }
 
 export class TestCluster {
   readonly dataDir: string;
   readonly nodeIds: readonly number[];
+  /** The certificates folder (`ca.crt`, `node-N.crt/.key`, `client.crt/.key`) when started with `tls`. */
+  readonly certsDir: string | undefined;
+  /** The cluster CA (PEM) when started with `tls`: what a client must trust. */
+  readonly tlsCa: Buffer | undefined;
+  /** The folder of `access-keys`, `policy.json` and `client.env` when started with `auth`. */
+  readonly authDir: string | undefined;
+  /** The admin access key when started with `auth`. */
+  readonly credentials: ClusterCredentials | undefined;
   readonly #options: ClusterOptions;
   readonly #processes = new Map<number, NodeProcess>();
   readonly #clients = new Map<number, AdminClient>();
@@ -78,6 +108,23 @@ export class TestCluster {
     this.#ownsDataDir = options.dataDir === undefined;
     this.dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "sluice-harness-"));
     mkdirSync(this.dataDir, { recursive: true });
+    const clusterId = options.clusterId ?? "sluice-harness";
+    const security: string[] = [];
+    if (options.tls === true) {
+      this.certsDir = join(this.dataDir, "certs");
+      runCli(["certs", "init", `--out=${this.certsDir}`, `--nodes=${count}`, `--cluster-id=${clusterId}`]);
+      this.tlsCa = readFileSync(join(this.certsDir, "ca.crt"));
+      security.push(`--tls-dir=${this.certsDir}`);
+    }
+    if (options.auth === true) {
+      this.authDir = join(this.dataDir, "auth");
+      runCli(["auth", "init", `--out=${this.authDir}`]);
+      this.credentials = readClientEnv(join(this.authDir, "client.env"));
+      security.push(
+        `--auth-keys=${join(this.authDir, "access-keys")}`,
+        `--auth-policy=${join(this.authDir, "policy.json")}`,
+      );
+    }
     const peers = this.nodeIds
       .map((id) => `${id}=127.0.0.1:${nodePorts(options.basePort, id).peer}`)
       .join(",");
@@ -86,7 +133,7 @@ export class TestCluster {
       const args = [
         `--node-id=${nodeId}`,
         `--zone=${String.fromCharCode(96 + nodeId)}`,
-        `--cluster-id=${options.clusterId ?? "sluice-harness"}`,
+        `--cluster-id=${clusterId}`,
         `--data=${this.nodeDataDir(nodeId)}`,
         `--grpc-listen=127.0.0.1:${ports.grpc}`,
         `--peer-listen=127.0.0.1:${ports.peer}`,
@@ -96,6 +143,7 @@ export class TestCluster {
         ...(options.tickIntervalMs === undefined ? [] : [`--tick-interval-ms=${options.tickIntervalMs}`]),
         ...(options.electionTicks === undefined ? [] : [`--election-ticks=${options.electionTicks}`]),
         ...(options.heartbeatTicks === undefined ? [] : [`--heartbeat-ticks=${options.heartbeatTicks}`]),
+        ...security,
         ...(options.extraArgs ?? []),
         ...(options.nodeExtraArgs?.(nodeId) ?? []),
       ];
@@ -108,7 +156,13 @@ export class TestCluster {
           ...(options.env === undefined ? {} : { env: options.env }),
         }),
       );
-      this.#clients.set(nodeId, new AdminClient(`127.0.0.1:${ports.grpc}`));
+      this.#clients.set(
+        nodeId,
+        new AdminClient(
+          `127.0.0.1:${ports.grpc}`,
+          this.tlsCa === undefined ? {} : { tls: { ca: this.tlsCa } },
+        ),
+      );
     }
   }
 
@@ -139,7 +193,10 @@ export class TestCluster {
   streams(nodeId: number): StreamsClient {
     let client = this.#streamsClients.get(nodeId);
     if (client === undefined) {
-      client = new StreamsClient(`127.0.0.1:${this.ports(nodeId).grpc}`);
+      client = new StreamsClient(`127.0.0.1:${this.ports(nodeId).grpc}`, {
+        ...(this.tlsCa === undefined ? {} : { tls: { ca: this.tlsCa } }),
+        ...(this.credentials === undefined ? {} : { credentials: this.credentials }),
+      });
       this.#streamsClients.set(nodeId, client);
     }
     return client;
@@ -351,6 +408,34 @@ function isSafeToRetry(error: AdminCallError): boolean {
     error.code === "UNAVAILABLE" &&
     /ECONNREFUSED|No connection established|failed to connect/i.test(error.message)
   );
+}
+
+/** Runs a `sluice` command of the built CLI to completion; throws with its output when it fails. */
+function runCli(args: readonly string[]): void {
+  try {
+    execFileSync(process.execPath, [CLI_MAIN_PATH, ...args], { stdio: "pipe" });
+  } catch (error) {
+    const output = error as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(
+      `sluice ${args.join(" ")} failed: ${String(output.stderr ?? "")}${String(output.stdout ?? "")}`,
+      { cause: error },
+    );
+  }
+}
+
+/** The access key in a client.env that `sluice auth init` wrote. */
+function readClientEnv(file: string): ClusterCredentials {
+  const values = new Map<string, string>();
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const separator = line.indexOf("=");
+    if (separator > 0) values.set(line.slice(0, separator), line.slice(separator + 1).trim());
+  }
+  const accessKeyId = values.get("SLUICE_ACCESS_KEY_ID");
+  const secretAccessKey = values.get("SLUICE_SECRET_ACCESS_KEY");
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    throw new Error(`${file} holds no SLUICE_ACCESS_KEY_ID / SLUICE_SECRET_ACCESS_KEY`);
+  }
+  return { accessKeyId, secretAccessKey };
 }
 
 function describeExit(exit: ExitStatus | undefined): string {

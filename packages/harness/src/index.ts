@@ -8,7 +8,7 @@ export const PACKAGE_NAME = "@sluice/harness";
 
 export type { AppendRecord } from "./admin-client.js";
 export { AdminCallError, AdminClient } from "./admin-client.js";
-export type { ClusterOptions, NodePorts } from "./cluster.js";
+export type { ClusterCredentials, ClusterOptions, NodePorts } from "./cluster.js";
 export { nodePorts, startCluster, TestCluster } from "./cluster.js";
 export {
   ADMIN_CALL_TIMEOUT_MS_DEFAULT,

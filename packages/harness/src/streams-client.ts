@@ -42,11 +42,28 @@ export class StreamsClient {
   readonly address: string;
   readonly raw: streams.StreamsServiceClient;
   readonly #timeoutMs: number;
+  /** `authorization: Bearer <id>:<secret>` of the credentials, or undefined: calls carry no key. */
+  readonly #authorization: string | undefined;
 
-  /** `tls.ca`: the CA of a node started with TLS (PEM); absent, plaintext. */
-  constructor(address: string, options: { timeoutMs?: number; tls?: { ca: Buffer } } = {}) {
+  /**
+   * `tls.ca`: the CA of a node started with TLS (PEM); absent, plaintext. `credentials`: an access
+   * key of a node started with --auth-keys, sent as a bearer token on every call (over TLS only,
+   * in production); absent, calls are anonymous.
+   */
+  constructor(
+    address: string,
+    options: {
+      timeoutMs?: number;
+      tls?: { ca: Buffer };
+      credentials?: { accessKeyId: string; secretAccessKey: string };
+    } = {},
+  ) {
     this.address = address;
     this.#timeoutMs = options.timeoutMs ?? STREAMS_CALL_TIMEOUT_MS_DEFAULT;
+    this.#authorization =
+      options.credentials === undefined
+        ? undefined
+        : `Bearer ${options.credentials.accessKeyId}:${options.credentials.secretAccessKey}`;
     const channelCredentials =
       options.tls === undefined ? credentials.createInsecure() : credentials.createSsl(options.tls.ca);
     this.raw = new streams.StreamsServiceClient(address, channelCredentials, {
@@ -57,12 +74,19 @@ export class StreamsClient {
     });
   }
 
+  /** A call's metadata: the bearer token when the client has credentials. */
+  #metadata(): Metadata {
+    const metadata = new Metadata();
+    if (this.#authorization !== undefined) metadata.set("authorization", this.#authorization);
+    return metadata;
+  }
+
   #unary<Req, Res>(name: string, method: Unary<Req, Res>, request: Req, timeoutMs?: number): Promise<Res> {
     return new Promise((resolve, reject) => {
       method.call(
         this.raw,
         request,
-        new Metadata(),
+        this.#metadata(),
         { deadline: Date.now() + (timeoutMs ?? this.#timeoutMs) },
         (error, response) => {
           if (error !== null) reject(new StreamsCallError(name, this.address, error));
@@ -312,7 +336,7 @@ export class StreamsClient {
   subscribeToShard(
     request: Partial<streams.SubscribeToShardRequest>,
   ): ClientReadableStream<streams.SubscribeToShardResponse> {
-    return this.raw.subscribeToShard(streams.SubscribeToShardRequest.fromPartial(request));
+    return this.raw.subscribeToShard(streams.SubscribeToShardRequest.fromPartial(request), this.#metadata());
   }
 
   /** Creates a stream and waits until it is ACTIVE (the Kinesis "stream exists" waiter). */
