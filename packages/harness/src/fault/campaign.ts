@@ -59,7 +59,7 @@ export interface CampaignOptions {
   readonly historyFile?: string;
   /** Keep the cluster's data folder (and node logs) afterwards. @default false */
   readonly keepData?: boolean;
-  /** Use the idempotent producer; see WorkloadOptions.idempotent. @default false */
+  /** Write through the idempotent producer (a duplicate then fails the check); see WorkloadOptions.idempotent. @default false */
   readonly idempotent?: boolean;
   /** How the campaign can be run again, for the report. */
   readonly command?: string;
@@ -185,7 +185,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       shardId: shard.shard.shardId,
       records: shard.records,
     }));
-    const check = checkHistory({ events: history.events, finalRead, replicas, crashes });
+    const check = checkHistory({
+      events: history.events,
+      finalRead,
+      replicas,
+      crashes,
+      duplicatesAllowed: options.idempotent !== true,
+    });
     const faultErrors = new Map<string, number>();
     for (const event of history.events) {
       if (event.f === "fault" && event.type === "fail") {

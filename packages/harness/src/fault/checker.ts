@@ -70,6 +70,8 @@ export interface CheckInput {
   readonly finalRead: readonly FinalShardRead[];
   readonly replicas: readonly ReplicaComparison[];
   readonly crashes?: readonly string[];
+  /** Whether a record read twice is allowed (plain PutRecords) or fails the check (idempotent producer). @default true */
+  readonly duplicatesAllowed?: boolean;
   /** After a fault is healed, unavailability is still counted this long. @default 5000 */
   readonly recoveryWindowMs?: number;
 }
@@ -287,7 +289,8 @@ export function checkHistory(input: CheckInput): CheckResult {
     reordered === 0 &&
     takenBack === 0 &&
     divergentGroups === 0 &&
-    crashes === 0;
+    crashes === 0 &&
+    (input.duplicatesAllowed !== false || duplicated === 0);
   return {
     ok,
     operations,

@@ -14,6 +14,10 @@ export const FAULT_RECORDS_PER_SECOND_DEFAULT = 200;
 export const FAULT_BATCH_RECORDS_MAX = 50;
 /** Deadline of one workload PutRecords; a call past it is an unknown outcome. */
 export const FAULT_PUT_TIMEOUT_MS = 5_000;
+/** The idempotent producer gives a record up (an unknown outcome) after this long. */
+export const FAULT_IDEMPOTENT_RECORD_TIMEOUT_MS = 60_000;
+/** How long the idempotent producer lets a partial batch wait for more records. */
+export const FAULT_IDEMPOTENT_LINGER_MS = 20;
 /** Deadline of one live-reader call. */
 export const FAULT_READ_TIMEOUT_MS = 3_000;
 /** A live reader at a shard's tip polls again after this long. */

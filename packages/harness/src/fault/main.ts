@@ -23,7 +23,7 @@ const USAGE = `usage: scripts/fault-campaign [options]
   --report FILE        write the report (Markdown) there too
   --keep-data          keep the data folder and node logs
   --fuzz-cases N       also run the bad-input campaign with N cases (0: skip; default 0)
-  --idempotent         use the idempotent producer (not wired yet: refused)`;
+  --idempotent         write through @sluice/client's idempotent Producer (a duplicate fails the run)`;
 
 export function parseDurationMs(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
@@ -76,6 +76,7 @@ async function main(argv: readonly string[]): Promise<number> {
     ...(values.producers === undefined ? [] : [`--producers ${values.producers}`]),
     ...(values.keys === undefined ? [] : [`--keys ${values.keys}`]),
     ...(values.rate === undefined ? [] : [`--rate ${values.rate}`]),
+    ...(values.idempotent === true ? ["--idempotent"] : []),
   ].join(" ");
   console.log(`fault campaign: seed ${seed}, ${durationText} of faults (${command})`);
   const started = Date.now();

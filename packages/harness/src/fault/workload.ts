@@ -10,11 +10,14 @@
  */
 import { performance } from "node:perf_hooks";
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import { type Producer, SluiceClient } from "@sluice/client";
 import { streams } from "@sluice/proto";
 import { listAllShards } from "../lineage-reader.js";
 import { StreamsCallError, type StreamsClient } from "../streams-client.js";
 import {
   FAULT_BATCH_RECORDS_MAX,
+  FAULT_IDEMPOTENT_LINGER_MS,
+  FAULT_IDEMPOTENT_RECORD_TIMEOUT_MS,
   FAULT_PRODUCER_BACKOFF_MS,
   FAULT_PUT_TIMEOUT_MS,
   FAULT_READ_POLL_MS,
@@ -34,9 +37,10 @@ export interface WorkloadOptions {
   /** Target rate of all producers together. */
   readonly recordsPerSecond: number;
   /**
-   * Use the idempotent producer (zero duplicates expected). Not wired yet: @sluice/client's
-   * idempotent Producer had not landed when this suite was written; `true` is refused.
-   * @default false
+   * Write through @sluice/client's Producer with `idempotent: true` (retries deduplicated by the
+   * shard leader; zero duplicates expected) instead of plain PutRecords calls. Each record is
+   * then one operation in the history: invoke at send(), ok at its acknowledgement, unknown when
+   * the producer gives it up (it may have been written). @default false
    */
   readonly idempotent?: boolean;
 }
@@ -64,11 +68,6 @@ export class Workload {
   #calls = 0;
 
   constructor(options: WorkloadOptions) {
-    if (options.idempotent === true) {
-      throw new Error(
-        "Workload: the idempotent producer is not wired yet (@sluice/client has no idempotent mode on main); run without --idempotent",
-      );
-    }
     if (options.clients.length === 0) throw new Error("Workload needs at least one client");
     if (!(options.producers >= 1 && options.keys >= 1 && options.recordsPerSecond > 0)) {
       throw new Error("Workload needs producers ≥ 1, keys ≥ 1 and recordsPerSecond > 0");
@@ -80,7 +79,12 @@ export class Workload {
     if (this.#running) throw new Error("Workload already started");
     this.#running = true;
     for (let producer = 0; producer < this.#options.producers; producer++) {
-      this.#loops.push(this.#produce(producer, this.#options.random.fork()));
+      const random = this.#options.random.fork();
+      this.#loops.push(
+        this.#options.idempotent === true
+          ? this.#produceIdempotent(producer, random)
+          : this.#produce(producer, random),
+      );
     }
   }
 
@@ -94,19 +98,16 @@ export class Workload {
     const { clients, history, streamName, keys, producers, recordsPerSecond } = this.#options;
     const ratePerMs = recordsPerSecond / producers / 1_000;
     const startedAt = performance.now();
-    let sent = 0;
+    const sent = { value: 0 };
     let seq = 0;
     let node = producer % clients.length;
     while (this.#running) {
-      const due = Math.floor((performance.now() - startedAt) * ratePerMs);
-      // After a long outage, do not try to catch up with a burst: the backlog is dropped.
-      if (due - sent > FAULT_BATCH_RECORDS_MAX) sent = due - FAULT_BATCH_RECORDS_MAX;
-      const count = Math.min(due - sent, FAULT_BATCH_RECORDS_MAX);
+      const count = recordsDue(startedAt, ratePerMs, sent);
       if (count <= 0) {
         await sleep(Math.max(5, 1 / ratePerMs / 2));
         continue;
       }
-      sent += count;
+      sent.value += count;
       const records: RecordId[] = [];
       for (let i = 0; i < count; i++) records.push({ producer, seq: seq++, key: random.int(0, keys - 1) });
       const call = this.#calls++;
@@ -150,6 +151,81 @@ export class Workload {
       }
     }
   }
+
+  /** One idempotent Producer per workload producer, its endpoints starting at node p mod n. */
+  async #produceIdempotent(producer: number, random: SeededRandom): Promise<void> {
+    const { clients, history, streamName, keys, producers, recordsPerSecond } = this.#options;
+    const addresses = clients.map((client) => client.address);
+    const first = producer % addresses.length;
+    const client = new SluiceClient({
+      endpoints: [...addresses.slice(first), ...addresses.slice(0, first)],
+      deadlineMs: FAULT_PUT_TIMEOUT_MS,
+    });
+    const writer: Producer = client.producer({
+      streamName,
+      idempotent: true,
+      requestDeadlineMs: FAULT_PUT_TIMEOUT_MS,
+      recordTimeoutMs: FAULT_IDEMPOTENT_RECORD_TIMEOUT_MS,
+      lingerMs: FAULT_IDEMPOTENT_LINGER_MS,
+    });
+    const ratePerMs = recordsPerSecond / producers / 1_000;
+    const startedAt = performance.now();
+    const sent = { value: 0 };
+    const pending = new Set<Promise<void>>();
+    let seq = 0;
+    try {
+      while (this.#running) {
+        const count = recordsDue(startedAt, ratePerMs, sent);
+        if (count <= 0) {
+          await sleep(Math.max(5, 1 / ratePerMs / 2));
+          continue;
+        }
+        sent.value += count;
+        for (let i = 0; i < count; i++) {
+          const id: RecordId = { producer, seq: seq++, key: random.int(0, keys - 1) };
+          const call = this.#calls++;
+          history.log({ type: "invoke", f: "put", process: producer, call, node: first + 1, records: [id] });
+          const outcome = writer
+            .send({ partitionKey: workloadPartitionKey(id.key), data: encodeRecordData(id) })
+            .then(
+              (result) => {
+                history.log({
+                  type: "ok",
+                  f: "put",
+                  process: producer,
+                  call,
+                  results: [{ seq: id.seq, shardId: result.shardId, sequenceNumber: result.sequenceNumber }],
+                });
+              },
+              (error: unknown) => {
+                history.log({
+                  type: "unknown",
+                  f: "put",
+                  process: producer,
+                  call,
+                  error: describeError(error),
+                });
+              },
+            )
+            .finally(() => pending.delete(outcome));
+          pending.add(outcome);
+        }
+        await writer.waitForSpace();
+      }
+      await Promise.all(pending);
+    } finally {
+      await writer.close().catch(() => {});
+      client.close();
+    }
+  }
+}
+
+/** How many records the pacing loop of a producer owes at `now`, the backlog capped. */
+function recordsDue(startedAt: number, ratePerMs: number, sent: { value: number }): number {
+  const due = Math.floor((performance.now() - startedAt) * ratePerMs);
+  // After a long outage, do not try to catch up with a burst: the backlog is dropped.
+  if (due - sent.value > FAULT_BATCH_RECORDS_MAX) sent.value = due - FAULT_BATCH_RECORDS_MAX;
+  return Math.min(due - sent.value, FAULT_BATCH_RECORDS_MAX);
 }
 
 interface TailState {
