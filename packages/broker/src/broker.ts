@@ -75,7 +75,7 @@ import {
 import type { ReadResult } from "./shard/shard-state.js";
 import { TailCacheBudget } from "./shard/tail-cache.js";
 import type { GroupStateMachine } from "./state-machine/group-state-machine.js";
-import type { GroupId, PeerTransport } from "./transport/transport.js";
+import type { GroupId, PeerState, PeerTransport } from "./transport/transport.js";
 
 export type { AppendResult } from "./host/replica.js";
 export type { AppendRecord } from "./shard/record-batch.js";
@@ -780,6 +780,14 @@ export class Broker {
   }
 
   // ---- leadership --------------------------------------------------------------------------------
+
+  /**
+   * Whether this node's transport reaches each peer (Up: its liveness pings are answered), by
+   * node id. A peer never reached yet is Down.
+   */
+  peerState(peer: NodeId): PeerState {
+    return this.host.peerState(peer);
+  }
 
   groupStatus(groupId: GroupId): GroupStatus {
     this.checkReadable();

@@ -147,6 +147,19 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     return changed({ ...state, nodes }, []);
   },
 
+  SetNodeLiveness(state, input) {
+    const nodeId = integer(input.nodeId, "nodeId", 1, Number.MAX_SAFE_INTEGER);
+    const live = boolean(input.live, "live");
+    const nowMs = timestamp(input.nowMs, "nowMs");
+    const node = state.nodes.get(nodeId);
+    if (node === undefined) invalid(`node ${nodeId} is not registered`);
+    if (live === (node.downSinceMs === undefined)) return unchanged(state);
+    const { downSinceMs: _was, ...rest } = node;
+    const nodes = new Map(state.nodes);
+    nodes.set(nodeId, Object.freeze(live ? rest : { ...rest, downSinceMs: nowMs }));
+    return changed({ ...state, nodes }, []);
+  },
+
   CreateStream(state, input) {
     const streamName = name(input.streamName, "streamName", STREAM_NAME_LENGTH_MAX);
     const mode = oneOf(input.mode, "mode", STREAM_MODES);

@@ -15,6 +15,16 @@ export type MetadataCommand =
   | { readonly type: "InitCluster"; readonly secretHex: string }
   /** Adds or replaces a node's registration. */
   | { readonly type: "RegisterNode"; readonly node: NodeInfo }
+  /**
+   * Controller: records whether a node is reachable from group 0's leader (`live: false` sets
+   * its `downSinceMs` to `nowMs`; `live: true` clears it). No change when it already says so.
+   */
+  | {
+      readonly type: "SetNodeLiveness";
+      readonly nodeId: number;
+      readonly live: boolean;
+      readonly nowMs: number;
+    }
   /** A new stream in CREATING with its shards placed. `shardCount` may be left out for ON_DEMAND. */
   | {
       readonly type: "CreateStream";

@@ -114,6 +114,12 @@ export const PROPOSE_BACKOFF_MS_MAX = 200;
 export const RECONCILE_RETRY_MS = 200;
 /** While leading, the controller also looks at the state this often (shard leaders appear without metadata changes). */
 export const CONTROLLER_POLL_INTERVAL_MS = 100;
+/**
+ * The controller records a node as down once its transport has reported the peer Down for this
+ * long without a break (the transport's own liveness timeout comes first); a new controller
+ * waits this long after taking over before it marks anyone down.
+ */
+export const NODE_DOWN_AFTER_MS = 3_000;
 /** A failed controller pass runs again after this long. */
 export const CONTROLLER_RETRY_MS = 100;
 

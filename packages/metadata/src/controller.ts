@@ -11,13 +11,20 @@
  *   seal indexes as the parents' ending indexes (CompleteReshardRound). Nothing is rolled back:
  *   the seal is the only irreversible step and completion always follows it, so a new
  *   controller continues from the persisted phase.
+ * - node liveness: a node whose peer link this node's transport has reported Down for
+ *   NODE_DOWN_AFTER_MS is recorded down (SetNodeLiveness), and live again as soon as it is Up.
  * Every step is a conditional command (from-status and stream id), so it is idempotent against
  * the state: a new leader picks up where the old one stopped, and a step that lost a race fails
  * harmlessly.
  */
-import type { Broker } from "@sluice/broker";
+import { type Broker, PeerState } from "@sluice/broker";
 import type { CommandResult, MetadataCommand } from "./commands.js";
-import { CONTROLLER_POLL_INTERVAL_MS, CONTROLLER_RETRY_MS, METADATA_GROUP_ID } from "./constants.js";
+import {
+  CONTROLLER_POLL_INTERVAL_MS,
+  CONTROLLER_RETRY_MS,
+  METADATA_GROUP_ID,
+  NODE_DOWN_AFTER_MS,
+} from "./constants.js";
 import type { MetadataLogger } from "./logger.js";
 import { describe } from "./reconciler.js";
 import { SerialRunner } from "./serial-runner.js";
@@ -40,6 +47,10 @@ export class Controller {
   private readonly runner: SerialRunner;
   private pollTimer: NodeJS.Timeout | null = null;
   private leading = false;
+  /** When this node became the controller (liveness waits NODE_DOWN_AFTER_MS after it). */
+  private leadingSinceMs = 0;
+  /** Per peer: since when the transport has reported it Down without a break. */
+  private readonly downSeenAtMs = new Map<number, number>();
 
   constructor(private readonly options: ControllerOptions) {
     this.runner = new SerialRunner(
@@ -62,6 +73,8 @@ export class Controller {
       node: this.options.nodeId,
     });
     if (leading) {
+      this.leadingSinceMs = this.now();
+      this.downSeenAtMs.clear();
       this.pollTimer = setInterval(
         () => this.runner.schedule(),
         this.options.pollIntervalMs ?? CONTROLLER_POLL_INTERVAL_MS,
@@ -92,8 +105,39 @@ export class Controller {
     }
   }
 
+  private now(): number {
+    return Math.floor((this.options.clock ?? Date.now)());
+  }
+
+  /** Records nodes down after NODE_DOWN_AFTER_MS unreachable, and live again once reachable. */
+  private async trackLiveness(): Promise<void> {
+    const now = this.now();
+    for (const node of this.options.view().nodes.values()) {
+      if (!this.stillLeading()) return;
+      const { nodeId } = node;
+      const up = nodeId === this.options.nodeId || this.options.broker.peerState(nodeId) === PeerState.Up;
+      if (up) {
+        this.downSeenAtMs.delete(nodeId);
+        if (node.downSinceMs !== undefined) {
+          await this.step({ type: "SetNodeLiveness", nodeId, live: true, nowMs: now });
+        }
+        continue;
+      }
+      const since = this.downSeenAtMs.get(nodeId) ?? now;
+      this.downSeenAtMs.set(nodeId, since);
+      if (
+        node.downSinceMs === undefined &&
+        now - since >= NODE_DOWN_AFTER_MS &&
+        now - this.leadingSinceMs >= NODE_DOWN_AFTER_MS
+      ) {
+        await this.step({ type: "SetNodeLiveness", nodeId, live: false, nowMs: since });
+      }
+    }
+  }
+
   private async pass(): Promise<void> {
     if (!this.stillLeading()) return;
+    await this.trackLiveness();
     const view = this.options.view();
     for (const stream of view.streams.values()) {
       if (!this.stillLeading()) return;

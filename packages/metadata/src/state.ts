@@ -25,6 +25,11 @@ export interface NodeInfo {
   readonly gatewayAddress: string;
   /** host:port of the Kinesis HTTP/JSON API, when served. */
   readonly httpAddress?: string;
+  /**
+   * Set while the controller (group 0's leader) cannot reach the node: when it saw it go. Absent
+   * means live. See SetNodeLiveness.
+   */
+  readonly downSinceMs?: number;
 }
 
 export interface ShardInfo {

@@ -196,6 +196,50 @@ describe("subscriptions (one SubscribeToShard per consumer and shard in the clus
   });
 });
 
+describe("SetNodeLiveness", () => {
+  it("records a node down with the time, live again, and changes nothing when it already says so", () => {
+    const m = cluster();
+    m.ok({ type: "SetNodeLiveness", nodeId: 2, live: false, nowMs: NOW_MS });
+    expect(m.view.nodes.get(2)?.downSinceMs).toBe(NOW_MS);
+    const index = m.view.appliedIndex;
+    const before = Buffer.from(m.sm.snapshot());
+    m.ok({ type: "SetNodeLiveness", nodeId: 2, live: false, nowMs: NOW_MS + 5 });
+    expect(m.view.nodes.get(2)?.downSinceMs).toBe(NOW_MS);
+    expect(m.view.appliedIndex).toBe(index + 1);
+    const restored = new MetadataStateMachine();
+    restored.restore(before, index);
+    expect(restored.view().nodes.get(2)?.downSinceMs).toBe(NOW_MS);
+    m.ok({ type: "SetNodeLiveness", nodeId: 2, live: true, nowMs: NOW_MS + 10 });
+    expect(m.view.nodes.get(2)).toEqual({
+      nodeId: 2,
+      zone: "b",
+      peerAddress: "n2:7400",
+      gatewayAddress: "n2:50051",
+    });
+  });
+
+  it("refuses an unknown node and bad fields", () => {
+    const m = cluster();
+    expect(m.code({ type: "SetNodeLiveness", nodeId: 9, live: false, nowMs: NOW_MS })).toBe(
+      "INVALID_ARGUMENT",
+    );
+    expect(m.code({ type: "SetNodeLiveness", nodeId: 2, live: "no", nowMs: NOW_MS })).toBe(
+      "INVALID_ARGUMENT",
+    );
+    expect(m.code({ type: "SetNodeLiveness", nodeId: 2, live: false })).toBe("INVALID_ARGUMENT");
+  });
+
+  it("a node that registers again (a restart) is live", () => {
+    const m = cluster();
+    m.ok({ type: "SetNodeLiveness", nodeId: 3, live: false, nowMs: NOW_MS });
+    m.ok({
+      type: "RegisterNode",
+      node: { nodeId: 3, zone: "c", peerAddress: "n3:7400", gatewayAddress: "n3:50051" },
+    });
+    expect(m.view.nodes.get(3)?.downSinceMs).toBeUndefined();
+  });
+});
+
 describe("malformed entries", () => {
   it("answers bad bytes, unknown types and non-objects with INVALID_ARGUMENT and changes nothing", () => {
     const m = cluster();

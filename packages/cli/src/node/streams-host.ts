@@ -119,6 +119,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
       transportMetrics: () => transport.metrics(),
       peerStates: () => new Map([...transport.peerStates()].map(([peer, state]) => [peer, String(state)])),
     },
+    clusterNodes: () => stateMachine.view().nodes.values(),
   });
   observeSync = nodeMetrics.observeSync;
   const rejected = new Counter({

@@ -6,7 +6,7 @@
  */
 import type { ShardMetricsSink } from "@sluice/gateway";
 import type { SyncKind } from "@sluice/storage";
-import { collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { EVENT_LOOP_MONITORING_PRECISION_MS, SYNC_DURATION_BUCKETS_SECONDS } from "./constants.js";
 import { type HostSources, registerHostCollectors } from "./host-collectors.js";
 import { RequestMetrics } from "./request-metrics.js";
@@ -17,6 +17,12 @@ export interface NodeMetricsOptions {
   readonly zone: string;
   /** The broker and transport to read at each scrape; absent in tests of the data plane alone. */
   readonly host?: HostSources;
+  /** The cluster's nodes as this node's metadata view records them (liveness by the controller). */
+  readonly clusterNodes?: () => Iterable<{
+    readonly nodeId: number;
+    readonly zone: string;
+    readonly downSinceMs?: number;
+  }>;
   /** Collects process metrics (event loop, heap, GC). @default true */
   readonly processMetrics?: boolean;
   /** Wall clock in ms (request durations). @default Date.now */
@@ -42,6 +48,24 @@ export class NodeMetrics {
       });
     }
     if (options.host !== undefined) registerHostCollectors(this.registry, options.host);
+    const clusterNodes = options.clusterNodes;
+    if (clusterNodes !== undefined) {
+      new Gauge({
+        name: "sluice_cluster_node_up",
+        help: "1 while the metadata service records the node as live, 0 once the controller has recorded it down (unreachable from group 0's leader); labels peer and peer_zone name the node.",
+        labelNames: ["peer", "peer_zone"],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const node of clusterNodes()) {
+            this.set(
+              { peer: String(node.nodeId), peer_zone: node.zone },
+              node.downSinceMs === undefined ? 1 : 0,
+            );
+          }
+        },
+      });
+    }
     this.observe = new RequestMetrics(this.registry, options.clock ?? Date.now).observe;
     this.shardMetrics = new StreamMetrics(this.registry);
     const syncs = new Histogram({
