@@ -110,14 +110,14 @@ export type {
 export { createKinesisHttpHandler } from "./http/handler.js";
 export type { KinesisHttpServerOptions } from "./http/server.js";
 export { KinesisHttpServer } from "./http/server.js";
-export type { TargetHandler, TargetRequest } from "./http/target-registry.js";
-export { registerTargetHandler } from "./http/target-registry.js";
 export type { Member, OperationSpec, ScalarKind, Shape, StructureShape } from "./http/shapes.js";
 export { CONSUMER_STATUSES, fieldOf, OPERATIONS, STREAM_STATUSES } from "./http/shapes.js";
 export {
   registerEventStreamSubscriptions,
   subscribeToShardOverEventStream,
 } from "./http/subscribe-to-shard.js";
+export type { TargetHandler, TargetRequest } from "./http/target-registry.js";
+export { registerTargetHandler } from "./http/target-registry.js";
 export type { ChildShardView, LineageClock, LineageShard } from "./lineage.js";
 export {
   childShardsOf,
