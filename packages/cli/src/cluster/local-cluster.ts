@@ -179,7 +179,13 @@ export async function clusterUp(options: LocalClusterOptions): Promise<number> {
       ? `the cluster is already up (data under ${resolve(options.dataDir)})`
       : `the cluster is up (data under ${resolve(options.dataDir)}; started node ${started.map((n) => n.nodeId).join(", ")})`,
   );
-  out(endpointsTable(nodes));
+  const certs = certsDirOf(options);
+  out(endpointsTable(nodes, certs !== undefined));
+  if (certs !== undefined) {
+    out(
+      `TLS: clients trust ${join(certs, "ca.crt")} (sluice --ca FILE, aws --ca-bundle FILE, NODE_EXTRA_CA_CERTS=FILE)`,
+    );
+  }
   return 0;
 }
 
@@ -241,14 +247,15 @@ export async function clusterStatus(options: LocalClusterOptions): Promise<numbe
   return rows.every((row) => row.health === "SERVING") ? 0 : 1;
 }
 
-function endpointsTable(nodes: readonly LocalNode[]): string {
+/** `tls`: the gRPC and Kinesis ports speak TLS (the metrics port stays plain HTTP). */
+function endpointsTable(nodes: readonly LocalNode[], tls: boolean): string {
   const host = LISTEN_HOST_DEFAULT;
   return table(
     nodes.map((node) => ({
       node: String(node.nodeId),
       zone: node.zone,
       grpc: `${host}:${node.grpcPort}`,
-      "kinesis http": `http://${host}:${node.httpPort}`,
+      "kinesis http": `${tls ? "https" : "http"}://${host}:${node.httpPort}`,
       metrics: `http://${host}:${node.metricsPort}/metrics`,
       peer: `${host}:${node.peerPort}`,
       log: node.logFile,
