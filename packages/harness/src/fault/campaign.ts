@@ -29,7 +29,7 @@ import {
   FAULT_SMALL_DISK_BYTES,
   FAULT_STREAM_SHARDS_INITIAL,
 } from "./constants.js";
-import { History } from "./history.js";
+import { History, type HistoryEvent } from "./history.js";
 import { type FaultKind, Nemesis } from "./nemesis.js";
 import { ProxyMesh } from "./network.js";
 import { SeededRandom } from "./random.js";
@@ -109,10 +109,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       `cluster up in ${dataDir}; peers through proxies on ports ${options.basePort + FAULT_CLUSTER_NODES * PORTS_PER_NODE}…`,
     );
     const running = cluster;
+    // PROVISIONED (UpdateShardCount is refused in ON_DEMAND mode); the workload's rate stays far
+    // below a shard's 1,000 records/s.
     await running.streams(1).createActiveStream({
       streamName: STREAM_NAME,
       shardCount: FAULT_STREAM_SHARDS_INITIAL,
-      streamModeDetails: { streamMode: streams.StreamMode.STREAM_MODE_ON_DEMAND },
     });
     for (const nodeId of nodeIds) {
       await running
@@ -161,11 +162,17 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     workload.start();
     reader.start();
     const faultsEndAt = Date.now() + options.durationMs;
+    let lastNote: HistoryEvent | undefined;
     while (Date.now() < faultsEndAt) {
       await sleep(random.int(FAULT_QUIET_MS_MIN, FAULT_QUIET_MS_MAX));
       if (Date.now() >= faultsEndAt) break;
       await nemesis.runOne();
-      const last = history.events[history.events.length - 1];
+      const note = history.events.findLast((event) => event.f === "note");
+      if (note?.f === "note" && note !== lastNote) {
+        lastNote = note;
+        log(note.text);
+      }
+      const last = history.events.findLast((event) => event.f === "fault");
       if (last?.f === "fault")
         log(
           `${last.type === "ok" ? "healed" : last.type}: ${last.fault.kind} — ${last.fault.detail}${last.error === undefined ? "" : ` (${last.error})`}`,
