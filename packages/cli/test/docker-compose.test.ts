@@ -1,10 +1,11 @@
-// Proves the Docker deployment end to end with a real Docker engine: the image builds from deploy/Dockerfile (on a local stand-in for node:24-bookworm-slim), the compose cluster becomes healthy, 10,000 records put through the published ports read back whole, a real Prometheus sees all three nodes up and per-shard incoming records summing to what was put, writes continue with a node killed, and the restarted node catches up to identical logs.
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+// Proves the Docker deployment end to end with a real Docker engine: the image builds from deploy/Dockerfile (on a local stand-in for node:24-bookworm-slim), the compose cluster starts with TLS and authentication on (certificates and an admin key made on first start) and becomes healthy, anonymous and plaintext calls are refused while the AWS CLI over https with the admin key is served, 10,000 records put through the published ports read back whole, a real Prometheus sees all three nodes up and per-shard incoming records summing to what was put, writes continue with a node killed, and the restarted node catches up to identical logs.
+import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { AdminClient, readShard, StreamsClient, waitFor } from "@sluice/harness";
+import { status as GrpcStatus, Metadata } from "@grpc/grpc-js";
+import { AdminClient, readShard, StreamsCallError, StreamsClient, waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -14,6 +15,7 @@ const STREAM = "docker-smoke";
 const RECORDS = 10_000;
 const BATCH_RECORDS = 500;
 const GRPC_PORTS = [50051, 50052, 50053] as const;
+const KINESIS_HTTP_PORT = 4567;
 const METRICS_PORTS = [9464, 9465, 9466] as const;
 const PROMETHEUS_ADDRESS = "127.0.0.1:9090";
 const STEP_TIMEOUT_MS = 120_000;
@@ -68,9 +70,12 @@ async function sh(
 
 describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
   const compose = [...composeCommand(), "-p", PROJECT, "-f", join(ROOT, "docker-compose.yml")];
-  // The compose cluster serves TLS with certificates its `certs` service made on first start:
-  // the clients trust that CA, read from a node once the cluster is up.
+  // The compose cluster serves TLS and checks access keys, both made by its `init` service on
+  // first start: the clients trust that CA and send that admin key, read from a node once up.
   let clients: StreamsClient[] = [];
+  let ca = Buffer.alloc(0);
+  let caFile = "";
+  let adminKey = { accessKeyId: "", secretAccessKey: "" };
   let admins: AdminClient[] = [];
   const timings: [string, number][] = [];
   let stepStartedAt = Date.now();
@@ -176,11 +181,18 @@ describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
       // runs on the host against the published metrics ports instead.
       await sh([...compose, "up", "-d", "--no-build", "node1", "node2", "node3"], STEP_TIMEOUT_MS);
       await waitHealthy(["node1", "node2", "node3"]);
-      const ca = Buffer.from(
+      ca = Buffer.from(
         await sh([...compose, "exec", "-T", "node1", "cat", "/certs/ca.crt"], STEP_TIMEOUT_MS),
       );
+      prometheusDir = mkdtempSync(join(tmpdir(), "sluice-prometheus-"));
+      caFile = join(prometheusDir, "ca.crt");
+      writeFileSync(caFile, ca);
+      adminKey = parseClientEnv(
+        await sh([...compose, "exec", "-T", "node1", "cat", "/auth/client.env"], STEP_TIMEOUT_MS),
+      );
       clients = GRPC_PORTS.map(
-        (port) => new StreamsClient(`127.0.0.1:${port}`, { timeoutMs: 15_000, tls: { ca } }),
+        (port) =>
+          new StreamsClient(`127.0.0.1:${port}`, { timeoutMs: 15_000, tls: { ca }, credentials: adminKey }),
       );
       admins = GRPC_PORTS.map(
         (port) => new AdminClient(`127.0.0.1:${port}`, { timeoutMs: 5_000, tls: { ca } }),
@@ -207,6 +219,61 @@ describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
   }, STEP_TIMEOUT_MS);
 
   it(
+    "refuses anonymous and plaintext calls; serves the AWS CLI over https with the admin key",
+    async () => {
+      const anonymous = new StreamsClient(`127.0.0.1:${GRPC_PORTS[0]}`, { timeoutMs: 10_000, tls: { ca } });
+      const plaintext = new StreamsClient(`127.0.0.1:${GRPC_PORTS[0]}`, { timeoutMs: 5_000 });
+      try {
+        const refused = await anonymous.listStreams({}).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(refused).toBeInstanceOf(StreamsCallError);
+        expect((refused as StreamsCallError).grpcCode).toBe(GrpcStatus.UNAUTHENTICATED);
+        const unencrypted = await plaintext.listStreams({}).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        expect(unencrypted).toBeInstanceOf(StreamsCallError);
+        expect((unencrypted as StreamsCallError).grpcCode).toBe(GrpcStatus.UNAVAILABLE);
+      } finally {
+        anonymous.close();
+        plaintext.close();
+      }
+      await (clients[0] as StreamsClient).listStreams({});
+      if (spawnSync("aws", ["--version"], { stdio: "ignore" }).status === 0) {
+        const listed = await sh(
+          [
+            "aws",
+            "--endpoint-url",
+            `https://localhost:${KINESIS_HTTP_PORT}`,
+            "--ca-bundle",
+            caFile,
+            "--output",
+            "json",
+            "kinesis",
+            "list-streams",
+          ],
+          STEP_TIMEOUT_MS,
+          {
+            AWS_ACCESS_KEY_ID: adminKey.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: adminKey.secretAccessKey,
+            AWS_DEFAULT_REGION: "us-east-1",
+            AWS_CONFIG_FILE: "/dev/null",
+            AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
+            AWS_EC2_METADATA_DISABLED: "true",
+          },
+        );
+        expect(JSON.parse(listed)).toHaveProperty("StreamNames");
+      } else {
+        console.warn("docker-compose.test: the AWS CLI is not installed; its https check is skipped");
+      }
+      step("TLS and auth checks");
+    },
+    STEP_TIMEOUT_MS,
+  );
+
+  it(
     "serves 10,000 records through the published ports, seen by Prometheus per shard",
     async () => {
       const [client1, client2] = clients as [StreamsClient, StreamsClient, StreamsClient];
@@ -217,9 +284,12 @@ describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
         },
         STEP_TIMEOUT_MS,
       );
+      const authorization = new Metadata();
+      authorization.set("authorization", `Bearer ${adminKey.accessKeyId}:${adminKey.secretAccessKey}`);
       const enabled = await new Promise<streams.EnableEnhancedMonitoringResponse>((done, fail) =>
         client1.raw.enableEnhancedMonitoring(
           { streamName: STREAM, streamArn: "", shardLevelMetrics: ["ALL"] },
+          authorization,
           (error, response) => (error === null ? done(response) : fail(error)),
         ),
       );
@@ -252,7 +322,7 @@ describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
       for (let n = 0; n < RECORDS; n += 997) expect(seen.has(`record-${n}`)).toBe(true);
       step("read back");
 
-      prometheusDir = mkdtempSync(join(tmpdir(), "sluice-prometheus-"));
+      if (prometheusDir === undefined) throw new Error("beforeAll made no temporary folder");
       writeFileSync(
         join(prometheusDir, "prometheus.yml"),
         [
@@ -344,3 +414,18 @@ describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
     STEP_TIMEOUT_MS * 3,
   );
 });
+
+/** The admin access key from the client.env that `sluice auth init` wrote. */
+function parseClientEnv(text: string): { accessKeyId: string; secretAccessKey: string } {
+  const values = new Map(
+    text
+      .split("\n")
+      .filter((line) => line.includes("="))
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1).trim()] as const),
+  );
+  const accessKeyId = values.get("SLUICE_ACCESS_KEY_ID");
+  const secretAccessKey = values.get("SLUICE_SECRET_ACCESS_KEY");
+  if (accessKeyId === undefined || secretAccessKey === undefined)
+    throw new Error(`client.env holds no SLUICE_ACCESS_KEY_ID / SLUICE_SECRET_ACCESS_KEY: ${text}`);
+  return { accessKeyId, secretAccessKey };
+}
