@@ -197,6 +197,11 @@ export class SluiceClient implements StreamsApi {
     signal: AbortSignal | undefined,
   ): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
+      // A signal that fired while the previous attempt failed over: never start this one.
+      if (signal?.aborted === true) {
+        reject(new AbortedError(`${operation} was aborted by its AbortSignal`));
+        return;
+      }
       let aborted = false;
       const onAbort = () => {
         aborted = true;

@@ -48,6 +48,7 @@ export {
 } from "./group/index.js";
 export {
   Producer,
+  type ProducerCallOptions,
   type ProducerOptions,
   type ProducerRecord,
   type ProducerResult,

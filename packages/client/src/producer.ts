@@ -28,6 +28,14 @@
  *   their new shard after a shard-map refresh; a copy written before the seal is not detected.
  *
  * Without idempotence a retry after a lost response may write a record twice, as with Kinesis.
+ *
+ * - Cancellation: `send(record, { signal })` rejects with AbortedError as soon as the signal
+ *   fires. A record not yet in a request (waiting for room, behind its key, or batched but not
+ *   sent) is dropped and never sent. One already sent may still be written: without idempotence
+ *   it is not retried; in idempotent mode it keeps its place in its shard's sequence and is
+ *   retried in the background until acknowledged or `recordTimeoutMs` (dropping it would leave a
+ *   hole that fails the records numbered after it).
+ *   `flush({ signal })` and `waitForSpace({ signal })` stop waiting; the records go on.
  */
 import { randomBytes } from "node:crypto";
 import type { streams } from "@sluice/proto";
@@ -49,6 +57,7 @@ import {
   RECORD_BYTES_MAX,
 } from "./constants.js";
 import {
+  AbortedError,
   InvalidOptionsError,
   ProducerClosedError,
   RecordFailedError,
@@ -90,6 +99,12 @@ export interface ProducerRecord {
   readonly explicitHashKey?: string;
 }
 
+/** Options of one `send`, `flush` or `waitForSpace` call. */
+export interface ProducerCallOptions {
+  /** Cancels the call: it rejects with AbortedError (see the class comment for the record). */
+  readonly signal?: AbortSignal;
+}
+
 export interface ProducerResult {
   readonly shardId: string;
   readonly sequenceNumber: string;
@@ -99,8 +114,10 @@ export interface ProducerStats {
   /** Records handed to `send()` and accepted into the buffer. */
   readonly accepted: number;
   readonly acknowledged: number;
-  /** Records given up (their `send()` rejected). */
+  /** Records given up (their `send()` rejected), aborted ones included. */
   readonly failed: number;
+  /** Records whose `send()` was aborted by its signal. */
+  readonly aborted: number;
   /** Record sends that were retries. */
   readonly retried: number;
   readonly requests: number;
@@ -127,7 +144,15 @@ interface Entry {
   shardId: string;
   sequence: number;
   identity: ProducerIdentity | undefined;
+  /** Where the record is, for an abort: waiting for room, behind its key, ready, or sent. */
+  stage: EntryStage;
+  /** Its signal fired: the caller has its AbortedError; the record is dropped or left alone. */
+  aborted: boolean;
+  /** Removes the abort listener (once the record is finished). */
+  unlisten: (() => void) | undefined;
 }
+
+type EntryStage = "waiting" | "queued" | "ready" | "sent";
 
 /** Idempotent mode: the next sequence of each shard under the current producer id. */
 interface ProducerIdentity {
@@ -181,6 +206,7 @@ export class Producer {
   #accepted = 0;
   #acknowledged = 0;
   #failed = 0;
+  #aborted = 0;
   #retried = 0;
   #requests = 0;
   #throttled = 0;
@@ -259,9 +285,12 @@ export class Producer {
    * RecordFailedError when given up, RecordTooLargeError / InvalidOptionsError at once for a
    * record Kinesis would refuse, ProducerClosedError after `close()`.
    */
-  send(record: ProducerRecord): Promise<ProducerResult> {
+  send(record: ProducerRecord, options: ProducerCallOptions = {}): Promise<ProducerResult> {
     if (this.#closed)
       return Promise.reject(new ProducerClosedError("this producer is closed; create a new one"));
+    const { signal } = options;
+    if (signal?.aborted === true)
+      return Promise.reject(new AbortedError("send was aborted before the record was accepted"));
     const { partitionKey } = record;
     if (
       typeof partitionKey !== "string" ||
@@ -292,30 +321,115 @@ export class Producer {
         shardId: "",
         sequence: -1,
         identity: undefined,
+        stage: "waiting",
+        aborted: false,
+        unlisten: undefined,
       };
+      if (signal !== undefined) {
+        const onAbort = () => this.#abort(entry);
+        signal.addEventListener("abort", onAbort, { once: true });
+        entry.unlisten = () => signal.removeEventListener("abort", onAbort);
+      }
       if (this.#spaceWaitersHead === this.#spaceWaiters.length && this.#fits(bytes)) this.#accept(entry);
       else this.#spaceWaiters.push(entry);
     });
   }
 
-  /** Resolves once the buffer has room for another record (no send is waiting for room). */
-  waitForSpace(): Promise<void> {
+  /**
+   * Resolves once the buffer has room for another record (no send is waiting for room); rejects
+   * with AbortedError when `signal` fires first.
+   */
+  waitForSpace(options: ProducerCallOptions = {}): Promise<void> {
     if (this.#spaceWaitersHead === this.#spaceWaiters.length && this.#bufferedBytes < this.#bufferBytes) {
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.#spaceListeners.push(resolve));
+    return this.#waitAbortably(this.#spaceListeners, "waitForSpace", options.signal);
   }
 
-  /** Sends every buffered record now (no linger) and resolves once each is finished. */
-  async flush(): Promise<void> {
+  /**
+   * Sends every buffered record now (no linger) and resolves once each is finished; rejects with
+   * AbortedError when `signal` fires first (the records go on).
+   */
+  async flush(options: ProducerCallOptions = {}): Promise<void> {
+    if (options.signal?.aborted === true) throw new AbortedError("flush was aborted before it started");
     if (this.#bufferedRecords === 0 && this.#spaceWaitersHead === this.#spaceWaiters.length) return;
     this.#flushing++;
     try {
-      const done = new Promise<void>((resolve) => this.#flushWaiters.push(resolve));
+      const done = this.#waitAbortably(this.#flushWaiters, "flush", options.signal);
       this.#dispatch();
       await done;
     } finally {
       this.#flushing--;
+    }
+  }
+
+  /** A promise resolved through `waiters`; an abort rejects it and takes its resolver back out. */
+  #waitAbortably(waiters: (() => void)[], operation: string, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal === undefined) {
+        waiters.push(resolve);
+        return;
+      }
+      if (signal.aborted) {
+        reject(new AbortedError(`${operation} was aborted by its AbortSignal`));
+        return;
+      }
+      const onAbort = () => {
+        const at = waiters.indexOf(waiter);
+        if (at >= 0) waiters.splice(at, 1);
+        reject(new AbortedError(`${operation} was aborted by its AbortSignal`));
+      };
+      const waiter = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      waiters.push(waiter);
+    });
+  }
+
+  /**
+   * A send's signal fired: reject it now; drop the record where it is not yet sent (so it never
+   * is), or leave a sent one to its request and stop retrying it (see `#settleAborted`).
+   */
+  #abort(entry: Entry): void {
+    if (entry.aborted) return;
+    entry.aborted = true;
+    this.#aborted++;
+    entry.reject(new AbortedError(abortMessage(entry)));
+    switch (entry.stage) {
+      case "waiting": {
+        const at = this.#spaceWaiters.indexOf(entry, this.#spaceWaitersHead);
+        if (at >= 0) this.#spaceWaiters.splice(at, 1);
+        this.#failed++;
+        entry.unlisten?.();
+        this.#admitWaiting();
+        this.#checkFlushed();
+        return;
+      }
+      case "queued": {
+        const waiting = this.#keys.get(entry.record.partitionKey);
+        const at = waiting?.indexOf(entry) ?? -1;
+        if (waiting !== undefined && waiting !== null && at >= 0) {
+          waiting.splice(at, 1);
+          if (waiting.length === 0) this.#keys.set(entry.record.partitionKey, null);
+        }
+        this.#release(entry);
+        this.#failed++;
+        this.#admitWaiting();
+        this.#checkFlushed();
+        return;
+      }
+      case "ready":
+        // Left in the ready queue, skipped by #takeBatch; its bytes and key are freed now.
+        this.#readyBytes -= entry.bytes;
+        this.#failed++;
+        this.#finish(entry);
+        this.#checkFlushed();
+        return;
+      case "sent":
+        // Its request settles it (#settleAborted): nothing more is sent for it.
+        return;
     }
   }
 
@@ -332,6 +446,7 @@ export class Producer {
       accepted: this.#accepted,
       acknowledged: this.#acknowledged,
       failed: this.#failed,
+      aborted: this.#aborted,
       retried: this.#retried,
       requests: this.#requests,
       inFlightRequests: this.#inFlight,
@@ -355,6 +470,7 @@ export class Producer {
     this.#bufferedBytes += entry.bytes;
     const key = entry.record.partitionKey;
     const waiting = this.#keys.get(key);
+    entry.stage = "queued";
     if (waiting === undefined) {
       this.#keys.set(key, null);
       this.#pushReady(entry);
@@ -366,6 +482,7 @@ export class Producer {
   }
 
   #pushReady(entry: Entry): void {
+    entry.stage = "ready";
     this.#ready.push(entry);
     this.#readyBytes += entry.bytes;
     this.#dispatch();
@@ -380,7 +497,9 @@ export class Producer {
     while (this.#inFlight < this.#maxInFlight && this.#readyCount() > 0) {
       const full = this.#readyCount() >= this.#maxBatchRecords || this.#readyBytes >= this.#maxBatchBytes;
       if (!full && !this.#lingerExpired && this.#flushing === 0 && this.#lingerMs > 0) break;
-      this.#sendBatch(this.#takeBatch());
+      const batch = this.#takeBatch();
+      // Empty when every ready record was aborted.
+      if (batch.length > 0) this.#sendBatch(batch);
       if (!full) this.#lingerExpired = false;
     }
     if (this.#readyCount() > 0 && this.#lingerTimer === undefined && !this.#lingerExpired) {
@@ -397,7 +516,13 @@ export class Producer {
     let bytes = 0;
     while (this.#readyHead < this.#ready.length && batch.length < this.#maxBatchRecords) {
       const entry = this.#ready[this.#readyHead] as Entry;
+      if (entry.aborted) {
+        // Aborted while ready: already finished and its bytes taken out of #readyBytes.
+        this.#readyHead++;
+        continue;
+      }
       if (batch.length > 0 && bytes + entry.bytes > this.#maxBatchBytes) break;
+      entry.stage = "sent";
       batch.push(entry);
       bytes += entry.bytes;
       this.#readyHead++;
@@ -654,10 +779,17 @@ export class Producer {
     const timer = setTimeout(() => {
       this.#retryTimers.delete(timer);
       for (const entry of kept) {
+        if (entry.aborted) {
+          // Its caller gave up on it: not sent again (its last attempt may have written it).
+          this.#failed++;
+          this.#finish(entry);
+          continue;
+        }
         this.#ready.push(entry);
         this.#readyBytes += entry.bytes;
       }
       this.#dispatch();
+      this.#checkFlushed();
     }, delayMs);
     this.#retryTimers.add(timer);
   }
@@ -680,17 +812,30 @@ export class Producer {
 
   /** A record is acknowledged or given up: free its bytes and its key, admit waiting sends. */
   #finish(entry: Entry): void {
-    this.#bufferedRecords--;
-    this.#bufferedBytes -= entry.bytes;
+    this.#release(entry);
     const key = entry.record.partitionKey;
     const waiting = this.#keys.get(key);
     if (waiting === null || waiting === undefined) this.#keys.delete(key);
     else {
       const next = waiting.shift() as Entry;
       if (waiting.length === 0) this.#keys.set(key, null);
+      next.stage = "ready";
       this.#ready.push(next);
       this.#readyBytes += next.bytes;
     }
+    this.#admitWaiting();
+  }
+
+  /** Frees a record's place in the buffer and drops its abort listener. */
+  #release(entry: Entry): void {
+    this.#bufferedRecords--;
+    this.#bufferedBytes -= entry.bytes;
+    entry.unlisten?.();
+    entry.unlisten = undefined;
+  }
+
+  /** Accepts the sends waiting for room that now fit, in order, and wakes `waitForSpace` callers. */
+  #admitWaiting(): void {
     while (this.#spaceWaitersHead < this.#spaceWaiters.length) {
       const head = this.#spaceWaiters[this.#spaceWaitersHead] as Entry;
       if (!this.#fits(head.bytes)) break;
@@ -746,6 +891,13 @@ export class Producer {
 
 function newIdentity(): ProducerIdentity {
   return { id: randomBytes(8), nextSequence: new Map() };
+}
+
+function abortMessage(entry: Entry): string {
+  const key = JSON.stringify(entry.record.partitionKey);
+  return entry.stage === "sent"
+    ? `send of the record with partition key ${key} was aborted by its AbortSignal after it was sent: it may have been written`
+    : `send of the record with partition key ${key} was aborted by its AbortSignal before it was sent: it was not written`;
 }
 
 function errorMessage(error: unknown): string {
