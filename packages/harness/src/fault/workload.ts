@@ -10,7 +10,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { type Producer, SluiceClient } from "@sluice/client";
+import type { Producer } from "@sluice/client";
 import { streams } from "@sluice/proto";
 import { listAllShards } from "../lineage-reader.js";
 import { StreamsCallError, type StreamsClient } from "../streams-client.js";
@@ -157,6 +157,8 @@ export class Workload {
     const { clients, history, streamName, keys, producers, recordsPerSecond } = this.#options;
     const addresses = clients.map((client) => client.address);
     const first = producer % addresses.length;
+    // Loaded only in this mode, so plain campaigns do not depend on the SDK's build.
+    const { SluiceClient } = await import("@sluice/client");
     const client = new SluiceClient({
       endpoints: [...addresses.slice(first), ...addresses.slice(0, first)],
       deadlineMs: FAULT_PUT_TIMEOUT_MS,
