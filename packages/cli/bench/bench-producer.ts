@@ -5,9 +5,11 @@
  * spread over the three nodes) and then @sluice/client's Producer with its default settings
  * (one SluiceClient over the three endpoints; the caller keeps the producer's buffer full with
  * `await waitForSpace(); send(…)`), on the same stream, for the same time. Prints records/s of
- * each and the ratio (issue #7's target: ≥ 90%), writes JSON to bench-results/.
+ * each and the ratio (issue #7's target: ≥ 90%), writes JSON to bench-results/. With
+ * `--idempotent`, each round also runs the Producer with `idempotent: true` (otherwise default
+ * settings) and prints its rate and ratio to the raw load.
  *
- *   scripts/bench-producer [--seconds 10] [--base-port 19940] [--producers 8] [--rounds 1]
+ *   scripts/bench-producer [--seconds 10] [--base-port 19940] [--producers 8] [--rounds 1] [--idempotent]
  *
  * Run with Node's type stripping after `pnpm tsc -b` (scripts/bench-producer does).
  */
@@ -33,12 +35,14 @@ const { values } = parseArgs({
     "base-port": { type: "string", default: "19940" },
     producers: { type: "string", default: "8" },
     rounds: { type: "string", default: "1" },
+    idempotent: { type: "boolean", default: false },
   },
 });
 const seconds = Number(values.seconds);
 const basePort = Number(values["base-port"]);
 const callerCount = Number(values.producers);
 const rounds = Number(values.rounds);
+const alsoIdempotent = values.idempotent === true;
 if (!(seconds > 0) || !(rounds >= 1)) throw new Error("--seconds and --rounds must be positive");
 
 const keyPool = Array.from({ length: KEY_POOL_SIZE }, () => randomBytes(12).toString("base64url"));
@@ -82,13 +86,17 @@ async function rawPutRecords(
   return { records, failed, elapsedSeconds: (performance.now() - startedAt) / 1_000 };
 }
 
-/** The SDK's producer with default settings, kept busy for `durationSeconds`; counts acknowledged records. */
+/**
+ * The SDK's producer with default settings (`idempotent` aside), kept busy for `durationSeconds`;
+ * counts acknowledged records.
+ */
 async function producerLoad(
   client: SluiceClient,
   streamName: string,
   durationSeconds: number,
+  idempotent = false,
 ): Promise<{ records: number; failed: number; elapsedSeconds: number; requests: number; retried: number }> {
-  const producer = client.producer({ streamName });
+  const producer = client.producer({ streamName, idempotent });
   let records = 0;
   let failed = 0;
   const startedAt = performance.now();
@@ -137,8 +145,15 @@ try {
     const raw = await rawPutRecords(cluster, streamName, seconds);
     log(`round ${round}: producer (defaults), ${seconds} s`);
     const sdk = await producerLoad(client, streamName, seconds);
+    let idempotent: Awaited<ReturnType<typeof producerLoad>> | undefined;
+    if (alsoIdempotent) {
+      log(`round ${round}: producer (idempotent), ${seconds} s`);
+      idempotent = await producerLoad(client, streamName, seconds, true);
+    }
     const rawRate = raw.records / raw.elapsedSeconds;
     const sdkRate = sdk.records / sdk.elapsedSeconds;
+    const idempotentRate =
+      idempotent === undefined ? undefined : idempotent.records / idempotent.elapsedSeconds;
     rows.push({
       round,
       rawRecordsPerSecond: Math.round(rawRate),
@@ -149,6 +164,14 @@ try {
       producerFailed: sdk.failed,
       producerRequests: sdk.requests,
       producerRetried: sdk.retried,
+      ...(idempotent === undefined || idempotentRate === undefined
+        ? {}
+        : {
+            idempotentRecordsPerSecond: Math.round(idempotentRate),
+            idempotentRatio: Number((idempotentRate / rawRate).toFixed(3)),
+            idempotentFailed: idempotent.failed,
+            idempotentRequests: idempotent.requests,
+          }),
     });
   }
 } finally {
@@ -161,6 +184,7 @@ const output = {
   machine: { cpus: cpus().length, node: process.version },
   seconds,
   callers: callerCount,
+  idempotent: alsoIdempotent,
   rows,
 };
 mkdirSync("bench-results", { recursive: true });
