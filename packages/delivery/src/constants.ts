@@ -21,6 +21,8 @@ export const DEFINITIONS_STREAM_NAME = "__sluice-delivery-definitions";
 export const DEFINITIONS_RETENTION_HOURS = 8_760;
 /** A definition older than this is written again (same id) so retention never drops it. */
 export const DEFINITIONS_REFRESH_AGE_MS = 30 * 24 * 3_600_000;
+/** Records per GetRecords call reading the definitions stream. */
+export const DEFINITIONS_READ_LIMIT_RECORDS = 10_000;
 /** How often each node's runner reads new definition events. */
 export const DEFINITIONS_POLL_INTERVAL_MS = 1_000;
 

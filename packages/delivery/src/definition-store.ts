@@ -12,6 +12,7 @@ import { randomUUID } from "node:crypto";
 import { SluiceCallError, type SluiceClient } from "@sluice/client";
 import { streams } from "@sluice/proto";
 import {
+  DEFINITIONS_READ_LIMIT_RECORDS,
   DEFINITIONS_REFRESH_AGE_MS,
   DEFINITIONS_RETENTION_HOURS,
   DEFINITIONS_STREAM_NAME,
@@ -53,17 +54,34 @@ export class DefinitionStore {
     this.clock = options.clock ?? Date.now;
   }
 
-  /** Creates the definitions stream when missing and waits until it is readable. */
-  async open(): Promise<void> {
-    if (this.ready) return;
-    try {
-      await this.client.createStream({ streamName: DEFINITIONS_STREAM_NAME, shardCount: 1 });
-    } catch (error) {
-      if (!(error instanceof SluiceCallError && error.errorName === "ResourceInUseException")) throw error;
+  /**
+   * Finds the definitions stream; creates it when `create` (the first CreateDeliveryStream) and
+   * waits until it is readable. Returns false when it does not exist (no definition yet). It is
+   * never created when a node starts: a stream created before every node has registered would be
+   * placed on the nodes registered so far only.
+   */
+  async open(create = false): Promise<boolean> {
+    if (this.ready) return true;
+    if (create) {
+      try {
+        await this.client.createStream({
+          streamName: DEFINITIONS_STREAM_NAME,
+          shardCount: 1,
+          streamModeDetails: { streamMode: streams.StreamMode.STREAM_MODE_ON_DEMAND },
+        });
+      } catch (error) {
+        if (!(error instanceof SluiceCallError && error.errorName === "ResourceInUseException")) throw error;
+      }
     }
-    await this.client.waitForStreamStatus(DEFINITIONS_STREAM_NAME);
-    const summary = await this.client.describeStreamSummary({ streamName: DEFINITIONS_STREAM_NAME });
-    if ((summary.streamDescriptionSummary?.retentionPeriodHours ?? 0) < DEFINITIONS_RETENTION_HOURS) {
+    let summary: streams.StreamDescriptionSummary;
+    try {
+      summary = await this.client.waitForStreamStatus(DEFINITIONS_STREAM_NAME);
+    } catch (error) {
+      if (!create && error instanceof SluiceCallError && error.errorName === "ResourceNotFoundException")
+        return false;
+      throw error;
+    }
+    if (summary.retentionPeriodHours < DEFINITIONS_RETENTION_HOURS) {
       await this.client
         .increaseStreamRetentionPeriod({
           streamName: DEFINITIONS_STREAM_NAME,
@@ -76,6 +94,7 @@ export class DefinitionStore {
     if (this.shardId === "")
       throw new DeliveryUnavailableError("the definitions stream has no shard yet; retry");
     this.ready = true;
+    return true;
   }
 
   /** Reads the events written since the last call; returns the live definitions by name. One read at a time. */
@@ -89,19 +108,28 @@ export class DefinitionStore {
   }
 
   private async readNew(): Promise<ReadonlyMap<string, DeliveryStreamDefinition>> {
-    await this.open();
-    const reader = this.client.shardReader({
+    if (!(await this.open())) return this.definitions();
+    // GetRecords until a page comes back empty (the whole stream is a few small records). Not
+    // ShardReader with follow: false: it ends only when millisBehindLatest reads 0, which a
+    // replica that has not caught up does not report, and would spin.
+    let { shardIterator } = await this.client.getShardIterator({
       streamName: DEFINITIONS_STREAM_NAME,
       shardId: this.shardId,
-      start:
-        this.position === ""
-          ? { type: "TRIM_HORIZON" }
-          : { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: this.position },
-      follow: false,
+      ...(this.position === ""
+        ? { shardIteratorType: streams.ShardIteratorType.SHARD_ITERATOR_TYPE_TRIM_HORIZON }
+        : {
+            shardIteratorType: streams.ShardIteratorType.SHARD_ITERATOR_TYPE_AFTER_SEQUENCE_NUMBER,
+            startingSequenceNumber: this.position,
+          }),
     });
-    for await (const record of reader) {
-      this.apply(JSON.parse(Buffer.from(record.data).toString("utf8")) as DefinitionEvent);
-      this.position = record.sequenceNumber;
+    while (shardIterator !== "") {
+      const page = await this.client.getRecords({ shardIterator, limit: DEFINITIONS_READ_LIMIT_RECORDS });
+      for (const record of page.records) {
+        this.apply(JSON.parse(Buffer.from(record.data).toString("utf8")) as DefinitionEvent);
+        this.position = record.sequenceNumber;
+      }
+      if (page.records.length === 0) break;
+      shardIterator = page.nextShardIterator;
     }
     return this.definitions();
   }
@@ -113,6 +141,7 @@ export class DefinitionStore {
   /** Validates, stores and returns a new definition; DeliveryStreamInUseError when the name is taken. */
   async create(input: DeliveryStreamInput): Promise<DeliveryStreamDefinition> {
     const definition = validateDefinition(input, { id: randomUUID(), createdAtMs: this.clock() });
+    await this.open(true);
     await this.refresh();
     if (this.live.has(definition.name)) throw new DeliveryStreamInUseError(definition.name);
     if (definition.source.kind === "direct-put") {

@@ -63,6 +63,8 @@ class ShardBuffer {
   delivered = "";
   pending: PendingBatch | undefined;
   recovered = false;
+  /** Set when a lease check found the shard leased elsewhere (before the group's heartbeat says so). */
+  revoked = false;
   timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
 
@@ -82,7 +84,7 @@ class ShardBuffer {
   }
 
   get lost(): boolean {
-    return this.context.signal.aborted;
+    return this.revoked || this.context.signal.aborted;
   }
 }
 
@@ -259,8 +261,14 @@ export class DeliveryWorker {
     const delivered = await this.retry(
       shard,
       async () => {
-        if (failedAs !== "") await this.options.destination.deliverFailed(batch, failedAs);
-        else await this.options.destination.deliver(batch);
+        const destination = this.options.destination;
+        // Intent first, then a fenced check that this member still holds the lease, then the
+        // object: a new owner either reads this intent (and rewrites exactly this batch) or
+        // this member learns it lost the lease and writes nothing.
+        await destination.announce(batch);
+        await this.checkLease(shard);
+        if (failedAs !== "") await destination.deliverFailed(batch, failedAs);
+        else await destination.deliver(batch);
         return true;
       },
       (error) => {
@@ -291,6 +299,27 @@ export class DeliveryWorker {
     } catch (error) {
       // Lease lost: the next owner re-reads from the previous checkpoint and rewrites this batch's key.
       this.report(error, shard.shardId);
+    }
+  }
+
+  /**
+   * Asks the cluster (a heartbeat: a metadata command, so ordered with lease moves) whether this
+   * member still holds the shard at its epoch; marks the shard revoked when not.
+   */
+  private async checkLease(shard: ShardBuffer): Promise<void> {
+    const response = await this.options.transport.heartbeat({
+      streamName: sourceStreamName(this.definition),
+      groupName: deliveryGroupName(this.definition),
+      memberId: this.group.memberId,
+    });
+    const held = response.leases.some(
+      (lease) => lease.shardId === shard.shardId && lease.leaseEpoch === shard.context.leaseEpoch,
+    );
+    if (!held) {
+      shard.revoked = true;
+      throw new DeliveryUnavailableError(
+        `shard ${shard.shardId} is leased to another member now; stopping it here`,
+      );
     }
   }
 

@@ -20,6 +20,11 @@ export interface PendingBatch {
 export interface Destination {
   /** The batch of `shardId` announced last (it may be complete); undefined when none. */
   pendingBatch(shardId: string): Promise<PendingBatch | undefined>;
+  /**
+   * Records the batch's range as the shard's intent (files, S3), before the worker checks that it
+   * still holds the lease and calls `deliver`. No-op where the destination deduplicates itself.
+   */
+  announce(batch: DeliveryBatch): Promise<void>;
   /** Writes the batch; rejects with DestinationError (retriable or permanent) when refused. */
   deliver(batch: DeliveryBatch): Promise<void>;
   /** Writes a batch that failed for good to the error output, with the reason. */

@@ -41,12 +41,15 @@ export class FileDestination implements Destination {
     }
   }
 
-  async deliver(batch: DeliveryBatch): Promise<void> {
+  async announce(batch: DeliveryBatch): Promise<void> {
     const intent: PendingBatch = {
       firstSequenceNumber: batch.firstSequenceNumber,
       lastSequenceNumber: batch.lastSequenceNumber,
     };
     await this.writeAtomically(this.intentPath(batch.shardId), Buffer.from(JSON.stringify(intent)));
+  }
+
+  async deliver(batch: DeliveryBatch): Promise<void> {
     const key = batchKey(this.definition, batch, this.prefix);
     await this.writeAtomically(join(this.directory, key), batchBody(batch, this.definition.compression));
   }

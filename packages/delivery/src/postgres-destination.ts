@@ -42,6 +42,8 @@ export class PostgresDestination implements Destination {
     return undefined;
   }
 
+  async announce(): Promise<void> {}
+
   async deliver(batch: DeliveryBatch): Promise<void> {
     await this.transaction(batch, async (client, fresh) => {
       for (let start = 0; start < fresh.length; start += POSTGRES_COPY_ROWS_MAX) {

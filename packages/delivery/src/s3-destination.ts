@@ -69,12 +69,15 @@ export class S3Destination implements Destination {
     }
   }
 
-  async deliver(batch: DeliveryBatch): Promise<void> {
+  async announce(batch: DeliveryBatch): Promise<void> {
     const intent: PendingBatch = {
       firstSequenceNumber: batch.firstSequenceNumber,
       lastSequenceNumber: batch.lastSequenceNumber,
     };
     await this.put(this.intentKey(batch.shardId), Buffer.from(JSON.stringify(intent)), "application/json");
+  }
+
+  async deliver(batch: DeliveryBatch): Promise<void> {
     await this.put(
       batchKey(this.definition, batch, this.prefix),
       batchBody(batch, this.definition.compression),
