@@ -44,7 +44,11 @@ async function open(): Promise<Client> {
   socket.on("close", () => {
     client.closed = true;
   });
-  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  // A connection the proxy refuses may be reset before it reports "connect".
+  await new Promise<void>((resolve) => {
+    socket.once("connect", () => resolve());
+    socket.once("close", () => resolve());
+  });
   return client;
 }
 
