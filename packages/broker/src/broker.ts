@@ -28,6 +28,7 @@ import {
 import {
   APPEND_BYTES_MAX,
   APPEND_TIMEOUT_MS_DEFAULT,
+  DISK_RESERVE_BYTES_DEFAULT,
   ELECTION_TICKS_DEFAULT,
   ELECTION_TICKS_MAX,
   GROUP_ID_MAX,
@@ -53,6 +54,7 @@ import {
   AppendTooLargeError,
   BrokerBusyError,
   BrokerClosedError,
+  DiskFullError,
   GroupNotFoundError,
   GroupVotersMismatchError,
   InvalidArgumentError,
@@ -131,6 +133,12 @@ export interface BrokerOptions {
   /** Shard tail caches of the whole node, in bytes. @default SHARD_TAIL_CACHE_BYTES_PER_NODE */
   readonly tailCacheBytesPerNode?: number;
   /**
+   * Free bytes kept on the data filesystem: below it, appends fail with DiskFullError and flushes
+   * wait (the node goes silent) until space returns; 0 turns the check off.
+   * @default DISK_RESERVE_BYTES_DEFAULT
+   */
+  readonly diskReserveBytes?: number;
+  /**
    * Returns the state machine for a group, or undefined for a shard group. Called once per group
    * replica, at creation and at recovery on open. @default () => undefined
    */
@@ -199,6 +207,7 @@ export function defaultBrokerOptions(): Omit<
     leaderBalanceIntervalMs: LEADER_BALANCE_INTERVAL_MS,
     tailCacheBytesPerGroup: SHARD_TAIL_CACHE_BYTES_PER_GROUP,
     tailCacheBytesPerNode: SHARD_TAIL_CACHE_BYTES_PER_NODE,
+    diskReserveBytes: DISK_RESERVE_BYTES_DEFAULT,
     stateMachineFor: () => undefined,
   };
 }
@@ -257,6 +266,7 @@ export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOpti
   integer("leaderBalanceIntervalMs", resolved.leaderBalanceIntervalMs, 1, 3_600_000);
   integer("tailCacheBytesPerGroup", resolved.tailCacheBytesPerGroup, 0, Number.MAX_SAFE_INTEGER);
   integer("tailCacheBytesPerNode", resolved.tailCacheBytesPerNode, 0, Number.MAX_SAFE_INTEGER);
+  integer("diskReserveBytes", resolved.diskReserveBytes, 0, Number.MAX_SAFE_INTEGER);
   if (resolved.tailCacheBytesPerGroup > resolved.tailCacheBytesPerNode) {
     fail("tailCacheBytesPerGroup must not exceed tailCacheBytesPerNode");
   }
@@ -335,6 +345,7 @@ export class Broker {
         tailCacheBytesPerGroup: resolved.tailCacheBytesPerGroup,
         quiesceIdleTicks: Math.max(QUIESCE_IDLE_TICKS, resolved.heartbeatTicks + 1),
         stateMachineFor: stateMachineFactory(resolved.stateMachineFor),
+        diskReserveBytes: resolved.diskReserveBytes,
       });
     } catch (error) {
       await storage.close();
@@ -927,6 +938,9 @@ export class Broker {
   private writableReplica(groupId: GroupId): Replica {
     const replica = this.replicaOrThrow(groupId);
     if (replica.failure !== null) throw replica.failure;
+    const shortage = this.host.diskShortage;
+    if (shortage !== null)
+      throw new DiskFullError(this.options.nodeId, shortage, this.options.diskReserveBytes);
     return replica;
   }
 

@@ -41,6 +41,16 @@ export const QUIESCE_IDLE_TICKS = 3;
 export const BOOTSTRAP_CAMPAIGN_INTERVAL_TICKS = 2;
 export const BOOTSTRAP_CAMPAIGNS_MAX = 8;
 
+/**
+ * Free space the node keeps on its data filesystem, in bytes: a flush that would leave less waits
+ * (the node refuses appends with DiskFullError and stops taking Raft messages, as if partitioned)
+ * until space returns. The margin covers LevelDB's small writes and compactions, which must never
+ * meet ENOSPC (a failed write stops the storage for good). 0 turns the check off.
+ */
+export const DISK_RESERVE_BYTES_DEFAULT = 32 * 1_048_576;
+/** How often a node waiting for disk space looks again, in ms. */
+export const DISK_SPACE_POLL_MS = 250;
+
 /** Default time an append waits to commit before it fails with AppendTimeoutError (outcome unknown). */
 export const APPEND_TIMEOUT_MS_DEFAULT = 10_000;
 /** Default bound on how long `shutdown()` waits for leadership to move away before it closes anyway. */

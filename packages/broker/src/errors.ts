@@ -38,6 +38,8 @@ export const BrokerErrorCode = {
   StorageFailed: "STORAGE_FAILED",
   /** A group's state machine threw while applying an entry (a bug); the group stopped on this node. */
   StateMachineFailed: "STATE_MACHINE_FAILED",
+  /** The node's data filesystem is (nearly) full: nothing was written; retry (another node may lead by then). */
+  DiskFull: "DISK_FULL",
   /** The shard group is sealed (being resharded): nothing of the append was written; route it again. */
   ShardSealed: "SHARD_SEALED",
 } as const;
@@ -232,6 +234,17 @@ export class StateMachineFailedError extends BrokerError {
  * the refused append was written (an append that reached the log after the seal is never
  * acknowledged and never read). Retriable: the stream's new shards take the writes.
  */
+export class DiskFullError extends BrokerError {
+  override readonly name = "DiskFullError";
+  constructor(nodeId: NodeId, freeBytes: number, reserveBytes: number) {
+    super(
+      BrokerErrorCode.DiskFull,
+      `node ${nodeId}'s data filesystem is full (${Math.max(0, Math.floor(freeBytes / 1_048_576))} MiB free, below its ${Math.floor(reserveBytes / 1_048_576)} MiB reserve): nothing was written; free disk space on that node — it resumes by itself — or retry, as the other nodes take over its shards`,
+      true,
+    );
+  }
+}
+
 export class ShardSealedError extends BrokerError {
   override readonly name = "ShardSealedError";
   readonly groupId: GroupId;

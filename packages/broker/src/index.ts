@@ -30,6 +30,7 @@ export {
   BrokerError,
   BrokerErrorCode,
   CorruptBatchError,
+  DiskFullError,
   GroupNotFoundError,
   GroupVotersMismatchError,
   InvalidArgumentError,

@@ -10,7 +10,16 @@
  * Concurrency: one flush at a time (the node's persist loop awaits each commit); reads through
  * `group(id)` are synchronous and see a flush's effects once its entries are durable.
  */
-import { fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import {
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  statfsSync,
+  statSync,
+  unlinkSync,
+} from "node:fs";
 import { join } from "node:path";
 import { ClassicLevel } from "classic-level";
 import type { Entry, HardState } from "raft-ts";
@@ -277,6 +286,15 @@ export class NodeStorage implements FlushHost {
       tailCacheBytes: this.cacheBytes,
       stateBytes: this.stateBytes(),
     };
+  }
+
+  /**
+   * Bytes an unprivileged writer may still use on the filesystem holding the data directory (one
+   * statfs call, a few microseconds). The broker holds its flushes while this is below its reserve.
+   */
+  freeBytes(): number {
+    const stats = statfsSync(this.dir);
+    return stats.bavail * stats.bsize;
   }
 
   /** Tells the onSync observer; its failure is its own, never the flush's. */

@@ -52,6 +52,7 @@ import {
 import {
   BOOTSTRAP_CAMPAIGN_INTERVAL_TICKS,
   BOOTSTRAP_CAMPAIGNS_MAX,
+  DISK_SPACE_POLL_MS,
   FLUSH_BYTES_TARGET,
   LEADER_BALANCE_SETTLE_ROUNDS,
   LEADER_TRANSFER_COOLDOWN_MS,
@@ -62,6 +63,7 @@ import {
 } from "../constants.js";
 import {
   AppendTimeoutError,
+  BrokerClosedError,
   GroupNotFoundError,
   LeadershipLostError,
   StateMachineFailedError,
@@ -96,6 +98,8 @@ export interface HostConfig {
   readonly quiesceIdleTicks: number;
   /** The state machine of each state-machine group (undefined: a shard group). */
   readonly stateMachineFor: StateMachineFactory;
+  /** Free bytes kept on the data filesystem (see DISK_RESERVE_BYTES_DEFAULT); 0: no check. */
+  readonly diskReserveBytes: number;
 }
 
 /** Monotonic counters of the host (the Broker adds gauges when it reports metrics). */
@@ -111,6 +115,10 @@ export interface HostCounters {
   messagesRefused: number;
   messagesReceived: number;
   messagesForUnknownGroups: number;
+  /** Raft messages dropped while the node waited for disk space. */
+  messagesDroppedDiskFull: number;
+  /** Flushes that waited for disk space. */
+  diskFullWaits: number;
   tickRounds: number;
   groupTicks: number;
   quiesces: number;
@@ -169,6 +177,8 @@ export class MultiRaftHost {
     messagesRefused: 0,
     messagesReceived: 0,
     messagesForUnknownGroups: 0,
+    messagesDroppedDiskFull: 0,
+    diskFullWaits: 0,
     tickRounds: 0,
     groupTicks: 0,
     quiesces: 0,
@@ -209,6 +219,14 @@ export class MultiRaftHost {
   private readonly loopIdleWaiters: (() => void)[] = [];
   private readonly tickWaiters: (() => void)[] = [];
   private tickTimer: NodeJS.Timeout | null = null;
+  /** Checks the free space every DISK_SPACE_POLL_MS (when a reserve is set). */
+  private spaceTimer: NodeJS.Timeout | null = null;
+  /**
+   * Free bytes at the last check while they were below the reserve, else null. While set, appends
+   * are refused (DiskFullError); while `waitingForSpace`, the loop holds its flush too.
+   */
+  private shortOfSpace: number | null = null;
+  private waitingForSpace = false;
   private lastBalanceMs: number;
   private readonly leaderHandlers: ((groupId: GroupId, leader: NodeId, term: number) => void)[] = [];
   private readonly fatalHandlers: ((error: Error) => void)[] = [];
@@ -224,11 +242,62 @@ export class MultiRaftHost {
     for (const groupId of config.storage.groupIds()) this.openReplica(groupId, false);
   }
 
+  /**
+   * Free bytes while the data filesystem is below its reserve (appends are refused), else null.
+   */
+  get diskShortage(): number | null {
+    return this.shortOfSpace;
+  }
+
+  /**
+   * Whether `neededBytes` more would still leave the reserve free; records the shortage (or its
+   * end) for `diskShortage`. A failing statfs counts as plenty: the write itself then reports.
+   */
+  private checkSpace(neededBytes: number): boolean {
+    const reserve = this.config.diskReserveBytes;
+    if (reserve <= 0) return true;
+    let free: number;
+    try {
+      free = this.config.storage.freeBytes();
+    } catch {
+      return true;
+    }
+    const enough = free - neededBytes >= reserve;
+    this.shortOfSpace = free >= reserve ? null : free;
+    return enough;
+  }
+
+  /**
+   * Holds the loop until a flush of `neededBytes` leaves the reserve free. Meanwhile Readys stay
+   * untaken and incoming Raft messages are dropped, so the node is silent, as if partitioned: its
+   * groups elect leaders elsewhere, and it catches up when space returns. Returns false when the
+   * host stopped meanwhile.
+   */
+  private async waitForSpace(neededBytes: number): Promise<boolean> {
+    if (this.checkSpace(neededBytes)) return true;
+    this.waitingForSpace = true;
+    this.counters.diskFullWaits++;
+    try {
+      while (this.state === "running") {
+        await new Promise((resolve) => setTimeout(resolve, DISK_SPACE_POLL_MS));
+        if (this.checkSpace(neededBytes)) return true;
+      }
+      return false;
+    } finally {
+      this.waitingForSpace = false;
+    }
+  }
+
   /** Starts the tick timer. */
   start(): void {
     if (this.tickTimer !== null) return;
     this.tickTimer = setInterval(() => this.onTick(), this.config.tickIntervalMs);
     this.tickTimer.unref();
+    if (this.config.diskReserveBytes > 0) {
+      this.checkSpace(0);
+      this.spaceTimer = setInterval(() => this.checkSpace(0), DISK_SPACE_POLL_MS);
+      this.spaceTimer.unref();
+    }
     for (const replica of this.replicas.values()) this.dirty.add(replica);
     this.scheduleLoop();
   }
@@ -562,6 +631,11 @@ export class MultiRaftHost {
 
   private onReceive(_from: NodeId, messages: readonly GroupMessage[]): void {
     if (this.state !== "running" && this.state !== "stopping") return;
+    if (this.waitingForSpace) {
+      // Nothing may be persisted: behave as a partitioned node; Raft resends after space returns.
+      this.counters.messagesDroppedDiskFull += messages.length;
+      return;
+    }
     const self = this.config.nodeId;
     this.counters.messagesReceived += messages.length;
     for (const { groupId, message } of messages) {
@@ -648,6 +722,8 @@ export class MultiRaftHost {
         return;
       }
       // A flush is in flight: take the Readys now (send, apply, stage for the next flush).
+      // Not while the loop waits for disk space: the node stays silent until it can write.
+      if (this.waitingForSpace) return;
       try {
         this.collect();
         this.flushOutbox();
@@ -767,7 +843,21 @@ export class MultiRaftHost {
     // 3. One write, one sync, for every group. Readys taken meanwhile are staged for the next.
     let result: FlushResult | null = null;
     if (batch.isEmpty) batch.abandon();
-    else result = await batch.commit();
+    else {
+      let neededBytes = 0;
+      for (const { ready } of work) {
+        for (const entry of ready.entries) neededBytes += entry.data.length;
+        if (ready.snapshot !== null) neededBytes += ready.snapshot.data.length;
+      }
+      if (!(await this.waitForSpace(neededBytes))) {
+        // Stopped while waiting: nothing of this flush is written or acknowledged.
+        batch.abandon();
+        for (const trim of trims) trim.reject(new BrokerClosedError());
+        for (const op of accepted) op.reject(new BrokerClosedError());
+        return;
+      }
+      result = await batch.commit();
+    }
     if (result !== null) {
       this.counters.flushes++;
       if (result.segmentSynced) this.counters.syncs++;
@@ -992,6 +1082,10 @@ export class MultiRaftHost {
       clearInterval(this.tickTimer);
       this.tickTimer = null;
     }
+    if (this.spaceTimer !== null) {
+      clearInterval(this.spaceTimer);
+      this.spaceTimer = null;
+    }
     await this.loopIdle();
     this.flushOutbox();
     for (const replica of this.replicas.values()) replica.failAppends(failAppends);
@@ -1006,6 +1100,10 @@ export class MultiRaftHost {
     if (this.tickTimer !== null) {
       clearInterval(this.tickTimer);
       this.tickTimer = null;
+    }
+    if (this.spaceTimer !== null) {
+      clearInterval(this.spaceTimer);
+      this.spaceTimer = null;
     }
     for (const replica of this.replicas.values()) replica.failAppends(() => failure);
     for (const op of this.adminOps.splice(0)) op.reject(failure);

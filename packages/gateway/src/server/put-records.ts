@@ -153,6 +153,7 @@ const RETRIABLE_CODES = new Set<string>([
   BrokerErrorCode.Busy,
   BrokerErrorCode.GroupNotFound,
   BrokerErrorCode.BrokerClosed,
+  BrokerErrorCode.DiskFull,
   "PEER_UNAVAILABLE",
   "STREAM_NOT_FOUND",
 ]);
