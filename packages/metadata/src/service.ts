@@ -21,6 +21,7 @@ import {
   METADATA_PROPOSE_TIMEOUT_MS,
   PROPOSE_BACKOFF_MS_MAX,
   PROPOSE_BACKOFF_MS_MIN,
+  REPLICAS_PER_SHARD_MAX,
 } from "./constants.js";
 import { Controller } from "./controller.js";
 import {
@@ -212,6 +213,7 @@ export class MetadataService {
   // ---- commands ----------------------------------------------------------------------------------
 
   async createStream(request: CreateStreamRequest): Promise<CreatedStream> {
+    await this.requireReplicaNodes();
     return this.run({
       type: "CreateStream",
       streamName: request.streamName,
@@ -347,6 +349,7 @@ export class MetadataService {
     readonly shardToSplit: string;
     readonly newStartingHashKey: string;
   }): Promise<void> {
+    await this.requireReplicaNodes();
     await this.run({
       type: "SplitShard",
       streamName: request.streamName,
@@ -365,6 +368,7 @@ export class MetadataService {
     readonly shardToMerge: string;
     readonly adjacentShardToMerge: string;
   }): Promise<void> {
+    await this.requireReplicaNodes();
     await this.run({
       type: "MergeShards",
       streamName: request.streamName,
@@ -384,6 +388,7 @@ export class MetadataService {
     readonly streamName: string;
     readonly targetShardCount: number;
   }): Promise<ShardCountUpdate> {
+    await this.requireReplicaNodes();
     return (await this.run({
       type: "UpdateShardCount",
       streamName: request.streamName,
@@ -393,6 +398,25 @@ export class MetadataService {
   }
 
   // ---- proposals ---------------------------------------------------------------------------------
+
+  /**
+   * New shards are placed on the registered nodes, from the state alone: before enough members
+   * of the cluster have registered (just after start), a shard would get fewer replicas than the
+   * cluster can give it, for good. So commands that create shards wait for min(members,
+   * REPLICAS_PER_SHARD_MAX) registered members (this node's view, then a consistent one) and
+   * otherwise fail with the retriable MetadataUnavailableError.
+   */
+  private async requireReplicaNodes(): Promise<void> {
+    const { members } = this.options;
+    const needed = Math.min(members.length, REPLICAS_PER_SHARD_MAX);
+    const registered = (view: MetadataView) => members.filter((id) => view.nodes.has(id)).length;
+    if (registered(this.view()) >= needed) return;
+    const count = registered(await this.consistentView());
+    if (count >= needed) return;
+    throw new MetadataUnavailableError(
+      `only ${count} of the cluster's ${members.length} nodes have registered, and a new shard needs ${needed} replicas: retry once the nodes are up`,
+    );
+  }
 
   /**
    * Proposes a command and returns its result once applied here; retries with jittered backoff

@@ -4,6 +4,7 @@ import { encodeCommand } from "../src/commands.js";
 import {
   ConsumerNotFoundError,
   MetadataError,
+  MetadataUnavailableError,
   StreamExistsError,
   StreamNotFoundError,
 } from "../src/errors.js";
@@ -194,6 +195,27 @@ describe("MetadataService on three brokers", () => {
       () => back.broker.groupIds().every((g) => g === 0 || groups.includes(g)),
       "the deleted stream's groups gone",
     );
+  });
+
+  it("refuses to create shards until enough members registered to give each shard three replicas", async () => {
+    const c = new MetadataCluster();
+    cluster = c;
+    await Promise.all([c.open(1), c.open(2)]);
+    const early = await c
+      .node(1)
+      .service.createStream({ streamName: "early", shardCount: 1, mode: "PROVISIONED" })
+      .catch((error: unknown) => error);
+    expect(early).toBeInstanceOf(MetadataUnavailableError);
+    expect((early as MetadataUnavailableError).retriable).toBe(true);
+    expect((early as Error).message).toMatch(/2 of the cluster's 3 nodes have registered/);
+    expect(c.node(1).service.view().stream("early")).toBeUndefined();
+    await c.open(3);
+    await c.node(1).service.createStream({ streamName: "early", shardCount: 2, mode: "PROVISIONED" });
+    const shards = c.node(1).service.view().stream("early")?.shards ?? [];
+    expect(shards.map((shard) => [...shard.replicas].sort())).toEqual([
+      [1, 2, 3],
+      [1, 2, 3],
+    ]);
   });
 
   it("fails a proposal with a retriable error when group 0 has no quorum", async () => {
