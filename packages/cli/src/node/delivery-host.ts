@@ -15,6 +15,9 @@ import { registerTargetHandler } from "@sluice/gateway";
 import { formatHostPort, type NodeConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 
+/** How long a stopping node waits for its delivery workers to flush and leave their groups. */
+const DELIVERY_STOP_TIMEOUT_MS = 5_000;
+
 export interface DeliveryHost {
   /** Starts the runner (call when the public API is ready). */
   start(): void;
@@ -70,7 +73,15 @@ export function openDeliveryHost(config: NodeConfig, log: Logger): DeliveryHost 
     start: () => runner.start(),
     stop: async () => {
       unregister();
-      await runner.stop();
+      // Bounded: with the cluster stopping too, leaving the groups may wait for a quorum that is gone.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        runner.stop(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, DELIVERY_STOP_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
       transport.close();
       client.close();
     },
