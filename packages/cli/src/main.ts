@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { clusterDown, clusterStatus, clusterUp } from "./cluster/local-cluster.js";
 import { runAuthCommand } from "./commands/auth.js";
 import { runCertsCommand } from "./commands/certs.js";
+import { runDeliveryCommand } from "./commands/delivery.js";
 import { runGroupCommand } from "./commands/group.js";
 import { runPutCommand, runStreamCommand, runTailCommand } from "./commands/index.js";
 import { EXIT_USAGE } from "./constants.js";
@@ -26,6 +27,7 @@ commands:
   put STREAM [RECORD...]                write records, or stdin's lines (sluice put --help)
   tail STREAM                           print a stream's records as they arrive (sluice tail --help)
   group status STREAM GROUP             a consumer group's members, leases, checkpoints, lag (sluice group --help)
+  delivery create|describe|list|delete  delivery streams into files, S3 or PostgreSQL (sluice delivery --help)
   certs init [--out DIR]                a cluster CA, node and client certificates (sluice certs --help)
   auth init [--out DIR]                 an access key and an admin policy for --auth-keys/--auth-policy (sluice auth --help)
   version                               print the version
@@ -47,6 +49,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return runTailCommand(rest, env);
     case "group":
       return runGroupCommand(rest, env);
+    case "delivery":
+      return runDeliveryCommand(rest, env);
     case "certs":
       return runCertsCommand(rest, env);
     case "auth":
