@@ -1,6 +1,8 @@
 // Proves the `sluice stream|put|tail` commands end to end: the built CLI (node
 // packages/cli/dist/main.js) against a real three-node cluster, checking output (tables and
-// --json) and the documented exit codes (0 ok, 2 usage, 3 not found).
+// --json) and the documented exit codes (0 ok, 2 usage, 3 not found), and that the TLS flags
+// (--tls-ca/--tls-cert/--tls-key, or SLUICE_CA/SLUICE_CERT/SLUICE_KEY) never clash with
+// `put --key`.
 import { spawn } from "node:child_process";
 import { CLI_MAIN_PATH, startCluster, type TestCluster } from "@sluice/harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,9 +30,12 @@ interface Run {
   readonly stderr: string;
 }
 
-function sluice(args: readonly string[], stdin?: string): Promise<Run> {
+function sluice(args: readonly string[], stdin?: string, env?: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN_PATH, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CLI_MAIN_PATH, ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, SLUICE_CA: "", SLUICE_CERT: "", SLUICE_KEY: "", ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => {
@@ -189,6 +194,26 @@ describe("sluice stream|put|tail", () => {
     const badTemplate = await sluice(["put", "x", "a", "--key-template", "{what}", ...endpointArgs]);
     expect(badTemplate.status).toBe(2);
     expect(badTemplate.stderr).toContain("unknown placeholder {what}");
+  }, 30_000);
+
+  it("takes TLS files from --tls-ca/--tls-cert/--tls-key or SLUICE_CA/SLUICE_CERT/SLUICE_KEY, apart from put --key", async () => {
+    const flag = await sluice(["stream", "list", "--tls-ca", "/no/such/ca.crt", ...endpointArgs]);
+    expect(flag.status).toBe(2);
+    expect(flag.stderr).toContain("--tls-ca /no/such/ca.crt: ENOENT");
+
+    const variable = await sluice(["stream", "list", ...endpointArgs], undefined, {
+      SLUICE_KEY: "/no/such/client.key",
+    });
+    expect(variable.status).toBe(2);
+    expect(variable.stderr).toContain("--tls-key /no/such/client.key: ENOENT");
+
+    // The old bare flags are gone rather than ambiguous.
+    expect((await sluice(["stream", "list", "--ca", "ca.crt", ...endpointArgs])).status).toBe(2);
+
+    // --key is the partition key only: a plaintext put with it succeeds.
+    const put = await sluice(["put", "no-such-stream-for-key", "a", "--key", "k", ...endpointArgs]);
+    expect(put.stderr).not.toContain("ENOENT");
+    expect(put.status).toBe(3);
   }, 30_000);
 
   it("exits 4 when no endpoint answers", async () => {

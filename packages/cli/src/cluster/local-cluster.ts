@@ -183,7 +183,7 @@ export async function clusterUp(options: LocalClusterOptions): Promise<number> {
   out(endpointsTable(nodes, certs !== undefined));
   if (certs !== undefined) {
     out(
-      `TLS: clients trust ${join(certs, "ca.crt")} (sluice --ca FILE, aws --ca-bundle FILE, NODE_EXTRA_CA_CERTS=FILE)`,
+      `TLS: clients trust ${join(certs, "ca.crt")} (sluice --tls-ca FILE, aws --ca-bundle FILE, NODE_EXTRA_CA_CERTS=FILE)`,
     );
   }
   return 0;

@@ -27,9 +27,9 @@ export const EXIT_CODES_HELP = `exit codes: 0 ok, 1 failed, 2 usage, 3 not found
 export const COMMON_OPTIONS_HELP = `  --endpoint HOST:PORT   a node's public gRPC port; repeat for several (default: the local
                          cluster, ${DEFAULT_ENDPOINTS.join(", ")}; or SLUICE_ENDPOINTS=a,b,c)
   --json                 print JSON instead of tables
-  --ca FILE              TLS: the CA of the nodes' certificates (or SLUICE_CA; certs/ca.crt)
-  --cert FILE, --key FILE
-                         TLS: a client certificate and key (or SLUICE_CERT, SLUICE_KEY)
+  --tls-ca FILE          TLS: the CA of the nodes' certificates (or SLUICE_CA; certs/ca.crt)
+  --tls-cert FILE, --tls-key FILE
+                         TLS: a client certificate and its key (or SLUICE_CERT, SLUICE_KEY)
   --access-key ID, --secret-key SECRET
                          an access key of a cluster with auth on (or SLUICE_ACCESS_KEY_ID and
                          SLUICE_SECRET_ACCESS_KEY, else AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)
@@ -43,9 +43,11 @@ export class UsageError extends Error {
 export const COMMON_PARSE_OPTIONS = {
   endpoint: { type: "string", multiple: true },
   json: { type: "boolean", default: false },
-  ca: { type: "string" },
-  cert: { type: "string" },
-  key: { type: "string" },
+  // TLS flags carry the tls- prefix of the node's own (--tls-ca, …): a bare --key would clash
+  // with `sluice put --key` (the partition key), and scripts need one meaning per flag.
+  "tls-ca": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
   "access-key": { type: "string" },
   "secret-key": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
@@ -64,6 +66,12 @@ export function parse(
   args: readonly string[],
   options: NonNullable<ParseArgsConfig["options"]>,
 ): { values: Record<string, unknown>; positionals: string[] } {
+  for (const name of Object.keys(options)) {
+    // Our bug, not the user's: a command flag must not shadow a common one (it did: --key).
+    if (Object.hasOwn(COMMON_PARSE_OPTIONS, name)) {
+      throw new Error(`the command flag --${name} shadows the common flag of that name`);
+    }
+  }
   try {
     const parsed = parseArgs({
       args: [...args],
@@ -135,7 +143,7 @@ export function callMetadataOf(values: Record<string, unknown>, env: NodeJS.Proc
   return metadata;
 }
 
-/** TLS from --ca/--cert/--key or SLUICE_CA/SLUICE_CERT/SLUICE_KEY: any of them turns TLS on. */
+/** TLS from --tls-ca/--tls-cert/--tls-key or SLUICE_CA/SLUICE_CERT/SLUICE_KEY: any of them turns TLS on. */
 function tlsOf(
   values: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
@@ -145,9 +153,9 @@ function tlsOf(
     return value === undefined || value.trim() === "" ? undefined : value.trim();
   };
   const files = {
-    ca: path("ca", "SLUICE_CA"),
-    cert: path("cert", "SLUICE_CERT"),
-    key: path("key", "SLUICE_KEY"),
+    ca: path("tls-ca", "SLUICE_CA"),
+    cert: path("tls-cert", "SLUICE_CERT"),
+    key: path("tls-key", "SLUICE_KEY"),
   };
   if (files.ca === undefined && files.cert === undefined && files.key === undefined) return undefined;
   const tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
@@ -157,7 +165,9 @@ function tlsOf(
     try {
       tls[name] = readFileSync(file);
     } catch (error) {
-      throw new UsageError(`--${name} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      throw new UsageError(
+        `--tls-${name} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
     }
   }
   return tls;
