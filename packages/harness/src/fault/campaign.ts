@@ -241,6 +241,8 @@ async function compareReplicas(
 ): Promise<ReplicaComparison[]> {
   const groups = await shardGroupIds(cluster);
   const comparisons: ReplicaComparison[] = [];
+  // One deadline for all groups, so a campaign with many groups still ends in bounded time.
+  const deadline = Date.now() + FAULT_CONVERGE_TIMEOUT_MS;
   for (const groupId of groups) {
     const commitIndexes = async (): Promise<Map<number, number>> => {
       const found = new Map<number, number>();
@@ -264,7 +266,7 @@ async function compareReplicas(
         return found.size === hosts.size && new Set(found.values()).size === 1 ? found : undefined;
       },
       {
-        timeoutMs: FAULT_CONVERGE_TIMEOUT_MS,
+        timeoutMs: Math.max(1_000, deadline - Date.now()),
         what: `group ${groupId} to have one commit index on every replica`,
         intervalMs: 200,
       },

@@ -10,6 +10,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import { connect as netConnect } from "node:net";
+import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { streams } from "@sluice/proto";
 import { startCluster, type TestCluster } from "../cluster.js";
 import { readStreamByLineage } from "../lineage-reader.js";
@@ -241,6 +242,39 @@ function h2Request(
 }
 
 /**
+ * Sends `message` as a request through grpc-js's own client (framing and flow control as any gRPC
+ * client does them); for the oversize case, where a hand-written HTTP/2 request sees the stream
+ * reset while it is still writing and misses the status the server sent.
+ */
+function grpcClientRequest(port: number, path: string, message: Buffer): Promise<H2Answer | "no-answer"> {
+  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure(), {
+    "grpc.max_send_message_length": message.length + 1_024,
+  });
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      path,
+      (value: Buffer) => value,
+      (value: Buffer) => value,
+      message,
+      new Metadata(),
+      { deadline: Date.now() + FUZZ_CASE_TIMEOUT_MS * 4 },
+      (error) => {
+        client.close();
+        // DEADLINE_EXCEEDED: the node did not answer.
+        if (error !== null && error.code === 4) resolve("no-answer");
+        else
+          resolve({
+            status: 200,
+            grpcStatus: error?.code ?? 0,
+            contentType: "application/grpc",
+            body: Buffer.alloc(0),
+          });
+      },
+    );
+  });
+}
+
+/**
  * A gRPC answer is typed when its status names the problem: anything but UNKNOWN and INTERNAL for
  * a message that arrived whole (a protobuf the node could not decode is INVALID_ARGUMENT). For a
  * broken gRPC frame (compressed flag without an encoding, a length prefix longer than the body)
@@ -393,6 +427,7 @@ export async function runBadInputCampaign(options: BadInputOptions): Promise<Bad
         let frame: Buffer;
         let what: string;
         const brokenFrame = shape === 2 || shape === 3;
+        let oversize = false;
         if (shape === 0) {
           message = random.bytes(random.int(0, 512));
           frame = grpcFrame(message);
@@ -411,6 +446,7 @@ export async function runBadInputCampaign(options: BadInputOptions): Promise<Bad
           what = "a frame flagged compressed (no compression negotiated)";
         } else if (shape === 4 && oversizeLeft > 0 && random.chance(0.05)) {
           oversizeLeft -= 1;
+          oversize = true;
           message = Buffer.alloc(33 * 1_048_576, 0x41);
           frame = grpcFrame(message);
           what = "a 33 MiB message (above the 32 MiB limit)";
@@ -419,15 +455,14 @@ export async function runBadInputCampaign(options: BadInputOptions): Promise<Bad
           frame = grpcFrame(message);
           what = `a mutated ${template.method} (${message.toString("hex").slice(0, 80)})`;
         }
-        const answer = await h2Request(
-          ports.grpc,
-          {
-            ":path": `/sluice.v1.StreamsService/${method}`,
-            "content-type": "application/grpc",
-            te: "trailers",
-          },
-          frame,
-        );
+        const path = `/sluice.v1.StreamsService/${method}`;
+        const answer = oversize
+          ? await grpcClientRequest(ports.grpc, path, message)
+          : await h2Request(
+              ports.grpc,
+              { ":path": path, "content-type": "application/grpc", te: "trailers" },
+              frame,
+            );
         count(
           `grpc ${method}`,
           classifyGrpc(answer, brokenFrame),
