@@ -47,6 +47,7 @@ export type {
   DecodedRecord,
   RecordBatchHeader,
   RecordBatchProducer,
+  RecordDataSealer,
   SelectableRecord,
 } from "./shard/record-batch.js";
 export {
@@ -56,8 +57,11 @@ export {
   encodeRecordBatchOf,
   encodeSealBatch,
   PRODUCER_ID_BYTES,
+  RECORD_BATCH_FLAG_ENCRYPTED,
   RECORD_BATCH_FLAG_PRODUCER,
   RECORD_BATCH_FLAG_SEAL,
+  RECORD_BATCH_KEY_VERSION_MAX,
+  RECORD_DATA_SEAL_OVERHEAD_BYTES,
   recordBatchPayloadBytes,
   recordBatchPrefix,
   recordBatchProducer,

@@ -58,6 +58,7 @@ describe("seal batch codec", () => {
     expect(decodeRecordBatchHeader(seal)).toEqual({
       version: 1,
       flags: RECORD_BATCH_FLAG_SEAL,
+      keyVersion: 0,
       arrivalTimestampMs: 1_234,
       recordCount: 0,
     });

@@ -48,6 +48,7 @@ describe("record batch codec", () => {
       expect(header).toEqual({
         version: 1,
         flags: 0,
+        keyVersion: 0,
         arrivalTimestampMs: arrival,
         recordCount: records.length,
       });

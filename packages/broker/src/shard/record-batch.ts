@@ -7,7 +7,8 @@
  *
  * ```
  * header (16 bytes):
- *   format version u8 (1) | flags u8 (0, or RECORD_BATCH_FLAG_SEAL) | reserved u16 (0)
+ *   format version u8 (1) | flags u8 (0, or RECORD_BATCH_FLAG_SEAL) | key version u16 (0 unless
+ *   RECORD_BATCH_FLAG_ENCRYPTED)
  *   | record count u32 | arrival timestamp f64 (ms since the epoch, an integer, stamped by the leader)
  * each record (8-byte header, then its bytes):
  *   partition key bytes u16 | explicit hash key bytes u8 (0 = none) | reserved u8 (0)
@@ -25,6 +26,13 @@
  * non-negative safe integer)`; its records carry the producer's per-shard sequences first … first
  * + count - 1. The records start at the same offset as in any batch, so readers skip the trailer;
  * the gateway's dedup table is rebuilt from it on every leader (see `recordBatchProducer`).
+ *
+ * An **encrypted batch** (flag RECORD_BATCH_FLAG_ENCRYPTED, alone or with the producer flag) is
+ * a batch of an encrypted stream: the header's key version (1 … 65535) names the stream's data
+ * key, and each record's data is sealed by a `RecordDataSealer` — RECORD_DATA_SEAL_OVERHEAD_BYTES
+ * more than the plaintext (the gateway's AES-256-GCM: nonce, ciphertext, tag). Partition keys,
+ * explicit hash keys and the producer trailer stay in the clear (routing and dedup need them).
+ * The broker never decrypts: readers get the sealed bytes and the key version (DecodedRecord).
  */
 import {
   APPEND_BYTES_MAX,
@@ -47,6 +55,29 @@ export const RECORD_BATCH_FLAG_PRODUCER = 0x02;
 export const RECORD_BATCH_PRODUCER_TRAILER_BYTES = 16;
 /** Bytes of a producer id. */
 export const PRODUCER_ID_BYTES = 8;
+/** Flag bit of an encrypted batch: the header's u16 at byte 2 is the key version, data is sealed. */
+export const RECORD_BATCH_FLAG_ENCRYPTED = 0x04;
+/** What sealing adds to a record's data: a 12-byte nonce and a 16-byte tag (AES-GCM). */
+export const RECORD_DATA_SEAL_OVERHEAD_BYTES = 28;
+/** The largest key version a batch header holds (u16; 0 means not encrypted). */
+export const RECORD_BATCH_KEY_VERSION_MAX = 0xffff;
+
+const KNOWN_FLAGS = RECORD_BATCH_FLAG_PRODUCER | RECORD_BATCH_FLAG_ENCRYPTED;
+
+/**
+ * Seals each record's data as a batch is encoded (encodeRecordBatchOf): the encoder sizes each
+ * record as its plaintext plus RECORD_DATA_SEAL_OVERHEAD_BYTES and hands over the place to write.
+ * Implemented by the gateway (the broker knows no keys).
+ */
+export interface RecordDataSealer {
+  /** The key version written in the header: 1 … RECORD_BATCH_KEY_VERSION_MAX. */
+  readonly keyVersion: number;
+  /**
+   * Writes exactly `plaintext.length + RECORD_DATA_SEAL_OVERHEAD_BYTES` bytes sealing `plaintext`
+   * into `out` at `at`. Must not keep `out` or `plaintext`.
+   */
+  sealInto(plaintext: Uint8Array, out: Buffer, at: number): void;
+}
 
 /** The idempotent producer that wrote a batch, from its trailer. */
 export interface RecordBatchProducer {
@@ -69,8 +100,13 @@ export interface AppendRecord {
 /** The fixed header of a batch. */
 export interface RecordBatchHeader {
   readonly version: number;
-  /** 0 for a batch of records, RECORD_BATCH_FLAG_SEAL for a seal batch (recordCount 0). */
+  /**
+   * 0 for a batch of records, RECORD_BATCH_FLAG_SEAL for a seal batch (recordCount 0), else
+   * RECORD_BATCH_FLAG_PRODUCER and/or RECORD_BATCH_FLAG_ENCRYPTED.
+   */
   readonly flags: number;
+  /** The data key's version for an encrypted batch (1 … 65535); 0 when the data is plaintext. */
+  readonly keyVersion: number;
   readonly arrivalTimestampMs: number;
   readonly recordCount: number;
 }
@@ -79,7 +115,10 @@ export interface RecordBatchHeader {
 export interface DecodedRecord {
   readonly partitionKey: string;
   readonly explicitHashKey: string | undefined;
+  /** The plaintext, or when `keyVersion` > 0 the sealed data (see RecordDataSealer). */
   readonly data: Buffer;
+  /** The batch's key version: 0 for plaintext data, else the data key that sealed it. */
+  readonly keyVersion: number;
 }
 
 const DIGITS = /^[0-9]+$/;
@@ -111,8 +150,9 @@ export function encodeRecordBatchOf(
   positions: ArrayLike<number>,
   arrivalTimestampMs: number,
   producer?: RecordBatchProducer,
+  sealer?: RecordDataSealer,
 ): Buffer {
-  return encodeSelected(records, positions, positions.length, arrivalTimestampMs, true, producer);
+  return encodeSelected(records, positions, positions.length, arrivalTimestampMs, true, producer, sealer);
 }
 
 function encodeSelected(
@@ -122,8 +162,18 @@ function encodeSelected(
   arrivalTimestampMs: number,
   emptyHashKeyIsNone: boolean,
   producer?: RecordBatchProducer,
+  sealer?: RecordDataSealer,
 ): Buffer {
   if (producer !== undefined) checkProducer(producer);
+  if (
+    sealer !== undefined &&
+    (!Number.isInteger(sealer.keyVersion) ||
+      sealer.keyVersion < 1 ||
+      sealer.keyVersion > RECORD_BATCH_KEY_VERSION_MAX)
+  ) {
+    throw new RangeError(`a key version is 1 to ${RECORD_BATCH_KEY_VERSION_MAX}, not ${sealer.keyVersion}`);
+  }
+  const overhead = sealer === undefined ? 0 : RECORD_DATA_SEAL_OVERHEAD_BYTES;
   if (count === 0) throw new InvalidRecordError(0, "an append needs at least one record");
   if (count > APPEND_RECORDS_MAX) throw new AppendTooLargeError("record count", count, APPEND_RECORDS_MAX);
   if (!isTimestamp(arrivalTimestampMs)) {
@@ -171,7 +221,7 @@ function encodeSelected(
       }
       total += hashKey.length;
     }
-    total += RECORD_HEADER_BYTES + bytes + record.data.length;
+    total += RECORD_HEADER_BYTES + bytes + record.data.length + overhead;
   }
   const recordsEnd = total;
   if (producer !== undefined) total += RECORD_BATCH_PRODUCER_TRAILER_BYTES;
@@ -179,8 +229,12 @@ function encodeSelected(
 
   const out = Buffer.allocUnsafe(total);
   out.writeUInt8(RECORD_BATCH_FORMAT_VERSION, 0);
-  out.writeUInt8(producer === undefined ? 0 : RECORD_BATCH_FLAG_PRODUCER, 1);
-  out.writeUInt16LE(0, 2);
+  out.writeUInt8(
+    (producer === undefined ? 0 : RECORD_BATCH_FLAG_PRODUCER) |
+      (sealer === undefined ? 0 : RECORD_BATCH_FLAG_ENCRYPTED),
+    1,
+  );
+  out.writeUInt16LE(sealer === undefined ? 0 : sealer.keyVersion, 2);
   out.writeUInt32LE(count, 4);
   out.writeDoubleLE(arrivalTimestampMs, 8);
   let at = RECORD_BATCH_HEADER_BYTES;
@@ -191,12 +245,13 @@ function encodeSelected(
     out.writeUInt16LE(bytes, at);
     out.writeUInt8(hashKey.length, at + 2);
     out.writeUInt8(0, at + 3);
-    out.writeUInt32LE(record.data.length, at + 4);
+    out.writeUInt32LE(record.data.length + overhead, at + 4);
     at += RECORD_HEADER_BYTES;
     at += out.write(record.partitionKey, at, bytes, "utf8");
     if (hashKey.length > 0) at += out.write(hashKey, at, hashKey.length, "latin1");
-    out.set(record.data, at);
-    at += record.data.length;
+    if (sealer === undefined) out.set(record.data, at);
+    else sealer.sealInto(record.data, out, at);
+    at += record.data.length + overhead;
   }
   if (at !== recordsEnd) throw new Error(`record batch encoder wrote ${at} bytes, expected ${recordsEnd}`);
   if (producer !== undefined) writeProducerTrailer(out, producer);
@@ -224,7 +279,7 @@ function writeProducerTrailer(out: Buffer, producer: RecordBatchProducer): void 
  * batch. O(1); CorruptBatchError when the trailer's sequence is not a safe integer.
  */
 export function recordBatchProducer(batch: Uint8Array): RecordBatchProducer | undefined {
-  if (batch.length < RECORD_BATCH_HEADER_BYTES || batch[1] !== RECORD_BATCH_FLAG_PRODUCER) return undefined;
+  if (batch.length < RECORD_BATCH_HEADER_BYTES || !isProducerFlags(batch[1] as number)) return undefined;
   const buffer = asBuffer(batch);
   const at = buffer.length - RECORD_BATCH_PRODUCER_TRAILER_BYTES;
   const firstSequence = buffer.readDoubleLE(at + PRODUCER_ID_BYTES);
@@ -236,21 +291,40 @@ export function recordBatchProducer(batch: Uint8Array): RecordBatchProducer | un
 
 /** Where a batch's records end: before the trailer of a producer batch, else at its end. */
 function recordsEndOf(buffer: Uint8Array): number {
-  return buffer[1] === RECORD_BATCH_FLAG_PRODUCER
+  return isProducerFlags(buffer[1] as number)
     ? buffer.length - RECORD_BATCH_PRODUCER_TRAILER_BYTES
     : buffer.length;
 }
 
+/** Whether a record batch's flags byte (not a seal's) marks a producer batch. */
+function isProducerFlags(flags: number): boolean {
+  return flags !== RECORD_BATCH_FLAG_SEAL && (flags & RECORD_BATCH_FLAG_PRODUCER) !== 0;
+}
+
+/** The smallest and largest data length a record of a batch with these flags may have. */
+function dataBytesBounds(flags: number): { min: number; max: number } {
+  return (flags & RECORD_BATCH_FLAG_ENCRYPTED) === 0 || flags === RECORD_BATCH_FLAG_SEAL
+    ? PLAIN_DATA_BOUNDS
+    : SEALED_DATA_BOUNDS;
+}
+const PLAIN_DATA_BOUNDS = Object.freeze({ min: 0, max: RECORD_DATA_BYTES_MAX });
+const SEALED_DATA_BOUNDS = Object.freeze({
+  min: RECORD_DATA_SEAL_OVERHEAD_BYTES,
+  max: RECORD_DATA_BYTES_MAX + RECORD_DATA_SEAL_OVERHEAD_BYTES,
+});
+
 /**
  * What each record of a batch counts against its shard's write throughput — its data plus its
  * partition key bytes — read from the record headers alone (no string decoded). Checks the
- * header and every length as forEachRecord does (CorruptBatchError); a seal batch has none.
+ * header and every length as forEachRecord does (CorruptBatchError); a seal batch has none. The
+ * data of an encrypted batch counts as its plaintext (the seal's overhead is the cluster's).
  */
 export function recordBatchPayloadBytes(batch: Uint8Array): Uint32Array {
-  const { recordCount } = decodeRecordBatchHeader(batch);
+  const { recordCount, keyVersion } = decodeRecordBatchHeader(batch);
   const sizes = new Uint32Array(recordCount);
+  const overhead = keyVersion === 0 ? 0 : RECORD_DATA_SEAL_OVERHEAD_BYTES;
   walkRecordHeaders(batch, recordCount, (i, keyBytes, dataBytes) => {
-    sizes[i] = keyBytes + dataBytes;
+    sizes[i] = keyBytes + dataBytes - overhead;
   });
   return sizes;
 }
@@ -273,7 +347,7 @@ export function recordBatchPrefix(batch: Buffer, count: number): Buffer {
     if (i === count - 1) end = recordEnd;
   });
   if (count === recordCount) return batch;
-  const trailer = flags === RECORD_BATCH_FLAG_PRODUCER ? RECORD_BATCH_PRODUCER_TRAILER_BYTES : 0;
+  const trailer = isProducerFlags(flags) ? RECORD_BATCH_PRODUCER_TRAILER_BYTES : 0;
   const prefix = Buffer.allocUnsafe(end + trailer);
   batch.copy(prefix, 0, 0, end);
   // A producer prefix keeps the trailer: same producer, same first sequence, fewer records.
@@ -293,9 +367,10 @@ function walkRecordHeaders(
 ): void {
   const buffer = asBuffer(data);
   const end = recordsEndOf(buffer);
+  const bounds = dataBytesBounds(buffer[1] as number);
   let at = RECORD_BATCH_HEADER_BYTES;
   for (let i = 0; i < recordCount; i++) {
-    const next = checkedRecordEnd(buffer, at, end, i);
+    const next = checkedRecordEnd(buffer, at, end, i, bounds);
     visit(i, buffer.readUInt16LE(at), buffer.readUInt32LE(at + 4), next);
     at = next;
   }
@@ -344,11 +419,13 @@ export function decodeRecordBatchHeader(data: Uint8Array): RecordBatchHeader {
     throw new CorruptBatchError(`format version ${version} is not ${RECORD_BATCH_FORMAT_VERSION}`);
   }
   const flags = buffer.readUInt8(1);
+  const keyVersion = buffer.readUInt16LE(2);
+  const encrypted = flags !== RECORD_BATCH_FLAG_SEAL && (flags & RECORD_BATCH_FLAG_ENCRYPTED) !== 0;
   if (
-    (flags !== 0 && flags !== RECORD_BATCH_FLAG_SEAL && flags !== RECORD_BATCH_FLAG_PRODUCER) ||
-    buffer.readUInt16LE(2) !== 0
+    (flags !== RECORD_BATCH_FLAG_SEAL && (flags & ~KNOWN_FLAGS) !== 0) ||
+    (encrypted ? keyVersion === 0 : keyVersion !== 0)
   ) {
-    throw new CorruptBatchError("unknown flags or reserved header bytes not zero");
+    throw new CorruptBatchError("unknown flags, or a key version that does not match the encrypted flag");
   }
   const recordCount = buffer.readUInt32LE(4);
   const arrivalTimestampMs = buffer.readDoubleLE(8);
@@ -358,16 +435,16 @@ export function decodeRecordBatchHeader(data: Uint8Array): RecordBatchHeader {
     if (recordCount !== 0 || data.length !== RECORD_BATCH_HEADER_BYTES) {
       throw new CorruptBatchError("a seal batch must be the header alone, with 0 records");
     }
-    return { version, flags, arrivalTimestampMs, recordCount };
+    return { version, flags, keyVersion, arrivalTimestampMs, recordCount };
   }
   if (recordCount === 0 || recordCount > APPEND_RECORDS_MAX) {
     throw new CorruptBatchError(`record count ${recordCount} is outside [1, ${APPEND_RECORDS_MAX}]`);
   }
-  const trailer = flags === RECORD_BATCH_FLAG_PRODUCER ? RECORD_BATCH_PRODUCER_TRAILER_BYTES : 0;
+  const trailer = isProducerFlags(flags) ? RECORD_BATCH_PRODUCER_TRAILER_BYTES : 0;
   if (recordCount * RECORD_HEADER_BYTES > data.length - RECORD_BATCH_HEADER_BYTES - trailer) {
     throw new CorruptBatchError(`${recordCount} records cannot fit in ${data.length} bytes`);
   }
-  return { version, flags, arrivalTimestampMs, recordCount };
+  return { version, flags, keyVersion, arrivalTimestampMs, recordCount };
 }
 
 /**
@@ -398,9 +475,12 @@ export function forEachRecord(
 ): void {
   const buffer = asBuffer(data);
   const end = recordsEndOf(buffer);
+  const flags = buffer[1] as number;
+  const bounds = dataBytesBounds(flags);
+  const keyVersion = (flags & RECORD_BATCH_FLAG_ENCRYPTED) === 0 ? 0 : buffer.readUInt16LE(2);
   let at = RECORD_BATCH_HEADER_BYTES;
   for (let i = 0; i < recordCount; i++) {
-    const next = checkedRecordEnd(buffer, at, end, i);
+    const next = checkedRecordEnd(buffer, at, end, i, bounds);
     const keyStart = at + RECORD_HEADER_BYTES;
     const hashKeyStart = keyStart + buffer.readUInt16LE(at);
     const dataStart = hashKeyStart + buffer.readUInt8(at + 2);
@@ -410,6 +490,7 @@ export function forEachRecord(
         explicitHashKey:
           dataStart === hashKeyStart ? undefined : buffer.toString("latin1", hashKeyStart, dataStart),
         data: buffer.subarray(dataStart, next),
+        keyVersion,
       };
       if (!visit(i, record, next - at)) return;
     }
@@ -423,7 +504,13 @@ export function forEachRecord(
  * reserved byte zero, the record inside the batch) and returns where the record ends; the one
  * check every walk over a batch's records makes (CorruptBatchError otherwise).
  */
-function checkedRecordEnd(buffer: Buffer, at: number, end: number, i: number): number {
+function checkedRecordEnd(
+  buffer: Buffer,
+  at: number,
+  end: number,
+  i: number,
+  bounds: { readonly min: number; readonly max: number },
+): number {
   if (at + RECORD_HEADER_BYTES > end) throw new CorruptBatchError(`record ${i} header runs past the end`);
   const keyBytes = buffer.readUInt16LE(at);
   const hashKeyBytes = buffer.readUInt8(at + 2);
@@ -435,7 +522,9 @@ function checkedRecordEnd(buffer: Buffer, at: number, end: number, i: number): n
   if (hashKeyBytes > EXPLICIT_HASH_KEY_CHARS_MAX) {
     throw new CorruptBatchError(`record ${i} explicit hash key length ${hashKeyBytes}`);
   }
-  if (dataBytes > RECORD_DATA_BYTES_MAX) throw new CorruptBatchError(`record ${i} data length ${dataBytes}`);
+  if (dataBytes > bounds.max || dataBytes < bounds.min) {
+    throw new CorruptBatchError(`record ${i} data length ${dataBytes}`);
+  }
   const next = at + RECORD_HEADER_BYTES + keyBytes + hashKeyBytes + dataBytes;
   if (next > end) throw new CorruptBatchError(`record ${i} runs past the end (${next} > ${end})`);
   return next;

@@ -49,6 +49,11 @@ export interface ReadRecord {
   readonly partitionKey: string;
   readonly explicitHashKey: string | undefined;
   readonly data: Buffer;
+  /**
+   * 0 when `data` is the plaintext; else the version of the stream's data key that sealed it
+   * (an encrypted batch, record-batch.ts): the gateway opens it. Absent means 0.
+   */
+  readonly keyVersion?: number;
 }
 
 export interface ReadResult {
@@ -357,6 +362,7 @@ export class ShardState {
             partitionKey: record.partitionKey,
             explicitHashKey: record.explicitHashKey,
             data: record.data,
+            keyVersion: record.keyVersion,
           });
           bytes += encodedBytes;
           return true;
