@@ -13,6 +13,7 @@ import {
   CLUSTER_SECRET_BYTES,
   CONSUMER_NAME_LENGTH_MAX,
   CONSUMERS_PER_STREAM_MAX,
+  ENCRYPTION_KEY_ID_LENGTH_MAX,
   NODES_MAX,
   ON_DEMAND_SHARD_COUNT_DEFAULT,
   OPEN_SHARDS_PER_CLUSTER_MAX,
@@ -25,6 +26,7 @@ import {
   SHARD_ID_LENGTH_MAX,
   SHARDS_PER_CREATE_MAX,
   SHARDS_PER_STREAM_MAX,
+  STREAM_DATA_KEYS_MAX,
   STREAM_NAME_LENGTH_MAX,
   STREAMS_MAX,
   SUBSCRIPTION_HOLD_MS_MAX,
@@ -34,6 +36,7 @@ import {
   TAG_VALUE_LENGTH_MAX,
   TAGS_PER_CALL_MAX,
   TAGS_PER_STREAM_MAX,
+  WRAPPED_DATA_KEY_LENGTH_MAX,
   ZONE_LENGTH_MAX,
 } from "./constants.js";
 import { MetadataErrorCode } from "./errors.js";
@@ -69,6 +72,7 @@ const NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
 /** Kinesis HashKey: a decimal integer without leading zeros, at most 39 digits. */
 const HASH_KEY_PATTERN = /^(0|[1-9][0-9]{0,38})$/;
 const HEX_PATTERN = /^[0-9a-f]*$/;
+const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** A rejected command: caught in applyCommand and turned into a failed result. */
 class Rejection {
@@ -680,6 +684,45 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     }
     if (stream.mode === mode) return unchanged(state);
     return withStream(state, { ...stream, mode });
+  },
+
+  SetStreamEncryption(state, input) {
+    const stream = streamByRef(state, input.streamName);
+    const enable = boolean(input.enable, "enable");
+    if (stream.status !== "ACTIVE") {
+      reject(
+        MetadataErrorCode.StreamInUse,
+        `stream ${stream.streamName} is ${stream.status}: wait until it is ACTIVE`,
+      );
+    }
+    if (!enable) {
+      if (stream.encryption === undefined)
+        return { ...unchanged(state), result: { ok: true, value: { keyVersion: 0 } } };
+      const { encryption: _dropped, ...rest } = stream;
+      return withStream(state, rest, { keyVersion: 0 });
+    }
+    const keyId = boundedString(input.keyId, "keyId", 1, ENCRYPTION_KEY_ID_LENGTH_MAX);
+    const masterKeyId = boundedString(input.masterKeyId, "masterKeyId", 1, ENCRYPTION_KEY_ID_LENGTH_MAX);
+    const wrappedKey = boundedString(input.wrappedKey, "wrappedKey", 4, WRAPPED_DATA_KEY_LENGTH_MAX);
+    if (!BASE64_PATTERN.test(wrappedKey)) invalid("wrappedKey must be base64");
+    const dataKeys = stream.dataKeys ?? [];
+    if (dataKeys.length >= STREAM_DATA_KEYS_MAX) {
+      reject(
+        MetadataErrorCode.LimitExceeded,
+        `stream ${stream.streamName} has had ${dataKeys.length} data keys; at most ${STREAM_DATA_KEYS_MAX} (STREAM_DATA_KEYS_MAX): re-create the stream to start over`,
+      );
+    }
+    const keyVersion = dataKeys.length + 1;
+    const dataKey = Object.freeze({ version: keyVersion, masterKeyId, wrappedKey });
+    return withStream(
+      state,
+      {
+        ...stream,
+        encryption: Object.freeze({ keyId, keyVersion }),
+        dataKeys: Object.freeze([...dataKeys, dataKey]),
+      },
+      { keyVersion },
+    );
   },
 };
 

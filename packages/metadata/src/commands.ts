@@ -113,6 +113,21 @@ export type MetadataCommand =
     }
   | { readonly type: "UpdateStreamMode"; readonly streamName: string; readonly mode: StreamMode }
   /**
+   * StartStreamEncryption (`enable` true): adds the data key `wrappedKey` (base64, wrapped by the
+   * master key `masterKeyId`) as the stream's next version and seals new records with it, under
+   * the caller's `keyId`. StopStreamEncryption (`enable` false, no key): new records are plaintext
+   * again; the data keys stay. The stream must be ACTIVE (STREAM_IN_USE); LIMIT_EXCEEDED past
+   * STREAM_DATA_KEYS_MAX. Value: `{ keyVersion }` (0 after a stop).
+   */
+  | {
+      readonly type: "SetStreamEncryption";
+      readonly streamName: string;
+      readonly enable: boolean;
+      readonly keyId?: string;
+      readonly masterKeyId?: string;
+      readonly wrappedKey?: string;
+    }
+  /**
    * Splits an open shard of an ACTIVE stream at `newStartingHashKey` (decimal, inside the shard:
    * start < key <= end): two pending children, the stream UPDATING. Refusals: STREAM_IN_USE (not
    * ACTIVE), SHARD_NOT_FOUND, SHARD_CLOSED, INVALID_ARGUMENT (key), LIMIT_EXCEEDED.

@@ -56,6 +56,15 @@ export const TAGS_PER_STREAM_MAX = 50;
 export const TAGS_PER_CALL_MAX = 10;
 export const TAG_KEY_LENGTH_MAX = 128;
 export const TAG_VALUE_LENGTH_MAX = 256;
+/** Kinesis's KeyId limit (a key id, alias or ARN) for StartStreamEncryption. */
+export const ENCRYPTION_KEY_ID_LENGTH_MAX = 2048;
+/**
+ * Data keys one stream may have had (each StartStreamEncryption makes one; all are kept, since
+ * records sealed by any of them may still be in the log). Far below the record batch's u16.
+ */
+export const STREAM_DATA_KEYS_MAX = 1024;
+/** Characters of a wrapped data key (base64) in a command; the gateway's are 80. */
+export const WRAPPED_DATA_KEY_LENGTH_MAX = 512;
 
 // ---- Resharding --------------------------------------------------------------------------------
 

@@ -78,6 +78,8 @@ export type {
   ReshardPhase,
   ShardInfo,
   ShardLevelMetric,
+  StreamDataKey,
+  StreamEncryption,
   StreamInfo,
   StreamMode,
   StreamStatus,

@@ -277,6 +277,38 @@ export class MetadataService {
     })) as { current: string[]; desired: string[] };
   }
 
+  /**
+   * Encryption at rest of a stream's new records. With `enable`, `wrappedKey` (base64) is a fresh
+   * data key wrapped by master key `masterKeyId` — the caller (the gateway) makes it — and becomes
+   * the stream's next key version, reported under `keyId`; without, new records are plaintext
+   * again. Resolves with the version now sealing new records (0 when none). STREAM_NOT_FOUND;
+   * STREAM_IN_USE unless ACTIVE; LIMIT_EXCEEDED past STREAM_DATA_KEYS_MAX; INVALID_ARGUMENT.
+   */
+  async setStreamEncryption(
+    request:
+      | {
+          readonly streamName: string;
+          readonly enable: true;
+          readonly keyId: string;
+          readonly masterKeyId: string;
+          readonly wrappedKey: string;
+        }
+      | { readonly streamName: string; readonly enable: false },
+  ): Promise<{ readonly keyVersion: number }> {
+    return (await this.run(
+      request.enable
+        ? {
+            type: "SetStreamEncryption",
+            streamName: request.streamName,
+            enable: true,
+            keyId: request.keyId,
+            masterKeyId: request.masterKeyId,
+            wrappedKey: request.wrappedKey,
+          }
+        : { type: "SetStreamEncryption", streamName: request.streamName, enable: false },
+    )) as { keyVersion: number };
+  }
+
   /** Registers a consumer (CREATING; the controller makes it ACTIVE). `streamName` may be the stream's ARN. */
   async registerConsumer(request: {
     readonly streamName: string;

@@ -79,6 +79,10 @@ export function decodeSnapshot(data: Uint8Array): MetadataState {
         ...(stream.shardLevelMetrics === undefined
           ? {}
           : { shardLevelMetrics: Object.freeze([...stream.shardLevelMetrics]) }),
+        ...(stream.encryption === undefined ? {} : { encryption: Object.freeze({ ...stream.encryption }) }),
+        ...(stream.dataKeys === undefined
+          ? {}
+          : { dataKeys: Object.freeze(stream.dataKeys.map((key) => Object.freeze({ ...key }))) }),
         consumers: Object.freeze(
           stream.consumers.map((c: ConsumerInfo) =>
             Object.freeze({

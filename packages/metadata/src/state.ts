@@ -142,6 +142,37 @@ export interface StreamInfo {
    * "ALL"): a node exports these per shard for this stream. Absent when none is enabled.
    */
   readonly shardLevelMetrics?: readonly ShardLevelMetric[];
+  /**
+   * Encryption at rest (StartStreamEncryption): present while new records are encrypted
+   * (EncryptionType KMS), absent while they are not (NONE).
+   */
+  readonly encryption?: StreamEncryption;
+  /**
+   * Every data key the stream has had, oldest first (versions 1, 2, …): records keep the version
+   * that sealed them, so a key stays here after StopStreamEncryption. Absent until the first.
+   */
+  readonly dataKeys?: readonly StreamDataKey[];
+}
+
+/** What seals a stream's new records. */
+export interface StreamEncryption {
+  /** The KeyId as the caller gave it (a key id, an alias or an ARN), reported by DescribeStream. */
+  readonly keyId: string;
+  /** The version of the data key in `dataKeys` that seals new records. */
+  readonly keyVersion: number;
+}
+
+/**
+ * One data key of a stream, wrapped by a master key (the node's key file): the metadata never
+ * holds a key in the clear. What the wrapping is, is the gateway's (packages/gateway/src/encryption).
+ */
+export interface StreamDataKey {
+  /** 1, 2, …: the version written in the header of every batch it sealed. */
+  readonly version: number;
+  /** The id (in the key file) of the master key that wrapped it. */
+  readonly masterKeyId: string;
+  /** The wrapped key, base64. */
+  readonly wrappedKey: string;
 }
 
 /** The shard-level metrics of Kinesis enhanced monitoring, in Kinesis's order. */
