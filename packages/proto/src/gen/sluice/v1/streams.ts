@@ -405,7 +405,7 @@ export interface StreamDescription {
   retentionPeriodHours: number;
   streamCreationTimestamp: number;
   enhancedMonitoring: EnhancedMetrics[];
-  /** Always NONE: records are not encrypted at rest by Sluice. */
+  /** NONE, or KMS while new records are encrypted at rest (StartStreamEncryption). */
   encryptionType: string;
   keyId: string;
 }
@@ -803,6 +803,29 @@ export interface UpdateShardCountResponse {
   targetShardCount: number;
   streamArn: string;
 }
+
+/**
+ * encryption_type must be KMS; key_id names a master key of the nodes' key file: its id, an ARN
+ * or alias ending in it, or alias/aws/kinesis for the file's default key.
+ */
+export interface StartStreamEncryptionRequest {
+  streamName: string;
+  encryptionType: string;
+  keyId: string;
+  streamArn: string;
+}
+
+export interface StartStreamEncryptionResponse {}
+
+/** encryption_type must be KMS; key_id is checked only for its length, as Kinesis does. */
+export interface StopStreamEncryptionRequest {
+  streamName: string;
+  encryptionType: string;
+  keyId: string;
+  streamArn: string;
+}
+
+export interface StopStreamEncryptionResponse {}
 
 function createBaseStreamModeDetails(): StreamModeDetails {
   return { streamMode: 0 };
@@ -9169,6 +9192,376 @@ export const UpdateShardCountResponse: MessageFns<UpdateShardCountResponse> = {
   },
 };
 
+function createBaseStartStreamEncryptionRequest(): StartStreamEncryptionRequest {
+  return { streamName: "", encryptionType: "", keyId: "", streamArn: "" };
+}
+
+export const StartStreamEncryptionRequest: MessageFns<StartStreamEncryptionRequest> = {
+  encode(message: StartStreamEncryptionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.encryptionType !== "") {
+      writer.uint32(18).string(message.encryptionType);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(26).string(message.keyId);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(34).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartStreamEncryptionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartStreamEncryptionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.encryptionType = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartStreamEncryptionRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      encryptionType: isSet(object.encryptionType)
+        ? globalThis.String(object.encryptionType)
+        : isSet(object.encryption_type)
+          ? globalThis.String(object.encryption_type)
+          : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+          ? globalThis.String(object.key_id)
+          : "",
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: StartStreamEncryptionRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.encryptionType !== "") {
+      obj.encryptionType = message.encryptionType;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartStreamEncryptionRequest>): StartStreamEncryptionRequest {
+    return StartStreamEncryptionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartStreamEncryptionRequest>): StartStreamEncryptionRequest {
+    const message = createBaseStartStreamEncryptionRequest();
+    message.streamName = object.streamName ?? "";
+    message.encryptionType = object.encryptionType ?? "";
+    message.keyId = object.keyId ?? "";
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseStartStreamEncryptionResponse(): StartStreamEncryptionResponse {
+  return {};
+}
+
+export const StartStreamEncryptionResponse: MessageFns<StartStreamEncryptionResponse> = {
+  encode(_: StartStreamEncryptionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartStreamEncryptionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartStreamEncryptionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): StartStreamEncryptionResponse {
+    return {};
+  },
+
+  toJSON(_: StartStreamEncryptionResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartStreamEncryptionResponse>): StartStreamEncryptionResponse {
+    return StartStreamEncryptionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<StartStreamEncryptionResponse>): StartStreamEncryptionResponse {
+    const message = createBaseStartStreamEncryptionResponse();
+    return message;
+  },
+};
+
+function createBaseStopStreamEncryptionRequest(): StopStreamEncryptionRequest {
+  return { streamName: "", encryptionType: "", keyId: "", streamArn: "" };
+}
+
+export const StopStreamEncryptionRequest: MessageFns<StopStreamEncryptionRequest> = {
+  encode(message: StopStreamEncryptionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamName !== "") {
+      writer.uint32(10).string(message.streamName);
+    }
+    if (message.encryptionType !== "") {
+      writer.uint32(18).string(message.encryptionType);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(26).string(message.keyId);
+    }
+    if (message.streamArn !== "") {
+      writer.uint32(34).string(message.streamArn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopStreamEncryptionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopStreamEncryptionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.encryptionType = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.streamArn = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StopStreamEncryptionRequest {
+    return {
+      streamName: isSet(object.streamName)
+        ? globalThis.String(object.streamName)
+        : isSet(object.stream_name)
+          ? globalThis.String(object.stream_name)
+          : "",
+      encryptionType: isSet(object.encryptionType)
+        ? globalThis.String(object.encryptionType)
+        : isSet(object.encryption_type)
+          ? globalThis.String(object.encryption_type)
+          : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+          ? globalThis.String(object.key_id)
+          : "",
+      streamArn: isSet(object.streamArn)
+        ? globalThis.String(object.streamArn)
+        : isSet(object.stream_arn)
+          ? globalThis.String(object.stream_arn)
+          : "",
+    };
+  },
+
+  toJSON(message: StopStreamEncryptionRequest): unknown {
+    const obj: any = {};
+    if (message.streamName !== "") {
+      obj.streamName = message.streamName;
+    }
+    if (message.encryptionType !== "") {
+      obj.encryptionType = message.encryptionType;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.streamArn !== "") {
+      obj.streamArn = message.streamArn;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StopStreamEncryptionRequest>): StopStreamEncryptionRequest {
+    return StopStreamEncryptionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StopStreamEncryptionRequest>): StopStreamEncryptionRequest {
+    const message = createBaseStopStreamEncryptionRequest();
+    message.streamName = object.streamName ?? "";
+    message.encryptionType = object.encryptionType ?? "";
+    message.keyId = object.keyId ?? "";
+    message.streamArn = object.streamArn ?? "";
+    return message;
+  },
+};
+
+function createBaseStopStreamEncryptionResponse(): StopStreamEncryptionResponse {
+  return {};
+}
+
+export const StopStreamEncryptionResponse: MessageFns<StopStreamEncryptionResponse> = {
+  encode(_: StopStreamEncryptionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopStreamEncryptionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopStreamEncryptionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): StopStreamEncryptionResponse {
+    return {};
+  },
+
+  toJSON(_: StopStreamEncryptionResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<StopStreamEncryptionResponse>): StopStreamEncryptionResponse {
+    return StopStreamEncryptionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<StopStreamEncryptionResponse>): StopStreamEncryptionResponse {
+    const message = createBaseStopStreamEncryptionResponse();
+    return message;
+  },
+};
+
 /** StreamsService is served by the gateway on every node (default ports 50051-50053). */
 export type StreamsServiceService = typeof StreamsServiceService;
 export const StreamsServiceService = {
@@ -9523,6 +9916,37 @@ export const StreamsServiceService = {
       Buffer.from(UpdateShardCountResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateShardCountResponse => UpdateShardCountResponse.decode(value),
   },
+  /**
+   * Encrypts the records written from now on (AES-256-GCM under a per-stream data key wrapped by
+   * the master key key_id names in the nodes' key file); records written before stay as they are.
+   */
+  startStreamEncryption: {
+    path: "/sluice.v1.StreamsService/StartStreamEncryption" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartStreamEncryptionRequest): Buffer =>
+      Buffer.from(StartStreamEncryptionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartStreamEncryptionRequest =>
+      StartStreamEncryptionRequest.decode(value),
+    responseSerialize: (value: StartStreamEncryptionResponse): Buffer =>
+      Buffer.from(StartStreamEncryptionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartStreamEncryptionResponse =>
+      StartStreamEncryptionResponse.decode(value),
+  },
+  /** Writes the records from now on in the clear again; encrypted records still read back. */
+  stopStreamEncryption: {
+    path: "/sluice.v1.StreamsService/StopStreamEncryption" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StopStreamEncryptionRequest): Buffer =>
+      Buffer.from(StopStreamEncryptionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StopStreamEncryptionRequest =>
+      StopStreamEncryptionRequest.decode(value),
+    responseSerialize: (value: StopStreamEncryptionResponse): Buffer =>
+      Buffer.from(StopStreamEncryptionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StopStreamEncryptionResponse =>
+      StopStreamEncryptionResponse.decode(value),
+  },
 } as const;
 
 export interface StreamsServiceServer extends UntypedServiceImplementation {
@@ -9601,6 +10025,13 @@ export interface StreamsServiceServer extends UntypedServiceImplementation {
   mergeShards: handleUnaryCall<MergeShardsRequest, MergeShardsResponse>;
   /** Scales a stream to target_shard_count shards splitting the hash key space evenly. */
   updateShardCount: handleUnaryCall<UpdateShardCountRequest, UpdateShardCountResponse>;
+  /**
+   * Encrypts the records written from now on (AES-256-GCM under a per-stream data key wrapped by
+   * the master key key_id names in the nodes' key file); records written before stay as they are.
+   */
+  startStreamEncryption: handleUnaryCall<StartStreamEncryptionRequest, StartStreamEncryptionResponse>;
+  /** Writes the records from now on in the clear again; encrypted records still read back. */
+  stopStreamEncryption: handleUnaryCall<StopStreamEncryptionRequest, StopStreamEncryptionResponse>;
 }
 
 export interface StreamsServiceClient extends Client {
@@ -10035,6 +10466,41 @@ export interface StreamsServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateShardCountResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Encrypts the records written from now on (AES-256-GCM under a per-stream data key wrapped by
+   * the master key key_id names in the nodes' key file); records written before stay as they are.
+   */
+  startStreamEncryption(
+    request: StartStreamEncryptionRequest,
+    callback: (error: ServiceError | null, response: StartStreamEncryptionResponse) => void,
+  ): ClientUnaryCall;
+  startStreamEncryption(
+    request: StartStreamEncryptionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartStreamEncryptionResponse) => void,
+  ): ClientUnaryCall;
+  startStreamEncryption(
+    request: StartStreamEncryptionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartStreamEncryptionResponse) => void,
+  ): ClientUnaryCall;
+  /** Writes the records from now on in the clear again; encrypted records still read back. */
+  stopStreamEncryption(
+    request: StopStreamEncryptionRequest,
+    callback: (error: ServiceError | null, response: StopStreamEncryptionResponse) => void,
+  ): ClientUnaryCall;
+  stopStreamEncryption(
+    request: StopStreamEncryptionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StopStreamEncryptionResponse) => void,
+  ): ClientUnaryCall;
+  stopStreamEncryption(
+    request: StopStreamEncryptionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StopStreamEncryptionResponse) => void,
   ): ClientUnaryCall;
 }
 
