@@ -29,7 +29,7 @@ export { AuthConfigError, AuthConfigErrorCode } from "./auth/config-error.js";
 export * as authConstants from "./auth/constants.js";
 export type { AccessKey } from "./auth/credentials.js";
 export { AccessKeyStore, readAuthFile } from "./auth/credentials.js";
-export type { GrpcGuardOptions } from "./auth/grpc-guard.js";
+export type { GrpcGuardOptions, GuardAuthorization } from "./auth/grpc-guard.js";
 export { guardGrpcService } from "./auth/grpc-guard.js";
 export type { PolicyDecision, PolicyEffect, PolicyStatement } from "./auth/policy.js";
 export { EVERY_PRINCIPAL, Policy } from "./auth/policy.js";

@@ -18,6 +18,7 @@ import {
 } from "@grpc/grpc-js";
 import {
   type ActionNamespace,
+  authConstants,
   guardGrpcService,
   KinesisHttpServer,
   type StreamsOperations,
@@ -25,7 +26,7 @@ import {
 import { health } from "@sluice/proto";
 import { GRPC_MESSAGE_BYTES_MAX, SHUTDOWN_DEADLINE_MS, STREAMS_SERVICE_NAME } from "../constants.js";
 import { type AdminBackend, adminServiceDefinition, createAdminService } from "./admin-service.js";
-import { openAccessControl, warnWhileInsecure } from "./auth.js";
+import { openAccessControl, warnWhileInsecure, watchAuthFiles } from "./auth.js";
 import { formatHostPort, type NodeConfig } from "./config.js";
 import { prepareDataDir } from "./data-dir.js";
 import { StartupError, StartupErrorCode } from "./errors.js";
@@ -58,8 +59,14 @@ export interface NodeHost {
    * gateway exists (the API answers 503 ServiceUnavailable meanwhile).
    */
   readonly kinesisOperations?: () => StreamsOperations | undefined;
-  /** Adds server reflection for the public services. */
-  readonly addReflection?: (server: Server) => void;
+  /** Adds server reflection for the public services (through `server.addService`). */
+  readonly addReflection?: (server: Pick<Server, "addService">) => void;
+  /**
+   * Counts a finished public call (operation, "ok" or the Kinesis error name, start in ms) in the
+   * request metrics: the node feeds it the calls its access control refuses before the gateway
+   * sees them, and the Kinesis HTTP API's calls.
+   */
+  readonly observeCall?: (operation: string, outcome: string, startedAtMs: number) => void;
   /**
    * Resolves once the public services can answer (the metadata service has a quorum); until
    * then their health is NOT_SERVING while the node itself (and its admin service) serves.
@@ -97,6 +104,8 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
   // Access keys, policy and audit log: loaded (and checked) before anything binds.
   const access = openAccessControl(config.auth, log, Date.now);
   const guarded = access.enabled || config.auth.auditLogFile !== undefined;
+  const observeCall = (operation: string, outcome: string, startedAtMs: number): void =>
+    host?.observeCall?.(operation, outcome, startedAtMs);
 
   // TLS files are read (and checked) before anything binds; they are polled for changes after.
   const publicTls = config.tls === undefined ? undefined : new TlsFiles(config.tls, log);
@@ -109,22 +118,33 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
     "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
     "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
   });
+  const adminService = createAdminService(
+    () => (accepting ? host?.backend : undefined),
+    {
+      nodeId: config.nodeId,
+      zone: config.zone,
+      clusterId: config.clusterId,
+      startedAtMs,
+      now: Date.now,
+      metrics: () => host?.metrics() ?? {},
+      peerStates: () => host?.peerStates() ?? new Map(),
+    },
+    log,
+  );
+  // Health stays open (load balancers and probes ask it without keys). With authentication on,
+  // every admin method (raw appends, leader transfer, status) is the action sluice:Admin on no
+  // stream, so only a statement with the resource "*" grants it; refusals count as "Admin".
   server.addService(health.HealthService, healthService.implementation);
   server.addService(
     adminServiceDefinition,
-    createAdminService(
-      () => (accepting ? host?.backend : undefined),
-      {
-        nodeId: config.nodeId,
-        zone: config.zone,
-        clusterId: config.clusterId,
-        startedAtMs,
-        now: Date.now,
-        metrics: () => host?.metrics() ?? {},
-        peerStates: () => host?.peerStates() ?? new Map(),
-      },
-      log,
-    ),
+    access.enabled
+      ? guardGrpcService(adminServiceDefinition, adminService, {
+          access,
+          namespace: "sluice",
+          authorization: { operation: authConstants.ADMIN_OPERATION },
+          observe: observeCall,
+        })
+      : adminService,
   );
   try {
     await bindGrpc(server, config, publicGrpcCredentials(publicTls));
@@ -137,6 +157,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
   const kinesisHttp = new KinesisHttpServer({
     operations: () => (accepting ? host?.kinesisOperations?.() : undefined),
     accessControl: access,
+    observe: observeCall,
     ...(publicTls === undefined ? {} : { tls: publicTls.current() }),
   });
   publicTls?.onChange((material) => kinesisHttp.setTls(material));
@@ -190,10 +211,29 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
       service.definition,
       namespace === undefined || !guarded
         ? service.implementation
-        : guardGrpcService(service.definition, service.implementation, { access, namespace }),
+        : guardGrpcService(service.definition, service.implementation, {
+            access,
+            namespace,
+            observe: observeCall,
+          }),
     );
   }
-  host.addReflection?.(server);
+  // Reflection describes the public API; with authentication on, only to an authenticated caller.
+  host.addReflection?.(
+    access.enabled
+      ? {
+          addService: (definition, implementation) =>
+            server.addService(
+              definition,
+              guardGrpcService(definition, implementation, {
+                access,
+                namespace: "sluice",
+                authorization: "authenticated",
+              }),
+            ),
+        }
+      : server,
+  );
   accepting = true;
   healthService.setAll(true);
   if (host.publicReady !== undefined) {
@@ -224,6 +264,8 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
   const stopInsecureWarning = access.enabled
     ? () => {}
     : warnWhileInsecure(log, config.auth.insecureWarningIntervalMs, config.insecure);
+  // Key and policy files are polled: a new key works, a removed one stops working, no restart.
+  const stopAuthReload = access.enabled ? watchAuthFiles(config.auth, access, log) : () => {};
 
   let stopping: Promise<{ clean: boolean }> | undefined;
   let resolveStopped: (value: { clean: boolean }) => void = () => {};
@@ -235,6 +277,7 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
     stopping ??= (async () => {
       log.info("shutting down", { reason });
       stopInsecureWarning();
+      stopAuthReload();
       const begunAtMs = Date.now();
       healthService.setAll(false);
       accepting = false;

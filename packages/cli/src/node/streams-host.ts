@@ -278,6 +278,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     ],
     kinesisOperations: () => gateway?.operations,
     addReflection: (server) => addReflection(server, log),
+    observeCall: nodeMetrics.observe,
     publicReady: metadataStarting.then(() => {
       if (gateway === undefined) throw new Error("the node stopped before its public API was ready");
     }),
@@ -351,7 +352,7 @@ function findProtoDir(): string | undefined {
 }
 
 /** Server reflection (grpcurl, grpcui) for the public API and health, when the .proto files are at hand. */
-function addReflection(server: grpc.Server, log: Logger): void {
+function addReflection(server: Pick<grpc.Server, "addService">, log: Logger): void {
   const protoDir = findProtoDir();
   if (protoDir === undefined) {
     log.warn("server reflection is off: the proto/ folder was not found next to the installation");

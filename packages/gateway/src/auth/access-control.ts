@@ -7,7 +7,9 @@
  *
  * With no access keys configured, authentication is off: every call is the principal
  * "anonymous" and is allowed (the development mode; the node warns about it periodically). With
- * keys, a policy is required and everything it does not allow is denied.
+ * keys, a policy is required and everything it does not allow is denied. Keys and policy may be
+ * replaced while the node runs (`replace`, when their files change); whether authentication is
+ * on is fixed at construction.
  */
 import type { Metadata } from "@grpc/grpc-js";
 import { AccessDeniedError, AuthenticationError, GatewayErrorCode } from "../errors.js";
@@ -62,11 +64,12 @@ const NO_AUDIT: CallFinisher = () => {};
 export class AccessControl {
   /** True when calls must authenticate and are checked against the policy. */
   readonly enabled: boolean;
-  readonly #keys: AccessKeyStore | undefined;
-  readonly #policy: Policy | undefined;
+  #keys: AccessKeyStore | undefined;
+  #policy: Policy | undefined;
   readonly #audit: AuditSink | undefined;
   readonly #clock: () => number;
-  readonly #sigv4: SigV4Verifier | undefined;
+  readonly #clockSkewMsMax: number | undefined;
+  #sigv4: SigV4Verifier | undefined;
 
   constructor(options: AccessControlOptions = {}) {
     if (options.keys !== undefined && options.policy === undefined) {
@@ -79,14 +82,32 @@ export class AccessControl {
     this.#audit = options.audit;
     this.#clock = options.clock ?? Date.now;
     this.enabled = options.keys !== undefined;
-    this.#sigv4 =
-      options.keys === undefined
-        ? undefined
-        : new SigV4Verifier({
-            keys: options.keys,
-            clock: this.#clock,
-            ...(options.clockSkewMsMax === undefined ? {} : { clockSkewMsMax: options.clockSkewMsMax }),
-          });
+    this.#clockSkewMsMax = options.clockSkewMsMax;
+    this.#sigv4 = options.keys === undefined ? undefined : this.#verifierOf(options.keys);
+  }
+
+  /**
+   * Replaces the keys and the policy together (their files changed): calls authenticated from
+   * now on use the new ones; a removed key stops working at once, calls already running finish.
+   * RangeError when authentication is off (it cannot be turned on or off while running).
+   */
+  replace(keys: AccessKeyStore, policy: Policy): void {
+    if (!this.enabled) {
+      throw new RangeError("AccessControl.replace: authentication is off; restart the node to turn it on");
+    }
+    // A new verifier, so no signing key derived from a removed or changed secret is kept.
+    const sigv4 = this.#verifierOf(keys);
+    this.#keys = keys;
+    this.#policy = policy;
+    this.#sigv4 = sigv4;
+  }
+
+  #verifierOf(keys: AccessKeyStore): SigV4Verifier {
+    return new SigV4Verifier({
+      keys,
+      clock: this.#clock,
+      ...(this.#clockSkewMsMax === undefined ? {} : { clockSkewMsMax: this.#clockSkewMsMax }),
+    });
   }
 
   /** The principal of a Kinesis HTTP request (SigV4); AuthenticationError when it does not verify. */

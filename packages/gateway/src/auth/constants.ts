@@ -52,3 +52,13 @@ export const AUDIT_PENDING_BYTES_WARN = 16 * 1_048_576;
 
 /** Statements per principal and principals per policy file (a bound on evaluation cost). */
 export const POLICY_STATEMENTS_MAX = 1_000;
+
+/**
+ * The operation every admin-service method (sluice.admin.v1: raw appends, leader transfer, group
+ * status) is authorized as, in the "sluice" namespace: the IAM action `sluice:Admin`, naming no
+ * stream, so only a statement with the resource "*" grants it.
+ */
+export const ADMIN_OPERATION = "Admin";
+
+/** How often the access-key and policy files are checked for a change, in ms (as the TLS files). */
+export const AUTH_RELOAD_POLL_MS = 1_000;
