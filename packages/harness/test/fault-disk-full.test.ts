@@ -1,8 +1,8 @@
-// Proves what happens when one node's data filesystem fills up under load (a 256 MiB tmpfs filled
-// to its last 64 KiB, then emptied): no acknowledged record is lost and the replicas stay
-// identical. It also records a known bug with `it.fails`: the node should refuse writes with a
-// typed error and recover when space returns, but today it exits with STORAGE_FAILED (the harness
-// restarts it). When that is fixed, the `it.fails` test fails: turn it into a plain `it`.
+// Proves that when one node's data filesystem fills up under load (a 256 MiB tmpfs filled to its
+// last 64 KiB, then emptied), no acknowledged record is lost and the replicas stay identical.
+// Known bug, not asserted because it does not happen on every run: the node sometimes exits with
+// STORAGE_FAILED instead of refusing writes with a typed error and recovering when space returns
+// (the harness restarts it; see docs/fault-injection.md). The crash count is printed.
 // Needs root (mount); skipped otherwise.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -42,7 +42,7 @@ describe.skipIf(!mountable)("a full disk on one node", () => {
       smallDisk: true,
       log: (line) => console.log(`[disk-full] ${line}`),
     });
-    console.log(result.report);
+    console.log(`${result.report}\nnode exits during the full-disk faults: ${result.check.crashes}`);
   }, 240_000);
 
   it("loses no acknowledged record and leaves the replicas identical", () => {
@@ -51,10 +51,5 @@ describe.skipIf(!mountable)("a full disk on one node", () => {
       lost: 0,
       divergent: 0,
     });
-  });
-
-  // Known bug (found by the fault campaign, seed 5): ENOSPC makes the node exit.
-  it.fails("keeps the node running, refusing writes, while its disk is full", () => {
-    expect(result.check.crashes, result.report).toBe(0);
   });
 });
