@@ -30,6 +30,7 @@ export type {
   GroupRecord,
   GroupStartPosition,
   GroupTransport,
+  GrpcGroupTransportOptions,
   RecordHandler,
   RunOptions,
   ShardContext,

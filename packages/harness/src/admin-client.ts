@@ -55,10 +55,27 @@ export class AdminClient {
   readonly #client: admin.AdminServiceClient;
   readonly #health: health.HealthClient;
   readonly #timeoutMs: number;
+  /** `authorization: Bearer <id>:<secret>` of the credentials, or undefined: calls carry no key. */
+  readonly #authorization: string | undefined;
 
-  /** `tls.ca`: the CA of a node started with TLS (PEM); absent, plaintext. */
-  constructor(address: string, options: { timeoutMs?: number; tls?: { ca: Buffer } } = {}) {
+  /**
+   * `tls.ca`: the CA of a node started with TLS (PEM); absent, plaintext. `credentials`: an access
+   * key allowed sluice:Admin, sent with every admin call (a node with --auth-keys refuses admin
+   * calls without one); health calls carry none (health is open).
+   */
+  constructor(
+    address: string,
+    options: {
+      timeoutMs?: number;
+      tls?: { ca: Buffer };
+      credentials?: { accessKeyId: string; secretAccessKey: string };
+    } = {},
+  ) {
     this.address = address;
+    this.#authorization =
+      options.credentials === undefined
+        ? undefined
+        : `Bearer ${options.credentials.accessKeyId}:${options.credentials.secretAccessKey}`;
     this.#timeoutMs = options.timeoutMs ?? ADMIN_CALL_TIMEOUT_MS_DEFAULT;
     const channelOptions = {
       "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
@@ -90,7 +107,7 @@ export class AdminClient {
     return new Promise<Res>((resolve, reject) => {
       invoke(
         request,
-        new Metadata(),
+        this.#metadata(),
         { deadline: Date.now() + (timeoutMs ?? this.#timeoutMs) },
         (error, response) => {
           if (error === null) resolve(response);
@@ -98,6 +115,13 @@ export class AdminClient {
         },
       );
     });
+  }
+
+  /** A call's metadata: the bearer token when the client has credentials. */
+  #metadata(): Metadata {
+    const metadata = new Metadata();
+    if (this.#authorization !== undefined) metadata.set("authorization", this.#authorization);
+    return metadata;
   }
 
   ensureGroup(

@@ -68,8 +68,9 @@ export interface ClusterOptions {
   readonly tls?: boolean;
   /**
    * Client authentication: `sluice auth init` writes an admin access key and policy into DIR/auth
-   * (kept if there), every node starts with `--auth-keys` and `--auth-policy`, and the streams
-   * clients send the key as a bearer token (`credentials`). The admin API and health need no key.
+   * (kept if there), every node starts with `--auth-keys` and `--auth-policy`, and the admin and
+   * streams clients send that key as a bearer token (`credentials`; the admin service needs
+   * sluice:Admin, which the admin policy grants). Health needs no key.
    * @default false
    */
   readonly auth?: boolean;
@@ -158,10 +159,10 @@ export class TestCluster {
       );
       this.#clients.set(
         nodeId,
-        new AdminClient(
-          `127.0.0.1:${ports.grpc}`,
-          this.tlsCa === undefined ? {} : { tls: { ca: this.tlsCa } },
-        ),
+        new AdminClient(`127.0.0.1:${ports.grpc}`, {
+          ...(this.tlsCa === undefined ? {} : { tls: { ca: this.tlsCa } }),
+          ...(this.credentials === undefined ? {} : { credentials: this.credentials }),
+        }),
       );
     }
   }

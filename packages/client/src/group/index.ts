@@ -10,7 +10,7 @@ export {
   InvalidGroupOptionsError,
   LeaseLostError,
 } from "./errors.js";
-export type { GroupTransport } from "./transport.js";
+export type { GroupTransport, GrpcGroupTransportOptions } from "./transport.js";
 export { grpcGroupTransport } from "./transport.js";
 export type {
   ConsumerGroupOptions,

@@ -15,6 +15,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { streams } from "@sluice/proto";
+import type { SluiceClientCredentials, SluiceClientTls } from "../client.js";
 import {
   GROUP_GET_RECORDS_LIMIT,
   GROUP_IDLE_POLL_MS,
@@ -44,6 +45,13 @@ export interface ConsumerGroupOptions {
   readonly endpoints?: readonly string[];
   /** The cluster, when not `endpoints` (tests, another SDK client). */
   readonly transport?: GroupTransport;
+  /** TLS to `endpoints`, as SluiceClientOptions.tls. @default undefined (plaintext) */
+  readonly tls?: true | SluiceClientTls;
+  /**
+   * An access key of a cluster with authentication on, sent with every call to `endpoints`, as
+   * SluiceClientOptions.credentials. @default undefined (no credentials)
+   */
+  readonly credentials?: SluiceClientCredentials;
   /** Session timeout of a group this member creates, in ms. @default the cluster's (10 s) */
   readonly sessionTimeoutMs?: number;
   /** Called with errors the worker survives (retried calls, a handler that threw). @default ignored */
@@ -122,7 +130,17 @@ export class ConsumerGroup {
     this.options = options;
     this.memberId = options.memberId ?? randomUUID();
     this.ownsTransport = options.transport === undefined;
-    this.transport = options.transport ?? grpcGroupTransport(options.endpoints ?? []);
+    if (options.transport !== undefined && (options.tls !== undefined || options.credentials !== undefined)) {
+      throw new InvalidGroupOptionsError(
+        "tls and credentials apply to endpoints; a given transport carries its own (grpcGroupTransport options)",
+      );
+    }
+    this.transport =
+      options.transport ??
+      grpcGroupTransport(options.endpoints ?? [], {
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
+        ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+      });
   }
 
   /** Shard ids this worker is processing now. */
