@@ -34,6 +34,10 @@ export const KinesisErrorName = {
   MissingAuthenticationToken: "MissingAuthenticationTokenException",
   /** The principal is not allowed the action on the resource by the policy. */
   AccessDenied: "AccessDeniedException",
+  /** The KeyId of StartStreamEncryption names no master key of the nodes' key file. */
+  KmsNotFound: "KMSNotFoundException",
+  /** This node cannot use the stream's master key (no key file, or the key is not in it). */
+  KmsAccessDenied: "KMSAccessDeniedException",
 } as const;
 export type KinesisErrorName = (typeof KinesisErrorName)[keyof typeof KinesisErrorName];
 
@@ -73,6 +77,12 @@ export const GatewayErrorCode = {
   MissingAuthenticationToken: "MISSING_AUTHENTICATION_TOKEN",
   /** The principal's policy does not allow the action on the stream (default deny, or an explicit Deny). */
   AccessDenied: "ACCESS_DENIED",
+  /** StartStreamEncryption's KeyId names no master key of the key file (--kms-key-file). */
+  KmsNotFound: "KMS_NOT_FOUND",
+  /** The stream is encrypted and this node lacks its master key (no key file, or not in it). */
+  KmsKeyUnavailable: "KMS_KEY_UNAVAILABLE",
+  /** An encrypted record did not authenticate: damaged or tampered data, or a different key file. */
+  RecordDecryptionFailed: "RECORD_DECRYPTION_FAILED",
 } as const;
 export type GatewayErrorCode = (typeof GatewayErrorCode)[keyof typeof GatewayErrorCode];
 
@@ -238,6 +248,24 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorTableEntry>> = Object.fre
     K.AccessDenied,
     false,
     "The policy does not allow the principal this action on this stream.",
+  ),
+  KMS_NOT_FOUND: entry(
+    S.NOT_FOUND,
+    K.KmsNotFound,
+    false,
+    "The KeyId names no master key in the nodes' key file; check the id or the --kms-key-file.",
+  ),
+  KMS_KEY_UNAVAILABLE: entry(
+    S.FAILED_PRECONDITION,
+    K.KmsAccessDenied,
+    false,
+    "The stream is encrypted and this node has no key file or lacks the stream's master key.",
+  ),
+  RECORD_DECRYPTION_FAILED: entry(
+    S.INTERNAL,
+    K.InternalFailure,
+    false,
+    "An encrypted record failed authentication: damaged data, or a key file unlike the writer's.",
   ),
   // The metadata service's.
   STREAM_NOT_FOUND: entry(S.NOT_FOUND, K.ResourceNotFound, false, "No stream by that name or ARN."),

@@ -44,6 +44,23 @@ export {
 } from "./auth/sigv4.js";
 export * as constants from "./constants.js";
 export { ITERATOR_TTL_MS } from "./constants.js";
+// Encryption at rest: the key file, master keys, per-stream data keys, the record cipher.
+export * as encryptionConstants from "./encryption/constants.js";
+export {
+  KeyFileError,
+  KeyFileErrorCode,
+  KmsKeyUnavailableError,
+  KmsNotFoundError,
+  RecordDecryptionError,
+} from "./encryption/errors.js";
+export type { KeyFile } from "./encryption/key-file.js";
+export { loadKeyFile, parseKeyFile } from "./encryption/key-file.js";
+export { MasterKeys } from "./encryption/master-keys.js";
+export type { EncryptionParts } from "./encryption/operations.js";
+export { startStreamEncryption, stopStreamEncryption } from "./encryption/operations.js";
+export { dataKeyObject, openRecordData, RecordSealer } from "./encryption/record-cipher.js";
+export type { StreamKeysOptions, WrappedDataKey } from "./encryption/stream-keys.js";
+export { StreamKeys } from "./encryption/stream-keys.js";
 export type { AuthenticationErrorCode, ErrorTableEntry } from "./errors.js";
 export {
   AccessDeniedError,

@@ -74,6 +74,12 @@ export interface NodeConfig {
   readonly insecure: boolean;
   /** Client authentication, authorization and the audit log (see node/auth.ts). */
   readonly auth: AuthConfig;
+  /**
+   * Absolute path of the key file of master keys for encryption at rest (--kms-key-file,
+   * SLUICE_KMS_KEY_FILE); every node gets the same file. Undefined: this node can neither encrypt a
+   * stream nor read or write an encrypted one.
+   */
+  readonly kmsKeyFile: string | undefined;
 }
 
 /**
@@ -160,6 +166,10 @@ const OPTIONS = {
   },
   "auth-policy": { env: "SLUICE_AUTH_POLICY", help: "policy file (JSON): principals → actions on streams" },
   "audit-log": { env: "SLUICE_AUDIT_LOG", help: "append control-plane audit lines (JSON) to this file" },
+  "kms-key-file": {
+    env: "SLUICE_KMS_KEY_FILE",
+    help: "master keys for StartStreamEncryption (id: 64 hex digits per line, or JSON); same file on every node",
+  },
   insecure: {
     env: "SLUICE_INSECURE",
     help: "development mode: plaintext, no auth (true/false; refused with TLS flags)",
@@ -317,6 +327,7 @@ export function parseNodeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     peerTls,
     insecure,
     auth,
+    kmsKeyFile: raw("kms-key-file") === undefined ? undefined : resolve(raw("kms-key-file") as string),
   };
 }
 

@@ -30,6 +30,8 @@ import {
   createForwardService,
   Gateway,
   GrpcPeerForwarder,
+  loadKeyFile,
+  MasterKeys,
   rejectMalformedRequests,
   streamsServiceDefinition,
 } from "@sluice/gateway";
@@ -54,6 +56,15 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   const peerAddresses = new Map<number, string>();
   for (const [nodeId, address] of config.peers) peerAddresses.set(nodeId, formatHostPort(address));
   const otherPeers = new Map([...peerAddresses].filter(([nodeId]) => nodeId !== config.nodeId));
+  // The key file is read once, now: a bad file stops the start before anything opens.
+  const masterKeys =
+    config.kmsKeyFile === undefined ? undefined : new MasterKeys(loadKeyFile(config.kmsKeyFile));
+  if (masterKeys !== undefined) {
+    log.info("encryption at rest: master keys loaded", {
+      keyFile: config.kmsKeyFile,
+      keyIds: masterKeys.keyIds,
+    });
+  }
 
   // Mutual TLS on the peer port: the files are read now (a bad file stops the start here) and
   // polled; new connections, both ways, use what they hold at the time.
@@ -230,6 +241,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
           clock,
           observe: nodeMetrics.observe,
           shardMetrics: nodeMetrics.shardMetrics,
+          masterKeys,
           ...(config.retentionSweepIntervalMs === undefined
             ? {}
             : { retentionSweepIntervalMs: config.retentionSweepIntervalMs }),

@@ -384,6 +384,18 @@ export const OPERATIONS: ReadonlyMap<string, OperationSpec> = new Map(
       ENHANCED_MONITORING_OUTPUT,
     ),
     op(
+      "StartStreamEncryption",
+      "startStreamEncryption",
+      S.StartStreamEncryptionRequest,
+      struct({ ...STREAM_REF, EncryptionType: STRING, KeyId: STRING }),
+    ),
+    op(
+      "StopStreamEncryption",
+      "stopStreamEncryption",
+      S.StopStreamEncryptionRequest,
+      struct({ ...STREAM_REF, EncryptionType: STRING, KeyId: STRING }),
+    ),
+    op(
       "SplitShard",
       "splitShard",
       S.SplitShardRequest,

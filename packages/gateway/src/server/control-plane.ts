@@ -62,6 +62,13 @@ function modeToProto(mode: StreamMode): streams.StreamModeDetails {
   };
 }
 
+/** Kinesis's EncryptionType and KeyId of a stream: KMS and the caller's KeyId while encrypted. */
+function encryptionOf(stream: StreamInfo): { encryptionType: string; keyId: string } {
+  return stream.encryption === undefined
+    ? { encryptionType: "NONE", keyId: "" }
+    : { encryptionType: "KMS", keyId: stream.encryption.keyId };
+}
+
 export function shardToProto(shard: ShardInfo): streams.Shard {
   return {
     shardId: shard.shardId,
@@ -174,8 +181,7 @@ export class ControlPlane {
         retentionPeriodHours: stream.retentionHours,
         streamCreationTimestamp: stream.createdAtMs,
         enhancedMonitoring: [{ shardLevelMetrics: [...(stream.shardLevelMetrics ?? [])] }],
-        encryptionType: "NONE",
-        keyId: "",
+        ...encryptionOf(stream),
       },
     };
   }
@@ -195,8 +201,7 @@ export class ControlPlane {
         openShardCount: stream.shards.filter(isRoutable).length,
         consumerCount: stream.consumers.length,
         enhancedMonitoring: [{ shardLevelMetrics: [...(stream.shardLevelMetrics ?? [])] }],
-        encryptionType: "NONE",
-        keyId: "",
+        ...encryptionOf(stream),
       },
     };
   }

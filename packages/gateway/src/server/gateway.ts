@@ -9,6 +9,8 @@
 import type { Broker } from "@sluice/broker";
 import type { MetadataService } from "@sluice/metadata";
 import type { streams } from "@sluice/proto";
+import type { MasterKeys } from "../encryption/master-keys.js";
+import { StreamKeys } from "../encryption/stream-keys.js";
 import { registerEventStreamSubscriptions } from "../http/subscribe-to-shard.js";
 import { defaultThrottleLimits, type ThrottleLimits, ThrottleRegistry } from "../throttle.js";
 import { RETENTION_SWEEP_INTERVAL_MS } from "./constants.js";
@@ -47,6 +49,11 @@ export interface GatewayOptions {
    * @default the metadata service's own `onChange` when it has one, else the view is polled every METADATA_CHANGE_POLL_MS while someone waits
    */
   readonly metadataChanges?: MetadataChangeSource;
+  /**
+   * This node's master keys (the key file, --kms-key-file): needed to encrypt streams and to read
+   * and write encrypted ones. @default none
+   */
+  readonly masterKeys?: MasterKeys | undefined;
 }
 
 export class Gateway {
@@ -74,7 +81,9 @@ export class Gateway {
     const lookup = new StreamLookup(metadata);
     this.changes = new MetadataChanges(metadata, options.metadataChanges);
     const changes = this.changes;
+    const keys = new StreamKeys({ masterKeys: options.masterKeys, metadata });
     const put = new PutPath({
+      keys,
       nodeId,
       broker,
       metadata,
@@ -86,6 +95,7 @@ export class Gateway {
       metrics: options.shardMetrics,
     });
     const read = new ReadPath({
+      keys,
       broker,
       metadata,
       lookup,
@@ -103,6 +113,7 @@ export class Gateway {
       control,
       clock,
       monitoring: { lookup, metadata },
+      encryption: { lookup, metadata, keys },
     });
     // SubscribeToShard over the Kinesis HTTP API (event streams) runs on these same subscriptions.
     registerEventStreamSubscriptions(this.operations, this.subscriptions, clock);

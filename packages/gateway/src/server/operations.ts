@@ -10,6 +10,11 @@
  */
 import type { handleUnaryCall } from "@grpc/grpc-js";
 import type { streams } from "@sluice/proto";
+import {
+  type EncryptionParts,
+  startStreamEncryption,
+  stopStreamEncryption,
+} from "../encryption/operations.js";
 import { InternalFailureError, InvalidArgumentError, ProvisionedThroughputExceededError } from "../errors.js";
 import * as validate from "../validation.js";
 import { PUT_DEADLINE_MS } from "./constants.js";
@@ -58,6 +63,8 @@ export interface OperationsParts {
   readonly control: ControlPlane;
   /** Enable/DisableEnhancedMonitoring. */
   readonly monitoring: MonitoringParts;
+  /** Start/StopStreamEncryption. */
+  readonly encryption: EncryptionParts;
   /** Wall clock in ms (the put deadline). */
   readonly clock: () => number;
 }
@@ -118,7 +125,11 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
         }
         throw new InternalFailureError(outcome.errorMessage);
       }
-      return { shardId: outcome.shardId, sequenceNumber: outcome.sequenceNumber, encryptionType: "NONE" };
+      return {
+        shardId: outcome.shardId,
+        sequenceNumber: outcome.sequenceNumber,
+        encryptionType: encryptionTypeOf(stream),
+      };
     },
     putRecords: async (request): Promise<streams.PutRecordsResponse> => {
       const validated = validate.validatePutRecords(request);
@@ -148,7 +159,7 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
           errorMessage: outcome.errorMessage,
         };
       });
-      return { failedRecordCount: failed, records, encryptionType: "NONE" };
+      return { failedRecordCount: failed, records, encryptionType: encryptionTypeOf(stream) };
     },
     getShardIterator: async (request): Promise<streams.GetShardIteratorResponse> => {
       validate.validateGetShardIterator(request);
@@ -222,5 +233,12 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
       validate.validateUpdateShardCount(request);
       return control.updateShardCount(request);
     },
+    startStreamEncryption: (request) => startStreamEncryption(parts.encryption, request),
+    stopStreamEncryption: (request) => stopStreamEncryption(parts.encryption, request),
   };
+}
+
+/** What PutRecord(s) reports: KMS when the stream's new records are encrypted (as this view has it). */
+function encryptionTypeOf(stream: { readonly encryption?: unknown }): string {
+  return stream.encryption === undefined ? "NONE" : "KMS";
 }

@@ -39,11 +39,14 @@ import {
   PRODUCER_ID_BYTES,
   RECORD_BATCH_FLAG_SEAL,
   type RecordBatchProducer,
+  type RecordDataSealer,
   recordBatchPayloadBytes,
   recordBatchPrefix,
   recordBatchProducer,
 } from "@sluice/broker";
 import type { MetadataService, ShardInfo, StreamInfo } from "@sluice/metadata";
+import { KmsKeyUnavailableError } from "../encryption/errors.js";
+import type { StreamKeys } from "../encryption/stream-keys.js";
 import { InvalidArgumentError } from "../errors.js";
 import { parseHashKey, partitionKeyHash } from "../hash-key.js";
 import { isRoutable } from "../lineage.js";
@@ -170,6 +173,11 @@ export interface PutPathOptions {
   readonly clock: () => number;
   /** Receives what this node commits as a leader and what its throttles refuse. @default none */
   readonly metrics?: ShardMetricsSink | undefined;
+  /**
+   * Seals the records of encrypted streams as their batches are encoded (on the node that takes
+   * the request, so they travel to the leader sealed). @default none: a write to an encrypted stream fails
+   */
+  readonly keys?: StreamKeys | undefined;
 }
 
 /**
@@ -218,6 +226,8 @@ export class PutPath {
     } else {
       for (let i = 0; i < entries.length; i++) hashes[i] = hashKeyOf(entries[i] as PutEntry, i);
     }
+    // A stream whose key this node cannot use fails the whole request, before anything is written.
+    if (stream.encryption !== undefined) this.sealerOf(stream);
     const outcomes = new Array<PutOutcome>(entries.length);
     const all = new Int32Array(entries.length);
     for (let i = 0; i < entries.length; i++) all[i] = i;
@@ -261,7 +271,10 @@ export class PutPath {
         producerId: producer.producerId,
         firstSequence: producer.firstSequence,
       };
-      batch = { bytes: encodeRecordBatchOf(entries, positions, 0, trailer), handedOver: false };
+      batch = {
+        bytes: encodeRecordBatchOf(entries, positions, 0, trailer, this.sealerOf(stream)),
+        handedOver: false,
+      };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${message}`);
@@ -337,7 +350,10 @@ export class PutPath {
     let batch: EncodedGroup;
     try {
       // The arrival stamp is the leader's to write.
-      batch = { bytes: encodeRecordBatchOf(entries, positions, 0), handedOver: false };
+      batch = {
+        bytes: encodeRecordBatchOf(entries, positions, 0, undefined, this.sealerOf(stream)),
+        handedOver: false,
+      };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${message}`);
@@ -385,6 +401,21 @@ export class PutPath {
         if (lookup.streamById(stream.streamId, stream.streamName) === fresh) break;
       }
     }
+  }
+
+  /**
+   * The sealer of `stream`'s new records, or undefined when they are plaintext. Throws
+   * KmsKeyUnavailableError when the stream is encrypted and this node cannot use its key.
+   */
+  private sealerOf(stream: StreamInfo): RecordDataSealer | undefined {
+    if (stream.encryption === undefined) return undefined;
+    const keys = this.options.keys;
+    if (keys === undefined) {
+      throw new KmsKeyUnavailableError(
+        `stream ${stream.streamName} is encrypted and this node's gateway has no keys`,
+      );
+    }
+    return keys.sealerFor(stream);
   }
 
   /**

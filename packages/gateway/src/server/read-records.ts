@@ -20,6 +20,8 @@ import {
   ITERATOR_TTL_MS,
   SEQUENCE_OFFSET_MAX,
 } from "../constants.js";
+import { KmsKeyUnavailableError } from "../encryption/errors.js";
+import type { StreamKeys } from "../encryption/stream-keys.js";
 import {
   InvalidArgumentError,
   ProvisionedThroughputExceededError,
@@ -56,6 +58,8 @@ export interface ReadPathOptions {
   readonly clock: () => number;
   /** Receives what this node serves to readers and what its read throttles refuse. @default none */
   readonly metrics?: ShardMetricsSink | undefined;
+  /** Opens encrypted records. @default none: reading one fails with KmsKeyUnavailableError */
+  readonly keys?: StreamKeys | undefined;
 }
 
 /** One page of records read from a position. */
@@ -215,13 +219,15 @@ export class ReadPath {
     let bytes = 0;
     for (let i = 0; i < result.records.length; i++) {
       const record = result.records[i] as ReadRecord;
-      bytes += record.data.length + Buffer.byteLength(record.partitionKey);
+      const keyVersion = record.keyVersion ?? 0;
+      const data = keyVersion === 0 ? record.data : this.openRecord(stream, keyVersion, record.data);
+      bytes += data.length + Buffer.byteLength(record.partitionKey);
       records[i] = {
         sequenceNumber: shardSequenceNumber(shard, record.index, record.offset),
         approximateArrivalTimestamp: record.arrivalTimestampMs,
-        data: record.data,
+        data,
         partitionKey: record.partitionKey,
-        encryptionType: "NONE",
+        encryptionType: keyVersion === 0 ? "NONE" : "KMS",
       };
       last = record;
     }
@@ -257,6 +263,17 @@ export class ReadPath {
       childShards,
       awaitingClose: atSeal && !drained,
     };
+  }
+
+  /** The plaintext of an encrypted record (KmsKeyUnavailableError, RecordDecryptionError). */
+  private openRecord(stream: StreamInfo, keyVersion: number, sealed: Buffer): Buffer {
+    const keys = this.options.keys;
+    if (keys === undefined) {
+      throw new KmsKeyUnavailableError(
+        `stream ${stream.streamName} holds encrypted records and this node's gateway has no keys`,
+      );
+    }
+    return keys.open(stream, keyVersion, sealed);
   }
 
   private secret(): Buffer {
