@@ -61,7 +61,7 @@ export class AdminClient {
   /**
    * `tls.ca`: the CA of a node started with TLS (PEM); absent, plaintext. `credentials`: an access
    * key allowed sluice:Admin, sent with every admin call (a node with --auth-keys refuses admin
-   * calls without one); health calls carry none (health is open).
+   * calls without one); health is open and ignores it.
    */
   constructor(
     address: string,
