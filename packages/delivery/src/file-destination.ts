@@ -1,6 +1,6 @@
 /**
  * Files in a directory. Each object is written to `<name>.tmp-<random>`, synced, then renamed
- * to its key, so a reader never sees half a file; a rename over an existing file (a retried
+ * to its key (and the folder synced), so a reader never sees half a file; a rename over an existing file (a retried
  * batch) replaces it whole. The per-shard intent goes the same way, before the object.
  */
 import { randomBytes } from "node:crypto";
@@ -77,6 +77,13 @@ export class FileDestination implements Destination {
         await handle.close();
       }
       await rename(temporary, path);
+      // The rename itself survives a power loss only once the folder is synced.
+      const folder = await open(dirname(path), "r");
+      try {
+        await folder.sync();
+      } finally {
+        await folder.close();
+      }
     } catch (error) {
       await rm(temporary, { force: true }).catch(() => {});
       throw new DestinationError(`writing ${path}: ${String(error)}`, { permanent: false, cause: error });
