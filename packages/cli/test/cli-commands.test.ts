@@ -210,10 +210,11 @@ describe("sluice stream|put|tail", () => {
     // The old bare flags are gone rather than ambiguous.
     expect((await sluice(["stream", "list", "--ca", "ca.crt", ...endpointArgs])).status).toBe(2);
 
-    // --key is the partition key only: a plaintext put with it succeeds.
+    // --key is the partition key only: it reaches the cluster (which has no such stream), no file is read.
     const put = await sluice(["put", "no-such-stream-for-key", "a", "--key", "k", ...endpointArgs]);
     expect(put.stderr).not.toContain("ENOENT");
-    expect(put.status).toBe(3);
+    expect(put.stderr).toContain("no-such-stream-for-key");
+    expect(put.status).toBe(1);
   }, 30_000);
 
   it("exits 4 when no endpoint answers", async () => {
