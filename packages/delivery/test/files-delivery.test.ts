@@ -114,6 +114,25 @@ describe("files delivery through the Firehose API", () => {
     const sizeClosed = objects.filter((object) => object.bytes >= SIZE_HINT_BYTES).length;
     console.log(`files delivery: ${objects.length} objects, ${sizeClosed} closed by the size hint`);
 
+    // The nodes' Prometheus endpoints count what they delivered (a node's share is counted once
+    // its batch is acknowledged, so the sum reaches every record).
+    await waitFor(
+      async () => {
+        let delivered = 0;
+        for (const nodeId of cluster.nodeIds) {
+          const text = await (
+            await fetch(`http://127.0.0.1:${cluster.ports(nodeId).metrics}/metrics`)
+          ).text();
+          const line = text
+            .split("\n")
+            .find((l) => l.startsWith(`sluice_delivery_records_delivered_total{delivery="${name}"}`));
+          delivered += Number(line?.split(" ")[1] ?? 0);
+        }
+        return delivered >= RECORDS;
+      },
+      { timeoutMs: 10_000, what: "sluice_delivery_records_delivered_total to count every record" },
+    );
+
     await firehose.send(new DeleteDeliveryStreamCommand({ DeliveryStreamName: name }));
     await expect(
       firehose.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name })),

@@ -24,7 +24,32 @@ export interface DeliveryHost {
   stop(): Promise<void>;
   /** Flat metrics: delivery_<name>_<metric>. */
   metrics(): Record<string, number>;
+  /** The same in the Prometheus text format, `sluice_delivery_<metric>{delivery="<name>"}`. */
+  prometheusText(): string;
 }
+
+/** Prometheus families of the delivery metrics: name, type, help. */
+const PROMETHEUS_FAMILIES = [
+  ["recordsDelivered", "records_delivered_total", "counter", "Records written to the destination"],
+  [
+    "bytesDelivered",
+    "bytes_delivered_total",
+    "counter",
+    "Bytes (before compression) written to the destination",
+  ],
+  [
+    "batchesDelivered",
+    "batches_delivered_total",
+    "counter",
+    "Batches written (files, objects, transactions)",
+  ],
+  ["failures", "failures_total", "counter", "Refused destination writes (each retried)"],
+  ["recordsFailed", "records_failed_total", "counter", "Records sent to the error output"],
+  ["deliveryLatencyMsP50", "delivery_latency_ms_p50", "gauge", "Median time from buffered to acknowledged"],
+  ["deliveryLatencyMsP99", "delivery_latency_ms_p99", "gauge", "p99 time from buffered to acknowledged"],
+  ["freshnessMs", "freshness_ms", "gauge", "Age of the oldest record read and not yet delivered"],
+  ["bufferedRecords", "buffered_records", "gauge", "Records buffered on this node"],
+] as const;
 
 export function openDeliveryHost(config: NodeConfig, log: Logger): DeliveryHost | undefined {
   const env = process.env;
@@ -84,6 +109,18 @@ export function openDeliveryHost(config: NodeConfig, log: Logger): DeliveryHost 
       clearTimeout(timer);
       transport.close();
       client.close();
+    },
+    prometheusText: () => {
+      const snapshots = Object.entries(runner.metrics());
+      if (snapshots.length === 0) return "";
+      const lines: string[] = [];
+      for (const [field, name, type, help] of PROMETHEUS_FAMILIES) {
+        lines.push(`# HELP sluice_delivery_${name} ${help}`, `# TYPE sluice_delivery_${name} ${type}`);
+        for (const [delivery, snapshot] of snapshots) {
+          lines.push(`sluice_delivery_${name}{delivery="${delivery}"} ${snapshot[field]}`);
+        }
+      }
+      return `${lines.join("\n")}\n`;
     },
     metrics: () => {
       const out: Record<string, number> = {};

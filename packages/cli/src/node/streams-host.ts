@@ -294,7 +294,10 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
     publicReady: metadataStarting.then(() => {
       if (gateway === undefined) throw new Error("the node stopped before its public API was ready");
     }),
-    prometheus: { render: () => nodeMetrics.render(), contentType: nodeMetrics.contentType },
+    prometheus: {
+      render: async () => `${await nodeMetrics.render()}${delivery?.prometheusText() ?? ""}`,
+      contentType: nodeMetrics.contentType,
+    },
     metrics: () => ({
       ...delivery?.metrics(),
       ...flattenMetrics(broker.metrics()),
