@@ -3,8 +3,9 @@
 // key; the admin service refuses a caller without a key (UNAUTHENTICATED) and one whose policy
 // lacks sluice:Admin (PERMISSION_DENIED) while health stays open; reflection needs a key; a
 // consumer-group worker with credentials consumes and one without is refused; refused calls are
-// counted in sluice_gateway_request_duration_seconds by their error name; and a key added to the
-// running cluster's key file works, then stops working once removed, without a restart.
+// counted in sluice_gateway_request_duration_seconds by their error name (gRPC and Kinesis
+// HTTP); and a key added to the running cluster's key file works, then stops working once
+// removed, without a restart.
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -204,9 +205,19 @@ describe("consumer-group worker with auth on", () => {
 });
 
 describe("refused calls in the request metrics", () => {
-  it("counts gRPC refusals by their error name, and refused admin calls as Admin", async () => {
+  it("counts gRPC and Kinesis HTTP refusals by their error name, and refused admin calls as Admin", async () => {
     await callRefusal(client().listStreams({}));
     await callRefusal(client(READER).listStreams({}));
+    // An unsigned call on the Kinesis HTTP port of node 1.
+    const unsigned = await fetch(`http://127.0.0.1:${cluster.ports(1).http}/`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "Kinesis_20131202.DescribeLimits",
+      },
+      body: "{}",
+    });
+    expect(unsigned.status).toBe(400);
     const scrape = async () => (await fetch(`http://127.0.0.1:${cluster.ports(1).metrics}/metrics`)).text();
     const counted = (text: string, operation: string, outcome: string) =>
       text
@@ -230,6 +241,7 @@ describe("refused calls in the request metrics", () => {
       true,
     );
     expect(texts.some((text) => counted(text, "ListStreams", "AccessDeniedException"))).toBe(true);
+    expect(counted(await scrape(), "DescribeLimits", "MissingAuthenticationTokenException")).toBe(true);
     expect(counted(await scrape(), "Admin", "AccessDeniedException")).toBe(true);
     expect(counted(await scrape(), "Admin", "MissingAuthenticationTokenException")).toBe(true);
   });
