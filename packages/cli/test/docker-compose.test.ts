@@ -195,7 +195,9 @@ describe.skipIf(unavailable !== undefined)("docker compose cluster", () => {
           new StreamsClient(`127.0.0.1:${port}`, { timeoutMs: 15_000, tls: { ca }, credentials: adminKey }),
       );
       admins = GRPC_PORTS.map(
-        (port) => new AdminClient(`127.0.0.1:${port}`, { timeoutMs: 5_000, tls: { ca } }),
+        // With auth on, the admin service needs sluice:Admin, which the admin policy grants.
+        (port) =>
+          new AdminClient(`127.0.0.1:${port}`, { timeoutMs: 5_000, tls: { ca }, credentials: adminKey }),
       );
       step("compose up and healthy");
     },
