@@ -3,7 +3,7 @@
  * loopback, data in a temporary folder, sync on) driven through the public API
  * (sluice.v1.StreamsService), as a Kinesis user would drive it.
  *
- *   scripts/bench-streams [--seconds 10] [--only put-records,put-record,subscribe]
+ *   scripts/bench-streams [--seconds 10] [--only put-records,put-record,subscribe] [--encrypted]
  *                         [--base-port 19900] [--producers 8] [--callers 1,32]
  *                         [--delivery-rate 1000] [--cpu-prof DIR]
  *
@@ -28,7 +28,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -69,8 +69,11 @@ const { values } = parseArgs({
     callers: { type: "string", default: "1,32" },
     "delivery-rate": { type: "string", default: "1000" },
     "cpu-prof": { type: "string" },
+    // Every stream encrypted at rest (StartStreamEncryption right after it is created).
+    encrypted: { type: "boolean", default: false },
   },
 });
+const encrypted = values.encrypted === true;
 const phases = new Set(String(values.only).split(","));
 const seconds = Number(values.seconds);
 const basePort = Number(values["base-port"]);
@@ -211,7 +214,31 @@ async function createStream(cluster: TestCluster, streamName: string, shardCount
       .waitStreamStatus(streamName, streams.StreamStatus.STREAM_STATUS_ACTIVE, 60_000);
     arn = summary.streamArn;
   }
+  if (encrypted) await encryptStream(cluster, streamName);
   return arn;
+}
+
+/** StartStreamEncryption with the key file's default key; waits until every node reports KMS. */
+async function encryptStream(cluster: TestCluster, streamName: string): Promise<void> {
+  const raw = cluster.streams(1).raw;
+  await new Promise<void>((resolve, reject) => {
+    raw.startStreamEncryption(
+      streams.StartStreamEncryptionRequest.fromPartial({
+        streamName,
+        encryptionType: "KMS",
+        keyId: "alias/aws/kinesis",
+      }),
+      (error) => (error === null ? resolve() : reject(error)),
+    );
+  });
+  for (const nodeId of cluster.nodeIds) {
+    await waitFor(
+      async () =>
+        (await cluster.streams(nodeId).describeStreamSummary({ streamName })).streamDescriptionSummary
+          ?.encryptionType === "KMS",
+      { timeoutMs: 30_000, what: `node ${nodeId} to see ${streamName} encrypted` },
+    );
+  }
 }
 
 interface PutRecordsTotals {
@@ -547,9 +574,13 @@ function printTable(title: string, rows: readonly Record<string, unknown>[]): vo
     console.log(row.map((cell, position) => cell.padStart(widths[position] ?? 0)).join("  "));
 }
 
+const keyFile = join(tmpdir(), `sluice-bench-kms-${process.pid}`);
+if (encrypted) writeFileSync(keyFile, `bench: ${randomBytes(32).toString("hex")}\n`, { mode: 0o600 });
+results.encrypted = encrypted;
 const cluster = await startCluster({
   basePort,
   startTimeoutMs: 120_000,
+  ...(encrypted ? { extraArgs: ["--kms-key-file", keyFile] } : {}),
   ...(cpuProfDir === undefined ? {} : { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${cpuProfDir}` } }),
 });
 try {
