@@ -8,6 +8,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { clusterDown, clusterStatus, clusterUp } from "./cluster/local-cluster.js";
 import { runAuthCommand } from "./commands/auth.js";
+import { runBenchCommand } from "./commands/bench.js";
 import { runCertsCommand } from "./commands/certs.js";
 import { runDeliveryCommand } from "./commands/delivery.js";
 import { runGroupCommand } from "./commands/group.js";
@@ -30,6 +31,7 @@ commands:
   delivery create|describe|list|delete  delivery streams into files, S3 or PostgreSQL (sluice delivery --help)
   certs init [--out DIR]                a cluster CA, node and client certificates (sluice certs --help)
   auth init [--out DIR]                 an access key and an admin policy for --auth-keys/--auth-policy (sluice auth --help)
+  bench [--targets LIST] [--seconds N]  Sluice side by side with its peers, from a checkout (sluice bench -h)
   version                               print the version
 `;
 
@@ -55,6 +57,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return runCertsCommand(rest, env);
     case "auth":
       return runAuthCommand(rest, env);
+    case "bench":
+      return runBenchCommand(rest);
     case "cluster": {
       let parsed: {
         positionals: string[];
