@@ -150,5 +150,5 @@ describe("sluice delivery", () => {
     expect((await sluice(["delivery", "delete", "cli-archive", ...endpointArgs])).status).toBe(0);
     const gone = await sluice(["delivery", "describe", "cli-archive", ...endpointArgs]);
     expect(gone.status).toBe(3);
-  }, 90_000);
+  }, 180_000);
 });
