@@ -30,6 +30,7 @@ import {
   createForwardService,
   Gateway,
   GrpcPeerForwarder,
+  KeyFileError,
   loadKeyFile,
   MasterKeys,
   rejectMalformedRequests,
@@ -41,6 +42,7 @@ import type { SyncKind } from "@sluice/storage";
 import { Counter } from "prom-client";
 import { formatHostPort, type NodeConfig } from "./config.js";
 import { openDeliveryHost } from "./delivery-host.js";
+import { StartupError, StartupErrorCode } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { NodeMetrics } from "./metrics/node-metrics.js";
 import { flattenMetrics } from "./metrics-server.js";
@@ -57,8 +59,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   for (const [nodeId, address] of config.peers) peerAddresses.set(nodeId, formatHostPort(address));
   const otherPeers = new Map([...peerAddresses].filter(([nodeId]) => nodeId !== config.nodeId));
   // The key file is read once, now: a bad file stops the start before anything opens.
-  const masterKeys =
-    config.kmsKeyFile === undefined ? undefined : new MasterKeys(loadKeyFile(config.kmsKeyFile));
+  const masterKeys = config.kmsKeyFile === undefined ? undefined : openMasterKeys(config.kmsKeyFile);
   if (masterKeys !== undefined) {
     log.info("encryption at rest: master keys loaded", {
       keyFile: config.kmsKeyFile,
@@ -385,4 +386,18 @@ function addReflection(server: Pick<grpc.Server, "addService">, log: Logger): vo
     },
   );
   new ReflectionService(definition).addToServer(server);
+}
+
+/** The master keys of the key file (--kms-key-file); a bad file is the configuration's fault (exit 2). */
+function openMasterKeys(path: string): MasterKeys {
+  try {
+    return new MasterKeys(loadKeyFile(path));
+  } catch (error) {
+    if (error instanceof KeyFileError) {
+      throw new StartupError(StartupErrorCode.InvalidConfig, `--kms-key-file: ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }
