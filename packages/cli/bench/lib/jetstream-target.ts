@@ -38,7 +38,7 @@ import {
   JETSTREAM_SERVERS,
   SERVER_START_TIMEOUT_MS,
 } from "./constants.ts";
-import { ServerProcess } from "./server-process.ts";
+import { ServerProcess, waitWhileRunning } from "./server-process.ts";
 import type {
   BenchDriver,
   BenchRecord,
@@ -97,9 +97,9 @@ export async function startJetStream(options: JetStreamTargetOptions): Promise<B
   try {
     for (let index = 0; index < JETSTREAM_SERVERS; index += 1) {
       connections.push(
-        await waitFor(
+        await waitWhileRunning(
+          servers,
           async () => {
-            for (const server of servers) server.assertRunning();
             return connect({ servers: `127.0.0.1:${JETSTREAM_CLIENT_PORT_FIRST + index}`, timeout: 2_000 });
           },
           {
@@ -110,10 +110,10 @@ export async function startJetStream(options: JetStreamTargetOptions): Promise<B
         ),
       );
     }
-    const manager = await jetstreamManager(connections[0] as NatsConnection);
-    await waitFor(
+    const manager = await jetstreamManager(connections[0] as NatsConnection, { checkAPI: false });
+    await waitWhileRunning(
+      servers,
       async () => {
-        for (const server of servers) server.assertRunning();
         return (await manager.getAccountInfo()) !== undefined;
       },
       {
@@ -201,7 +201,8 @@ class JetStreamDriver implements BenchDriver {
     const subscriptions: ConsumerMessages[] = [];
     for (let shard = 0; shard < shards; shard += 1) {
       const consumer = await this.#client(shard).consumers.get(streamName, {
-        filter_subjects: [`${streamName}.${shard}`],
+        // One subject as a string: servers before 2.10 (Debian's 2.9) take no list of filters.
+        filter_subjects: `${streamName}.${shard}`,
         deliver_policy: DeliverPolicy.New,
       });
       subscriptions.push(await consumer.consume());

@@ -6,7 +6,7 @@
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { DescribeStreamSummaryCommand } from "@aws-sdk/client-kinesis";
-import { type TestCluster, waitFor } from "@sluice/harness";
+import type { TestCluster } from "@sluice/harness";
 import {
   KINESALITE_PORT,
   KINESIS_LOCAL_PORT,
@@ -15,7 +15,7 @@ import {
   SERVER_START_TIMEOUT_MS,
 } from "./constants.ts";
 import { KinesisHttpDriver, kinesisClient } from "./kinesis-http-driver.ts";
-import { ServerProcess } from "./server-process.ts";
+import { ServerProcess, waitWhileRunning } from "./server-process.ts";
 import type { BenchTarget } from "./target.ts";
 
 const require = createRequire(import.meta.url);
@@ -46,9 +46,9 @@ export function sluiceHttpTarget(cluster: TestCluster, maxSockets: number): Benc
 async function waitServing(server: ServerProcess, endpoint: string): Promise<void> {
   const probe = kinesisClient(endpoint, 1);
   try {
-    await waitFor(
+    await waitWhileRunning(
+      [server],
       async () => {
-        server.assertRunning();
         await probe.send(new DescribeStreamSummaryCommand({ StreamName: "probe" })).catch((error: Error) => {
           if (error.name !== "ResourceNotFoundException") throw error;
         });

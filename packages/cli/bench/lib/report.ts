@@ -193,23 +193,27 @@ export function latencyChartSvg(
   const all = figures.flatMap((entry) => PERCENTILES.map(({ key }) => entry[key])).filter((v) => v > 0);
   const low = 10 ** Math.floor(Math.log10(Math.min(...all, 1)));
   const high = 10 ** Math.ceil(Math.log10(Math.max(...all, 10)));
-  const width = 900;
+  const width = 960;
   const left = 130;
-  const right = 30;
+  /** The right column holds each row's p50 / p99 / p99.9 in figures. */
+  const right = 190;
   const rowHeight = 22;
   const x = (value: number) =>
     left +
     ((Math.log10(value) - Math.log10(low)) / (Math.log10(high) - Math.log10(low))) * (width - left - right);
   const parts: string[] = [];
-  let y = 40;
+  let y = 50;
   parts.push(
-    `<text x="10" y="22" font-size="15" font-weight="bold">Sluice benchmarks: latency percentiles (ms, log scale), ${escapeXml(report.startedAt.slice(0, 16))}Z, ${report.machine.cpus} cores</text>`,
+    `<text x="10" y="22" font-size="15" font-weight="bold">Sluice benchmarks: latency percentiles (ms, log scale), ${escapeXml(report.startedAt.slice(0, 16).replace("T", " "))} UTC, ${report.machine.cpus} cores</text>`,
   );
   const legend = PERCENTILES.map(
     ({ label }, position) =>
-      `<g transform="translate(${width - 300 + position * 70},14)">${mark(0, 0, position, "#333")}<text x="8" y="4" font-size="11">${label}</text></g>`,
+      `<g transform="translate(${left + position * 70},38)">${mark(0, 0, position, "#333")}<text x="8" y="4" font-size="11">${label}</text></g>`,
   );
-  parts.push(...legend);
+  parts.push(
+    ...legend,
+    `<text x="${width - right + 14}" y="42" font-size="10" fill="#555">p50 / p99 / p99.9</text>`,
+  );
   for (const workload of workloads) {
     const rows = targets
       .map((info) => figures.find((entry) => entry.target === info.name && entry.workload === workload))
@@ -232,7 +236,7 @@ export function latencyChartSvg(
         if (entry[key] > 0) parts.push(mark(x(entry[key]), rowY, position, color));
       }
       parts.push(
-        `<text x="${(x(entry.p999 > 0 ? entry.p999 : entry.p99) + 8).toFixed(1)}" y="${rowY + 4}" font-size="10" fill="#555">${ms(entry.p50)} / ${ms(entry.p99)} / ${ms(entry.p999)}</text>`,
+        `<text x="${width - right + 14}" y="${rowY + 4}" font-size="10" fill="#555">${ms(entry.p50)} / ${ms(entry.p99)} / ${ms(entry.p999)} ms</text>`,
       );
       y += rowHeight;
       if (index === rows.length - 1) y += 4;

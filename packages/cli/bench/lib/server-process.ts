@@ -4,6 +4,7 @@
  * not exit within SERVER_STOP_TIMEOUT_MS.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { type WaitOptions, waitFor } from "@sluice/harness";
 import { SERVER_STOP_TIMEOUT_MS } from "./constants.ts";
 
 /** The last bytes of a server's output kept for error messages. */
@@ -65,4 +66,25 @@ export class ServerProcess {
     await this.#exited;
     clearTimeout(timer);
   }
+}
+
+/**
+ * `waitFor(condition)` that gives up at once when one of `servers` exits, with that server's
+ * output as the error (waitFor alone would retry a thrown error until its deadline).
+ */
+export async function waitWhileRunning<T>(
+  servers: readonly ServerProcess[],
+  condition: () => Promise<T | undefined | null | false>,
+  options: WaitOptions,
+): Promise<T> {
+  const outcome = await waitFor(async (): Promise<{ readonly value: T } | "exited" | undefined> => {
+    if (servers.some((server) => server.exitCode !== undefined)) return "exited";
+    const value = await condition();
+    return value === undefined || value === null || value === false ? undefined : { value };
+  }, options);
+  if (outcome === "exited") {
+    for (const server of servers) server.assertRunning();
+    throw new Error("a server exited");
+  }
+  return outcome.value;
 }

@@ -14,6 +14,13 @@ export const TARGET_NAMES = [
   "jetstream-sync",
 ] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
+/**
+ * What `scripts/bench` runs without --targets: every target but `jetstream-sync`, which needs
+ * nats-server 2.10 or later (`sync_interval`); Debian's package is 2.9.
+ */
+export const DEFAULT_TARGET_NAMES: readonly TargetName[] = TARGET_NAMES.filter(
+  (name) => name !== "jetstream-sync",
+);
 
 /** How a consumer learns of new records: GetRecords every POLL_INTERVAL_MS, or a push subscription. */
 export type ConsumeMode = "poll" | "subscribe";
