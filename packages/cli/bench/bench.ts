@@ -3,7 +3,7 @@
  * users would pick instead, measured in one run on this machine (issue #11). It starts every
  * target itself on ports 20800-20899 — a three-node Sluice cluster (gRPC and Kinesis HTTP APIs),
  * the null Kinesis endpoint, kinesalite, kinesis-local, a three-server NATS JetStream cluster
- * with 3 replicas (default sync and `sync_interval: always`) — runs the same workloads against
+ * with 3 replicas (and, opt-in, the same with `sync_interval: always`) — runs the same workloads against
  * each (lib/workloads.ts), stops it, and repeats for --rounds. Prints a table, writes JSON and an
  * SVG latency chart to --out (bench-results/), and with --write-docs regenerates the table and the
  * chart of docs/benchmarks.md. Exits 1 when a workload failed (a target that offers no such
