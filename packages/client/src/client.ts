@@ -61,6 +61,11 @@ export interface SluiceClientTls {
   /** A client certificate and its key, for nodes that ask for one. Give both or neither. */
   readonly cert?: Buffer | string;
   readonly key?: Buffer | string;
+  /**
+   * The name the nodes' certificates must carry, when it is not the host dialed (a node dialed
+   * by an address its certificate does not name). @default the endpoint's host
+   */
+  readonly serverName?: string;
 }
 
 type UnaryFunction = (

@@ -30,6 +30,7 @@ export class EndpointPool {
       readonly ca?: Buffer | string;
       readonly cert?: Buffer | string;
       readonly key?: Buffer | string;
+      readonly serverName?: string;
     },
   ) {
     const channelCredentials: ChannelCredentials =
@@ -43,6 +44,7 @@ export class EndpointPool {
         "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
         "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_INITIAL,
         "grpc.max_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_MAX,
+        ...serverNameOptions(tls?.serverName),
       }),
       downUntilMs: 0,
     }));
@@ -76,6 +78,13 @@ export class EndpointPool {
   close(): void {
     for (const endpoint of this.endpoints) endpoint.channel.close();
   }
+}
+
+/** Channel options that check the server's certificate against `serverName` instead of the host dialed. */
+export function serverNameOptions(serverName: string | undefined): Record<string, string> {
+  return serverName === undefined
+    ? {}
+    : { "grpc.ssl_target_name_override": serverName, "grpc.default_authority": serverName };
 }
 
 function pem(value: Buffer | string | undefined): Buffer | null {

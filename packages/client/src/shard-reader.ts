@@ -4,6 +4,12 @@
  * an expired iterator is renewed after the last record read. On a closed shard the iteration
  * ends after its last record and `childShards` holds the children; on an open shard it waits at
  * the tip for more (`follow: true`, the default) or ends there (`follow: false`).
+ *
+ * "The tip" is the end of the data the answering replica has: a page with no records (the read
+ * path returns records whenever any is committed past the position). MillisBehindLatest is not
+ * consulted: a replica that lags, or a server that reports lag on an empty page as Kinesis may,
+ * would otherwise never let a non-following read end, and would have a following one poll
+ * without pause.
  */
 import type { streams } from "@sluice/proto";
 import {
@@ -24,7 +30,10 @@ export interface ShardReaderOptions {
   readonly start: StartPosition;
   /** Records per GetRecords call, 1 to 10000. @default 10000 */
   readonly limit?: number;
-  /** At the tip of an open shard, wait for more (true) or end (false). @default true */
+  /**
+   * At the tip of an open shard (a page with no records: the end of the data the replica that
+   * answered has), wait for more (true) or end (false). @default true
+   */
   readonly follow?: boolean;
   /** Pause between two calls that found nothing at the tip. @default 200 */
   readonly idlePollMs?: number;
@@ -46,7 +55,7 @@ export interface ShardPage {
   readonly childShards: streams.ChildShard[];
   /** True when the shard is closed and fully read. */
   readonly shardEnded: boolean;
-  /** True when this page reached the tip of an open shard. */
+  /** True when this page reached the tip of an open shard: no records, the shard not ended. */
   readonly atTip: boolean;
 }
 
@@ -127,7 +136,7 @@ export class ShardReader implements AsyncIterable<ReadRecord> {
       if (last !== undefined) this.lastSequenceNumber = last.sequenceNumber;
       this.millisBehindLatest = page.millisBehindLatest;
       const shardEnded = page.nextShardIterator === "";
-      const atTip = !shardEnded && records.length === 0 && page.millisBehindLatest === 0;
+      const atTip = !shardEnded && records.length === 0;
       if (shardEnded) {
         this.ended = true;
         this.childShards = page.childShards;

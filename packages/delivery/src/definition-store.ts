@@ -9,7 +9,7 @@
  * so retention never drops a live one.
  */
 import { randomUUID } from "node:crypto";
-import { SluiceCallError, type SluiceClient } from "@sluice/client";
+import { ShardReader, SluiceCallError, type SluiceClient } from "@sluice/client";
 import { streams } from "@sluice/proto";
 import {
   DEFINITIONS_READ_LIMIT_RECORDS,
@@ -109,27 +109,21 @@ export class DefinitionStore {
 
   private async readNew(): Promise<ReadonlyMap<string, DeliveryStreamDefinition>> {
     if (!(await this.open())) return this.definitions();
-    // GetRecords until a page comes back empty (the whole stream is a few small records). Not
-    // ShardReader with follow: false: it ends only when millisBehindLatest reads 0, which a
-    // replica that has not caught up does not report, and would spin.
-    let { shardIterator } = await this.client.getShardIterator({
+    // Up to the end of what the answering replica has (ShardReader with follow: false ends at the
+    // first empty page); the whole stream is a few small records.
+    const reader = new ShardReader(this.client, {
       streamName: DEFINITIONS_STREAM_NAME,
       shardId: this.shardId,
-      ...(this.position === ""
-        ? { shardIteratorType: streams.ShardIteratorType.SHARD_ITERATOR_TYPE_TRIM_HORIZON }
-        : {
-            shardIteratorType: streams.ShardIteratorType.SHARD_ITERATOR_TYPE_AFTER_SEQUENCE_NUMBER,
-            startingSequenceNumber: this.position,
-          }),
+      start:
+        this.position === ""
+          ? { type: "TRIM_HORIZON" }
+          : { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: this.position },
+      limit: DEFINITIONS_READ_LIMIT_RECORDS,
+      follow: false,
     });
-    while (shardIterator !== "") {
-      const page = await this.client.getRecords({ shardIterator, limit: DEFINITIONS_READ_LIMIT_RECORDS });
-      for (const record of page.records) {
-        this.apply(JSON.parse(Buffer.from(record.data).toString("utf8")) as DefinitionEvent);
-        this.position = record.sequenceNumber;
-      }
-      if (page.records.length === 0) break;
-      shardIterator = page.nextShardIterator;
+    for await (const record of reader) {
+      this.apply(JSON.parse(Buffer.from(record.data).toString("utf8")) as DefinitionEvent);
+      this.position = record.sequenceNumber;
     }
     return this.definitions();
   }

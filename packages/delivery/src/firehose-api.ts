@@ -51,6 +51,18 @@ export interface FirehoseApiOptions {
 
 type Document = Readonly<Record<string, unknown>>;
 
+/** What the HTTP layer knows of the caller of one operation. */
+export interface FirehoseCallContext {
+  /**
+   * Throws (AccessDeniedException) unless the caller may also run `operation` of `namespace` on
+   * `stream`. A delivery stream reads its source with the node's internal principal, so creating
+   * one that reads a Kinesis stream checks here that its creator may read that stream
+   * (`kinesis:GetRecords`); otherwise `firehose:CreateDeliveryStream` alone would copy any stream
+   * out. Absent: no such check (authentication off, or a caller inside the node).
+   */
+  readonly authorize?: (namespace: "kinesis", operation: string, stream: string) => void;
+}
+
 export class FirehoseApi {
   private readonly options: FirehoseApiOptions;
   private putCounter = 0;
@@ -60,11 +72,11 @@ export class FirehoseApi {
   }
 
   /** Answers one operation; throws an error with a Firehose `errorName` to refuse. */
-  async handle(operation: string, document: unknown): Promise<Document> {
+  async handle(operation: string, document: unknown, context: FirehoseCallContext = {}): Promise<Document> {
     const input = (typeof document === "object" && document !== null ? document : {}) as Document;
     switch (operation) {
       case "CreateDeliveryStream":
-        return this.create(input);
+        return this.create(input, context);
       case "DescribeDeliveryStream":
         return this.describe(input);
       case "ListDeliveryStreams":
@@ -87,7 +99,7 @@ export class FirehoseApi {
     return `arn:aws:firehose:${this.options.region ?? "us-east-1"}:${this.options.accountId ?? "000000000000"}:deliverystream/${name}`;
   }
 
-  private async create(input: Document): Promise<Document> {
+  private async create(input: Document, context: FirehoseCallContext): Promise<Document> {
     const name = text(input, "DeliveryStreamName");
     const type = optionalText(input, "DeliveryStreamType") ?? "DirectPut";
     let source: DeliveryStreamInput["source"];
@@ -96,6 +108,7 @@ export class FirehoseApi {
       const at = arn.indexOf(":stream/");
       if (at < 0) throw new InvalidArgumentError(`KinesisStreamARN ${arn} must end in :stream/<name>`);
       source = { kind: "stream", streamName: arn.slice(at + ":stream/".length) };
+      context.authorize?.("kinesis", "GetRecords", source.streamName);
     } else if (type === "DirectPut") {
       source = { kind: "direct-put", shardCount: DIRECT_PUT_SHARD_COUNT_DEFAULT };
     } else {

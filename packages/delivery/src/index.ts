@@ -38,6 +38,7 @@ export {
   FIREHOSE_TARGET_PREFIX,
   FirehoseApi,
   type FirehoseApiOptions,
+  type FirehoseCallContext,
 } from "./firehose-api.js";
 export type { DeliveryMetricsSnapshot } from "./metrics.js";
 export { PostgresDestination } from "./postgres-destination.js";

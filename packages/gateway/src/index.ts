@@ -14,7 +14,7 @@ export type {
   GrpcCallCredentials,
   Principal,
 } from "./auth/access-control.js";
-export { AccessControl, ANONYMOUS, kinesisErrorNameOf } from "./auth/access-control.js";
+export { AccessControl, ANONYMOUS, INTERNAL, kinesisErrorNameOf } from "./auth/access-control.js";
 export type { ActionNamespace } from "./auth/actions.js";
 export {
   actionOf,
@@ -31,6 +31,12 @@ export type { AccessKey } from "./auth/credentials.js";
 export { AccessKeyStore, readAuthFile } from "./auth/credentials.js";
 export type { GrpcGuardOptions, GuardAuthorization } from "./auth/grpc-guard.js";
 export { guardGrpcService } from "./auth/grpc-guard.js";
+export type { InternalCredentials } from "./auth/internal-principal.js";
+export {
+  INTERNAL_ACCESS_KEY_ID,
+  INTERNAL_PRINCIPAL,
+  internalPrincipalAllows,
+} from "./auth/internal-principal.js";
 export type { PolicyDecision, PolicyEffect, PolicyStatement } from "./auth/policy.js";
 export { EVERY_PRINCIPAL, Policy } from "./auth/policy.js";
 export type { SignedHttpRequest, SigV4Authorization, SigV4VerifierOptions } from "./auth/sigv4.js";

@@ -3,7 +3,8 @@
  * the policy and the audit log are loaded at start, before any port is bound, so a bad file
  * stops the node with one line naming it. While the node runs, the key and policy files are
  * polled (`watchAuthFiles`) and taken again when they change. Also the periodic warning of a
- * node that serves without authentication.
+ * node that serves without authentication. And the internal principal's key for the node's own
+ * clients (`internalCredentialsOf`).
  */
 import { unwatchFile, watchFile } from "node:fs";
 import {
@@ -12,14 +13,44 @@ import {
   AuthConfigError,
   authConstants,
   FileAuditLog,
+  type InternalCredentials,
   Policy,
 } from "@sluice/gateway";
 import type { AuthConfig } from "./config.js";
 import { StartupError, StartupErrorCode } from "./errors.js";
 import type { Logger } from "./logger.js";
 
+/**
+ * The AccessControl each node built, by its AuthConfig: how the node's in-process clients, which
+ * the host builds from the same NodeConfig, find the internal key (a node process serves one
+ * config; in-process test clusters hold several, each found by its own).
+ */
+const accessControls = new WeakMap<AuthConfig, AccessControl>();
+
+/**
+ * The internal principal's key for this node's own clients (see the gateway's
+ * internal-principal.ts), made on the first call by the AccessControl `openAccessControl` built
+ * for `config`; undefined when authentication is off. The key is not in the key file, so
+ * reloading that file (`watchAuthFiles`) never drops it. Error when called before
+ * `openAccessControl` with authentication configured (a bug in the wiring).
+ */
+export function internalCredentialsOf(config: AuthConfig): InternalCredentials | undefined {
+  const access = accessControls.get(config);
+  if (access === undefined) {
+    if (config.keysFile === undefined && config.keysText === undefined) return undefined;
+    throw new Error("internalCredentialsOf: no AccessControl was opened for this configuration yet");
+  }
+  return access.registerInternalPrincipal();
+}
+
 /** Builds the node's AccessControl; StartupError INVALID_CONFIG when a file is missing or malformed. */
 export function openAccessControl(config: AuthConfig, log: Logger, clock: () => number): AccessControl {
+  const access = buildAccessControl(config, log, clock);
+  accessControls.set(config, access);
+  return access;
+}
+
+function buildAccessControl(config: AuthConfig, log: Logger, clock: () => number): AccessControl {
   try {
     const keys = loadKeys(config);
     const policy = config.policyFile === undefined ? undefined : Policy.fromFile(config.policyFile);

@@ -19,6 +19,7 @@ import {
 } from "@grpc/grpc-js";
 import { groups, streams } from "@sluice/proto";
 import type { SluiceClientCredentials, SluiceClientTls } from "../client.js";
+import { serverNameOptions } from "../endpoint-pool.js";
 import { GROUP_CALL_TIMEOUT_MS } from "./constants.js";
 import { groupErrorOf, InvalidGroupOptionsError } from "./errors.js";
 
@@ -75,9 +76,10 @@ export function grpcGroupTransport(
   }
   const authorization = authorizationOf(options.credentials);
   const channelCredentials = channelCredentialsOf(options.tls);
+  const nameOptions = serverNameOptions(options.tls === true ? undefined : options.tls?.serverName);
   const pool: Endpoint[] = endpoints.map((address) => ({
-    groups: new groups.ConsumerGroupServiceClient(address, channelCredentials),
-    streams: new streams.StreamsServiceClient(address, channelCredentials),
+    groups: new groups.ConsumerGroupServiceClient(address, channelCredentials, nameOptions),
+    streams: new streams.StreamsServiceClient(address, channelCredentials, nameOptions),
   }));
   const metadataOf = (): Metadata => {
     const metadata = new Metadata();

@@ -10,7 +10,13 @@
  * keys, a policy is required and everything it does not allow is denied. Keys and policy may be
  * replaced while the node runs (`replace`, when their files change); whether authentication is
  * on is fixed at construction.
+ *
+ * The node's own in-process clients authenticate as the internal principal (internal-principal.ts):
+ * its key is made here on first use (`registerInternalPrincipal`), is kept apart from the
+ * configured keys and policy (so `replace` never drops it), and is authorized by its fixed
+ * statement, not by the policy.
  */
+import { timingSafeEqual } from "node:crypto";
 import type { Metadata } from "@grpc/grpc-js";
 import { AccessDeniedError, AuthenticationError, GatewayErrorCode } from "../errors.js";
 import { KinesisHttpError } from "../http/errors.js";
@@ -20,11 +26,18 @@ import { type ActionNamespace, actionOf, CONTROL_PLANE_OPERATIONS, streamOf } fr
 import type { AuditEntry, AuditSink } from "./audit-log.js";
 import { ANONYMOUS_PRINCIPAL, BEARER_METADATA_KEY, PRINCIPAL_PATTERN } from "./constants.js";
 import type { AccessKeyStore } from "./credentials.js";
+import {
+  INTERNAL_ACCESS_KEY_ID,
+  INTERNAL_PRINCIPAL,
+  type InternalCredentials,
+  internalPrincipalAllows,
+  newInternalCredentials,
+} from "./internal-principal.js";
 import type { Policy } from "./policy.js";
 import { SigV4Verifier } from "./sigv4.js";
 
-/** How a principal proved who it is. */
-export type AuthenticationMethod = "sigv4" | "bearer" | "certificate" | "none";
+/** How a principal proved who it is ("internal": the node's own clients, with the internal key). */
+export type AuthenticationMethod = "sigv4" | "bearer" | "certificate" | "internal" | "none";
 
 /** Who is calling. */
 export interface Principal {
@@ -34,6 +47,9 @@ export interface Principal {
 
 /** The anonymous principal of a node without authentication. */
 export const ANONYMOUS: Principal = Object.freeze({ name: ANONYMOUS_PRINCIPAL, via: "none" });
+
+/** The node's own clients (see internal-principal.ts); only the internal key authenticates as it. */
+export const INTERNAL: Principal = Object.freeze({ name: INTERNAL_PRINCIPAL, via: "internal" });
 
 /** What the gRPC authentication reads of a call (a grpc-js ServerSurfaceCall fits). */
 export interface GrpcCallCredentials {
@@ -70,6 +86,8 @@ export class AccessControl {
   readonly #clock: () => number;
   readonly #clockSkewMsMax: number | undefined;
   #sigv4: SigV4Verifier | undefined;
+  /** The internal key, once registered; never replaced with the configured keys. */
+  #internal: InternalCredentials | undefined;
 
   constructor(options: AccessControlOptions = {}) {
     if (options.keys !== undefined && options.policy === undefined) {
@@ -100,6 +118,18 @@ export class AccessControl {
     this.#keys = keys;
     this.#policy = policy;
     this.#sigv4 = sigv4;
+  }
+
+  /**
+   * The internal principal's key for the node's own clients (made on the first call, the same
+   * afterwards); undefined when authentication is off (they need none). Hand it to clients in
+   * this process only. It survives `replace`: reloading the key and policy files never locks the
+   * node's own clients out.
+   */
+  registerInternalPrincipal(): InternalCredentials | undefined {
+    if (!this.enabled) return undefined;
+    this.#internal ??= newInternalCredentials();
+    return this.#internal;
   }
 
   #verifierOf(keys: AccessKeyStore): SigV4Verifier {
@@ -134,6 +164,7 @@ export class AccessControl {
           "the authorization metadata must be `Bearer <access key id>:<secret access key>`",
         );
       }
+      if (match[1] === INTERNAL_ACCESS_KEY_ID) return this.#authenticateInternal(match[2] as string);
       const found = keys.check(match[1] as string, match[2] as string);
       if (found === "unknown") {
         throw new AuthenticationError(
@@ -158,6 +189,26 @@ export class AccessControl {
     );
   }
 
+  /** The internal principal when `secret` is the registered internal key's (constant-time compare). */
+  #authenticateInternal(secret: string): Principal {
+    const internal = this.#internal;
+    if (internal === undefined) {
+      throw new AuthenticationError(
+        GatewayErrorCode.UnrecognizedClient,
+        "The security token included in the request is invalid: the internal key is not registered on this node; it is used only by the node's own clients",
+      );
+    }
+    const expected = Buffer.from(internal.secretAccessKey, "utf8");
+    const given = Buffer.from(secret, "utf8");
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      throw new AuthenticationError(
+        GatewayErrorCode.InvalidSignature,
+        "the internal key does not match this node's; it is used only by the node's own clients",
+      );
+    }
+    return INTERNAL;
+  }
+
   /**
    * Checks that `principal` may run `operation` (its Kinesis or Sluice name) on the stream the
    * request names. Throws AccessDeniedError when the policy does not allow it (audited, for a
@@ -174,7 +225,12 @@ export class AccessControl {
     const action = actionOf(namespace, operation);
     const stream = streamOf(request);
     if (this.enabled) {
-      const decision = (this.#policy as Policy).evaluate(principal.name, action, stream);
+      const decision =
+        principal.via === "internal"
+          ? internalPrincipalAllows(action)
+            ? "allow"
+            : "implicit-deny"
+          : (this.#policy as Policy).evaluate(principal.name, action, stream);
       if (decision !== "allow") {
         const error = new AccessDeniedError(
           `User: ${principal.name} is not authorized to perform: ${action} on resource: ${stream === undefined ? "*" : `stream/${stream}`}${decision === "explicit-deny" ? " with an explicit deny" : ""}; ask for it to be added to the policy`,

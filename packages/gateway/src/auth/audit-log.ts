@@ -24,7 +24,7 @@ export interface AuditEntry {
   /** ISO 8601, ms precision, UTC. */
   readonly time: string;
   readonly principal: string;
-  /** How the principal was authenticated: "sigv4", "bearer", "certificate" or "none". */
+  /** How the principal was authenticated: "sigv4", "bearer", "certificate", "internal" or "none". */
   readonly via: string;
   readonly action: string;
   readonly stream?: string;

@@ -62,3 +62,6 @@ export const ADMIN_OPERATION = "Admin";
 
 /** How often the access-key and policy files are checked for a change, in ms (as the TLS files). */
 export const AUTH_RELOAD_POLL_MS = 1_000;
+
+/** Random bytes in the internal principal's secret (internal-principal.ts; sent hex-encoded). */
+export const INTERNAL_SECRET_BYTES = 32;

@@ -166,7 +166,15 @@ export function createKinesisHttpHandler(options: KinesisHttpHandlerOptions): Ki
               });
         let answer: Readonly<Record<string, unknown>>;
         try {
-          answer = await registered.handler({ operation: operationName, document });
+          answer = await registered.handler({
+            operation: operationName,
+            document,
+            authorize: (namespace, operation, stream) => {
+              if (principal === undefined || options.accessControl === undefined) return;
+              // Nothing to finish: a refusal is audited here, an allowed call by the call's own line.
+              options.accessControl.authorize(principal, namespace, operation, { streamName: stream });
+            },
+          });
         } catch (error) {
           finish?.(describeTargetError(error)?.name ?? kinesisErrorNameOf(error));
           throw error;

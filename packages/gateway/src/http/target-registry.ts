@@ -7,11 +7,19 @@
  *
  * The registry is per process: a node registers its services once, at start.
  */
+import type { ActionNamespace } from "../auth/actions.js";
 
 /** One request for a registered service: the operation (after the dot) and the parsed body. */
 export interface TargetRequest {
   readonly operation: string;
   readonly document: unknown;
+  /**
+   * Checks that the caller may also run `operation` of `namespace` on `stream` (for a request
+   * that acts on more than the resource it names, such as a delivery stream reading a Kinesis
+   * stream); throws AccessDeniedError when the policy does not allow it. Allows everything when
+   * authentication is off.
+   */
+  readonly authorize: (namespace: ActionNamespace, operation: string, stream: string) => void;
 }
 
 /** Answers one operation with its response document; throws an error with `errorName` to refuse. */
