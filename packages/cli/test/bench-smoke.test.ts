@@ -1,13 +1,19 @@
 // Proves `sluice bench --smoke` (the command of scripts/bench) still works end to end against a
 // real three-node cluster: every workload of Sluice over gRPC and over the Kinesis HTTP API
 // produced figures (records counted, percentiles in order, server processes measured), and the
-// JSON and the SVG chart were written. It asserts that figures exist, never what they are.
+// JSON and the SVG chart were written; and that the report's arithmetic (medians over rounds,
+// n/a versus failed) and JetStream's key → subject mapping (Kinesis's shard of the key) are
+// right. It asserts that figures exist, never what they are.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI_MAIN_PATH } from "@sluice/harness";
+import { CLI_MAIN_PATH, evenHashKeyRanges, partitionKeyHashKey, rangeIndexOf } from "@sluice/harness";
 import { afterAll, describe, expect, it } from "vitest";
+import { shardOfKey } from "../bench/lib/jetstream-target.ts";
+import { formatMarkdown, latencyChartSvg, summarize } from "../bench/lib/report.ts";
+import type { BenchReport } from "../bench/lib/run.ts";
+import { skippedResult, type WorkloadResult } from "../bench/lib/workloads.ts";
 
 // The bench itself uses ports 20800-20811 (its Sluice cluster).
 const SMOKE_TIMEOUT_MS = 240_000;
@@ -85,4 +91,104 @@ describe("sluice bench --smoke", () => {
     },
     SMOKE_TIMEOUT_MS,
   );
+});
+
+function figures(
+  target: "sluice-grpc" | "jetstream",
+  workload: string,
+  recordsPerSecond: number,
+  p50: number,
+): WorkloadResult {
+  return {
+    target,
+    workload,
+    records: recordsPerSecond,
+    seconds: 1,
+    recordsPerSecond,
+    mibPerSecond: recordsPerSecond / 1_024,
+    latencyMs: { count: 10, p50, p90: p50 * 2, p99: p50 * 3, p999: p50 * 4, max: p50 * 5, mean: p50 },
+    failedRecords: 0,
+    failedCalls: 0,
+  };
+}
+
+function report(results: readonly (WorkloadResult & { round: number })[]): BenchReport {
+  return {
+    startedAt: "2026-01-01T00:00:00.000Z",
+    finishedAt: "2026-01-01T00:01:00.000Z",
+    machine: {
+      cpus: 2,
+      cpuModel: "test",
+      memoryGiB: 1,
+      node: "v24",
+      loadAverageAtStart: [0],
+      loadAverageAtEnd: [0],
+    },
+    settings: {
+      targets: ["sluice-grpc", "jetstream"],
+      workloads: ["put-records", "delivery-poll"],
+      callers: [1],
+      rounds: 3,
+      seconds: 1,
+      warmUpSeconds: 0,
+      shardCount: 4,
+      producers: 8,
+      batchRecords: 100,
+      deliveryRatePerSecond: 100,
+    },
+    targets: [
+      { name: "sluice-grpc", description: "Sluice", durability: "fsync" },
+      { name: "jetstream", description: "JetStream", durability: "page cache" },
+    ],
+    results,
+  };
+}
+
+describe("the bench's report", () => {
+  const rounds = report([
+    { ...figures("sluice-grpc", "put-records", 100, 1), round: 1 },
+    { ...figures("sluice-grpc", "put-records", 300, 3), round: 2 },
+    { ...figures("sluice-grpc", "put-records", 200, 2), round: 3 },
+    { ...skippedResult("sluice-grpc", "delivery-poll", "failed: boom"), round: 1 },
+    { ...figures("jetstream", "put-records", 50, 8), round: 1 },
+    { ...skippedResult("jetstream", "delivery-poll", "jetstream offers no poll consumer"), round: 1 },
+  ]);
+
+  it("gives each figure as the median over the rounds that ran", () => {
+    const batched = summarize(rounds).find(
+      (entry) => entry.target === "sluice-grpc" && entry.workload === "put-records",
+    );
+    expect(batched).toMatchObject({ rounds: 3, recordsPerSecond: 200, p50: 2, p99: 6 });
+    const failed = summarize(rounds).find(
+      (entry) => entry.target === "sluice-grpc" && entry.workload === "delivery-poll",
+    );
+    expect(failed).toMatchObject({ rounds: 0, skipped: "failed: boom" });
+  });
+
+  it("tells a workload a target does not offer (n/a) from one that failed", () => {
+    const markdown = formatMarkdown(rounds);
+    const sluiceRow = markdown.split("\n").find((line) => line.startsWith("| **sluice-grpc**"));
+    const jetstreamRow = markdown.split("\n").find((line) => line.startsWith("| **jetstream**"));
+    expect(sluiceRow).toContain("| 200; 2.00 / 6.00 |");
+    expect(sluiceRow).toContain("| failed |");
+    expect(jetstreamRow).toContain("| n/a |");
+    expect(markdown).toContain("sluice-grpc delivery-poll: failed: boom");
+    const svg = latencyChartSvg(rounds);
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
+  });
+});
+
+describe("JetStream's key → subject mapping", () => {
+  it("puts every partition key on the subject of the shard Kinesis would pick", () => {
+    for (const shards of [1, 4, 16]) {
+      const ranges = evenHashKeyRanges(shards);
+      for (let key = 0; key < 2_000; key += 1) {
+        const partitionKey = `key-${key}-${shards}`;
+        expect(shardOfKey(partitionKey, shards), partitionKey).toBe(
+          rangeIndexOf(ranges, partitionKeyHashKey(partitionKey)),
+        );
+      }
+    }
+  });
 });
