@@ -45,12 +45,17 @@ function records(tag: string, count: number) {
 
 describe.skipIf(!mountable)("a node whose disk fills up", () => {
   it("refuses appends with DiskFullError, stays up and silent, and catches up once space returns", async () => {
-    const cluster = await TestCluster.start({ diskReserveBytes: RESERVE_BYTES, leaderBalance: false }, [1, 2]);
+    const cluster = await TestCluster.start(
+      { diskReserveBytes: RESERVE_BYTES, leaderBalance: false },
+      [1, 2],
+    );
     cleanups.push(() => cluster.close());
     const dir = cluster.dataDir(3);
     mkdirSync(dir, { recursive: true });
     execFileSync("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_BYTES}`, "tmpfs", dir]);
-    cleanups.push(() => execFileSync("umount", ["-l", dir]));
+    cleanups.push(() => {
+      execFileSync("umount", ["-l", dir]);
+    });
     const full = await cluster.open(3);
     await cluster.ensureGroups([GROUP], [1, 2, 3]);
     const first = await cluster.waitForLeader(GROUP);

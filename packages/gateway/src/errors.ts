@@ -125,6 +125,7 @@ export const BROKER_ERROR_CODES = [
   "STORAGE_FAILED",
   "STATE_MACHINE_FAILED",
   "SHARD_SEALED",
+  "DISK_FULL",
 ] as const;
 
 /** What a client is told for one error code. */
@@ -398,6 +399,12 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorTableEntry>> = Object.fre
     K.InternalFailure,
     true,
     "The shard is sealed by a reshard; the gateway sends its records to the new shards, so retry.",
+  ),
+  DISK_FULL: entry(
+    S.UNAVAILABLE,
+    K.InternalFailure,
+    true,
+    "A node's data filesystem is full; it refuses writes until space returns and its shards move to the other nodes, so retry.",
   ),
 } satisfies Record<
   GatewayErrorCode | (typeof METADATA_ERROR_CODES)[number] | (typeof BROKER_ERROR_CODES)[number],

@@ -223,9 +223,9 @@ describe("SetNodeLiveness", () => {
     expect(m.code({ type: "SetNodeLiveness", nodeId: 9, live: false, nowMs: NOW_MS })).toBe(
       "INVALID_ARGUMENT",
     );
-    expect(m.code({ type: "SetNodeLiveness", nodeId: 2, live: "no", nowMs: NOW_MS })).toBe(
-      "INVALID_ARGUMENT",
-    );
+    expect(
+      m.code({ type: "SetNodeLiveness", nodeId: 2, live: "no", nowMs: NOW_MS } as Record<string, unknown>),
+    ).toBe("INVALID_ARGUMENT");
     expect(m.code({ type: "SetNodeLiveness", nodeId: 2, live: false })).toBe("INVALID_ARGUMENT");
   });
 
