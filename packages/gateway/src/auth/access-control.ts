@@ -233,7 +233,7 @@ export class AccessControl {
           : (this.#policy as Policy).evaluate(principal.name, action, stream);
       if (decision !== "allow") {
         const error = new AccessDeniedError(
-          `User: ${principal.name} is not authorized to perform: ${action} on resource: ${stream === undefined ? "*" : `stream/${stream}`}${decision === "explicit-deny" ? " with an explicit deny" : ""}; ask for it to be added to the policy`,
+          `User: ${principal.name} is not authorized to perform: ${action} on resource: ${stream === undefined ? "*" : `${namespace === "firehose" ? "deliverystream" : "stream"}/${stream}`}${decision === "explicit-deny" ? " with an explicit deny" : ""}; ask for it to be added to the policy`,
         );
         if (audited) this.#write(principal, action, stream, "denied", error.kinesisName);
         throw error;

@@ -16,7 +16,8 @@
  * allowed when some Allow statement matches and no Deny statement does: an explicit Deny wins,
  * and anything not allowed is denied. Actions are IAM action names (`kinesis:PutRecords`,
  * `sluice:JoinGroup`), matched case-insensitively, with `*` and `?` wildcards (`kinesis:Get*`).
- * Resources are stream-name globs (`orders-*`) or stream ARNs (`arn:aws:kinesis:*:*:stream/orders-*`);
+ * Resources are stream-name globs (`orders-*`) or stream ARNs (`arn:aws:kinesis:*:*:stream/orders-*`,
+ * and for delivery streams `arn:aws:firehose:*:*:deliverystream/logs-*`);
  * an operation that names no stream (ListStreams, DescribeLimits) matches only the resource `*`.
  */
 import { AuthConfigError, AuthConfigErrorCode } from "./config-error.js";
@@ -139,6 +140,8 @@ function compile(statement: PolicyStatement, where: string): CompiledStatement {
 /** A stream ARN pattern → its stream-name part; a plain name pattern as is. */
 function streamPattern(resource: string): string {
   if (!resource.startsWith("arn:")) return resource;
+  const delivery = resource.indexOf(":deliverystream/");
+  if (delivery >= 0) return resource.slice(delivery + ":deliverystream/".length).split("/")[0] ?? "";
   const at = resource.indexOf(":stream/");
   if (at < 0) return resource === "arn:*" || resource === "arn:aws:kinesis:*" ? "*" : resource;
   return resource.slice(at + ":stream/".length).split("/")[0] ?? "";
