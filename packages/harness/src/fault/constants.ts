@@ -41,8 +41,13 @@ export const FAULT_CONVERGE_TIMEOUT_MS = 60_000;
 export const FAULT_RECOVER_TIMEOUT_MS = 60_000;
 /** Size of the small filesystem holding one node's data for the full-disk fault. */
 export const FAULT_SMALL_DISK_BYTES = 256 * 1_048_576;
-/** Space left free on the small filesystem while it is "full". */
-export const FAULT_DISK_FULL_HEADROOM_BYTES = 64 * 1_024;
+/**
+ * Space left free on the small filesystem while it is "full": far below the node's 32 MiB reserve
+ * (DISK_RESERVE_BYTES_DEFAULT), so the node must refuse writes, and above one flush, so a flush
+ * that passed its space check just before the ballast landed still fits (a disk filled faster
+ * than that by another process can still stop the node: see docs/decisions.md).
+ */
+export const FAULT_DISK_FULL_HEADROOM_BYTES = 8 * 1_048_576;
 /** Proxy ports of a campaign: one per ordered pair of nodes, after the nodes' ports. */
 export const FAULT_PROXY_PORTS_PER_CLUSTER = FAULT_CLUSTER_NODES * (FAULT_CLUSTER_NODES - 1);
 /** Bad-input cases of the default campaign. */
