@@ -101,6 +101,8 @@ if (values.help) {
   );
   process.exit(0);
 }
+// Ctrl-C or SIGTERM: exit, so the servers the bench started are killed on the way out.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
 const smoke = values.smoke;
 const seconds = positive(values.seconds ?? String(smoke ? SMOKE_SECONDS : SECONDS_DEFAULT), "seconds", false);
 const batchRecords = positive(values.batch, "batch");

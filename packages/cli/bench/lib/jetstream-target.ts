@@ -82,6 +82,9 @@ function serverConfig(index: number, storeDir: string, syncAlways: boolean): str
 /** Starts the three servers, waits until JetStream has a meta leader, and connects to each server. */
 export async function startJetStream(options: JetStreamTargetOptions): Promise<BenchTarget> {
   const directory = mkdtempSync(join(tmpdir(), "sluice-bench-nats-"));
+  // Removed by stop(), or as the bench exits if it is interrupted (the servers are killed first).
+  const removeDirectory = () => rmSync(directory, { recursive: true, force: true });
+  process.once("exit", removeDirectory);
   const command = process.env.NATS_SERVER ?? NATS_SERVER_COMMAND_DEFAULT;
   const servers = Array.from({ length: JETSTREAM_SERVERS }, (_, index) => {
     const config = join(directory, `server-${index + 1}.conf`);
@@ -92,7 +95,8 @@ export async function startJetStream(options: JetStreamTargetOptions): Promise<B
   const stop = async () => {
     await Promise.all(connections.map((connection) => connection.close().catch(() => {})));
     await Promise.all(servers.map((server) => server.stop()));
-    rmSync(directory, { recursive: true, force: true });
+    process.off("exit", removeDirectory);
+    removeDirectory();
   };
   try {
     for (let index = 0; index < JETSTREAM_SERVERS; index += 1) {

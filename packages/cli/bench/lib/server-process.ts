@@ -10,6 +10,12 @@ import { SERVER_STOP_TIMEOUT_MS } from "./constants.ts";
 /** The last bytes of a server's output kept for error messages. */
 const OUTPUT_TAIL_BYTES = 4_096;
 
+/** Servers still running: killed when the bench exits, however it exits, so none outlives it. */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 export class ServerProcess {
   readonly name: string;
   readonly #child: ChildProcess;
@@ -33,8 +39,12 @@ export class ServerProcess {
     };
     this.#child.stdout?.on("data", keep);
     this.#child.stderr?.on("data", keep);
+    running.add(this.#child);
     this.#exited = new Promise((resolve) => {
-      this.#child.once("exit", () => resolve());
+      this.#child.once("exit", () => {
+        running.delete(this.#child);
+        resolve();
+      });
       this.#child.once("error", (error) => {
         this.#output += `\n${error.message}`;
         resolve();
