@@ -3,14 +3,9 @@
  * call and the node's stable error code lifted out of the status (`AdminCallError.errorCode`,
  * `leaderHint` for NOT_LEADER).
  */
-import {
-  type CallOptions,
-  credentials,
-  status as GrpcStatus,
-  Metadata,
-  type ServiceError,
-} from "@grpc/grpc-js";
+import { type CallOptions, status as GrpcStatus, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import { admin, health } from "@sluice/proto";
+import { type ConnectionOptions, callMetadataOf, channelCredentialsOf } from "./connection.js";
 import {
   ADMIN_CALL_TIMEOUT_MS_DEFAULT,
   GRPC_MESSAGE_BYTES_MAX,
@@ -55,27 +50,17 @@ export class AdminClient {
   readonly #client: admin.AdminServiceClient;
   readonly #health: health.HealthClient;
   readonly #timeoutMs: number;
-  /** `authorization: Bearer <id>:<secret>` of the credentials, or undefined: calls carry no key. */
-  readonly #authorization: string | undefined;
+  /** Each call's metadata (the bearer key, when the client has one). */
+  readonly #metadata: () => Metadata;
 
   /**
    * `tls.ca`: the CA of a node started with TLS (PEM); absent, plaintext. `credentials`: an access
    * key allowed sluice:Admin, sent with every admin call (a node with --auth-keys refuses admin
    * calls without one); health is open and ignores it.
    */
-  constructor(
-    address: string,
-    options: {
-      timeoutMs?: number;
-      tls?: { ca: Buffer };
-      credentials?: { accessKeyId: string; secretAccessKey: string };
-    } = {},
-  ) {
+  constructor(address: string, options: ConnectionOptions & { timeoutMs?: number } = {}) {
     this.address = address;
-    this.#authorization =
-      options.credentials === undefined
-        ? undefined
-        : `Bearer ${options.credentials.accessKeyId}:${options.credentials.secretAccessKey}`;
+    this.#metadata = callMetadataOf(options);
     this.#timeoutMs = options.timeoutMs ?? ADMIN_CALL_TIMEOUT_MS_DEFAULT;
     const channelOptions = {
       "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
@@ -87,8 +72,7 @@ export class AdminClient {
       "grpc.min_reconnect_backoff_ms": 50,
       "grpc.max_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_MAX,
     };
-    const channelCredentials =
-      options.tls === undefined ? credentials.createInsecure() : credentials.createSsl(options.tls.ca);
+    const channelCredentials = channelCredentialsOf(options);
     this.#client = new admin.AdminServiceClient(address, channelCredentials, channelOptions);
     this.#health = new health.HealthClient(address, channelCredentials, channelOptions);
   }
@@ -115,13 +99,6 @@ export class AdminClient {
         },
       );
     });
-  }
-
-  /** A call's metadata: the bearer token when the client has credentials. */
-  #metadata(): Metadata {
-    const metadata = new Metadata();
-    if (this.#authorization !== undefined) metadata.set("authorization", this.#authorization);
-    return metadata;
   }
 
   ensureGroup(

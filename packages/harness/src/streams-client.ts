@@ -6,12 +6,12 @@
  */
 import {
   type ClientReadableStream,
-  credentials,
   status as GrpcStatus,
-  Metadata,
+  type Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
 import { streams } from "@sluice/proto";
+import { type ConnectionOptions, callMetadataOf, channelCredentialsOf } from "./connection.js";
 import { GRPC_MESSAGE_BYTES_MAX, STREAMS_CALL_TIMEOUT_MS_DEFAULT } from "./constants.js";
 
 export class StreamsCallError extends Error {
@@ -42,43 +42,24 @@ export class StreamsClient {
   readonly address: string;
   readonly raw: streams.StreamsServiceClient;
   readonly #timeoutMs: number;
-  /** `authorization: Bearer <id>:<secret>` of the credentials, or undefined: calls carry no key. */
-  readonly #authorization: string | undefined;
+  /** Each call's metadata (the bearer key, when the client has one). */
+  readonly #metadata: () => Metadata;
 
   /**
    * `tls.ca`: the CA of a node started with TLS (PEM); absent, plaintext. `credentials`: an access
    * key of a node started with --auth-keys, sent as a bearer token on every call (over TLS only,
    * in production); absent, calls are anonymous.
    */
-  constructor(
-    address: string,
-    options: {
-      timeoutMs?: number;
-      tls?: { ca: Buffer };
-      credentials?: { accessKeyId: string; secretAccessKey: string };
-    } = {},
-  ) {
+  constructor(address: string, options: ConnectionOptions & { timeoutMs?: number } = {}) {
     this.address = address;
     this.#timeoutMs = options.timeoutMs ?? STREAMS_CALL_TIMEOUT_MS_DEFAULT;
-    this.#authorization =
-      options.credentials === undefined
-        ? undefined
-        : `Bearer ${options.credentials.accessKeyId}:${options.credentials.secretAccessKey}`;
-    const channelCredentials =
-      options.tls === undefined ? credentials.createInsecure() : credentials.createSsl(options.tls.ca);
-    this.raw = new streams.StreamsServiceClient(address, channelCredentials, {
+    this.#metadata = callMetadataOf(options);
+    this.raw = new streams.StreamsServiceClient(address, channelCredentialsOf(options), {
       "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
       "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
       "grpc.initial_reconnect_backoff_ms": 50,
       "grpc.max_reconnect_backoff_ms": 500,
     });
-  }
-
-  /** A call's metadata: the bearer token when the client has credentials. */
-  #metadata(): Metadata {
-    const metadata = new Metadata();
-    if (this.#authorization !== undefined) metadata.set("authorization", this.#authorization);
-    return metadata;
   }
 
   #unary<Req, Res>(name: string, method: Unary<Req, Res>, request: Req, timeoutMs?: number): Promise<Res> {
