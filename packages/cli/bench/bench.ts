@@ -151,9 +151,18 @@ const svg = latencyChartSvg(report);
 if (saved === undefined) writeFileSync(jsonFile, `${JSON.stringify({ command, ...report }, null, 2)}\n`);
 writeFileSync(svgFile, svg);
 const settings = report.settings;
-process.stdout.write(
-  `\n${settings.producers} producers × PutRecords of ${settings.batchRecords} × 1 KiB; PutRecord with ${settings.callers.join(", ")} callers; delivery at ${settings.deliveryRatePerSecond}/s; ${settings.shardCount} shards; ${settings.seconds} s per workload; ${settings.rounds} round(s) (medians)\n`,
-);
+const workloadsRun = new Set(settings.workloads);
+const heading = [
+  workloadsRun.has("put-records")
+    ? `${settings.producers} producers × PutRecords of ${settings.batchRecords} × 1 KiB`
+    : "",
+  workloadsRun.has("put-record") ? `PutRecord with ${settings.callers.join(", ")} callers` : "",
+  workloadsRun.has("delivery-poll") || workloadsRun.has("delivery-subscribe")
+    ? `put → receive at ${settings.deliveryRatePerSecond}/s`
+    : "",
+  `${settings.shardCount} shards; ${settings.seconds} s per workload; ${settings.rounds} round(s) (medians)`,
+].filter((part) => part !== "");
+process.stdout.write(`\n${heading.join("; ")}\n`);
 process.stdout.write(`${formatText(report)}\n\njson: ${jsonFile}\nchart: ${svgFile}\n`);
 
 if (values["write-docs"]) {
