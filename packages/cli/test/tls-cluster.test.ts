@@ -170,7 +170,8 @@ function raftStreamAs(identity: { cert: string; key: string; ca: string }): Prom
 }
 
 async function peerRejections(): Promise<Record<string, number>> {
-  const response = await fetch(`http://127.0.0.1:${ports(1).metrics}/metrics`);
+  // The metrics endpoint serves HTTPS with the node's certificate (the CA is trusted process-wide).
+  const response = await fetch(`https://127.0.0.1:${ports(1).metrics}/metrics`);
   const text = await response.text();
   const counts: Record<string, number> = {};
   for (const match of text.matchAll(/^sluice_peer_tls_rejected_total\{([^}]*)\} (\d+)/gm)) {
@@ -229,7 +230,7 @@ describe("a cluster with TLS everywhere", () => {
     kinesis.destroy();
   });
 
-  it("refuses plaintext on the gRPC, Kinesis HTTP and peer ports", async () => {
+  it("refuses plaintext on the gRPC, Kinesis HTTP, metrics and peer ports", async () => {
     const insecure = new health.HealthClient(`127.0.0.1:${ports(1).grpc}`, credentials.createInsecure());
     const outcome = await new Promise<string>((resolve) =>
       insecure.check({ service: "" }, new Metadata(), { deadline: Date.now() + 2_000 }, (error, response) =>
@@ -241,6 +242,7 @@ describe("a cluster with TLS everywhere", () => {
     await expect(plainHttp1(ports(1).http)).resolves.toBeTypeOf("string");
     await expect(plainH2c(ports(1).http)).resolves.toBeTypeOf("string");
     await expect(plainH2c(ports(1).peer)).resolves.toBeTypeOf("string");
+    await expect(plainHttp1(ports(1).metrics)).resolves.toBeTypeOf("string");
   });
 
   it("refuses a certificate from another CA and one naming no member on the peer port, and counts both", async () => {

@@ -247,7 +247,7 @@ export async function clusterStatus(options: LocalClusterOptions): Promise<numbe
   return rows.every((row) => row.health === "SERVING") ? 0 : 1;
 }
 
-/** `tls`: the gRPC and Kinesis ports speak TLS (the metrics port stays plain HTTP). */
+/** `tls`: the gRPC, Kinesis and metrics ports speak TLS. */
 function endpointsTable(nodes: readonly LocalNode[], tls: boolean): string {
   const host = LISTEN_HOST_DEFAULT;
   return table(
@@ -256,7 +256,7 @@ function endpointsTable(nodes: readonly LocalNode[], tls: boolean): string {
       zone: node.zone,
       grpc: `${host}:${node.grpcPort}`,
       "kinesis http": `${tls ? "https" : "http"}://${host}:${node.httpPort}`,
-      metrics: `http://${host}:${node.metricsPort}/metrics`,
+      metrics: `${tls ? "https" : "http"}://${host}:${node.metricsPort}/metrics`,
       peer: `${host}:${node.peerPort}`,
       log: node.logFile,
     })),

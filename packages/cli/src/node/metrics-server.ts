@@ -2,10 +2,20 @@
  * The Prometheus endpoint of the node (`GET /metrics` on --metrics-listen). The node serves its
  * prom-client registry (metrics/node-metrics.ts) here; `flattenMetrics` and `renderPrometheus`
  * remain for hosts without a registry (every numeric counter flattened to `sluice_<path>`) and for
- * the admin service's figures. Anything else answers 404.
+ * the admin service's figures. Anything else answers 404. With the node's TLS on, the endpoint
+ * serves HTTPS only, with the public certificate (reloaded with it): Prometheus scrapes it with
+ * `scheme: https` and the cluster CA.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { HostPort } from "./config.js";
+import type { TlsMaterial } from "./tls-files.js";
+
+/** The node's public TLS files, as the metrics endpoint needs them (TlsFiles fits). */
+export interface MetricsTls {
+  current(): TlsMaterial;
+  onChange(listener: (material: TlsMaterial) => void): void;
+}
 
 /** Flattens nested numeric fields into snake_case names: { persist: { syncs: 3 } } → persist_syncs. */
 export function flattenMetrics(
@@ -60,8 +70,9 @@ export async function startMetricsServer(
   address: HostPort,
   render: () => string | Promise<string>,
   contentType: string = PROMETHEUS_TEXT_CONTENT_TYPE,
+  tls?: MetricsTls,
 ): Promise<Server> {
-  const server = createServer((request, response) => {
+  const handle = (request: IncomingMessage, response: ServerResponse) => {
     if (request.method === "GET" && (request.url === "/metrics" || request.url?.startsWith("/metrics?"))) {
       let body: Promise<string>;
       try {
@@ -76,7 +87,15 @@ export async function startMetricsServer(
       return;
     }
     response.writeHead(404, { "content-type": "text/plain" }).end("not found; try /metrics\n");
-  });
+  };
+  let server: Server;
+  if (tls === undefined) server = createServer(handle);
+  else {
+    const { cert, key } = tls.current();
+    const secure = createHttpsServer({ cert, key }, handle);
+    tls.onChange((material) => secure.setSecureContext({ cert: material.cert, key: material.key }));
+    server = secure;
+  }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host: address.host, port: address.port, exclusive: true }, () => {

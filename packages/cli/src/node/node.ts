@@ -190,10 +190,18 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
     const prometheus = host.prometheus;
     metricsServer =
       prometheus === undefined
-        ? await startMetricsServer(config.metricsListen, () =>
-            renderPrometheus(host?.metrics() ?? {}, { node: String(config.nodeId), zone: config.zone }),
+        ? await startMetricsServer(
+            config.metricsListen,
+            () => renderPrometheus(host?.metrics() ?? {}, { node: String(config.nodeId), zone: config.zone }),
+            undefined,
+            publicTls,
           )
-        : await startMetricsServer(config.metricsListen, () => prometheus.render(), prometheus.contentType);
+        : await startMetricsServer(
+            config.metricsListen,
+            () => prometheus.render(),
+            prometheus.contentType,
+            publicTls,
+          );
   } catch (error) {
     server.forceShutdown();
     publicTls?.close();
