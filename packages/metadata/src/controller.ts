@@ -194,7 +194,7 @@ export class Controller {
       type: "CompleteReshardRound",
       ...ref,
       endingIndexes,
-      nowMs: Math.floor((this.options.clock ?? Date.now)()),
+      nowMs: this.now(),
     });
   }
 
