@@ -63,6 +63,39 @@ export interface CheckResult {
   readonly faults: readonly FaultUnavailability[];
   /** Up to 20 descriptions of what went wrong. */
   readonly problems: readonly string[];
+  /** Where the copies of the first DUPLICATES_DETAILED_MAX duplicated records are (see DuplicateDetail). */
+  readonly duplicates: readonly DuplicateDetail[];
+}
+
+/** One copy of a duplicated record in the final read. */
+export interface DuplicateCopy {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  /** "index/offset": the log entry and the position in its batch the sequence number names. */
+  readonly entry: string;
+  /** When a live reader first returned this copy (ms since the start); undefined when none did. */
+  readonly firstReadMs: number | undefined;
+  /** The last nemesis events (start or heal) before the copy was first read, oldest first. */
+  readonly faultsBefore: readonly string[];
+}
+
+/**
+ * A record read more than once, with what the history says of it: when it was handed to the
+ * producer, how its operation ended (acknowledged at which place, given up with which error) and
+ * where each copy is. The producer id and sequence of the batch trailer are not readable through
+ * the public or admin API, so they are not shown.
+ */
+export interface DuplicateDetail {
+  /** "producer:seq" of the workload. */
+  readonly record: string;
+  readonly key: number;
+  readonly outcome: "ok" | "failed" | "unknown";
+  readonly invokedMs: number;
+  /** When its operation ended (acknowledged or given up); undefined when it never did. */
+  readonly settledMs: number | undefined;
+  /** "shard@sequence number" of the acknowledgement, or the error the operation ended with. */
+  readonly settledAs: string;
+  readonly copies: readonly DuplicateCopy[];
 }
 
 export interface CheckInput {
@@ -83,9 +116,17 @@ interface SentRecord {
   outcome: Outcome;
   shardId: string;
   sequenceNumber: string;
+  readonly invokedMs: number;
+  settledMs: number | undefined;
+  /** The error of a failed or unknown outcome. */
+  error: string;
 }
 
 const PROBLEMS_MAX = 20;
+/** Duplicated records described in full (the rest are only counted): the check stays cheap. */
+export const DUPLICATES_DETAILED_MAX = 20;
+/** Nemesis events listed before each copy of a duplicate. */
+const FAULTS_BEFORE_COPY_MAX = 3;
 
 export function checkHistory(input: CheckInput): CheckResult {
   const problems: string[] = [];
@@ -106,15 +147,25 @@ export function checkHistory(input: CheckInput): CheckResult {
         for (const id of event.records) {
           const name = `${id.producer}:${id.seq}`;
           ids.push(name);
-          sent.set(name, { key: id.key, outcome: "pending", shardId: "", sequenceNumber: "" });
+          sent.set(name, {
+            key: id.key,
+            outcome: "pending",
+            shardId: "",
+            sequenceNumber: "",
+            invokedMs: event.t,
+            settledMs: undefined,
+            error: "",
+          });
         }
         callRecords.set(callKey, ids);
       } else if (event.type === "ok") {
         for (const result of event.results) {
           const record = sent.get(`${event.process}:${result.seq}`);
           if (record === undefined) continue;
+          record.settledMs = event.t;
           if ("error" in result) {
             record.outcome = "failed";
+            record.error = result.error;
           } else {
             record.outcome = "ok";
             record.shardId = result.shardId;
@@ -130,7 +181,10 @@ export function checkHistory(input: CheckInput): CheckResult {
       } else {
         for (const name of callRecords.get(callKey) ?? []) {
           const record = sent.get(name);
-          if (record !== undefined) record.outcome = event.type === "fail" ? "failed" : "unknown";
+          if (record === undefined) continue;
+          record.outcome = event.type === "fail" ? "failed" : "unknown";
+          record.settledMs = event.t;
+          record.error = event.error;
         }
       }
     } else if (event.f === "fault") {
@@ -281,6 +335,8 @@ export function checkHistory(input: CheckInput): CheckResult {
     faults.push({ fault, startMs, endMs, maxUnavailableMs: worst, shardId: worstShard });
   }
 
+  const duplicates = describeDuplicates(input, sent, seen);
+
   const crashes = input.crashes?.length ?? 0;
   const ok =
     lost === 0 &&
@@ -312,5 +368,96 @@ export function checkHistory(input: CheckInput): CheckResult {
     recordsRead,
     faults,
     problems,
+    duplicates,
   };
+}
+
+/**
+ * The first DUPLICATES_DETAILED_MAX duplicated records in final-read order, each with its copies,
+ * when a live reader first saw each copy and the nemesis events just before that. Bounded: one
+ * pass over the final read and one over the history, keyed by the few records described.
+ */
+function describeDuplicates(
+  input: CheckInput,
+  sent: ReadonlyMap<string, SentRecord>,
+  seen: ReadonlyMap<string, number>,
+): DuplicateDetail[] {
+  const copies = new Map<string, { shardId: string; sequenceNumber: string }[]>();
+  for (const shard of input.finalRead) {
+    for (const record of shard.records) {
+      const id = decodeRecordData(record.data);
+      if (id === undefined) continue;
+      const name = `${id.producer}:${id.seq}`;
+      if ((seen.get(name) ?? 0) < 2) continue;
+      let list = copies.get(name);
+      if (list === undefined) {
+        if (copies.size >= DUPLICATES_DETAILED_MAX) continue;
+        list = [];
+        copies.set(name, list);
+      }
+      list.push({ shardId: shard.shardId, sequenceNumber: record.sequenceNumber });
+    }
+  }
+  if (copies.size === 0) return [];
+  const wanted = new Map<string, number | undefined>();
+  for (const list of copies.values())
+    for (const copy of list) wanted.set(`${copy.shardId}@${copy.sequenceNumber}`, undefined);
+  const faultEvents: { t: number; text: string }[] = [];
+  for (const event of input.events) {
+    if (event.f === "fault") {
+      const what = event.type === "invoke" ? "started" : event.type === "ok" ? "healed" : "failed";
+      faultEvents.push({
+        t: event.t,
+        text: `t=${event.t} ${event.fault.kind} #${event.fault.id} ${what} (${event.fault.detail}; nodes ${event.fault.nodes.join(",")})`,
+      });
+    } else if (event.f === "read") {
+      for (const [sequenceNumber] of event.records) {
+        const where = `${event.shardId}@${sequenceNumber}`;
+        if (wanted.has(where) && wanted.get(where) === undefined) wanted.set(where, event.t);
+      }
+    }
+  }
+  const faultsBefore = (t: number | undefined): string[] => {
+    if (t === undefined) return [];
+    // Events are logged in time order: the last ones at or before t.
+    let hi = faultEvents.length;
+    let lo = 0;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((faultEvents[mid] as { t: number }).t <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return faultEvents.slice(Math.max(0, lo - FAULTS_BEFORE_COPY_MAX), lo).map((event) => event.text);
+  };
+  const details: DuplicateDetail[] = [];
+  for (const [name, list] of copies) {
+    const record = sent.get(name) as SentRecord;
+    details.push({
+      record: name,
+      key: record.key,
+      outcome: record.outcome === "pending" ? "unknown" : record.outcome,
+      invokedMs: record.invokedMs,
+      settledMs: record.settledMs,
+      settledAs: record.outcome === "ok" ? `${record.shardId}@${record.sequenceNumber}` : record.error,
+      copies: list.map((copy) => {
+        const firstReadMs = wanted.get(`${copy.shardId}@${copy.sequenceNumber}`);
+        return {
+          ...copy,
+          entry: entryOfSequenceNumber(copy.sequenceNumber),
+          firstReadMs,
+          faultsBefore: faultsBefore(firstReadMs),
+        };
+      }),
+    });
+  }
+  return details;
+}
+
+/**
+ * "index/offset" of a Sluice sequence number ("1" | 16-digit entry index | 5-digit offset |
+ * 12-digit shard number), or "?" for anything else.
+ */
+function entryOfSequenceNumber(sequenceNumber: string): string {
+  if (!/^1\d{33}$/.test(sequenceNumber)) return "?";
+  return `${Number(sequenceNumber.slice(1, 17))}/${Number(sequenceNumber.slice(17, 22))}`;
 }

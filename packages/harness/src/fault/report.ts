@@ -53,5 +53,23 @@ export function formatReport(input: CampaignReportInput): string {
   }
   if (check.problems.length > 0)
     lines.push("", "Problems:", ...check.problems.map((problem) => `- ${problem}`));
+  if (check.duplicates.length > 0) {
+    lines.push("", `Duplicates (the first ${check.duplicates.length} of ${check.duplicated}):`);
+    for (const duplicate of check.duplicates) {
+      const settled =
+        duplicate.settledMs === undefined
+          ? "never settled"
+          : `${duplicate.outcome} at t=${duplicate.settledMs}`;
+      lines.push(
+        `- record ${duplicate.record} (key ${duplicate.key}): sent t=${duplicate.invokedMs}, ${settled}${duplicate.settledAs === "" ? "" : ` (${duplicate.settledAs.slice(0, 160)})`}`,
+      );
+      for (const copy of duplicate.copies) {
+        lines.push(
+          `  - copy at ${copy.shardId}@${copy.sequenceNumber} (entry ${copy.entry}), first read t=${copy.firstReadMs ?? "never"}`,
+          ...copy.faultsBefore.map((fault) => `    - after ${fault}`),
+        );
+      }
+    }
+  }
   return `${lines.join("\n")}\n`;
 }
