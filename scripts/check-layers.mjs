@@ -28,9 +28,12 @@ const ALLOWED = {
     "@sluice/client",
     "@sluice/harness",
     "@sluice/delivery",
+    "@sluice/analytics",
   ],
   // Delivery streams (the Firehose part) are clients of the public API; tests start clusters.
   "@sluice/delivery": ["@sluice/client", "@sluice/proto", "@sluice/harness"],
+  // Stream analytics (the Analytics part) is a client of the public API, beside delivery.
+  "@sluice/analytics": ["@sluice/client", "@sluice/proto", "@sluice/harness"],
   // The test harness starts real clusters; only tests and scripts use it.
   "@sluice/harness": ["@sluice/client", "@sluice/proto"],
 };
