@@ -246,6 +246,8 @@ function planWindow(
         "SELECT",
         "an aggregate inside an expression is not supported; select it alone",
       );
+    // Refuses unknown functions and other unsupported expressions by name before the key match.
+    compileExpression(expr, selectScope);
     const index = keys.findIndex((key) => key.fingerprint === fingerprint(expr));
     if (index < 0)
       throw new UnsupportedSqlError(
