@@ -732,6 +732,15 @@ export class Broker {
    * past the applied index), so firstIndex() moves forward and reads before it start at the new
    * first index. The log is compacted behind a snapshot that carries no records; a follower that
    * falls behind a leader's first index catches up via that snapshot and reads from there.
+   *
+   * Only a prefix that holds at least one record batch is removed: when the entries before
+   * `beforeIndex` are all no-op, membership or seal entries (a group that has taken no record
+   * yet, or the leader's no-op before the first record), nothing changes. Removing them would free
+   * nothing (storage rewrites the few live bytes of an old segment forward), yet it would make
+   * the replicas' first indexes differ (each trims at its own time) and hand a lagging or new
+   * follower a snapshot instead of the log — as the retention sweep did to every group within a
+   * minute of its creation, long before any record expired.
+   *
    * Idempotent. Resolves with the new first index (after the change is durable).
    * InvalidArgumentError on a state-machine group (it compacts itself) or a bad index.
    */
@@ -742,6 +751,7 @@ export class Broker {
       throw new InvalidArgumentError(`beforeIndex must be a non-negative integer, got ${beforeIndex}`);
     }
     if (beforeIndex <= replica.log.firstIndex()) return replica.log.firstIndex();
+    if (!replica.shard.holdsRecordBefore(beforeIndex)) return replica.log.firstIndex();
     return this.host.trimLog(replica, beforeIndex);
   }
 

@@ -271,6 +271,19 @@ export class ShardState {
   }
 
   /**
+   * Whether an applied record batch lies before `index` in this replica's log (from its first
+   * index). Local retention trims only then (see `Broker.trimLog`). Linear in the entries before
+   * the first record: only no-op, membership and seal entries are stepped over.
+   */
+  holdsRecordBefore(index: number): boolean {
+    const end = Math.min(index, this.applied + 1);
+    for (let at = this.storage.firstIndex(); at < end; at++) {
+      if (isRecordEntry(this.entryAt(at))) return true;
+    }
+    return false;
+  }
+
+  /**
    * The first index, among applied entries, whose record batch has arrivalTimestampMs >=
    * `timestampMs`; appliedIndex + 1 when none. Stamps never decrease along the log, so this is a
    * binary search (O(log n) entry reads; no-op and membership entries are stepped over).
