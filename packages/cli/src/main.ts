@@ -7,6 +7,7 @@ import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { clusterDown, clusterStatus, clusterUp } from "./cluster/local-cluster.js";
+import { runAnalyticsCommand } from "./commands/analytics.js";
 import { runAuthCommand } from "./commands/auth.js";
 import { runBenchCommand } from "./commands/bench.js";
 import { runCertsCommand } from "./commands/certs.js";
@@ -29,6 +30,8 @@ commands:
   tail STREAM                           print a stream's records as they arrive (sluice tail --help)
   group status STREAM GROUP             a consumer group's members, leases, checkpoints, lag (sluice group --help)
   delivery create|describe|list|delete  delivery streams into files, S3 or PostgreSQL (sluice delivery --help)
+  analytics create|list|describe|delete|preview
+                                        continuous SQL over a stream into another (sluice analytics --help)
   certs init [--out DIR]                a cluster CA, node and client certificates (sluice certs --help)
   auth init [--out DIR]                 an access key and an admin policy for --auth-keys/--auth-policy (sluice auth --help)
   bench [--targets LIST] [--seconds N]  Sluice side by side with its peers, from a checkout (sluice bench -h)
@@ -53,6 +56,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return runGroupCommand(rest, env);
     case "delivery":
       return runDeliveryCommand(rest, env);
+    case "analytics":
+      return runAnalyticsCommand(rest, env);
     case "certs":
       return runCertsCommand(rest, env);
     case "auth":

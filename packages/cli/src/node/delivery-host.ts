@@ -154,7 +154,7 @@ export function openDeliveryHost(config: NodeConfig, log: Logger): DeliveryHost 
  * checked against the address dialed when it names it, else against its first DNS name. The CA
  * is read once: after replacing the CA itself (not a node certificate), restart the node.
  */
-function inNodeEndpoint(config: NodeConfig): { endpoint: string; tls: SluiceClientTls | undefined } {
+export function inNodeEndpoint(config: NodeConfig): { endpoint: string; tls: SluiceClientTls | undefined } {
   const { host, port } = config.grpcListen;
   const dialHost = host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
   const endpoint = formatHostPort({ host: dialHost, port });

@@ -40,6 +40,7 @@ import { MetadataService, MetadataStateMachine } from "@sluice/metadata";
 import { forward, groups, streams } from "@sluice/proto";
 import type { SyncKind } from "@sluice/storage";
 import { Counter } from "prom-client";
+import { openAnalyticsHost } from "./analytics-host.js";
 import { formatHostPort, type NodeConfig } from "./config.js";
 import { openDeliveryHost } from "./delivery-host.js";
 import { StartupError, StartupErrorCode } from "./errors.js";
@@ -172,9 +173,12 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   let metadataStarting: Promise<void> = Promise.resolve();
   // Delivery streams (Firehose API on the HTTP port, the delivery runner once the API is ready).
   const delivery = openDeliveryHost(config, log);
+  // Stream analytics (the analytics runner once the API is ready).
+  const analytics = openAnalyticsHost(config, log);
   const closeAll = async () => {
     closing = true;
     await delivery?.stop().catch((error) => log.warn("delivery stop failed", { error: String(error) }));
+    await analytics?.stop().catch((error) => log.warn("analytics stop failed", { error: String(error) }));
     gateway?.close();
     groupGateway?.close();
     await metadata?.stop();
@@ -257,6 +261,7 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
         groupGateway.start();
         log.info("public API ready", { attempt });
         delivery?.start();
+        analytics?.start();
         return;
       } catch (error) {
         if (closing) return;
@@ -296,11 +301,13 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
       if (gateway === undefined) throw new Error("the node stopped before its public API was ready");
     }),
     prometheus: {
-      render: async () => `${await nodeMetrics.render()}${delivery?.prometheusText() ?? ""}`,
+      render: async () =>
+        `${await nodeMetrics.render()}${delivery?.prometheusText() ?? ""}${analytics?.prometheusText() ?? ""}`,
       contentType: nodeMetrics.contentType,
     },
     metrics: () => ({
       ...delivery?.metrics(),
+      ...analytics?.metrics(),
       ...flattenMetrics(broker.metrics()),
       gateway_subscriptions: gateway?.subscriptionCount ?? 0,
     }),
