@@ -282,7 +282,9 @@ async function compareReplicas(
     if (upToIndex === 0) continue;
     // LogChecksum covers a replica's log from its own first index; a replica that caught up from
     // a snapshot starts later, so replicas with different first indexes are compared by their
-    // committed records from the latest first index instead.
+    // committed records from the earliest first index instead: entries without records (no-ops,
+    // membership, a seal) may be missing on some replica, records may not — within a campaign no
+    // record is older than the retention, so a replica short of one diverged for its readers.
     const firstIndexes = new Map<number, number>();
     for (const nodeId of indexes.keys()) {
       const status = await cluster.admin(nodeId).groupStatus(groupId, 2_000);
@@ -295,7 +297,7 @@ async function compareReplicas(
         checksums.set(nodeId, response.checksum);
       }
     } else {
-      const from = Math.max(...firstIndexes.values());
+      const from = Math.min(...firstIndexes.values());
       log(
         `group ${groupId}: replicas start at different log indexes (${[...firstIndexes].map(([n, i]) => `node ${n} ${i}`).join(", ")}); comparing committed records ${from}…${upToIndex}`,
       );
