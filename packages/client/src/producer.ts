@@ -23,9 +23,13 @@
  *   sequence number: a retry after a timeout never writes twice. To keep each shard's sequences
  *   in order it has one batch in flight (fanned out to its shards at once) and retries a shard's
  *   failed records before anything newer. A record given up (timeout, OutOfOrderSequenceException)
- *   breaks the chain: the producer then draws a new id and numbers the rest again. Records
- *   numbered for a shard that a reshard closed (StaleShardMapException) are numbered again for
- *   their new shard after a shard-map refresh; a copy written before the seal is not detected.
+ *   breaks the chain: the producer then draws a new id and numbers the rest again — all but the
+ *   records an earlier attempt may have written (an unknown outcome): those are only ever sent
+ *   again under their first numbers, since under new ones a copy in the log would go unnoticed.
+ *   Records numbered for a shard that a reshard closed are numbered again for their new shard
+ *   after a shard-map refresh once the gateway answers StaleShardMapException, which it does only
+ *   when the closed shard's final log does not hold them (a retry of a batch written before the
+ *   seal is answered with its original sequence numbers).
  *
  * Without idempotence a retry after a lost response may write a record twice, as with Kinesis.
  *
@@ -144,6 +148,13 @@ interface Entry {
   shardId: string;
   sequence: number;
   identity: ProducerIdentity | undefined;
+  /**
+   * Idempotent mode: an attempt under (identity, shardId, sequence) ended without a certain
+   * "not written" (a lost answer, InternalFailure, a timeout). The record then keeps those numbers
+   * until it is acknowledged or given up: sent under any other numbers, a copy already in the log
+   * would not be recognised and it would be written twice.
+   */
+  maybeWritten: boolean;
   /** Where the record is, for an abort: waiting for room, behind its key, ready, or sent. */
   stage: EntryStage;
   /** Its signal fired: the caller has its AbortedError; the record is dropped or left alone. */
@@ -321,6 +332,7 @@ export class Producer {
         shardId: "",
         sequence: -1,
         identity: undefined,
+        maybeWritten: false,
         stage: "waiting",
         aborted: false,
         unlisten: undefined,
@@ -596,11 +608,13 @@ export class Producer {
         }
       }
       const identity = this.#identity;
-      const byShard = new Map<string, Entry[]>();
+      // One request per (producer id, shard): records that may be written keep an older id.
+      const groups = new Map<ProducerIdentity, Map<string, Entry[]>>();
       const unrouted: Entry[] = [];
       for (const entry of pending) {
-        // A new producer id since the record was numbered: its old number means nothing now.
-        if (entry.identity !== identity) entry.sequence = -1;
+        // A new producer id since the record was numbered: its old number means nothing now,
+        // unless an attempt with it may have written the record (then only that number is safe).
+        if (entry.identity !== identity && !entry.maybeWritten) entry.sequence = -1;
         if (entry.sequence < 0) {
           const shardId = this.#shardMap?.shardOf(entry.record.partitionKey, entry.record.explicitHashKey);
           if (shardId === undefined) {
@@ -610,15 +624,24 @@ export class Producer {
           entry.identity = identity;
           entry.shardId = shardId;
           entry.sequence = identity.nextSequence.get(shardId) ?? 0;
+          entry.maybeWritten = false;
           identity.nextSequence.set(shardId, entry.sequence + 1);
+        }
+        const owner = entry.identity ?? identity;
+        let byShard = groups.get(owner);
+        if (byShard === undefined) {
+          byShard = new Map();
+          groups.set(owner, byShard);
         }
         const group = byShard.get(entry.shardId);
         if (group === undefined) byShard.set(entry.shardId, [entry]);
         else group.push(entry);
       }
-      const failed = await Promise.all(
-        [...byShard].map(([shardId, entries]) => this.#sendShard(identity, shardId, entries)),
-      );
+      const sends: Promise<Entry[]>[] = [];
+      for (const [owner, byShard] of groups) {
+        for (const [shardId, entries] of byShard) sends.push(this.#sendShard(owner, shardId, entries));
+      }
+      const failed = await Promise.all(sends);
       pending = failed.flat();
       if (unrouted.length > 0) pending.push(...this.#keepOrGiveUp(unrouted, "StaleShardMapException"));
       if (pending.length > 0) {
@@ -628,9 +651,29 @@ export class Producer {
     }
   }
 
-  /** Sends one shard's records (sequences in order); resolves with those to send again. */
+  /** Sends one shard's records in sequence order; resolves with those to send again. */
   async #sendShard(identity: ProducerIdentity, shardId: string, entries: Entry[]): Promise<Entry[]> {
     entries.sort((a, b) => a.sequence - b.sequence);
+    // A request names its first sequence only (record i is first + i): records kept under an old
+    // id after others between them were given up go as several requests, one per run, in order.
+    const again: Entry[] = [];
+    let from = 0;
+    for (let k = 1; k <= entries.length; k++) {
+      const previous = entries[k - 1] as Entry;
+      if (k < entries.length && (entries[k] as Entry).sequence === previous.sequence + 1) continue;
+      const failed = await this.#sendRun(identity, shardId, entries.slice(from, k));
+      from = k;
+      if (failed.length > 0) {
+        // The next runs would meet a gap: they wait for the next round, behind this one.
+        again.push(...failed, ...entries.slice(from));
+        break;
+      }
+    }
+    return again;
+  }
+
+  /** Sends records of one shard with consecutive sequences; resolves with those to send again. */
+  async #sendRun(identity: ProducerIdentity, shardId: string, entries: Entry[]): Promise<Entry[]> {
     this.#requests++;
     let response: streams.PutRecordsResponse;
     try {
@@ -648,6 +691,8 @@ export class Producer {
     } catch (error) {
       if (error instanceof SluiceCallError && error.retriable) {
         this.#internalFailures += entries.length;
+        // The request may have reached the leader (a lost answer, a deadline): same numbers again.
+        for (const entry of entries) entry.maybeWritten = true;
         return this.#keepOrGiveUp(entries, error.errorName, error);
       }
       const errorName = error instanceof SluiceCallError ? error.errorName : "InternalFailure";
@@ -667,12 +712,18 @@ export class Producer {
       }
       const errorName = result?.errorCode ?? "InternalFailure";
       if (errorName === "StaleShardMapException") {
-        // Nothing was written: number it again for the shard that now holds its key.
+        // The shard is closed (or unknown to the gateway) and certainly does not hold the record,
+        // nor ever will: number it again for the shard that now holds its key.
         entry.sequence = -1;
+        entry.maybeWritten = false;
         again.push(entry);
       } else if (RETRIED_RECORD_ERRORS.has(errorName)) {
         if (errorName === "ProvisionedThroughputExceededException") this.#countThrottled(entry);
-        else this.#internalFailures++;
+        else {
+          // InternalFailure: the gateway gave up on an append whose outcome it does not know.
+          this.#internalFailures++;
+          entry.maybeWritten = true;
+        }
         again.push(...this.#keepOrGiveUp([entry], errorName));
       } else {
         this.#giveUp(entry, errorName, false, result?.errorMessage ?? "no result for the record");
@@ -704,7 +755,8 @@ export class Producer {
 
   /**
    * A record was given up, so its shard's sequence chain has a hole: draw a new producer id; the
-   * records not yet acknowledged are numbered again under it when next sent.
+   * records not yet acknowledged are numbered again under it when next sent, except those that
+   * may already be written (`maybeWritten`), which keep their numbers under the old id.
    */
   #resetIdentity(): void {
     this.#identity = newIdentity();

@@ -128,6 +128,19 @@ export class ProducerDedupTable {
     return { producerKey, batch };
   }
 
+  /**
+   * Only the first `count` records of the batch of `handle` are proposed (the throttle took a
+   * prefix): the producer's next sequence follows them. Returns false when it cannot (newer
+   * batches followed it): the caller must then drop the table and rebuild it from the log.
+   */
+  shrink(handle: DedupHandle, count: number): boolean {
+    const state = this.#producers.get(handle.producerKey);
+    if (state === undefined || state.batches[state.batches.length - 1] !== handle.batch) return false;
+    handle.batch.count = count;
+    state.nextSequence = handle.batch.firstSequence + count;
+    return true;
+  }
+
   /** The batch of `handle` committed at log `index`: duplicates of it are now answered. */
   commit(handle: DedupHandle, index: number): void {
     handle.batch.index = index;

@@ -49,7 +49,7 @@ import { KmsKeyUnavailableError } from "../encryption/errors.js";
 import type { StreamKeys } from "../encryption/stream-keys.js";
 import { InvalidArgumentError } from "../errors.js";
 import { parseHashKey, partitionKeyHash } from "../hash-key.js";
-import { isRoutable } from "../lineage.js";
+import { isListed, isRoutable } from "../lineage.js";
 import { shardSequenceNumber } from "../shard-sequence.js";
 import type { ThrottleRegistry } from "../throttle.js";
 import {
@@ -241,9 +241,15 @@ export class PutPath {
 
   /**
    * An idempotent producer's write: all its records go to the shard it numbered them for, as one
-   * group, never re-routed (a sequence belongs to one shard). A record that routes elsewhere in
-   * this node's view, or a shard found sealed, fails every record with StaleShardMapException
-   * (nothing written; the producer refreshes its map and numbers them for their new shard).
+   * group, never re-routed (a sequence belongs to one shard). StaleShardMapException (every
+   * record, nothing written) means the records are certainly not in that shard and never will be,
+   * so the producer may number them again for their new shard:
+   * - a shard this node's view does not know, after a catch-up with the metadata leader's view
+   *   (a gateway that lags the producer must not send it renumbering a batch it may hold), or an
+   *   open shard that does not hold all the records' keys;
+   * - a shard closed by a reshard whose leader found the batch nowhere in its final log. A closed
+   *   shard is still asked (here and on every retry): a batch an earlier attempt wrote before the
+   *   seal is answered with its original sequence numbers instead.
    */
   private async sendProducerWrite(
     stream: StreamInfo,
@@ -254,12 +260,31 @@ export class PutPath {
     deadlineAtMs: number,
     producer: ProducerWrite,
   ): Promise<void> {
-    const routes = this.options.lookup.routesOf(stream);
-    const at = routes.openShards.findIndex((shard) => shard.shardId === producer.shardId);
-    const shard = routes.openShards[at];
+    let current = stream;
+    let shard = current.shards.find(
+      (candidate) => candidate.shardId === producer.shardId && isListed(candidate),
+    );
+    if (shard === undefined) {
+      try {
+        const fresh = (await this.options.metadata.consistentView()).streams.get(stream.streamName);
+        if (fresh !== undefined && fresh.streamId === stream.streamId) {
+          current = fresh;
+          shard = fresh.shards.find(
+            (candidate) => candidate.shardId === producer.shardId && isListed(candidate),
+          );
+        }
+      } catch (error) {
+        fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${errorMessageOf(error)}`);
+        return;
+      }
+    }
     let routed = shard !== undefined;
-    for (let k = 0; routed && k < positions.length; k++) {
-      routed = routes.router.route(hashes[positions[k] as number] as Buffer) === at;
+    if (shard !== undefined && isRoutable(shard)) {
+      const routes = this.options.lookup.routesOf(current);
+      const at = routes.openShards.indexOf(shard);
+      for (let k = 0; routed && k < positions.length; k++) {
+        routed = at >= 0 && routes.router.route(hashes[positions[k] as number] as Buffer) === at;
+      }
     }
     if (shard === undefined || !routed) {
       fail(outcomes, positions, 0, "StaleShardMapException", staleShardMapMessage(stream, producer.shardId));
@@ -280,7 +305,7 @@ export class PutPath {
       fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${message}`);
       return;
     }
-    const result = await this.sendToShard(stream, shard, batch, positions, outcomes, deadlineAtMs);
+    const result = await this.sendToShard(current, shard, batch, positions, outcomes, deadlineAtMs, true);
     if (result === "sealed") {
       fail(outcomes, positions, 0, "StaleShardMapException", staleShardMapMessage(stream, producer.shardId));
     }
@@ -431,45 +456,63 @@ export class PutPath {
     if (found === undefined) {
       return reply(0, 0, "STREAM_NOT_FOUND", `no shard with group ${groupId} in stream instance ${streamId}`);
     }
-    if (found.shard.closedAtMs !== undefined) {
-      return reply(
-        0,
-        0,
-        SHARD_SEALED_CODE,
-        `shard ${found.shard.shardId} is closed by a reshard; its children take the writes`,
-      );
-    }
-    const metrics = this.options.metrics;
-    const provisioned = found.stream.mode === "PROVISIONED";
     const header = decodeRecordBatchHeader(batch);
     if (header.flags === RECORD_BATCH_FLAG_SEAL) {
       throw new CorruptBatchError("a seal batch is not a batch of records to append");
     }
     const recordCount = header.recordCount;
     const producer = recordBatchProducer(batch);
-    // An idempotent write: answered from the dedup table when it is a retry (no await between
-    // the check and `begin` below, so two copies of one batch never both pass).
-    let dedup: { table: ProducerDedupTable; term: number; key: string } | undefined;
+    if (found.shard.closedAtMs !== undefined) {
+      const sealed = reply(
+        0,
+        0,
+        SHARD_SEALED_CODE,
+        `shard ${found.shard.shardId} is closed by a reshard; its children take the writes`,
+      );
+      if (producer === undefined) return sealed;
+      // The log before the seal is final: a retry of a batch written there is answered from it;
+      // anything else is certainly not written, and never will be.
+      const checked = await this.checkProducerBatch(
+        groupId,
+        producer,
+        recordCount,
+        found.shard.endingIndex ?? 0,
+      );
+      return "reply" in checked ? checked.reply : sealed;
+    }
+    const metrics = this.options.metrics;
+    const provisioned = found.stream.mode === "PROVISIONED";
+    // An idempotent write: answered from the dedup table when it is a retry; when new, the table
+    // holds it in flight from the check on (`begin` in the same synchronous step), so a copy of it
+    // arriving meanwhile waits for it instead of passing the check too.
+    let dedup: { table: ProducerDedupTable; handle: DedupHandle } | undefined;
     if (producer !== undefined) {
       const checked = await this.checkProducerBatch(groupId, producer, recordCount);
       if ("reply" in checked) return checked.reply;
       dedup = checked;
     }
-    // Data + partition key bytes of each record, from the record headers (no string decoded).
-    const sizes = provisioned || metrics !== undefined ? recordBatchPayloadBytes(batch) : undefined;
     let accepted = recordCount;
-    if (provisioned && sizes !== undefined) {
-      const now = clock();
-      accepted = throttles.get(groupId, now).tryWrite(recordCount, (at) => sizes[at] as number, now);
+    let sizes: ReturnType<typeof recordBatchPayloadBytes> | undefined;
+    try {
+      // Data + partition key bytes of each record, from the record headers (no string decoded).
+      sizes = provisioned || metrics !== undefined ? recordBatchPayloadBytes(batch) : undefined;
+      if (provisioned && sizes !== undefined) {
+        const now = clock();
+        const payload = sizes;
+        accepted = throttles.get(groupId, now).tryWrite(recordCount, (at) => payload[at] as number, now);
+      }
+    } catch (error) {
+      if (dedup !== undefined) this.abortProducerBatch(groupId, dedup.table, dedup.handle, error);
+      throw error;
     }
     if (accepted < recordCount) metrics?.writesThrottled(found.stream, found.shard, recordCount - accepted);
     if (accepted === 0) {
+      if (dedup !== undefined && !dedup.table.abort(dedup.handle)) this.dedup.invalidate(groupId);
       return reply(0, 0, THROUGHPUT_EXCEEDED_CODE, throughputMessage(found.stream, found.shard));
     }
-    const handle =
-      dedup === undefined || producer === undefined
-        ? undefined
-        : dedup.table.begin(dedup.key, producer.firstSequence, accepted);
+    if (accepted < recordCount && dedup !== undefined && !dedup.table.shrink(dedup.handle, accepted)) {
+      this.dedup.invalidate(groupId);
+    }
     let result: Awaited<ReturnType<Broker["appendEncoded"]>>;
     try {
       result = await broker.appendEncoded(
@@ -477,11 +520,10 @@ export class PutPath {
         accepted === recordCount ? batch : recordBatchPrefix(batch, accepted),
       );
     } catch (error) {
-      if (dedup !== undefined && handle !== undefined)
-        this.abortProducerBatch(groupId, dedup.table, handle, error);
+      if (dedup !== undefined) this.abortProducerBatch(groupId, dedup.table, dedup.handle, error);
       throw error;
     }
-    if (dedup !== undefined && handle !== undefined) dedup.table.commit(handle, result.index);
+    if (dedup !== undefined) dedup.table.commit(dedup.handle, result.index);
     if (metrics !== undefined && sizes !== undefined) {
       let bytes = 0;
       for (let at = 0; at < accepted; at++) bytes += sizes[at] as number;
@@ -494,13 +536,19 @@ export class PutPath {
 
   /**
    * Checks an idempotent batch against its shard's dedup table: `reply` answers it (a duplicate
-   * with its original position, a gap, a table not loadable now), otherwise it is new.
+   * with its original position, a gap, a table not loadable now), otherwise it is new and already
+   * begun in the table (in flight): the caller must append it, then `commit`, or take it back.
+   * `sealedAtIndex` > 0: the shard is sealed at that index (its log below is final); a batch that
+   * is not there — new, or past a gap — is answered SHARD_SEALED, and so are the records of a
+   * retry past the original batch's end.
    */
   private async checkProducerBatch(
     groupId: number,
     producer: RecordBatchProducer,
     recordCount: number,
-  ): Promise<{ reply: LeaderAppendReply } | { table: ProducerDedupTable; term: number; key: string }> {
+    sealedAtIndex = 0,
+  ): Promise<{ reply: LeaderAppendReply } | { table: ProducerDedupTable; handle: DedupHandle }> {
+    const sealedMessage = `shard group ${groupId} is closed by a reshard and does not hold this batch: number its records for their new shard`;
     const key = producer.producerId.toString("latin1");
     for (;;) {
       let found: Awaited<ReturnType<ProducerDedupRegistry["tableFor"]>>;
@@ -516,9 +564,18 @@ export class PutPath {
         };
       }
       const verdict = found.table.check(key, producer.firstSequence, recordCount);
+      if (sealedAtIndex > 0 && verdict.kind === "duplicate" && verdict.index >= sealedAtIndex) {
+        // Past the seal: never applied as records (the broker refused it), so not written.
+        return { reply: reply(0, 0, SHARD_SEALED_CODE, sealedMessage) };
+      }
       switch (verdict.kind) {
         case "new":
-          return { table: found.table, term: found.term, key };
+          if (sealedAtIndex > 0) return { reply: reply(0, 0, SHARD_SEALED_CODE, sealedMessage) };
+          // Taken in flight now, with no await since the check: the caller appends it or aborts it.
+          return {
+            table: found.table,
+            handle: found.table.begin(key, producer.firstSequence, recordCount),
+          };
         case "in-flight":
           await verdict.settled;
           continue;
@@ -539,21 +596,25 @@ export class PutPath {
               ),
             };
           }
+          const rest = verdict.covered < recordCount;
           return {
             reply: {
               accepted: verdict.covered,
               index: verdict.index,
               firstOffset: verdict.firstOffset,
-              errorCode: verdict.covered < recordCount ? PRODUCER_STATE_LOADING_CODE : "",
-              errorMessage:
-                verdict.covered < recordCount
-                  ? "the rest of this retried batch was not in the original one; send those records again"
-                  : "",
+              errorCode: !rest ? "" : sealedAtIndex > 0 ? SHARD_SEALED_CODE : PRODUCER_STATE_LOADING_CODE,
+              errorMessage: !rest
+                ? ""
+                : sealedAtIndex > 0
+                  ? sealedMessage
+                  : "the rest of this retried batch was not in the original one; send those records again",
               leaderHint: 0,
             },
           };
         }
         case "out-of-order":
+          // A gap: the batch is not in the log. In a sealed log it never will be.
+          if (sealedAtIndex > 0) return { reply: reply(0, 0, SHARD_SEALED_CODE, sealedMessage) };
           return {
             reply: reply(
               0,
@@ -621,13 +682,16 @@ export class PutPath {
     positions: Int32Array,
     outcomes: PutOutcome[],
     deadlineAtMs: number,
+    idempotent = false,
   ): Promise<SendResult> {
     const { nodeId, forwarder, clock, lookup } = this.options;
     let backoffMs = PUT_RETRY_BACKOFF_MS_MIN;
     let attempt = 0;
     let lastError = "no leader was found for the shard";
     for (;;) {
-      if (attempt > 0) {
+      // An idempotent batch goes to the leader even then: an earlier attempt may have written it
+      // before the seal, and only the leader can tell (see appendAsLeader).
+      if (attempt > 0 && !idempotent) {
         // The map may have moved on while we retried: a closed shard takes no more writes.
         const current = lookup
           .streamById(stream.streamId, stream.streamName)
@@ -702,6 +766,11 @@ export class PutPath {
       const throttled = answer.errorCode === THROUGHPUT_EXCEEDED_CODE;
       if (answer.errorCode === OUT_OF_ORDER_SEQUENCE_CODE) {
         fail(outcomes, positions, answer.accepted, "OutOfOrderSequenceException", answer.errorMessage);
+        return;
+      }
+      if (answer.errorCode === SHARD_SEALED_CODE) {
+        // An idempotent retry that a sealed shard holds in part: the rest is certainly not there.
+        fail(outcomes, positions, answer.accepted, "StaleShardMapException", answer.errorMessage);
         return;
       }
       fail(
