@@ -74,10 +74,21 @@ function engineRate(): number {
   return ENGINE_RECORDS / ((performance.now() - started) / 1_000);
 }
 
+/** Writes records [from, from + count), re-sending the failed ones (leaders still being elected, throttling); returns how many were acknowledged. */
 async function put(client: SluiceClient, streamName: string, from: number, count: number): Promise<number> {
-  const records = Array.from({ length: count }, (_, j) => record(from + j));
-  const response = await client.putRecords(streams.PutRecordsRequest.fromPartial({ streamName, records }));
-  return response.records.filter((entry) => entry.errorCode === "").length;
+  let records = Array.from({ length: count }, (_, j) => record(from + j));
+  let written = 0;
+  for (let attempt = 0; attempt < 20 && records.length > 0; attempt++) {
+    const response = await client
+      .putRecords(streams.PutRecordsRequest.fromPartial({ streamName, records }))
+      .catch(() => undefined);
+    if (response === undefined) continue;
+    const failed = records.filter((_, j) => (response.records[j]?.errorCode ?? "x") !== "");
+    written += records.length - failed.length;
+    records = failed;
+    if (failed.length > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return written;
 }
 
 async function recordsIn(cluster: TestCluster, name: string): Promise<{ records: number; lagMs: number }> {
@@ -134,19 +145,32 @@ try {
         const from = next;
         const count = Math.min(BATCH_RECORDS, preload - from);
         next += count;
-        loaded += await put(client, preloaded, from, count);
+        // Not `loaded += await …`: that reads `loaded` before the await and loses the other callers' adds.
+        const acknowledged = await put(client, preloaded, from, count);
+        loaded += acknowledged;
       }
+      // Records reported failed may still have been written (an answer lost): the app counts what the stream holds.
     }),
   );
   log(`preloaded ${loaded}; creating the application`);
-  const createdAt = performance.now();
   await store.create({ name: "bench-pre", sql: SQL(preloaded), outputStream: "bench-analytics-out-pre" });
-  const done = await until(async () => (await recordsIn(cluster, "bench-pre")).records >= loaded, 300_000);
-  const preElapsed = (performance.now() - createdAt) / 1_000;
+  // Timed from the first record processed (start-up — lease, snapshot load — is not the rate).
+  let firstIn = 0;
+  await until(async () => {
+    firstIn = (await recordsIn(cluster, "bench-pre")).records;
+    return firstIn > 0;
+  }, 60_000);
+  const firstAt = performance.now();
+  let lastIn = firstIn;
+  const done = await until(async () => {
+    lastIn = (await recordsIn(cluster, "bench-pre")).records;
+    return lastIn >= loaded;
+  }, 300_000);
+  const preElapsed = (performance.now() - firstAt) / 1_000;
   rows.push({
     measurement: "application over a preloaded stream",
-    recordsPerSecond: Math.round(loaded / preElapsed),
-    note: `${loaded} records in ${preElapsed.toFixed(1)} s from create (incl. start-up)${done ? "" : " — DID NOT FINISH"}`,
+    recordsPerSecond: Math.round((lastIn - firstIn) / preElapsed),
+    note: `${lastIn - firstIn} records in ${preElapsed.toFixed(1)} s after the first${done ? "" : " — DID NOT FINISH"}`,
   });
   await store.delete("bench-pre");
 
@@ -177,7 +201,8 @@ try {
       while (Date.now() < stopAt) {
         const from = cursor;
         cursor += BATCH_RECORDS;
-        written += await put(client, live, from, BATCH_RECORDS).catch(() => 0);
+        const acknowledged = await put(client, live, from, BATCH_RECORDS).catch(() => 0);
+        written += acknowledged;
       }
     }),
   );
