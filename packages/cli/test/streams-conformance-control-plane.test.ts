@@ -6,6 +6,9 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { credentials, loadPackageDefinition, Metadata } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
+import { constants as analytics } from "@sluice/analytics";
+import { constants as delivery } from "@sluice/delivery";
+import { isInternalStreamName } from "@sluice/gateway";
 import {
   evenHashKeyRanges,
   startCluster,
@@ -276,6 +279,25 @@ describe("ListStreams", () => {
 
     const after = await cluster.streams(1).listStreams({ exclusiveStartStreamName: mine[0] as string });
     expect(after.streamNames).toEqual(all.filter((name) => name > (mine[0] as string)));
+  });
+
+  it("leaves out the streams the cluster keeps for itself, which stay reachable by name", async () => {
+    // Internal streams are created on first use (a delivery stream, an application); make two.
+    const internal = [
+      `${delivery.DIRECT_PUT_STREAM_PREFIX}${freshName("in")}`,
+      analytics.DEFINITIONS_STREAM_NAME,
+    ];
+    const mine = freshName("user");
+    for (const streamName of [...internal, mine]) {
+      await cluster.streams(1).createActiveStream({ streamName, shardCount: 1 });
+    }
+    const listed = await listAllStreams(2, 10_000);
+    expect(listed).toContain(mine);
+    expect(listed.filter((name) => isInternalStreamName(name))).toEqual([]);
+    for (const streamName of internal) {
+      const summary = await cluster.streams(3).describeStreamSummary({ streamName });
+      expect(summary.streamDescriptionSummary?.streamName).toBe(streamName);
+    }
   });
 
   it("refuses Limit 0 and 10001 with ValidationException and a forged NextToken with InvalidArgumentException", async () => {

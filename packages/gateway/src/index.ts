@@ -158,6 +158,7 @@ export {
   startingSequenceNumber,
 } from "./sequence-number.js";
 export * as serverConstants from "./server/constants.js";
+export { isInternalStreamName } from "./server/control-plane.js";
 export type { ForwardTargets } from "./server/forward-service.js";
 export { createForwardService } from "./server/forward-service.js";
 export type { GatewayOptions } from "./server/gateway.js";

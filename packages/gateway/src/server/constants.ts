@@ -39,6 +39,14 @@ export const SUBSCRIBE_EVENT_BYTES_MAX = 2 * MIB;
 export const RETENTION_SWEEP_INTERVAL_MS = 60_000;
 /** ListStreams / DescribeStream / ListShards / ListStreamConsumers page sizes when the request gives none. */
 export const LIST_STREAMS_LIMIT_DEFAULT = 100;
+/**
+ * Streams the cluster keeps for itself start with one of these: the definitions of delivery
+ * streams and analytics applications, a Firehose DirectPut delivery's input, an application's
+ * state. ListStreams leaves them out (a Kinesis user never sees them); every other operation
+ * still reaches them by name. The owners' constants (packages/delivery, packages/analytics) must
+ * each start with one of these, which packages/cli/test/internal-streams.test.ts checks.
+ */
+export const INTERNAL_STREAM_NAME_PREFIXES: readonly string[] = ["__sluice-", "__firehose-", "__analytics-"];
 export const DESCRIBE_STREAM_LIMIT_DEFAULT = 100;
 export const LIST_SHARDS_LIMIT_DEFAULT = 1_000;
 export const LIST_STREAM_CONSUMERS_LIMIT_DEFAULT = 100;

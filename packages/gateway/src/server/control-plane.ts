@@ -27,6 +27,7 @@ import { formatShardId, parseShardId, validateShardFilter } from "../validation.
 import {
   CLUSTER_SHARD_LIMIT,
   DESCRIBE_STREAM_LIMIT_DEFAULT,
+  INTERNAL_STREAM_NAME_PREFIXES,
   LIST_SHARDS_LIMIT_DEFAULT,
   LIST_STREAM_CONSUMERS_LIMIT_DEFAULT,
   LIST_STREAMS_LIMIT_DEFAULT,
@@ -213,7 +214,7 @@ export class ControlPlane {
       request.nextToken !== ""
         ? decodeToken(request.nextToken, "streams").after
         : request.exclusiveStartStreamName;
-    const names = [...view.streams.keys()].sort();
+    const names = [...view.streams.keys()].filter((name) => !isInternalStreamName(name)).sort();
     const from = after === "" ? 0 : names.findIndex((name) => name > after);
     const page = from < 0 ? [] : names.slice(from, from + limit);
     const more = from >= 0 && from + limit < names.length;
@@ -483,4 +484,10 @@ function refuseOnDemand(stream: StreamInfo, operation: string): void {
       `${operation} is not supported for stream ${stream.streamName} in ON_DEMAND capacity mode; switch it to PROVISIONED with UpdateStreamMode first`,
     );
   }
+}
+
+/** Whether a stream is one the cluster keeps for itself (left out of ListStreams). */
+export function isInternalStreamName(name: string): boolean {
+  for (const prefix of INTERNAL_STREAM_NAME_PREFIXES) if (name.startsWith(prefix)) return true;
+  return false;
 }
