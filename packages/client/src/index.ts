@@ -13,6 +13,20 @@ export {
   type SluiceClientTls,
 } from "./client.js";
 export * as constants from "./constants.js";
+// Definitions kept in an internal stream and a worker per definition on every node (delivery streams, analytics).
+export {
+  createStreamIfMissing,
+  type DefinitionEvent,
+  DefinitionFold,
+  DefinitionRunner,
+  type DefinitionRunnerOptions,
+  type DefinitionSource,
+  DefinitionsStream,
+  type DefinitionsStreamErrors,
+  type DefinitionsStreamOptions,
+  type DefinitionWorker,
+  type StoredDefinition,
+} from "./definitions/index.js";
 export {
   AbortedError,
   ClientClosedError,
@@ -55,6 +69,7 @@ export {
   type ProducerResult,
   type ProducerStats,
 } from "./producer.js";
+export { compareSequenceNumbers } from "./sequence-number.js";
 export { type ReadRecord, type ShardPage, ShardReader, type ShardReaderOptions } from "./shard-reader.js";
 export type { StartPosition, StartType } from "./start-position.js";
 export { StreamReader, type StreamReaderOptions } from "./stream-reader.js";
