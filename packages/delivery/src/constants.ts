@@ -25,6 +25,8 @@ export const DEFINITIONS_REFRESH_AGE_MS = 30 * 24 * 3_600_000;
 export const DEFINITIONS_READ_LIMIT_RECORDS = 10_000;
 /** How often each node's runner reads new definition events. */
 export const DEFINITIONS_POLL_INTERVAL_MS = 1_000;
+/** How long a create or delete waits to read its own event back. */
+export const DEFINITIONS_READ_BACK_TIMEOUT_MS = 10_000;
 
 /** Direct-put delivery streams are backed by a Sluice stream of this name prefix. */
 export const DIRECT_PUT_STREAM_PREFIX = "__firehose-";

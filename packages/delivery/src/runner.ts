@@ -1,10 +1,15 @@
 /**
  * The delivery runner of one node: follows the definitions and runs a `DeliveryWorker` for each
  * (every node runs one per definition; the consumer group shares the shards among them, and
- * moves a dead node's shards to the others). A deleted definition's worker is stopped.
+ * moves a dead node's shards to the others). A deleted definition's worker is stopped, then its
+ * destination closed. The polling and the starting and stopping are the SDK's DefinitionRunner.
  */
-import { randomUUID } from "node:crypto";
-import type { GroupTransport, SluiceClient } from "@sluice/client";
+import {
+  DefinitionRunner,
+  type DefinitionWorker,
+  type GroupTransport,
+  type SluiceClient,
+} from "@sluice/client";
 import { DEFINITIONS_POLL_INTERVAL_MS } from "./constants.js";
 import type { DeliveryStreamDefinition } from "./definition.js";
 import { DefinitionStore } from "./definition-store.js";
@@ -47,99 +52,64 @@ export function destinationFor(definition: DeliveryStreamDefinition): Destinatio
 
 export class DeliveryRunner {
   readonly store: DefinitionStore;
-  private readonly options: DeliveryRunnerOptions;
-  private readonly workers = new Map<string, { worker: DeliveryWorker; destination: Destination }>();
-  private readonly memberId: string;
-  private timer: NodeJS.Timeout | null = null;
-  private running = false;
-  private polling: Promise<void> = Promise.resolve();
+  private readonly runner: DefinitionRunner<DeliveryStreamDefinition, HostedDelivery>;
 
   constructor(options: DeliveryRunnerOptions) {
-    this.options = options;
     this.store = new DefinitionStore({
       client: options.client,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
-    this.memberId = `${options.memberIdPrefix ?? "node"}-${randomUUID().slice(0, 8)}`;
+    const onError = options.onError;
+    this.runner = new DefinitionRunner({
+      source: this.store,
+      memberIdPrefix: options.memberIdPrefix ?? "node",
+      pollIntervalMs: options.pollIntervalMs ?? DEFINITIONS_POLL_INTERVAL_MS,
+      onError: (error, name) => onError?.(error, name === undefined ? {} : { deliveryStreamName: name }),
+      createWorker: (definition, memberId) => {
+        const destination = (options.destinationFor ?? destinationFor)(definition);
+        const worker = new DeliveryWorker({
+          definition,
+          destination,
+          transport: options.transport,
+          memberId,
+          ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+          ...(options.clock === undefined ? {} : { clock: options.clock }),
+          onError: (error, shardId) =>
+            onError?.(error, {
+              deliveryStreamName: definition.name,
+              ...(shardId === undefined ? {} : { shardId }),
+            }),
+        });
+        return {
+          worker,
+          start: () => worker.start(),
+          stop: () => worker.stop(),
+          // The destination is the runner's: closed once its worker stopped, or failed to start.
+          close: () => destination.close(),
+        };
+      },
+    });
   }
 
   /** Starts following the definitions (in the background: a cluster not ready yet is retried). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    const tick = (): void => {
-      this.polling = this.poll().finally(() => {
-        if (this.running)
-          this.timer = setTimeout(tick, this.options.pollIntervalMs ?? DEFINITIONS_POLL_INTERVAL_MS);
-      });
-    };
-    tick();
+    this.runner.start();
   }
 
   /** Stops every worker (each delivers what it buffered, within its bound) and the polling. */
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer !== null) clearTimeout(this.timer);
-    await this.polling;
-    const all = [...this.workers.values()];
-    this.workers.clear();
-    await Promise.all(all.map((entry) => this.stopWorker(entry)));
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 
   /** Metrics of every delivery stream this node works on, by name. */
   metrics(): Record<string, DeliveryMetricsSnapshot> {
     const out: Record<string, DeliveryMetricsSnapshot> = {};
-    for (const [name, { worker }] of this.workers) out[name] = worker.metricsSnapshot();
+    for (const [name, { worker }] of this.runner.workers()) out[name] = worker.metricsSnapshot();
     return out;
   }
+}
 
-  private async poll(): Promise<void> {
-    try {
-      const definitions = await this.store.refresh();
-      await this.store.refreshAged();
-      for (const [name, entry] of this.workers) {
-        if (definitions.get(name)?.id !== entry.worker.definition.id) {
-          this.workers.delete(name);
-          await this.stopWorker(entry);
-        }
-      }
-      for (const definition of definitions.values()) {
-        if (!this.running) return;
-        if (this.workers.has(definition.name)) continue;
-        const destination = (this.options.destinationFor ?? destinationFor)(definition);
-        const worker = new DeliveryWorker({
-          definition,
-          destination,
-          transport: this.options.transport,
-          memberId: this.memberId,
-          ...(this.options.sessionTimeoutMs === undefined
-            ? {}
-            : { sessionTimeoutMs: this.options.sessionTimeoutMs }),
-          ...(this.options.clock === undefined ? {} : { clock: this.options.clock }),
-          onError: (error, shardId) =>
-            this.options.onError?.(error, {
-              deliveryStreamName: definition.name,
-              ...(shardId === undefined ? {} : { shardId }),
-            }),
-        });
-        try {
-          await worker.start();
-          this.workers.set(definition.name, { worker, destination });
-        } catch (error) {
-          // Joining failed (the source stream is not there yet, no quorum): the next poll tries again.
-          await destination.close();
-          this.options.onError?.(error, { deliveryStreamName: definition.name });
-        }
-      }
-    } catch (error) {
-      this.options.onError?.(error, {});
-    }
-  }
-
-  private async stopWorker(entry: { worker: DeliveryWorker; destination: Destination }): Promise<void> {
-    await entry.worker
-      .stop()
-      .catch((error) => this.options.onError?.(error, { deliveryStreamName: entry.worker.definition.name }));
-    await entry.destination.close();
-  }
+/** A delivery worker with the destination it writes to. */
+interface HostedDelivery extends DefinitionWorker {
+  readonly worker: DeliveryWorker;
 }
