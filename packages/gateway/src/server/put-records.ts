@@ -472,13 +472,17 @@ export class PutPath {
       if (producer === undefined) return sealed;
       // The log before the seal is final: a retry of a batch written there is answered from it;
       // anything else is certainly not written, and never will be.
+      // (endingIndex is set with closedAtMs; without it, every index counts as before the seal.)
       const checked = await this.checkProducerBatch(
         groupId,
         producer,
         recordCount,
-        found.shard.endingIndex ?? 0,
+        found.shard.endingIndex ?? Number.MAX_SAFE_INTEGER,
       );
-      return "reply" in checked ? checked.reply : sealed;
+      if ("reply" in checked) return checked.reply;
+      // Not reached (a sealed check always answers); never leave a batch in flight all the same.
+      if (!checked.table.abort(checked.handle)) this.dedup.invalidate(groupId);
+      return sealed;
     }
     const metrics = this.options.metrics;
     const provisioned = found.stream.mode === "PROVISIONED";
@@ -493,6 +497,8 @@ export class PutPath {
     }
     let accepted = recordCount;
     let sizes: ReturnType<typeof recordBatchPayloadBytes> | undefined;
+    let result: Awaited<ReturnType<Broker["appendEncoded"]>>;
+    // From here the begun batch is committed or taken back on every path (a copy waits for it).
     try {
       // Data + partition key bytes of each record, from the record headers (no string decoded).
       sizes = provisioned || metrics !== undefined ? recordBatchPayloadBytes(batch) : undefined;
@@ -501,20 +507,14 @@ export class PutPath {
         const payload = sizes;
         accepted = throttles.get(groupId, now).tryWrite(recordCount, (at) => payload[at] as number, now);
       }
-    } catch (error) {
-      if (dedup !== undefined) this.abortProducerBatch(groupId, dedup.table, dedup.handle, error);
-      throw error;
-    }
-    if (accepted < recordCount) metrics?.writesThrottled(found.stream, found.shard, recordCount - accepted);
-    if (accepted === 0) {
-      if (dedup !== undefined && !dedup.table.abort(dedup.handle)) this.dedup.invalidate(groupId);
-      return reply(0, 0, THROUGHPUT_EXCEEDED_CODE, throughputMessage(found.stream, found.shard));
-    }
-    if (accepted < recordCount && dedup !== undefined && !dedup.table.shrink(dedup.handle, accepted)) {
-      this.dedup.invalidate(groupId);
-    }
-    let result: Awaited<ReturnType<Broker["appendEncoded"]>>;
-    try {
+      if (accepted < recordCount) metrics?.writesThrottled(found.stream, found.shard, recordCount - accepted);
+      if (accepted === 0) {
+        if (dedup !== undefined && !dedup.table.abort(dedup.handle)) this.dedup.invalidate(groupId);
+        return reply(0, 0, THROUGHPUT_EXCEEDED_CODE, throughputMessage(found.stream, found.shard));
+      }
+      if (accepted < recordCount && dedup !== undefined && !dedup.table.shrink(dedup.handle, accepted)) {
+        this.dedup.invalidate(groupId);
+      }
       result = await broker.appendEncoded(
         groupId,
         accepted === recordCount ? batch : recordBatchPrefix(batch, accepted),
@@ -538,16 +538,18 @@ export class PutPath {
    * Checks an idempotent batch against its shard's dedup table: `reply` answers it (a duplicate
    * with its original position, a gap, a table not loadable now), otherwise it is new and already
    * begun in the table (in flight): the caller must append it, then `commit`, or take it back.
-   * `sealedAtIndex` > 0: the shard is sealed at that index (its log below is final); a batch that
-   * is not there — new, or past a gap — is answered SHARD_SEALED, and so are the records of a
-   * retry past the original batch's end.
+   * With `sealedAtIndex`, the shard is sealed at that index (its log below is final) and the
+   * answer is always a `reply`: a batch that is not there — new, or past a gap — is answered
+   * SHARD_SEALED, and so are the records of a retry past the original batch's end.
    */
   private async checkProducerBatch(
     groupId: number,
     producer: RecordBatchProducer,
     recordCount: number,
-    sealedAtIndex = 0,
-  ): Promise<{ reply: LeaderAppendReply } | { table: ProducerDedupTable; handle: DedupHandle }> {
+    sealedAtIndex?: number,
+  ): Promise<
+    { reply: LeaderAppendReply; table?: never } | { table: ProducerDedupTable; handle: DedupHandle }
+  > {
     const sealedMessage = `shard group ${groupId} is closed by a reshard and does not hold this batch: number its records for their new shard`;
     const key = producer.producerId.toString("latin1");
     for (;;) {
@@ -564,13 +566,13 @@ export class PutPath {
         };
       }
       const verdict = found.table.check(key, producer.firstSequence, recordCount);
-      if (sealedAtIndex > 0 && verdict.kind === "duplicate" && verdict.index >= sealedAtIndex) {
+      if (sealedAtIndex !== undefined && verdict.kind === "duplicate" && verdict.index >= sealedAtIndex) {
         // Past the seal: never applied as records (the broker refused it), so not written.
         return { reply: reply(0, 0, SHARD_SEALED_CODE, sealedMessage) };
       }
       switch (verdict.kind) {
         case "new":
-          if (sealedAtIndex > 0) return { reply: reply(0, 0, SHARD_SEALED_CODE, sealedMessage) };
+          if (sealedAtIndex !== undefined) return { reply: reply(0, 0, SHARD_SEALED_CODE, sealedMessage) };
           // Taken in flight now, with no await since the check: the caller appends it or aborts it.
           return {
             table: found.table,
@@ -602,10 +604,14 @@ export class PutPath {
               accepted: verdict.covered,
               index: verdict.index,
               firstOffset: verdict.firstOffset,
-              errorCode: !rest ? "" : sealedAtIndex > 0 ? SHARD_SEALED_CODE : PRODUCER_STATE_LOADING_CODE,
+              errorCode: !rest
+                ? ""
+                : sealedAtIndex !== undefined
+                  ? SHARD_SEALED_CODE
+                  : PRODUCER_STATE_LOADING_CODE,
               errorMessage: !rest
                 ? ""
-                : sealedAtIndex > 0
+                : sealedAtIndex !== undefined
                   ? sealedMessage
                   : "the rest of this retried batch was not in the original one; send those records again",
               leaderHint: 0,
@@ -614,7 +620,7 @@ export class PutPath {
         }
         case "out-of-order":
           // A gap: the batch is not in the log. In a sealed log it never will be.
-          if (sealedAtIndex > 0) return { reply: reply(0, 0, SHARD_SEALED_CODE, sealedMessage) };
+          if (sealedAtIndex !== undefined) return { reply: reply(0, 0, SHARD_SEALED_CODE, sealedMessage) };
           return {
             reply: reply(
               0,
