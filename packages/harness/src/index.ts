@@ -72,6 +72,15 @@ export { type LinkMode, LinkProxy, type LinkProxyOptions } from "./fault/link-pr
 export { FAULT_KINDS, type FaultKind, Nemesis, type NemesisOptions } from "./fault/nemesis.js";
 export { ProxyMesh, type ProxyMeshOptions } from "./fault/network.js";
 export { randomSeed, SeededRandom } from "./fault/random.js";
+export {
+  type DiffOptions,
+  diffReplicas,
+  formatGroupDiff,
+  type GroupDiff,
+  type ReplicaSnapshot,
+  type ReplicaVerdict,
+  replicaVerdict,
+} from "./fault/replica-diff.js";
 export { type CampaignReportInput, formatReport } from "./fault/report.js";
 export { LiveReader, Workload, type WorkloadOptions } from "./fault/workload.js";
 export {

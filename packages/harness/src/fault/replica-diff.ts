@@ -23,6 +23,8 @@ export interface ReplicaSnapshot {
   readonly commonRecordsChecksum: string;
   /** Records this replica holds before the group's latest first index. */
   readonly recordsBeforeLatestFirst: number;
+  /** SHA-256 of those records ("" when there are none). */
+  readonly beforeLatestFirstChecksum: string;
   readonly records: number;
 }
 
@@ -98,7 +100,6 @@ export async function diffReplicas(cluster: TestCluster, options: DiffOptions): 
     const upToIndex = Math.min(...[...found.values()].map((s) => s.commitIndex));
     const latestFirst = Math.max(...[...found.values()].map((s) => s.firstIndex));
     const replicas: ReplicaSnapshot[] = [];
-    const prefixes = new Map<number, string>();
     for (const [nodeId, status] of found) {
       const admin = cluster.admin(nodeId);
       const logChecksum = upToIndex === 0 ? "" : (await admin.logChecksum(groupId, upToIndex)).checksum;
@@ -114,7 +115,6 @@ export async function diffReplicas(cluster: TestCluster, options: DiffOptions): 
         hash.update(`${record.index}/${record.offset}/${record.arrivalTimestampMs}/${record.partitionKey}/`);
         hash.update(record.data);
       }
-      if (before > 0) prefixes.set(nodeId, `${status.firstIndex}:${prefix.digest("hex")}`);
       replicas.push({
         nodeId,
         firstIndex: status.firstIndex,
@@ -122,30 +122,29 @@ export async function diffReplicas(cluster: TestCluster, options: DiffOptions): 
         logChecksum,
         commonRecordsChecksum: common.digest("hex"),
         recordsBeforeLatestFirst: before,
+        beforeLatestFirstChecksum: before > 0 ? prefix.digest("hex") : "",
         records,
       });
     }
-    diffs.push({ groupId, upToIndex, converged, replicas, verdict: verdictOf(replicas, prefixes) });
+    diffs.push({ groupId, upToIndex, converged, replicas, verdict: replicaVerdict(replicas) });
   }
   return diffs;
 }
 
-function verdictOf(
-  replicas: readonly ReplicaSnapshot[],
-  prefixes: ReadonlyMap<number, string>,
-): ReplicaVerdict {
+/** The verdict on one group from its replicas' snapshots (see ReplicaVerdict). */
+export function replicaVerdict(replicas: readonly ReplicaSnapshot[]): ReplicaVerdict {
   if (new Set(replicas.map((r) => r.commonRecordsChecksum)).size > 1) return "diverged";
   // Replicas that start at the same index and hold records before the latest first index must
   // agree on them too.
   const byFirst = new Map<number, Set<string>>();
-  for (const [nodeId, value] of prefixes) {
-    const first = replicas.find((r) => r.nodeId === nodeId)?.firstIndex ?? 0;
-    const seen = byFirst.get(first) ?? new Set<string>();
-    seen.add(value);
-    byFirst.set(first, seen);
+  for (const replica of replicas) {
+    if (replica.recordsBeforeLatestFirst === 0) continue;
+    const seen = byFirst.get(replica.firstIndex) ?? new Set<string>();
+    seen.add(replica.beforeLatestFirstChecksum);
+    byFirst.set(replica.firstIndex, seen);
   }
   for (const seen of byFirst.values()) if (seen.size > 1) return "diverged";
-  if (prefixes.size > 0) return "short";
+  if (byFirst.size > 0) return "short";
   if (new Set(replicas.map((r) => r.firstIndex)).size > 1) return "starts-later";
   return new Set(replicas.map((r) => r.logChecksum)).size > 1 ? "diverged" : "identical";
 }
