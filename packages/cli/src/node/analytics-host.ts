@@ -1,34 +1,30 @@
 /**
  * Stream analytics inside a node: the analytics runner, a client of this node's own public gRPC
  * port (TLS and the internal principal `sluice:internal` on a secure node, exactly as the
- * delivery runner: see delivery-host.ts). Every node follows every application; the
+ * delivery runner: see in-node-clients.ts). Every node follows every application; the
  * application's consumer group picks the one node that runs it. Starts once the public API is
  * ready. Off when SLUICE_ANALYTICS=off.
  *
  * Environment: SLUICE_ANALYTICS_SESSION_TIMEOUT_MS (the application groups' session timeout:
  * how soon a dead node's applications move).
  */
-import { AnalyticsRunner } from "@sluice/analytics";
-import { grpcGroupTransport, SluiceClient } from "@sluice/client";
-import { internalCredentialsOf } from "./auth.js";
+import { type AnalyticsMetricsSnapshot, AnalyticsRunner } from "@sluice/analytics";
 import type { NodeConfig } from "./config.js";
-import { inNodeEndpoint } from "./delivery-host.js";
+import { openInNodeClients } from "./in-node-clients.js";
 import type { Logger } from "./logger.js";
+import { type PrometheusFamily, type RunnerHost, runnerHost, sessionTimeoutOf } from "./runner-host.js";
 
 /** How long a stopping node waits for its applications to reach a safe point and leave their groups. */
 const ANALYTICS_STOP_TIMEOUT_MS = 5_000;
 
-export interface AnalyticsHost {
-  start(): void;
-  stop(): Promise<void>;
-  /** Flat metrics: analytics_<name>_<metric>. */
-  metrics(): Record<string, number>;
-  /** The same in the Prometheus text format, `sluice_analytics_<metric>{application="<name>"}`. */
-  prometheusText(): string;
-}
+/**
+ * Flat metrics `analytics_<name>_<metric>`; in the Prometheus text format
+ * `sluice_analytics_<metric>{application="<name>"}`.
+ */
+export type AnalyticsHost = RunnerHost;
 
 /** Prometheus families of the analytics metrics: field, name, type, help. */
-const PROMETHEUS_FAMILIES = [
+const PROMETHEUS_FAMILIES: readonly PrometheusFamily<AnalyticsMetricsSnapshot>[] = [
   ["running", "running", "gauge", "1 on the node that runs the application"],
   ["recordsIn", "records_in_total", "counter", "Input records processed"],
   [
@@ -48,56 +44,20 @@ const PROMETHEUS_FAMILIES = [
 export function openAnalyticsHost(config: NodeConfig, log: Logger): AnalyticsHost | undefined {
   const env = process.env;
   if (env.SLUICE_ANALYTICS === "off") return undefined;
-  const { endpoint, tls } = inNodeEndpoint(config);
-  const credentials = internalCredentialsOf(config.auth);
-  const security = {
-    ...(tls === undefined ? {} : { tls }),
-    ...(credentials === undefined ? {} : { credentials }),
-  };
-  const client = new SluiceClient({ endpoints: [endpoint], ...security });
-  const transport = grpcGroupTransport([endpoint], security);
-  const sessionTimeoutMs = Number(env.SLUICE_ANALYTICS_SESSION_TIMEOUT_MS ?? "");
+  const clients = openInNodeClients(config);
   const runner = new AnalyticsRunner({
-    client,
-    transport,
+    client: clients.client,
+    transport: clients.transport,
     memberIdPrefix: `node-${config.nodeId}`,
-    ...(Number.isSafeInteger(sessionTimeoutMs) && sessionTimeoutMs > 0 ? { sessionTimeoutMs } : {}),
+    ...sessionTimeoutOf(env.SLUICE_ANALYTICS_SESSION_TIMEOUT_MS),
     onError: (error, context) => log.warn("analytics", { ...context, error: String(error) }),
   });
-  return {
-    start: () => runner.start(),
-    stop: async () => {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        runner.stop(),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, ANALYTICS_STOP_TIMEOUT_MS);
-        }),
-      ]);
-      clearTimeout(timer);
-      transport.close();
-      client.close();
-    },
-    prometheusText: () => {
-      const snapshots = Object.entries(runner.metrics());
-      if (snapshots.length === 0) return "";
-      const lines: string[] = [];
-      for (const [field, name, type, help] of PROMETHEUS_FAMILIES) {
-        lines.push(`# HELP sluice_analytics_${name} ${help}`, `# TYPE sluice_analytics_${name} ${type}`);
-        for (const [application, snapshot] of snapshots) {
-          lines.push(`sluice_analytics_${name}{application="${application}"} ${snapshot[field]}`);
-        }
-      }
-      return `${lines.join("\n")}\n`;
-    },
-    metrics: () => {
-      const out: Record<string, number> = {};
-      for (const [name, snapshot] of Object.entries(runner.metrics())) {
-        for (const [metric, value] of Object.entries(snapshot)) {
-          out[`analytics_${name}_${metric.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`] = value;
-        }
-      }
-      return out;
-    },
-  };
+  return runnerHost({
+    runner,
+    clients,
+    metricPrefix: "analytics",
+    label: "application",
+    families: PROMETHEUS_FAMILIES,
+    stopTimeoutMs: ANALYTICS_STOP_TIMEOUT_MS,
+  });
 }
