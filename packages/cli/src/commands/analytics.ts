@@ -7,6 +7,7 @@
  */
 import {
   type ApplicationDefinition,
+  type ApplicationInput,
   ApplicationInUseError,
   ApplicationNotFoundError,
   ApplicationStore,
@@ -17,20 +18,15 @@ import {
 } from "@sluice/analytics";
 import {
   COMMON_OPTIONS_HELP,
-  createClient,
-  EXIT_BUSY,
+  type CommandContext,
+  type DefinitionCommand,
   EXIT_CODES_HELP,
-  EXIT_NOT_FOUND,
   EXIT_OK,
-  EXIT_USAGE,
   type Io,
   isoTime,
-  parse,
   positiveInteger,
-  printJson,
-  printTable,
   processIo,
-  reportError,
+  runDefinitionCommand,
   UsageError,
 } from "./common.js";
 
@@ -81,123 +77,70 @@ export async function runAnalyticsCommand(
   env: NodeJS.ProcessEnv,
   io: Io = processIo,
 ): Promise<number> {
-  const action = args[0] ?? "";
-  const what = `sluice analytics ${action}`.trimEnd();
+  return runDefinitionCommand(ANALYTICS_COMMAND, args, env, io);
+}
+
+const ANALYTICS_COMMAND: DefinitionCommand<ApplicationDefinition, ApplicationInput> = {
+  command: "sluice analytics",
+  help: ANALYTICS_HELP,
+  options: OPTIONS,
+  noun: "application",
+  helpWithoutAction: true,
+  checkFlags: allowedLatenessMsOf,
+  openStore: (client) => new ApplicationStore({ client }),
+  inputOf: (name, values) => {
+    const sql = values.sql as string | undefined;
+    const output = values.output as string | undefined;
+    if (sql === undefined || output === undefined) throw new UsageError("create needs --sql and --output");
+    return { name: name(), sql, outputStream: output, allowedLatenessMs: allowedLatenessMsOf(values) };
+  },
+  createdDetail: (definition) => `: ${definition.inputStream} → ${definition.outputStream}`,
+  summaryOf,
+  describeDetail: (definition) => `sql: ${definition.sql}\n`,
+  extraActions: { preview },
+  errors: {
+    notFound: ApplicationNotFoundError,
+    inUse: ApplicationInUseError,
+    refused: [UnsupportedSqlError, InvalidSqlError, InvalidApplicationError],
+  },
+};
+
+/** --lateness-ms: a whole number of ms, 0 when not given. */
+function allowedLatenessMsOf(values: Record<string, unknown>): number {
+  const lateness = values["lateness-ms"] as string | undefined;
+  if (lateness !== undefined && !/^\d+$/.test(lateness))
+    throw new UsageError("--lateness-ms must be a whole number");
+  return lateness === undefined ? 0 : Number(lateness);
+}
+
+/** `preview --sql SQL`: runs the query here over the stream's records and prints its first rows. */
+async function preview({ io, client, values, positionals, json }: CommandContext): Promise<number> {
+  if (positionals.length !== 0) throw new UsageError("expected: preview --sql SQL");
+  const sql = values.sql as string | undefined;
+  if (sql === undefined) throw new UsageError("preview needs --sql");
+  const rows = values.rows === undefined ? PREVIEW_ROWS_DEFAULT : positiveInteger("--rows", values.rows);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once("SIGINT", onSignal);
+  let printed = 0;
   try {
-    const { values, positionals } = parse(args.slice(1), OPTIONS);
-    if (values.help === true || args[0] === "--help" || args[0] === "-h" || action === "") {
-      io.stdout.write(ANALYTICS_HELP);
-      return action === "" ? EXIT_USAGE : EXIT_OK;
-    }
-    const json = values.json === true;
-    const name = positionals[0];
-    const needName = (): string => {
-      if (name === undefined || positionals.length !== 1) throw new UsageError(`expected: ${action} NAME`);
-      return name;
-    };
-    const lateness = values["lateness-ms"] as string | undefined;
-    const allowedLatenessMs = lateness === undefined ? 0 : Number(lateness);
-    if (lateness !== undefined && !/^\d+$/.test(lateness))
-      throw new UsageError("--lateness-ms must be a whole number");
-    const client = createClient(values, env);
-    try {
-      const store = new ApplicationStore({ client });
-      switch (action) {
-        case "create": {
-          const sql = values.sql as string | undefined;
-          const output = values.output as string | undefined;
-          if (sql === undefined || output === undefined)
-            throw new UsageError("create needs --sql and --output");
-          const definition = await store.create({
-            name: needName(),
-            sql,
-            outputStream: output,
-            allowedLatenessMs,
-          });
-          if (json) printJson(io, definition);
-          else
-            io.stdout.write(
-              `created application ${definition.name} (${definition.id}): ${definition.inputStream} → ${definition.outputStream}\n`,
-            );
-          return EXIT_OK;
-        }
-        case "describe": {
-          const definition = await store.describe(needName());
-          if (json) printJson(io, definition);
-          else {
-            printTable(io, [summaryOf(definition)]);
-            io.stdout.write(`sql: ${definition.sql}\n`);
-          }
-          return EXIT_OK;
-        }
-        case "list": {
-          if (positionals.length !== 0) throw new UsageError("expected: list");
-          const definitions = [...(await store.refresh()).values()].sort((a, b) =>
-            a.name.localeCompare(b.name),
-          );
-          if (json) printJson(io, definitions);
-          else printTable(io, definitions.map(summaryOf));
-          return EXIT_OK;
-        }
-        case "delete":
-          await store.delete(needName());
-          if (json) printJson(io, { deleted: name });
-          else io.stdout.write(`deleted application ${name}\n`);
-          return EXIT_OK;
-        case "preview": {
-          if (positionals.length !== 0) throw new UsageError("expected: preview --sql SQL");
-          const sql = values.sql as string | undefined;
-          if (sql === undefined) throw new UsageError("preview needs --sql");
-          const rows =
-            values.rows === undefined ? PREVIEW_ROWS_DEFAULT : positiveInteger("--rows", values.rows);
-          const abort = new AbortController();
-          const onSignal = (): void => abort.abort();
-          process.once("SIGINT", onSignal);
-          let printed = 0;
-          try {
-            if (!json) io.stderr.write(`preview: waiting for results (${rows} rows; Ctrl-C stops)\n`);
-            await previewQuery({
-              client,
-              sql,
-              allowedLatenessMs,
-              start: values["from-start"] === true ? "TRIM_HORIZON" : "LATEST",
-              signal: abort.signal,
-              onRow: (row) => {
-                io.stdout.write(`${JSON.stringify(row)}\n`);
-                printed += 1;
-                return printed < rows;
-              },
-            });
-          } finally {
-            process.removeListener("SIGINT", onSignal);
-          }
-          return EXIT_OK;
-        }
-        default:
-          throw new UsageError("expected: create, describe, list, delete or preview");
-      }
-    } finally {
-      client.close();
-    }
-  } catch (error) {
-    if (error instanceof ApplicationNotFoundError) {
-      io.stderr.write(`${what}: not found: ${error.message}\n`);
-      return EXIT_NOT_FOUND;
-    }
-    if (error instanceof ApplicationInUseError) {
-      io.stderr.write(`${what}: exists: ${error.message}\n`);
-      return EXIT_BUSY;
-    }
-    if (
-      error instanceof UnsupportedSqlError ||
-      error instanceof InvalidSqlError ||
-      error instanceof InvalidApplicationError
-    ) {
-      io.stderr.write(`${what}: refused: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
-    return reportError(io, what, error, ANALYTICS_HELP);
+    if (!json) io.stderr.write(`preview: waiting for results (${rows} rows; Ctrl-C stops)\n`);
+    await previewQuery({
+      client,
+      sql,
+      allowedLatenessMs: allowedLatenessMsOf(values),
+      start: values["from-start"] === true ? "TRIM_HORIZON" : "LATEST",
+      signal: abort.signal,
+      onRow: (row) => {
+        io.stdout.write(`${JSON.stringify(row)}\n`);
+        printed += 1;
+        return printed < rows;
+      },
+    });
+  } finally {
+    process.removeListener("SIGINT", onSignal);
   }
+  return EXIT_OK;
 }
 
 function summaryOf(definition: ApplicationDefinition): Record<string, unknown> {

@@ -252,3 +252,151 @@ export function reportError(io: Io, what: string, error: unknown, help?: string)
 export function isoTime(ms: number): string {
   return ms > 0 ? new Date(ms).toISOString() : "";
 }
+
+/** The definitions a `sluice delivery|analytics` command changes and shows (a DefinitionsStream). */
+export interface DefinitionStoreLike<D, I> {
+  create(input: I): Promise<D>;
+  describe(name: string): Promise<D>;
+  refresh(): Promise<ReadonlyMap<string, D>>;
+  delete(name: string): Promise<void>;
+}
+
+/** What an action beyond create/describe/list/delete (`analytics preview`) is given. */
+export interface CommandContext {
+  readonly io: Io;
+  readonly client: SluiceClient;
+  readonly values: Record<string, unknown>;
+  readonly positionals: readonly string[];
+  readonly json: boolean;
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * A command over definitions kept in the cluster (`sluice delivery`, `sluice analytics`): the
+ * actions create NAME, describe NAME, list and delete NAME, and any `extraActions`.
+ */
+export interface DefinitionCommand<D extends { readonly name: string; readonly id: string }, I> {
+  /** "sluice delivery": the start of every error line. */
+  readonly command: string;
+  readonly help: string;
+  /** The command's own flags (the common ones are added). */
+  readonly options: NonNullable<ParseArgsConfig["options"]>;
+  /** "delivery stream", "application": in the lines create and delete print. */
+  readonly noun: string;
+  /** Without an action: print the help and exit 2 (true), or refuse it as an unknown action (false). */
+  readonly helpWithoutAction: boolean;
+  /** Checks flags every action shares before connecting; throws UsageError. */
+  readonly checkFlags?: (values: Record<string, unknown>) => void;
+  readonly openStore: (client: SluiceClient) => DefinitionStoreLike<D, I>;
+  /** The input of `create NAME` from the flags; `name()` throws the UsageError of a missing NAME. */
+  readonly inputOf: (name: () => string, values: Record<string, unknown>) => I;
+  /** What `create` prints after "created <noun> NAME (ID)" (e.g. ": in → out"). @default "" */
+  readonly createdDetail?: (definition: D) => string;
+  /** One table row of a definition (describe, list). */
+  readonly summaryOf: (definition: D) => Record<string, unknown>;
+  /** What --json prints of a definition (without secrets). @default the definition */
+  readonly printable?: (definition: D) => unknown;
+  /** What `describe` prints after the table row. @default nothing */
+  readonly describeDetail?: (definition: D) => string;
+  readonly extraActions?: Readonly<Record<string, (context: CommandContext) => Promise<number>>>;
+  /** The owner's typed errors: printed as "not found" (exit 3), "exists" (exit 5), "refused" (exit 2). */
+  readonly errors: {
+    readonly notFound: ErrorClass;
+    readonly inUse: ErrorClass;
+    readonly refused: readonly ErrorClass[];
+  };
+}
+
+/** Runs `command` for `args` (the action first); returns the exit code. */
+export async function runDefinitionCommand<D extends { readonly name: string; readonly id: string }, I>(
+  command: DefinitionCommand<D, I>,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: Io,
+): Promise<number> {
+  const action = args[0] ?? "";
+  const what = `${command.command} ${action}`.trimEnd();
+  const extra = Object.keys(command.extraActions ?? {});
+  const actions = ["create", "describe", "list", "delete", ...extra];
+  try {
+    const { values, positionals } = parse(args.slice(1), command.options);
+    if (
+      values.help === true ||
+      args[0] === "--help" ||
+      args[0] === "-h" ||
+      (command.helpWithoutAction && action === "")
+    ) {
+      io.stdout.write(command.help);
+      return action === "" ? EXIT_USAGE : EXIT_OK;
+    }
+    const json = values.json === true;
+    const name = positionals[0];
+    const needName = (): string => {
+      if (name === undefined || positionals.length !== 1) throw new UsageError(`expected: ${action} NAME`);
+      return name;
+    };
+    command.checkFlags?.(values);
+    const printable = command.printable ?? ((definition: D) => definition);
+    const client = createClient(values, env);
+    try {
+      const store = command.openStore(client);
+      switch (action) {
+        case "create": {
+          const definition = await store.create(command.inputOf(needName, values));
+          if (json) printJson(io, printable(definition));
+          else
+            io.stdout.write(
+              `created ${command.noun} ${definition.name} (${definition.id})${command.createdDetail?.(definition) ?? ""}\n`,
+            );
+          return EXIT_OK;
+        }
+        case "describe": {
+          const definition = await store.describe(needName());
+          if (json) printJson(io, printable(definition));
+          else {
+            printTable(io, [command.summaryOf(definition)]);
+            if (command.describeDetail !== undefined) io.stdout.write(command.describeDetail(definition));
+          }
+          return EXIT_OK;
+        }
+        case "list": {
+          if (positionals.length !== 0) throw new UsageError("expected: list");
+          const definitions = [...(await store.refresh()).values()].sort((a, b) =>
+            a.name.localeCompare(b.name),
+          );
+          if (json) printJson(io, definitions.map(printable));
+          else printTable(io, definitions.map(command.summaryOf));
+          return EXIT_OK;
+        }
+        case "delete":
+          await store.delete(needName());
+          if (json) printJson(io, { deleted: name });
+          else io.stdout.write(`deleted ${command.noun} ${name}\n`);
+          return EXIT_OK;
+        default: {
+          const run = command.extraActions?.[action];
+          if (run === undefined)
+            throw new UsageError(`expected: ${actions.slice(0, -1).join(", ")} or ${actions.at(-1)}`);
+          return await run({ io, client, values, positionals, json });
+        }
+      }
+    } finally {
+      client.close();
+    }
+  } catch (error) {
+    if (error instanceof command.errors.notFound) {
+      io.stderr.write(`${what}: not found: ${error.message}\n`);
+      return EXIT_NOT_FOUND;
+    }
+    if (error instanceof command.errors.inUse) {
+      io.stderr.write(`${what}: exists: ${error.message}\n`);
+      return EXIT_BUSY;
+    }
+    if (command.errors.refused.some((refused) => error instanceof refused)) {
+      io.stderr.write(`${what}: refused: ${(error as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    return reportError(io, what, error, command.help);
+  }
+}

@@ -14,20 +14,13 @@ import {
 } from "@sluice/delivery";
 import {
   COMMON_OPTIONS_HELP,
-  createClient,
-  EXIT_BUSY,
+  type DefinitionCommand,
   EXIT_CODES_HELP,
-  EXIT_NOT_FOUND,
-  EXIT_OK,
-  EXIT_USAGE,
   type Io,
   isoTime,
-  parse,
   positiveInteger,
-  printJson,
-  printTable,
   processIo,
-  reportError,
+  runDefinitionCommand,
   UsageError,
 } from "./common.js";
 
@@ -90,72 +83,25 @@ export async function runDeliveryCommand(
   env: NodeJS.ProcessEnv,
   io: Io = processIo,
 ): Promise<number> {
-  const action = args[0] ?? "";
-  const what = `sluice delivery ${action}`.trimEnd();
-  try {
-    const { values, positionals } = parse(args.slice(1), CREATE_OPTIONS);
-    if (values.help === true || args[0] === "--help" || args[0] === "-h") {
-      io.stdout.write(DELIVERY_HELP);
-      return EXIT_OK;
-    }
-    const json = values.json === true;
-    const name = positionals[0];
-    const needName = (): string => {
-      if (name === undefined || positionals.length !== 1) throw new UsageError(`expected: ${action} NAME`);
-      return name;
-    };
-    const client = createClient(values, env);
-    try {
-      const store = new DefinitionStore({ client });
-      switch (action) {
-        case "create": {
-          const definition = await store.create(inputOf(needName(), values));
-          if (json) printJson(io, definition);
-          else io.stdout.write(`created delivery stream ${definition.name} (${definition.id})\n`);
-          return EXIT_OK;
-        }
-        case "describe": {
-          const definition = await store.describe(needName());
-          if (json) printJson(io, redact(definition));
-          else printTable(io, [summaryOf(definition)]);
-          return EXIT_OK;
-        }
-        case "list": {
-          if (positionals.length !== 0) throw new UsageError("expected: list");
-          const definitions = [...(await store.refresh()).values()].sort((a, b) =>
-            a.name.localeCompare(b.name),
-          );
-          if (json) printJson(io, definitions.map(redact));
-          else printTable(io, definitions.map(summaryOf));
-          return EXIT_OK;
-        }
-        case "delete":
-          await store.delete(needName());
-          if (json) printJson(io, { deleted: name });
-          else io.stdout.write(`deleted delivery stream ${name}\n`);
-          return EXIT_OK;
-        default:
-          throw new UsageError("expected: create, describe, list or delete");
-      }
-    } finally {
-      client.close();
-    }
-  } catch (error) {
-    if (error instanceof DeliveryStreamNotFoundError) {
-      io.stderr.write(`${what}: not found: ${error.message}\n`);
-      return EXIT_NOT_FOUND;
-    }
-    if (error instanceof DeliveryStreamInUseError) {
-      io.stderr.write(`${what}: exists: ${error.message}\n`);
-      return EXIT_BUSY;
-    }
-    if (error instanceof InvalidDefinitionError) {
-      io.stderr.write(`${what}: refused: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
-    return reportError(io, what, error, DELIVERY_HELP);
-  }
+  return runDefinitionCommand(DELIVERY_COMMAND, args, env, io);
 }
+
+const DELIVERY_COMMAND: DefinitionCommand<DeliveryStreamDefinition, DeliveryStreamInput> = {
+  command: "sluice delivery",
+  help: DELIVERY_HELP,
+  options: CREATE_OPTIONS,
+  noun: "delivery stream",
+  helpWithoutAction: false,
+  openStore: (client) => new DefinitionStore({ client }),
+  inputOf: (name, values) => inputOf(name(), values),
+  summaryOf,
+  printable: redact,
+  errors: {
+    notFound: DeliveryStreamNotFoundError,
+    inUse: DeliveryStreamInUseError,
+    refused: [InvalidDefinitionError],
+  },
+};
 
 function text(values: Record<string, unknown>, name: string): string | undefined {
   return values[name] as string | undefined;
