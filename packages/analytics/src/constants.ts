@@ -8,16 +8,14 @@ export const SQL_LENGTH_MAX = 16_384;
 
 /** The internal stream that holds every application definition (create and delete events, in order). */
 export const DEFINITIONS_STREAM_NAME = "__sluice-analytics-definitions";
-/** Its retention: the longest a stream keeps records. Definitions are re-put before they age out. */
-export const DEFINITIONS_RETENTION_HOURS = 8_760;
-/** A definition older than this is written again (same id) so retention never drops it. */
-export const DEFINITIONS_REFRESH_AGE_MS = 30 * 24 * 3_600_000;
-/** Records per GetRecords call reading the definitions stream. */
-export const DEFINITIONS_READ_LIMIT_RECORDS = 10_000;
-/** How often each node's runner reads new definition events. */
-export const DEFINITIONS_POLL_INTERVAL_MS = 1_000;
-/** How long a create or delete waits to read its own event back. */
-export const DEFINITIONS_READ_BACK_TIMEOUT_MS = 10_000;
+// The definitions stream's limits and the runner's poll interval are the SDK's (DefinitionsStream).
+export {
+  DEFINITIONS_POLL_INTERVAL_MS,
+  DEFINITIONS_READ_BACK_TIMEOUT_MS,
+  DEFINITIONS_READ_LIMIT_RECORDS,
+  DEFINITIONS_REFRESH_AGE_MS,
+  DEFINITIONS_RETENTION_HOURS,
+} from "@sluice/client";
 
 /** Each application keeps its snapshots in a one-shard stream of this prefix, name and id. */
 export const STATE_STREAM_PREFIX = "__analytics-state-";

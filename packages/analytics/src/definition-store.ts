@@ -7,14 +7,7 @@
  * after the definition is); its output stream is created when missing and stays: it is the user's.
  */
 import { createStreamIfMissing, DefinitionsStream, type SluiceClient } from "@sluice/client";
-import {
-  DEFINITIONS_READ_BACK_TIMEOUT_MS,
-  DEFINITIONS_READ_LIMIT_RECORDS,
-  DEFINITIONS_REFRESH_AGE_MS,
-  DEFINITIONS_RETENTION_HOURS,
-  DEFINITIONS_STREAM_NAME,
-  STATE_RETENTION_HOURS,
-} from "./constants.js";
+import { DEFINITIONS_STREAM_NAME, STATE_RETENTION_HOURS } from "./constants.js";
 import {
   type ApplicationDefinition,
   type ApplicationInput,
@@ -44,10 +37,6 @@ export class ApplicationStore extends DefinitionsStream<ApplicationDefinition, A
     super({
       client,
       streamName: DEFINITIONS_STREAM_NAME,
-      retentionHours: DEFINITIONS_RETENTION_HOURS,
-      refreshAgeMs: DEFINITIONS_REFRESH_AGE_MS,
-      readLimitRecords: DEFINITIONS_READ_LIMIT_RECORDS,
-      readBackTimeoutMs: DEFINITIONS_READ_BACK_TIMEOUT_MS,
       noun: "application",
       validate: validateApplication,
       validateName: validateApplicationName,

@@ -7,7 +7,6 @@
  */
 import { DefinitionRunner, type GroupTransport, type SluiceClient } from "@sluice/client";
 import { ApplicationWorker } from "./application-worker.js";
-import { DEFINITIONS_POLL_INTERVAL_MS } from "./constants.js";
 import type { ApplicationDefinition } from "./definition.js";
 import { ApplicationStore } from "./definition-store.js";
 import type { AnalyticsMetricsSnapshot } from "./metrics.js";
@@ -41,8 +40,8 @@ export class AnalyticsRunner {
     const onError = options.onError;
     this.runner = new DefinitionRunner({
       source: this.store,
-      memberIdPrefix: options.memberIdPrefix ?? "node",
-      pollIntervalMs: options.pollIntervalMs ?? DEFINITIONS_POLL_INTERVAL_MS,
+      memberIdPrefix: options.memberIdPrefix,
+      pollIntervalMs: options.pollIntervalMs,
       onError: (error, name) => onError?.(error, name === undefined ? {} : { applicationName: name }),
       createWorker: (definition, memberId) =>
         new ApplicationWorker({

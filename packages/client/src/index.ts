@@ -16,6 +16,11 @@ export * as constants from "./constants.js";
 // Definitions kept in an internal stream and a worker per definition on every node (delivery streams, analytics).
 export {
   createStreamIfMissing,
+  DEFINITIONS_POLL_INTERVAL_MS,
+  DEFINITIONS_READ_BACK_TIMEOUT_MS,
+  DEFINITIONS_READ_LIMIT_RECORDS,
+  DEFINITIONS_REFRESH_AGE_MS,
+  DEFINITIONS_RETENTION_HOURS,
   type DefinitionEvent,
   DefinitionFold,
   DefinitionRunner,

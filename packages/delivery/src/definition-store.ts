@@ -7,13 +7,7 @@
  * deleted after the definition is.
  */
 import { createStreamIfMissing, DefinitionsStream, type SluiceClient } from "@sluice/client";
-import {
-  DEFINITIONS_READ_BACK_TIMEOUT_MS,
-  DEFINITIONS_READ_LIMIT_RECORDS,
-  DEFINITIONS_REFRESH_AGE_MS,
-  DEFINITIONS_RETENTION_HOURS,
-  DEFINITIONS_STREAM_NAME,
-} from "./constants.js";
+import { DEFINITIONS_STREAM_NAME } from "./constants.js";
 import {
   type DeliveryStreamDefinition,
   type DeliveryStreamInput,
@@ -41,10 +35,6 @@ export class DefinitionStore extends DefinitionsStream<DeliveryStreamDefinition,
     super({
       client,
       streamName: DEFINITIONS_STREAM_NAME,
-      retentionHours: DEFINITIONS_RETENTION_HOURS,
-      refreshAgeMs: DEFINITIONS_REFRESH_AGE_MS,
-      readLimitRecords: DEFINITIONS_READ_LIMIT_RECORDS,
-      readBackTimeoutMs: DEFINITIONS_READ_BACK_TIMEOUT_MS,
       noun: "definition",
       validate: validateDefinition,
       validateName: validateDeliveryStreamName,

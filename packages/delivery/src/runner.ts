@@ -10,7 +10,6 @@ import {
   type GroupTransport,
   type SluiceClient,
 } from "@sluice/client";
-import { DEFINITIONS_POLL_INTERVAL_MS } from "./constants.js";
 import type { DeliveryStreamDefinition } from "./definition.js";
 import { DefinitionStore } from "./definition-store.js";
 import { DeliveryWorker } from "./delivery-worker.js";
@@ -62,8 +61,8 @@ export class DeliveryRunner {
     const onError = options.onError;
     this.runner = new DefinitionRunner({
       source: this.store,
-      memberIdPrefix: options.memberIdPrefix ?? "node",
-      pollIntervalMs: options.pollIntervalMs ?? DEFINITIONS_POLL_INTERVAL_MS,
+      memberIdPrefix: options.memberIdPrefix,
+      pollIntervalMs: options.pollIntervalMs,
       onError: (error, name) => onError?.(error, name === undefined ? {} : { deliveryStreamName: name }),
       createWorker: (definition, memberId) => {
         const destination = (options.destinationFor ?? destinationFor)(definition);

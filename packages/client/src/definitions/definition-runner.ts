@@ -6,6 +6,7 @@
  * What a worker is and does is the owner's (`createWorker`); the runner only starts and stops.
  */
 import { randomUUID } from "node:crypto";
+import { DEFINITIONS_POLL_INTERVAL_MS } from "./constants.js";
 import type { StoredDefinition } from "./definition-fold.js";
 
 /** Where the runner reads the definitions (a DefinitionsStream). */
@@ -30,10 +31,10 @@ export interface DefinitionRunnerOptions<D extends StoredDefinition, W extends D
   readonly source: DefinitionSource<D>;
   /** Builds (does not start) the worker of a definition; `memberId` is this node's member id in the groups. */
   readonly createWorker: (definition: D, memberId: string) => W;
-  /** Prefix of this node's member id (made unique per runner). */
-  readonly memberIdPrefix: string;
-  /** Pause between the end of one poll and the start of the next, in ms. */
-  readonly pollIntervalMs: number;
+  /** Prefix of this node's member id (made unique per runner). @default "node" */
+  readonly memberIdPrefix?: string | undefined;
+  /** Pause between the end of one poll and the start of the next, in ms. @default DEFINITIONS_POLL_INTERVAL_MS */
+  readonly pollIntervalMs?: number | undefined;
   /** Errors the runner survives, with the definition's name when one is concerned. @default ignored */
   readonly onError?: (error: unknown, definitionName: string | undefined) => void;
 }
@@ -49,7 +50,7 @@ export class DefinitionRunner<D extends StoredDefinition, W extends DefinitionWo
 
   constructor(options: DefinitionRunnerOptions<D, W>) {
     this.options = options;
-    this.memberId = `${options.memberIdPrefix}-${randomUUID().slice(0, 8)}`;
+    this.memberId = `${options.memberIdPrefix ?? "node"}-${randomUUID().slice(0, 8)}`;
   }
 
   /** Starts polling (in the background: a cluster not ready yet is retried at the next poll). */
@@ -58,7 +59,8 @@ export class DefinitionRunner<D extends StoredDefinition, W extends DefinitionWo
     this.started = true;
     const tick = (): void => {
       this.polling = this.poll().finally(() => {
-        if (this.started) this.timer = setTimeout(tick, this.options.pollIntervalMs);
+        if (this.started)
+          this.timer = setTimeout(tick, this.options.pollIntervalMs ?? DEFINITIONS_POLL_INTERVAL_MS);
       });
     };
     tick();

@@ -16,6 +16,12 @@ import type { SluiceClient } from "../client.js";
 import { SluiceCallError } from "../errors.js";
 import { compareSequenceNumbers } from "../sequence-number.js";
 import { ShardReader } from "../shard-reader.js";
+import {
+  DEFINITIONS_READ_BACK_TIMEOUT_MS,
+  DEFINITIONS_READ_LIMIT_RECORDS,
+  DEFINITIONS_REFRESH_AGE_MS,
+  DEFINITIONS_RETENTION_HOURS,
+} from "./constants.js";
 import { createStreamIfMissing } from "./create-stream-if-missing.js";
 import { type DefinitionEvent, DefinitionFold, type StoredDefinition } from "./definition-fold.js";
 
@@ -34,14 +40,14 @@ export interface DefinitionsStreamOptions<D extends StoredDefinition, I> {
   readonly client: SluiceClient;
   /** The internal stream of the events. */
   readonly streamName: string;
-  /** Retention the stream is raised to when it has less, in hours. */
-  readonly retentionHours: number;
-  /** A live definition last written this long ago is written again, in ms. */
-  readonly refreshAgeMs: number;
-  /** Records per GetRecords call reading the stream. */
-  readonly readLimitRecords: number;
-  /** How long `create` and `delete` wait to read their own event back, in ms. */
-  readonly readBackTimeoutMs: number;
+  /** Retention the stream is raised to when it has less, in hours. @default DEFINITIONS_RETENTION_HOURS */
+  readonly retentionHours?: number;
+  /** A live definition last written this long ago is written again, in ms. @default DEFINITIONS_REFRESH_AGE_MS */
+  readonly refreshAgeMs?: number;
+  /** Records per GetRecords call reading the stream. @default DEFINITIONS_READ_LIMIT_RECORDS */
+  readonly readLimitRecords?: number;
+  /** How long `create` and `delete` wait to read their own event back, in ms. @default DEFINITIONS_READ_BACK_TIMEOUT_MS */
+  readonly readBackTimeoutMs?: number;
   /** What a definition is called in messages ("definition", "application"). */
   readonly noun: string;
   /** Validates an input into a definition with the given id and creation time; throws the owner's typed error. */
@@ -64,6 +70,10 @@ export class DefinitionsStream<D extends StoredDefinition, I> {
   protected readonly client: SluiceClient;
   private readonly options: DefinitionsStreamOptions<D, I>;
   private readonly clock: () => number;
+  private readonly retentionHours: number;
+  private readonly refreshAgeMs: number;
+  private readonly readLimitRecords: number;
+  private readonly readBackTimeoutMs: number;
   private readonly fold = new DefinitionFold<D>();
   private position = "";
   private shardId = "";
@@ -74,6 +84,10 @@ export class DefinitionsStream<D extends StoredDefinition, I> {
     this.options = options;
     this.client = options.client;
     this.clock = options.clock ?? Date.now;
+    this.retentionHours = options.retentionHours ?? DEFINITIONS_RETENTION_HOURS;
+    this.refreshAgeMs = options.refreshAgeMs ?? DEFINITIONS_REFRESH_AGE_MS;
+    this.readLimitRecords = options.readLimitRecords ?? DEFINITIONS_READ_LIMIT_RECORDS;
+    this.readBackTimeoutMs = options.readBackTimeoutMs ?? DEFINITIONS_READ_BACK_TIMEOUT_MS;
   }
 
   /**
@@ -95,9 +109,9 @@ export class DefinitionsStream<D extends StoredDefinition, I> {
         return false;
       throw error;
     }
-    if (summary.retentionPeriodHours < this.options.retentionHours) {
+    if (summary.retentionPeriodHours < this.retentionHours) {
       await this.client
-        .increaseStreamRetentionPeriod({ streamName, retentionPeriodHours: this.options.retentionHours })
+        .increaseStreamRetentionPeriod({ streamName, retentionPeriodHours: this.retentionHours })
         .catch(() => {});
     }
     const shards = await this.client.listAllShards(streamName);
@@ -157,7 +171,7 @@ export class DefinitionsStream<D extends StoredDefinition, I> {
   /** Puts again the definitions that would otherwise age out of the stream's retention. */
   async refreshAged(): Promise<void> {
     const now = this.clock();
-    for (const definition of this.fold.writtenBefore(now, this.options.refreshAgeMs)) {
+    for (const definition of this.fold.writtenBefore(now, this.refreshAgeMs)) {
       await this.write({ type: "create", definition, writtenAtMs: now });
     }
   }
@@ -173,7 +187,7 @@ export class DefinitionsStream<D extends StoredDefinition, I> {
         this.position === ""
           ? { type: "TRIM_HORIZON" }
           : { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: this.position },
-      limit: this.options.readLimitRecords,
+      limit: this.readLimitRecords,
       follow: false,
     });
     for await (const record of reader) {
@@ -198,7 +212,7 @@ export class DefinitionsStream<D extends StoredDefinition, I> {
         `storing the ${noun} failed (${entry?.errorCode ?? "no answer"}: ${entry?.errorMessage ?? ""}); retry`,
       );
     }
-    const deadline = this.clock() + this.options.readBackTimeoutMs;
+    const deadline = this.clock() + this.readBackTimeoutMs;
     while (this.position === "" || compareSequenceNumbers(this.position, entry.sequenceNumber) < 0) {
       if (this.clock() > deadline) {
         throw this.options.errors.unavailable(
