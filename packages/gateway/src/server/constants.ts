@@ -6,6 +6,12 @@ const MIB = 1_048_576;
 
 /** How long a PutRecord(s) keeps retrying a shard's records on a (new) leader before failing them. */
 export const PUT_DEADLINE_MS = 10_000;
+/**
+ * How many times a plain (not idempotent) put sends a shard's records again after an outcome that
+ * leaves them possibly written (leadership lost, append timeout, unreachable peer); then they fail
+ * with InternalFailure (see put-retry.ts). Bounds the copies one request can write to this + 1.
+ */
+export const AMBIGUOUS_RESENDS_MAX = 1;
 /** First and largest pause between retries of a shard's records (jittered, doubling). */
 export const PUT_RETRY_BACKOFF_MS_MIN = 10;
 export const PUT_RETRY_BACKOFF_MS_MAX = 200;

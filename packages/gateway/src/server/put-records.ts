@@ -7,9 +7,11 @@
  *
  * Leader changes are invisible beyond latency: a group that meets NOT_LEADER, no leader, an
  * unreachable peer or a leadership lost mid-append is retried on the (new) leader until the
- * request's deadline; only then do its records fail, each with InternalFailure. Retrying after
- * "leadership lost" may write a record twice, as Kinesis may (producers retry too); it never
- * loses one that was acknowledged. Throttled records are not retried: they fail at once with
+ * request's deadline; only then do its records fail, each with InternalFailure. An outcome that
+ * leaves the records possibly written (leadership lost, append timeout, unreachable peer) is
+ * sent again at most AMBIGUOUS_RESENDS_MAX times for a plain put (put-retry.ts), so a request
+ * writes a record at most twice, as a Kinesis producer's retry may; it never loses one that was
+ * acknowledged. Throttled records are not retried: they fail at once with
  * ProvisionedThroughputExceededException, as in Kinesis, and the rest of the request succeeds.
  *
  * Reshards are invisible too: a group whose shard is sealed (the broker answers SHARD_SEALED, or
@@ -68,6 +70,7 @@ import {
   PRODUCER_STATE_LOADING_CODE,
   ProducerDedupRegistry,
 } from "./producer-dedup-registry.js";
+import { isRetriableCode, ShardRetryBudget } from "./put-retry.js";
 import type { StreamLookup } from "./stream-lookup.js";
 
 /** One record of a PutRecord(s) request, validated. */
@@ -146,20 +149,6 @@ export const NOT_LEADER_CODE = BrokerErrorCode.NotLeader;
  * answers when its view shows the shard closed: nothing was written; route the records again.
  */
 export const SHARD_SEALED_CODE = "SHARD_SEALED";
-
-/** Errors after which the same group may succeed on another try (on the same or a new leader). */
-const RETRIABLE_CODES = new Set<string>([
-  PRODUCER_STATE_LOADING_CODE,
-  BrokerErrorCode.NotLeader,
-  BrokerErrorCode.LeadershipLost,
-  BrokerErrorCode.AppendTimeout,
-  BrokerErrorCode.Busy,
-  BrokerErrorCode.GroupNotFound,
-  BrokerErrorCode.BrokerClosed,
-  BrokerErrorCode.DiskFull,
-  "PEER_UNAVAILABLE",
-  "STREAM_NOT_FOUND",
-]);
 
 export interface PutPathOptions {
   readonly nodeId: number;
@@ -694,6 +683,17 @@ export class PutPath {
     let backoffMs = PUT_RETRY_BACKOFF_MS_MIN;
     let attempt = 0;
     let lastError = "no leader was found for the shard";
+    const budget = new ShardRetryBudget(idempotent);
+    const failUnknown = () =>
+      fail(
+        outcomes,
+        positions,
+        0,
+        "InternalFailure",
+        budget.outcomeUnknown
+          ? `Internal service failure: ${lastError} (the records may have been written; retry them if a duplicate is acceptable)`
+          : `Internal service failure: ${lastError}`,
+      );
     for (;;) {
       // An idempotent batch goes to the leader even then: an earlier attempt may have written it
       // before the seal, and only the leader can tell (see appendAsLeader).
@@ -727,14 +727,14 @@ export class PutPath {
         lastError = error instanceof Error ? error.message : String(error);
         if (error instanceof NotLeaderError && error.leaderHint !== 0)
           this.leaderHints.set(shard.groupId, error.leaderHint);
-        if (!RETRIABLE_CODES.has(code)) {
-          fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${lastError}`);
+        if (budget.verdict(code) === "fail") {
+          failUnknown();
           return "settled";
         }
       }
       if (answer !== undefined) {
         if (answer.accepted === 0 && answer.errorCode === SHARD_SEALED_CODE) return "sealed";
-        if (answer.accepted > 0 || !RETRIABLE_CODES.has(answer.errorCode)) {
+        if (answer.accepted > 0 || !isRetriableCode(answer.errorCode)) {
           this.settle(answer, stream, shard, positions, outcomes);
           return "settled";
         }
@@ -742,11 +742,15 @@ export class PutPath {
         if (answer.errorCode === NOT_LEADER_CODE && answer.leaderHint !== 0) {
           this.leaderHints.set(shard.groupId, answer.leaderHint);
         }
+        if (budget.verdict(answer.errorCode) === "fail") {
+          failUnknown();
+          return "settled";
+        }
       }
       attempt++;
       const now = clock();
       if (now + backoffMs >= deadlineAtMs) {
-        fail(outcomes, positions, 0, "InternalFailure", `Internal service failure: ${lastError}`);
+        failUnknown();
         return "settled";
       }
       await delay(backoffMs * (0.5 + Math.random() / 2));
