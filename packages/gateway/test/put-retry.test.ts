@@ -2,10 +2,13 @@
 // that may have written the records is re-sent at most AMBIGUOUS_RESENDS_MAX times for a plain
 // put (then the records fail with their outcome unknown), and without limit for an idempotent put,
 // which the leader deduplicates; codes outside both kinds are never retried.
+
+import { createServer } from "node:net";
 import { BrokerErrorCode } from "@sluice/broker";
 import { describe, expect, it } from "vitest";
 import { AMBIGUOUS_RESENDS_MAX } from "../src/server/constants.js";
-import { isRetriableCode, ShardRetryBudget } from "../src/server/put-retry.js";
+import { GrpcPeerForwarder, PeerUnavailableError } from "../src/server/peer-forwarder.js";
+import { isRetriableCode, PEER_NOT_REACHED_CODE, ShardRetryBudget } from "../src/server/put-retry.js";
 
 const AMBIGUOUS = [
   BrokerErrorCode.LeadershipLost,
@@ -20,6 +23,7 @@ const NOT_WRITTEN = [
   BrokerErrorCode.DiskFull,
   "PRODUCER_STATE_LOADING",
   "STREAM_NOT_FOUND",
+  PEER_NOT_REACHED_CODE,
 ];
 
 describe("ShardRetryBudget", () => {
@@ -65,5 +69,31 @@ describe("ShardRetryBudget", () => {
       }
     }
     for (const code of [...AMBIGUOUS, ...NOT_WRITTEN]) expect(isRetriableCode(code), code).toBe(true);
+  });
+});
+
+describe("a forward that never reached its peer", () => {
+  it("is a PeerUnavailableError with sent false, which the put path retries as not written", async () => {
+    // A port nothing listens on: the connection is refused before any byte of the call leaves.
+    const probe = createServer();
+    const port = await new Promise<number>((resolve) =>
+      probe.listen(0, "127.0.0.1", () => resolve((probe.address() as { port: number }).port)),
+    );
+    await new Promise((resolve) => probe.close(resolve));
+    const forwarder = new GrpcPeerForwarder(new Map([[2, `127.0.0.1:${port}`]]));
+    try {
+      const error = await forwarder.putRecords(2, 1, 1, Buffer.alloc(16), Date.now() + 5_000).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(PeerUnavailableError);
+      expect((error as PeerUnavailableError).sent).toBe(false);
+      const unknownPeer = await forwarder
+        .putRecords(9, 1, 1, Buffer.alloc(16), Date.now() + 5_000)
+        .catch((e) => e);
+      expect((unknownPeer as PeerUnavailableError).sent).toBe(false);
+    } finally {
+      forwarder.close();
+    }
   });
 });

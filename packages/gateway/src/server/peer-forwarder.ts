@@ -34,15 +34,29 @@ export class PeerUnavailableError extends Error {
   readonly code = "PEER_UNAVAILABLE";
   readonly retriable = true;
   readonly nodeId: number;
+  /**
+   * False when the request certainly never reached the peer (no connection could be made, no
+   * address, this node stopping before sending): nothing was written. True when it may have
+   * reached it (cut mid-call, deadline passed): the outcome is unknown.
+   */
+  readonly sent: boolean;
 
-  constructor(nodeId: number, message: string, options?: { cause?: unknown }) {
+  constructor(nodeId: number, message: string, options?: { cause?: unknown; sent?: boolean }) {
     super(
       `node ${nodeId} is unreachable (${message}); retry, the cluster elects another leader if it is down`,
       options,
     );
     this.nodeId = nodeId;
+    this.sent = options?.sent ?? true;
   }
 }
+
+/**
+ * grpc-js's details when a call failed before any byte of it left: the channel had no connection
+ * and could not make one (refused, unresolvable, timed out connecting).
+ */
+const NOT_CONNECTED_DETAILS =
+  /No connection established|ECONNREFUSED|Failed to connect|EHOSTUNREACH|ENETUNREACH/;
 
 /** A forwarded metadata command the leader refused (not leader, not ready, …). */
 export class ForwardRefusedError extends Error {
@@ -123,7 +137,9 @@ export class GrpcPeerForwarder implements PeerForwarder {
     deadlineAtMs: number,
   ): Promise<LeaderAppendReply> {
     if (!this.addresses.has(nodeId)) {
-      return Promise.reject(new PeerUnavailableError(nodeId, "no peer address is configured for it"));
+      return Promise.reject(
+        new PeerUnavailableError(nodeId, "no peer address is configured for it", { sent: false }),
+      );
     }
     return new Promise((resolve, reject) => {
       let queue = this.outgoing.get(nodeId);
@@ -226,7 +242,7 @@ export class GrpcPeerForwarder implements PeerForwarder {
   close(): void {
     for (const [nodeId, queue] of this.outgoing) {
       for (const item of queue.pending)
-        item.reject(new PeerUnavailableError(nodeId, "this node is stopping"));
+        item.reject(new PeerUnavailableError(nodeId, "this node is stopping", { sent: false }));
     }
     this.outgoing.clear();
     for (const client of this.clients.values()) client.close();
@@ -242,7 +258,7 @@ export class GrpcPeerForwarder implements PeerForwarder {
     if (client === undefined) {
       const address = this.addresses.get(nodeId);
       if (address === undefined)
-        throw new PeerUnavailableError(nodeId, "no peer address is configured for it");
+        throw new PeerUnavailableError(nodeId, "no peer address is configured for it", { sent: false });
       client = new ForwardServiceClient(address, this.credentialsFor(nodeId), {
         "grpc.max_send_message_length": FORWARD_MESSAGE_BYTES_MAX,
         "grpc.max_receive_message_length": FORWARD_MESSAGE_BYTES_MAX,
@@ -260,7 +276,8 @@ export class GrpcPeerForwarder implements PeerForwarder {
       error.code === GrpcStatus.DEADLINE_EXCEEDED ||
       error.code === GrpcStatus.CANCELLED
     ) {
-      return new PeerUnavailableError(nodeId, error.details, { cause: error });
+      const sent = !(error.code === GrpcStatus.UNAVAILABLE && NOT_CONNECTED_DETAILS.test(error.details));
+      return new PeerUnavailableError(nodeId, error.details, { cause: error, sent });
     }
     return new PeerUnavailableError(nodeId, `${GrpcStatus[error.code]}: ${error.details}`, { cause: error });
   }

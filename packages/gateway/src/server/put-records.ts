@@ -63,14 +63,14 @@ import {
 import type { LeaderAppendReply } from "./leader-append.js";
 import type { MetadataChanges } from "./metadata-changes.js";
 import type { ShardMetricsSink } from "./monitoring.js";
-import type { PeerForwarder } from "./peer-forwarder.js";
+import { type PeerForwarder, PeerUnavailableError } from "./peer-forwarder.js";
 import type { DedupHandle, ProducerDedupTable } from "./producer-dedup.js";
 import {
   OUT_OF_ORDER_SEQUENCE_CODE,
   PRODUCER_STATE_LOADING_CODE,
   ProducerDedupRegistry,
 } from "./producer-dedup-registry.js";
-import { isRetriableCode, ShardRetryBudget } from "./put-retry.js";
+import { isRetriableCode, PEER_NOT_REACHED_CODE, ShardRetryBudget } from "./put-retry.js";
 import type { StreamLookup } from "./stream-lookup.js";
 
 /** One record of a PutRecord(s) request, validated. */
@@ -722,7 +722,8 @@ export class PutPath {
           );
         }
       } catch (error) {
-        const code = errorCode(error);
+        const code =
+          error instanceof PeerUnavailableError && !error.sent ? PEER_NOT_REACHED_CODE : errorCode(error);
         if (code === SHARD_SEALED_CODE) return "sealed";
         lastError = error instanceof Error ? error.message : String(error);
         if (error instanceof NotLeaderError && error.leaderHint !== 0)

@@ -19,6 +19,12 @@ import { BrokerErrorCode } from "@sluice/broker";
 import { AMBIGUOUS_RESENDS_MAX } from "./constants.js";
 import { PRODUCER_STATE_LOADING_CODE } from "./producer-dedup-registry.js";
 
+/**
+ * The code the put path gives a forward that never reached the peer (PeerUnavailableError with
+ * `sent` false: no connection could be made): nothing was written, unlike PEER_UNAVAILABLE.
+ */
+export const PEER_NOT_REACHED_CODE = "PEER_NOT_REACHED";
+
 /** Refusals before any append: safe to send again. */
 const NOT_WRITTEN_CODES: ReadonlySet<string> = new Set<string>([
   PRODUCER_STATE_LOADING_CODE,
@@ -27,6 +33,7 @@ const NOT_WRITTEN_CODES: ReadonlySet<string> = new Set<string>([
   BrokerErrorCode.GroupNotFound,
   BrokerErrorCode.DiskFull,
   "STREAM_NOT_FOUND",
+  PEER_NOT_REACHED_CODE,
 ]);
 
 /** Failures after which the records may or may not be in the log. */
