@@ -125,6 +125,26 @@ async function measure(name: string, one: () => Promise<unknown>, serverPid: num
   };
 }
 
+/** A message written to `duplex` and the server's answer read back, one at a time. */
+function measureExchange(
+  name: string,
+  duplex: { write(chunk: Buffer): boolean; on(event: "data", listener: () => void): unknown },
+  message: Buffer,
+  serverPid: number,
+): Promise<Row> {
+  let answered: () => void = () => {};
+  duplex.on("data", () => answered());
+  return measure(
+    name,
+    () =>
+      new Promise<void>((resolve) => {
+        answered = resolve;
+        duplex.write(message);
+      }),
+    serverPid,
+  );
+}
+
 const child = fork(new URL(import.meta.url).pathname, ["--server", "1"], { stdio: "inherit" });
 const ports = await new Promise<{ grpcPort: number; h2Port: number; tcpPort: number }>((resolve) =>
   child.once("message", (m) => resolve(m as { grpcPort: number; h2Port: number; tcpPort: number })),
@@ -197,16 +217,11 @@ try {
 
   // One long-lived HTTP/2 stream, a message and its answer (a Raft message on the peer stream).
   const peerStream = session.request({ ":method": "POST", ":path": "/stream" });
-  let answered: () => void = () => {};
-  peerStream.on("data", () => answered());
   rows.push(
-    await measure(
+    await measureExchange(
       "message and answer on one long-lived HTTP/2 stream",
-      () =>
-        new Promise<void>((resolve) => {
-          answered = resolve;
-          peerStream.write(request);
-        }),
+      peerStream,
+      request,
       serverPid,
     ),
   );
@@ -217,19 +232,7 @@ try {
   const socket = net.connect(ports.tcpPort, "127.0.0.1");
   socket.setNoDelay(true);
   await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-  let tcpAnswered: () => void = () => {};
-  socket.on("data", () => tcpAnswered());
-  rows.push(
-    await measure(
-      "message and answer on a TCP connection",
-      () =>
-        new Promise<void>((resolve) => {
-          tcpAnswered = resolve;
-          socket.write(request);
-        }),
-      serverPid,
-    ),
-  );
+  rows.push(await measureExchange("message and answer on a TCP connection", socket, request, serverPid));
   socket.destroy();
 
   // A synced 4 KiB append from the event loop (O_DSYNC, libuv's thread pool), as a segment write.
