@@ -33,8 +33,10 @@ const WARM_UP_CALLS = 1_000;
 const REQUEST_BYTES = 1_100;
 /** The answers are a few dozen bytes (sequence number, shard id). */
 const RESPONSE_BYTES = 40;
-/** A Raft message carrying one 1 KiB entry; its acknowledgement is small. */
+/** One synced segment write of a small flush (a 1 KiB entry and its framing, in a 4 KiB page). */
 const DISK_WRITE_BYTES = 4_096;
+/** The data of the entry a NodeStorage flush appends: one 1 KiB record. */
+const ENTRY_BYTES = 1_024;
 const GRPC_PATH = "/bench.Floor/Echo";
 
 const { values } = parseArgs({
@@ -259,7 +261,7 @@ try {
   // segment write) and the group's commit index moved (an unsynced LevelDB batch), sync on.
   const storage = await NodeStorage.open(join(scratch, "node"));
   await storage.createGroup(1);
-  const payload = new Uint8Array(REQUEST_BYTES - 76).fill(5);
+  const payload = new Uint8Array(ENTRY_BYTES).fill(5);
   let index = 0;
   rows.push(
     await measure(
