@@ -71,6 +71,16 @@ export class Input {
     return out;
   }
 
+  /**
+   * True once the shard list was read and every unfinished shard has an iterator: from then on a
+   * record written to the stream is read (with start LATEST, one written before may not be).
+   */
+  get positioned(): boolean {
+    if (!Number.isFinite(this.listedAtMs)) return false;
+    for (const shard of this.shards.values()) if (!shard.ended && shard.iterator === "") return false;
+    return true;
+  }
+
   /** The largest MillisBehindLatest of the last round (the application's input lag). */
   get lagMs(): number {
     let lag = 0;

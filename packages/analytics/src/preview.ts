@@ -18,6 +18,11 @@ export interface PreviewOptions {
   readonly start?: "TRIM_HORIZON" | "LATEST";
   /** Called with each result row (parsed JSON); return false to stop. */
   readonly onRow: (row: Record<string, unknown>) => boolean | undefined;
+  /**
+   * Called once, when every shard of the stream is positioned: records written from then on are
+   * in the preview (with start LATEST, records written before it may not be).
+   */
+  readonly onReady?: (shardCount: number) => void;
   readonly signal?: AbortSignal;
   /** @default Date.now */
   readonly clock?: () => number;
@@ -35,8 +40,13 @@ export async function previewQuery(options: PreviewOptions): Promise<void> {
     clock: options.clock ?? Date.now,
   });
   await options.client.waitForStreamStatus(plan.sourceStream);
+  let ready = false;
   while (options.signal?.aborted !== true) {
     const folded = await input.poll(engine);
+    if (!ready && input.positioned) {
+      ready = true;
+      options.onReady?.(Object.keys(input.save()).length);
+    }
     engine.advance(input.watermarkMs());
     for (const row of engine.takeOutput()) {
       let parsed: Record<string, unknown>;
@@ -47,6 +57,20 @@ export async function previewQuery(options: PreviewOptions): Promise<void> {
       }
       if (options.onRow(parsed) === false) return;
     }
-    if (folded === 0) await new Promise((resolve) => setTimeout(resolve, INPUT_IDLE_POLL_MS));
+    if (folded === 0) await pause(INPUT_IDLE_POLL_MS, options.signal);
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
