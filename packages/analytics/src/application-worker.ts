@@ -14,6 +14,10 @@
  *    sequences), write a snapshot holding them as `pending`, make it current with a checkpoint
  *    fenced by the lease epoch, and only then send them. A member that lost the lease fails the
  *    checkpoint (LEASE_LOST) and sends nothing; the output is a function of current snapshots only.
+ * 4. A batch refused because a reshard closed its output shard (certainly not written) is
+ *    numbered again for the new shards in a new snapshot — the same input positions and engine
+ *    state, the new numbers as `pending` — made current before anything is sent under them, so a
+ *    new owner re-sends the new numbers, never the old ones under a second numbering.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -80,6 +84,7 @@ export class ApplicationWorker {
   private heartbeating = false;
   private stopping = false;
   private snapshotsWritten = 0;
+  private outputBatchesRenumbered = 0;
   private failures = 0;
   private lastWatermarkMs = Number.NEGATIVE_INFINITY;
 
@@ -141,6 +146,7 @@ export class ApplicationWorker {
       windowsEmitted: c?.windowsEmitted ?? 0,
       rowsEmitted: c?.rowsEmitted ?? 0,
       snapshotsWritten: this.snapshotsWritten,
+      outputBatchesRenumbered: this.outputBatchesRenumbered,
       inputLagMs: this.run?.input?.lagMs ?? 0,
       watermarkLagMs: this.active && Number.isFinite(watermark) ? Math.max(0, this.clock() - watermark) : 0,
       openWindows: engine?.openWindows ?? 0,
@@ -249,7 +255,8 @@ export class ApplicationWorker {
     run.engine = engine;
     run.input = input;
     const nextSequence: Record<string, number> = { ...(snapshot?.nextSequence ?? {}) };
-    if (snapshot !== undefined && snapshot.pending.length > 0) await output.send(snapshot.pending, signal);
+    if (snapshot !== undefined && snapshot.pending.length > 0)
+      await this.deliver(run, output, snapshot, nextSequence);
     let lastSnapshotMs = this.clock();
     let unsaved = 0;
     let backoffMs = RETRY_BACKOFF_MS_MIN;
@@ -274,8 +281,7 @@ export class ApplicationWorker {
       if (engine.pendingOutput > 0 || (unsaved > 0 && now - lastSnapshotMs >= SNAPSHOT_INTERVAL_MS)) {
         const rows = engine.takeOutput();
         const sequences = { ...nextSequence };
-        const pending = output.number(rows, sequences);
-        checkpoint = await this.saveSnapshot(run, {
+        const current: Snapshot = {
           version: 1,
           applicationId: definition.id,
           leaseEpoch: run.lease.leaseEpoch,
@@ -283,13 +289,14 @@ export class ApplicationWorker {
           inputShards: input.save(),
           engine: engine.save(),
           nextSequence: sequences,
-          pending,
-        });
+          pending: output.number(rows, sequences),
+        };
+        checkpoint = await this.saveSnapshot(run, current);
         Object.assign(nextSequence, sequences);
         this.snapshotsWritten += 1;
         lastSnapshotMs = now;
         unsaved = 0;
-        await this.send(output, pending, signal);
+        await this.deliver(run, output, current, nextSequence);
       }
       if (folded === 0) await sleep(INPUT_IDLE_POLL_MS, signal);
     }
@@ -330,13 +337,40 @@ export class ApplicationWorker {
     }
   }
 
-  private async send(
+  /**
+   * Sends the pending batches of `current` (the current snapshot). Batches handed back because a
+   * reshard closed their output shard are numbered again for the new shard map from
+   * `nextSequence` (updated in place), in a snapshot that is `current` with the new numbers as
+   * its `pending` — the engine and input have not moved since `current` was made, so it holds the
+   * same state — made current before they are sent; repeated while reshards keep closing shards.
+   */
+  private async deliver(
+    run: Run,
     output: OutputWriter,
-    pending: readonly PendingBatch[],
-    signal: AbortSignal,
+    current: Snapshot,
+    nextSequence: Record<string, number>,
   ): Promise<void> {
-    if (pending.length === 0) return;
-    await output.send(pending, signal);
+    const signal = run.abort.signal;
+    let snapshot = current;
+    let unsent: PendingBatch[] =
+      snapshot.pending.length === 0 ? [] : await output.send(snapshot.pending, signal);
+    while (unsent.length > 0) {
+      await output.reopen([...new Set(unsent.map((batch) => batch.shardId))], signal);
+      const sequences = { ...nextSequence };
+      const pending = output.renumber(unsent, sequences);
+      snapshot = {
+        ...snapshot,
+        leaseEpoch: run.lease.leaseEpoch,
+        writtenAtMs: this.clock(),
+        nextSequence: sequences,
+        pending,
+      };
+      await this.saveSnapshot(run, snapshot);
+      Object.assign(nextSequence, sequences);
+      this.snapshotsWritten += 1;
+      this.outputBatchesRenumbered += unsent.length;
+      unsent = await output.send(pending, signal);
+    }
   }
 
   private report(error: unknown): void {

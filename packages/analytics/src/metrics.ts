@@ -10,6 +10,8 @@ export interface AnalyticsMetricsSnapshot {
   readonly windowsEmitted: number;
   readonly rowsEmitted: number;
   readonly snapshotsWritten: number;
+  /** Output batches numbered again because a reshard closed their output shard before they were written. */
+  readonly outputBatchesRenumbered: number;
   /** MillisBehindLatest of the input, the largest over its shards. */
   readonly inputLagMs: number;
   /** Wall clock minus the watermark (how far behind closing windows are); 0 before any. */

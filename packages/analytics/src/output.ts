@@ -10,6 +10,14 @@
  * order. A batch answered with OutOfOrderSequenceException is older than what the shard's
  * leader expects next — only possible when it was written before (its snapshot was current, so
  * nothing after it was numbered without it being sent first) — and counts as written.
+ *
+ * Reshards of the output stream: a batch answered StaleShardMapException (every record of the
+ * request, nothing written: the shard was closed and its final log does not hold the batch, see
+ * the gateway's sendProducerWrite) is certainly not in the output and never will be. `send()`
+ * hands it back unsent, with every later batch of that shard, and the caller numbers those
+ * records again for the new shards (`renumber()`, after `reopen()`), records the new numbers in
+ * a current snapshot, and only then sends them. A batch whose outcome is unknown (a timeout, a
+ * lost answer) is never handed back: it is retried under its own numbers until answered.
  */
 import { createHash } from "node:crypto";
 import type { SluiceClient } from "@sluice/client";
@@ -52,7 +60,7 @@ export class OutputWriter {
     this.producerId = producerIdOf(options.applicationId);
   }
 
-  /** Reads the output stream's open shards (call before `number()`, and after a reshard). */
+  /** Reads the output stream's open shards (call before `number()`). */
   async open(): Promise<void> {
     const all = await this.client.listAllShards(this.streamName);
     this.shards = all
@@ -79,31 +87,77 @@ export class OutputWriter {
     return (this.shards[low] as OutputShard).shardId;
   }
 
+  /**
+   * Reads the open shards again after `send()` handed batches back, until none of `staleShardIds`
+   * is open any more (the shard map this node reads may lag the gateway's answer), retrying with
+   * backoff until `signal` aborts.
+   */
+  async reopen(staleShardIds: readonly string[], signal: AbortSignal): Promise<void> {
+    let backoffMs = RETRY_BACKOFF_MS_MIN;
+    for (;;) {
+      if (signal.aborted)
+        throw new AnalyticsUnavailableError("stopped while reading the resharded output's shards");
+      try {
+        await this.open();
+        const open = new Set(this.shards.map((shard) => shard.shardId));
+        if (!staleShardIds.some((shardId) => open.has(shardId))) return;
+      } catch {
+        // Retried below: the stream may be between shard maps.
+      }
+      await pause(backoffMs, signal);
+      backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MS_MAX);
+    }
+  }
+
   /** Numbers `rows` per output shard from `nextSequence` (updated in place), in batches within the PutRecords limits. */
   number(rows: readonly OutputRow[], nextSequence: Record<string, number>): PendingBatch[] {
-    const byShard = new Map<string, OutputRow[]>();
-    for (const row of rows) {
-      const shardId = this.shardOf(row.partitionKey);
+    return this.numberRecords(
+      rows.map((row) => [row.partitionKey, row.data.toString("base64")] as const),
+      nextSequence,
+      (record) => Buffer.byteLength(record[1], "base64"),
+    );
+  }
+
+  /**
+   * Numbers again, for the current shard map, the records of batches `send()` handed back
+   * (certainly not written), in their order, from `nextSequence` (updated in place).
+   */
+  renumber(unsent: readonly PendingBatch[], nextSequence: Record<string, number>): PendingBatch[] {
+    return this.numberRecords(
+      unsent.flatMap((batch) => batch.records),
+      nextSequence,
+      (record) => Buffer.byteLength(record[1], "base64"),
+    );
+  }
+
+  private numberRecords(
+    records: readonly (readonly [string, string])[],
+    nextSequence: Record<string, number>,
+    dataBytesOf: (record: readonly [string, string]) => number,
+  ): PendingBatch[] {
+    const byShard = new Map<string, (readonly [string, string])[]>();
+    for (const record of records) {
+      const shardId = this.shardOf(record[0]);
       const list = byShard.get(shardId);
-      if (list === undefined) byShard.set(shardId, [row]);
-      else list.push(row);
+      if (list === undefined) byShard.set(shardId, [record]);
+      else list.push(record);
     }
     const batches: PendingBatch[] = [];
     for (const [shardId, list] of byShard) {
-      let records: [string, string][] = [];
+      let batch: (readonly [string, string])[] = [];
       let bytes = 0;
       let first = nextSequence[shardId] ?? 0;
       const close = (): void => {
-        if (records.length === 0) return;
-        batches.push({ shardId, firstSequence: first, records });
-        first += records.length;
-        records = [];
+        if (batch.length === 0) return;
+        batches.push({ shardId, firstSequence: first, records: batch });
+        first += batch.length;
+        batch = [];
         bytes = 0;
       };
-      for (const row of list) {
-        const size = row.data.length + row.partitionKey.length;
-        if (records.length === OUTPUT_BATCH_RECORDS_MAX || bytes + size > OUTPUT_BATCH_BYTES_MAX) close();
-        records.push([row.partitionKey, row.data.toString("base64")]);
+      for (const record of list) {
+        const size = dataBytesOf(record) + record[0].length;
+        if (batch.length === OUTPUT_BATCH_RECORDS_MAX || bytes + size > OUTPUT_BATCH_BYTES_MAX) close();
+        batch.push(record);
         bytes += size;
       }
       close();
@@ -112,22 +166,34 @@ export class OutputWriter {
     return batches;
   }
 
-  /** Writes `batches` (each shard's in order, shards in parallel), retrying until written or `signal` aborts. */
-  async send(batches: readonly PendingBatch[], signal: AbortSignal): Promise<void> {
+  /**
+   * Writes `batches` (each shard's in order, shards in parallel), retrying until written or
+   * `signal` aborts. Returns what was certainly not written because a reshard closed its shard:
+   * for each such shard, the rest of the batch answered StaleShardMapException (its first
+   * sequence moved past the records an earlier attempt wrote) and every later batch of the
+   * shard; empty when everything was written.
+   */
+  async send(batches: readonly PendingBatch[], signal: AbortSignal): Promise<PendingBatch[]> {
     const byShard = new Map<string, PendingBatch[]>();
     for (const batch of batches) {
       const list = byShard.get(batch.shardId);
       if (list === undefined) byShard.set(batch.shardId, [batch]);
       else list.push(batch);
     }
-    await Promise.all(
-      [...byShard.values()].map(async (list) => {
-        for (const batch of list) await this.sendBatch(batch, signal);
+    const unsent = await Promise.all(
+      [...byShard.values()].map(async (list): Promise<PendingBatch[]> => {
+        for (const [i, batch] of list.entries()) {
+          const stale = await this.sendBatch(batch, signal);
+          if (stale !== undefined) return [stale, ...list.slice(i + 1)];
+        }
+        return [];
       }),
     );
+    return unsent.flat();
   }
 
-  private async sendBatch(batch: PendingBatch, signal: AbortSignal): Promise<void> {
+  /** Writes one batch; returns its unwritten rest when its shard was closed (StaleShardMapException). */
+  private async sendBatch(batch: PendingBatch, signal: AbortSignal): Promise<PendingBatch | undefined> {
     let from = 0;
     let backoffMs = RETRY_BACKOFF_MS_MIN;
     while (from < batch.records.length) {
@@ -150,20 +216,38 @@ export class OutputWriter {
         const failedAt = response.records.findIndex(
           (entry) => entry.errorCode !== "" && entry.errorCode !== "OutOfOrderSequenceException",
         );
-        if (failedAt < 0) return;
+        if (failedAt < 0) return undefined;
         const failed = response.records[failedAt] as streams.PutRecordsResultEntry;
-        if (failed.errorCode === "StaleShardMapException") {
-          throw new AnalyticsUnavailableError(
-            `output stream ${this.streamName} was resharded while the application wrote to it; output is paused (see docs/analytics.md, limits)`,
-          );
-        }
         // Records before the first failure are written; resend from it with its own sequence.
         from += failedAt;
+        if (failed.errorCode === "StaleShardMapException") {
+          // Nothing from `from` on is in the closed shard, nor ever will be: hand it back.
+          return {
+            shardId: batch.shardId,
+            firstSequence: batch.firstSequence + from,
+            records: batch.records.slice(from),
+          };
+        }
       } catch (error) {
         if (error instanceof AnalyticsUnavailableError) throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, backoffMs));
+      await pause(backoffMs, signal);
       backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MS_MAX);
     }
+    return undefined;
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }

@@ -1,0 +1,233 @@
+// Proves that resharding an application's output stream while it runs neither pauses it nor
+// loses or duplicates a window, and that the new numbering survives a failover: the output
+// stream is split (UpdateShardCount 1 → 2) while windows are being emitted, the batches its
+// closed shard refused are numbered again for the new shards, then the node running the
+// application is SIGKILLed; the output holds every (window, key) exactly once with the count and
+// sum a reference computes from the input stream as recorded, part of it in the new shards, and
+// the current snapshot numbers the new shards.
+
+import { grpcGroupTransport, ShardReader, SluiceClient } from "@sluice/client";
+import { startCluster, type TestCluster, waitFor } from "@sluice/harness";
+import { streams } from "@sluice/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApplicationStore, applicationGroupName, stateStreamName } from "../src/index.js";
+import { readSnapshot } from "../src/snapshot.js";
+
+// This file uses ports 21162-21173.
+const BASE_PORT = 21_162;
+const KEYS = 8;
+/** Logical ms between two records' event times: 200 records per one-second window, one batch each. */
+const STEP_MS = 5;
+const WINDOWS = 60;
+const BATCH_RECORDS = 200;
+const LATENESS_MS = 3_000;
+
+let cluster: TestCluster;
+let client: SluiceClient;
+
+beforeAll(async () => {
+  cluster = await startCluster({
+    basePort: BASE_PORT,
+    // The lease of a dead node's application moves after 3 s instead of 10 s.
+    env: { ...process.env, SLUICE_DELIVERY: "off", SLUICE_ANALYTICS_SESSION_TIMEOUT_MS: "3000" },
+  });
+  client = new SluiceClient({
+    endpoints: cluster.nodeIds.map((nodeId) => `127.0.0.1:${cluster.ports(nodeId).grpc}`),
+  });
+}, 60_000);
+afterAll(async () => {
+  client?.close();
+  await cluster?.stop();
+}, 60_000);
+
+interface Result {
+  readonly window_start: string;
+  readonly k: string;
+  readonly n: number;
+  readonly total: number;
+}
+
+/** Every record of every shard of `streamName`, by shard id. */
+async function readShards(streamName: string): Promise<Map<string, Buffer[]>> {
+  const out = new Map<string, Buffer[]>();
+  for (const shard of await client.listAllShards(streamName)) {
+    const reader = new ShardReader(client, {
+      streamName,
+      shardId: shard.shardId,
+      start: { type: "TRIM_HORIZON" },
+      follow: false,
+    });
+    const records: Buffer[] = [];
+    for await (const record of reader) records.push(Buffer.from(record.data));
+    out.set(shard.shardId, records);
+  }
+  return out;
+}
+
+async function readAll(streamName: string): Promise<Buffer[]> {
+  return [...(await readShards(streamName)).values()].flat();
+}
+
+describe("analytics output reshard", () => {
+  it("keeps writing through a split of the output stream and a failover after it, each window exactly once", async () => {
+    const input = "or-input";
+    const output = "or-output";
+    await client.createStream({ streamName: input, shardCount: 2 });
+    await client.createStream({ streamName: output, shardCount: 1 });
+    await client.waitForStreamStatus(input, { timeoutMs: 30_000 });
+    await client.waitForStreamStatus(output, { timeoutMs: 30_000 });
+    const [parent] = await client.listAllShards(output);
+    const definition = await new ApplicationStore({ client }).create({
+      name: "or",
+      sql: `SELECT k, COUNT(*) AS n, SUM(v) AS total FROM "${input}" GROUP BY TUMBLE(ts, INTERVAL '1' SECOND), k`,
+      outputStream: output,
+      allowedLatenessMs: LATENESS_MS,
+    });
+
+    // A producer writes in event-time order, one window per batch, while the test reshards.
+    const base = Math.floor(Date.now() / 1_000) * 1_000;
+    const total = WINDOWS * (1_000 / STEP_MS);
+    let written = 0;
+    const producing = (async () => {
+      while (written < total) {
+        const records = [];
+        for (let i = written; i < Math.min(total, written + BATCH_RECORDS); i++) {
+          const k = `k${i % KEYS}`;
+          records.push({
+            partitionKey: `${k}-${i % 3}`,
+            data: Buffer.from(JSON.stringify({ k, v: i % 89, ts: base + i * STEP_MS })),
+          });
+        }
+        try {
+          const response = await client.putRecords(
+            streams.PutRecordsRequest.fromPartial({ streamName: input, records }),
+          );
+          // Records that failed (a leader moving) are written again, in order, before anything newer.
+          const failed = response.records.findIndex((entry) => entry.errorCode !== "");
+          written += failed < 0 ? records.length : failed;
+        } catch {
+          // The node answering died; the client moves to another.
+        }
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+    })();
+
+    // Once some windows are out, split the output stream; the application goes on writing.
+    await waitFor(async () => (await readAll(output).catch(() => [])).length >= 3 * KEYS, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: "the first windows emitted",
+    });
+    await client.updateShardCount({
+      streamName: output,
+      targetShardCount: 2,
+      scalingType: streams.ScalingType.SCALING_TYPE_UNIFORM_SCALING,
+    });
+    const childRows = async (): Promise<number> => {
+      let rows = 0;
+      for (const [shardId, records] of await readShards(output))
+        if (shardId !== parent?.shardId) rows += records.length;
+      return rows;
+    };
+    await waitFor(async () => (await childRows().catch(() => 0)) > 0, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: "rows in the output's new shards",
+    });
+
+    // Then kill the node running the application: its successor must number from the snapshot.
+    const transport = grpcGroupTransport(
+      cluster.nodeIds.map((nodeId) => `127.0.0.1:${cluster.ports(nodeId).grpc}`),
+    );
+    const describeLease = async () =>
+      (
+        await transport.describeGroup({
+          streamName: stateStreamName(definition),
+          groupName: applicationGroupName(definition),
+        })
+      ).shards[0];
+    let victim: number;
+    try {
+      victim = Number(/^node-(\d+)-/.exec((await describeLease())?.owner ?? "")?.[1] ?? 0);
+      expect(victim).toBeGreaterThan(0);
+      const writtenAtKill = written;
+      await cluster.kill(victim, "SIGKILL");
+      await producing;
+      expect(writtenAtKill).toBeLessThan(total);
+    } finally {
+      transport.close();
+    }
+
+    // The reference: what the input stream holds, per (window, key).
+    const expected = new Map<string, { n: number; total: number }>();
+    for (const data of await readAll(input)) {
+      const { k, v, ts } = JSON.parse(data.toString()) as { k: string; v: number; ts: number };
+      const key = `${new Date(Math.floor(ts / 1_000) * 1_000).toISOString()}|${k}`;
+      const entry = expected.get(key) ?? { n: 0, total: 0 };
+      entry.n += 1;
+      entry.total += v;
+      expected.set(key, entry);
+    }
+    expect(expected.size).toBe(WINDOWS * KEYS);
+
+    // Every window closes (the idle-shard timer after the lateness); then compare.
+    const byShard = await waitFor(
+      async () => {
+        const shards = await readShards(output);
+        return [...shards.values()].flat().length >= expected.size ? shards : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: "every window emitted after the reshard" },
+    ).catch((error) => {
+      const logs = cluster.nodeIds.map((nodeId) => cluster.process(nodeId).logTail(30));
+      throw new Error(`${String(error)}\n${logs.join("\n")}`);
+    });
+    const children = [...byShard.keys()].filter((shardId) => shardId !== parent?.shardId);
+    expect(children.length).toBeGreaterThanOrEqual(2);
+    // Rows emitted after the split are in the new shards (numbered again for them).
+    expect(children.reduce((sum, shardId) => sum + (byShard.get(shardId)?.length ?? 0), 0)).toBeGreaterThan(
+      0,
+    );
+
+    const seen = new Map<string, Result>();
+    const duplicates: string[] = [];
+    for (const data of [...byShard.values()].flat()) {
+      const row = JSON.parse(data.toString()) as Result;
+      const key = `${row.window_start}|${row.k}`;
+      if (seen.has(key)) duplicates.push(key);
+      seen.set(key, row);
+    }
+    expect(duplicates).toEqual([]);
+    expect([...seen.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [key, want] of expected) {
+      const got = seen.get(key) as Result;
+      expect({ n: got.n, total: got.total }, key).toEqual(want);
+    }
+
+    // The current snapshot numbers the new shards (and the killed node's successor wrote it).
+    const survivors = cluster.nodeIds
+      .filter((nodeId) => nodeId !== victim)
+      .map((nodeId) => `127.0.0.1:${cluster.ports(nodeId).grpc}`);
+    const after = grpcGroupTransport(survivors);
+    try {
+      const lease = (
+        await after.describeGroup({
+          streamName: stateStreamName(definition),
+          groupName: applicationGroupName(definition),
+        })
+      ).shards[0];
+      expect(lease?.owner).not.toMatch(new RegExp(`^node-${victim}-`));
+      const snapshot = await readSnapshot(
+        client,
+        stateStreamName(definition),
+        lease?.shardId ?? "",
+        lease?.checkpointSequenceNumber ?? "",
+      );
+      const numbered = children.reduce((sum, shardId) => sum + (snapshot.nextSequence[shardId] ?? 0), 0);
+      expect(numbered).toBe(children.reduce((sum, shardId) => sum + (byShard.get(shardId)?.length ?? 0), 0));
+      // Its pending batches (the last ones it numbered, already sent) are numbered for open shards only.
+      for (const batch of snapshot.pending) expect(children).toContain(batch.shardId);
+    } finally {
+      after.close();
+    }
+  }, 150_000);
+});
