@@ -81,6 +81,8 @@ export {
   TransportErrorCode,
 } from "./transport/errors.js";
 export { GrpcPeerTransport } from "./transport/grpc-transport.js";
+export type { PeerCallTls, PeerSessionOptions } from "./transport/http2-peer-session.js";
+export { connectPeerSession } from "./transport/http2-peer-session.js";
 export { widenServerReceiveWindow } from "./transport/http2-window.js";
 export type {
   InMemoryFilter,
@@ -102,4 +104,4 @@ export type { PeerTlsMaterial, PeerTlsOptions } from "./transport/tls.js";
 export { nodeIdOfCertificate, PeerTlsRejection, peerIdentityUri } from "./transport/tls.js";
 export type { GroupId, GroupMessage, PeerTransport } from "./transport/transport.js";
 export { PeerState } from "./transport/transport.js";
-export { peerServerChannelOptions } from "./transport/wire.js";
+export { GRPC_MESSAGE_PREFIX_BYTES, peerServerChannelOptions } from "./transport/wire.js";

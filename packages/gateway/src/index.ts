@@ -159,8 +159,11 @@ export {
 } from "./sequence-number.js";
 export * as serverConstants from "./server/constants.js";
 export { isInternalStreamName } from "./server/control-plane.js";
+export { ForwardRefusedError, PeerUnavailableError } from "./server/forward-errors.js";
 export type { ForwardTargets } from "./server/forward-service.js";
-export { createForwardService } from "./server/forward-service.js";
+export { createForwardService, createForwardStreamHandler } from "./server/forward-service.js";
+export type { ForwardStreamTls } from "./server/forward-stream.js";
+export { FORWARD_STREAM_PATH } from "./server/forward-stream.js";
 export type { GatewayOptions } from "./server/gateway.js";
 export { Gateway } from "./server/gateway.js";
 // The gateway of one node: StreamsService and ForwardService over the broker and metadata.
@@ -182,8 +185,8 @@ export type {
   UnaryOperationName,
 } from "./server/operations.js";
 export { createOperations } from "./server/operations.js";
-export type { PeerForwarder } from "./server/peer-forwarder.js";
-export { ForwardRefusedError, GrpcPeerForwarder, PeerUnavailableError } from "./server/peer-forwarder.js";
+export type { GrpcPeerForwarderOptions, PeerForwarder } from "./server/peer-forwarder.js";
+export { GrpcPeerForwarder } from "./server/peer-forwarder.js";
 // PutRecords / PutRecord decoded without copying each record's data (the node registers these).
 export {
   decodePutRecordRequest,

@@ -1,4 +1,4 @@
-// Proves the write path's batch helpers and the forward request encoder — encoding a shard's share of a request once (encodeRecordBatchOf), reading per-record sizes and cutting a throttled prefix from the encoded batch — agree with the broker's reference codec, and that the forwarder sends every batch a node gets in one turn as one ForwardPutRecords call over real gRPC, each caller getting its own result.
+// Proves the write path's batch helpers and the forward request encoder — encoding a shard's share of a request once (encodeRecordBatchOf), reading per-record sizes and cutting a throttled prefix from the encoded batch — agree with the broker's reference codec, and that the forwarder told not to use streams sends every batch a node gets in one turn as one unary ForwardPutRecords call over real gRPC, each caller getting its own result (forward-stream.test.ts covers the stream).
 import * as grpc from "@grpc/grpc-js";
 import {
   CorruptBatchError,
@@ -103,7 +103,7 @@ describe("GrpcPeerForwarder", () => {
     await Promise.all(servers.splice(0).map((server) => new Promise((done) => server.tryShutdown(done))));
   });
 
-  it("sends the batches of one turn to a node as one call and hands each caller its own result", async () => {
+  it("without streams, sends the batches of one turn to a node as one unary call and hands each caller its own result", async () => {
     const calls: forward.ForwardPutRecordsRequest[] = [];
     const server = new grpc.Server();
     servers.push(server);
@@ -137,12 +137,13 @@ describe("GrpcPeerForwarder", () => {
         error ? reject(error) : resolve(),
       ),
     );
-    const forwarder = new GrpcPeerForwarder(
-      new Map([
+    const forwarder = new GrpcPeerForwarder({
+      addresses: new Map([
         [2, "127.0.0.1:19951"],
         [3, "127.0.0.1:19952"],
       ]),
-    );
+      useStreams: false,
+    });
     forwarders.push(forwarder);
     const deadline = Date.now() + 5_000;
     const replies = await Promise.all([

@@ -7,7 +7,8 @@ import { createServer } from "node:net";
 import { BrokerErrorCode } from "@sluice/broker";
 import { describe, expect, it } from "vitest";
 import { AMBIGUOUS_RESENDS_MAX } from "../src/server/constants.js";
-import { GrpcPeerForwarder, PeerUnavailableError } from "../src/server/peer-forwarder.js";
+import { PeerUnavailableError } from "../src/server/forward-errors.js";
+import { GrpcPeerForwarder } from "../src/server/peer-forwarder.js";
 import { isRetriableCode, PEER_NOT_REACHED_CODE, ShardRetryBudget } from "../src/server/put-retry.js";
 
 const AMBIGUOUS = [
@@ -80,20 +81,23 @@ describe("a forward that never reached its peer", () => {
       probe.listen(0, "127.0.0.1", () => resolve((probe.address() as { port: number }).port)),
     );
     await new Promise((resolve) => probe.close(resolve));
-    const forwarder = new GrpcPeerForwarder(new Map([[2, `127.0.0.1:${port}`]]));
-    try {
-      const error = await forwarder.putRecords(2, 1, 1, Buffer.alloc(16), Date.now() + 5_000).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(error).toBeInstanceOf(PeerUnavailableError);
-      expect((error as PeerUnavailableError).sent).toBe(false);
-      const unknownPeer = await forwarder
-        .putRecords(9, 1, 1, Buffer.alloc(16), Date.now() + 5_000)
-        .catch((e) => e);
-      expect((unknownPeer as PeerUnavailableError).sent).toBe(false);
-    } finally {
-      forwarder.close();
+    // On the ForwardStream (the default) and as a unary call (a peer of the previous version).
+    for (const useStreams of [true, false]) {
+      const forwarder = new GrpcPeerForwarder({ addresses: new Map([[2, `127.0.0.1:${port}`]]), useStreams });
+      try {
+        const error = await forwarder.putRecords(2, 1, 1, Buffer.alloc(16), Date.now() + 5_000).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error, `useStreams ${useStreams}`).toBeInstanceOf(PeerUnavailableError);
+        expect((error as PeerUnavailableError).sent, `useStreams ${useStreams}`).toBe(false);
+        const unknownPeer = await forwarder
+          .putRecords(9, 1, 1, Buffer.alloc(16), Date.now() + 5_000)
+          .catch((e) => e);
+        expect((unknownPeer as PeerUnavailableError).sent).toBe(false);
+      } finally {
+        forwarder.close();
+      }
     }
   });
 });

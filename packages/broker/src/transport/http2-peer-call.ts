@@ -23,9 +23,8 @@ import { EventEmitter } from "node:events";
 import * as http2 from "node:http2";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { peer } from "@sluice/proto";
-import type { NodeId } from "raft-ts";
 import { GRPC_MESSAGE_OVERHEAD_BYTES } from "./constants.js";
-import { nodeIdOfCertificate, type PeerTlsMaterial } from "./tls.js";
+import { connectPeerSession, type PeerCallTls } from "./http2-peer-session.js";
 import { GRPC_MESSAGE_PREFIX_BYTES, grpcMessageOf, type OutboundRequest } from "./wire.js";
 
 /** What the transport needs of a client stream; grpc-js's ClientDuplexStream has the same. */
@@ -42,14 +41,6 @@ export interface PeerCallError {
   readonly code: GrpcStatus;
   readonly details: string;
   readonly message: string;
-}
-
-/** Mutual TLS of one call: what to present, and whom the server must be. */
-export interface PeerCallTls {
-  readonly material: PeerTlsMaterial;
-  readonly clusterId: string;
-  /** The node the server's certificate must name. */
-  readonly expectedNodeId: NodeId;
 }
 
 /** Largest response message accepted (responses are a few bytes; anything big is garbage). */
@@ -69,27 +60,7 @@ export class Http2PeerCall extends EventEmitter implements PeerCall {
    */
   constructor(address: string, path: string, windowBytes: number, tls?: PeerCallTls) {
     super();
-    const settings = { enablePush: false, initialWindowSize: windowBytes };
-    this.session =
-      tls === undefined
-        ? http2.connect(`http://${address}`, { settings })
-        : http2.connect(`https://${address}`, {
-            settings,
-            ca: tls.material.ca,
-            cert: tls.material.cert,
-            key: tls.material.key,
-            ALPNProtocols: ["h2"],
-            // The chain is checked against the CA by Node; the identity, not the host name, says
-            // whether this is the node meant (peers are dialed by address).
-            checkServerIdentity: (_host, certificate) => {
-              const named = nodeIdOfCertificate(certificate, tls.clusterId);
-              return named === tls.expectedNodeId
-                ? undefined
-                : new Error(
-                    `the peer at ${address} presented the identity of ${named === undefined ? "no member" : `node ${named}`}, not node ${tls.expectedNodeId} of cluster ${tls.clusterId}`,
-                  );
-            },
-          });
+    this.session = connectPeerSession(address, { windowBytes, tls });
     // Session errors also fail the stream, which reports them; this only keeps them from throwing.
     this.session.on("error", () => {});
     this.stream = this.session.request(

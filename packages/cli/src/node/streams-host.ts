@@ -1,6 +1,6 @@
 /**
  * Opens everything a node runs behind its ports: the peer gRPC server (Raft transport and the
- * internal ForwardService) on --peer-listen, the Broker over the data directory with the
+ * internal ForwardService, its ForwardStream included) on --peer-listen, the Broker over the data directory with the
  * metadata state machine on group 0, the metadata service (which waits for group 0 to have a
  * leader and registers this node), and the gateway whose StreamsService the node then serves on
  * the public port, with server reflection so grpcurl works.
@@ -28,6 +28,9 @@ import {
 import {
   ConsumerGroupGateway,
   createForwardService,
+  createForwardStreamHandler,
+  FORWARD_STREAM_PATH,
+  type ForwardTargets,
   Gateway,
   GrpcPeerForwarder,
   KeyFileError,
@@ -153,22 +156,25 @@ export async function openStreamsHost(config: NodeConfig, log: Logger): Promise<
   let metadata: MetadataService | undefined;
   // Consumer groups (sluice.v1.ConsumerGroupService), over the same metadata service.
   let groupGateway: ConsumerGroupGateway | undefined;
-  const forwarder = new GrpcPeerForwarder(
-    peerAddresses,
-    Date.now,
-    peerTlsFiles === undefined
-      ? undefined
-      : (nodeId) => forwardCredentials(peerTlsFiles, config.clusterId, nodeId),
-  );
-  peerServer.addUnaryService(
-    forward.ForwardServiceService,
-    // The metadata service answers forwarded commands as soon as it exists, before the gateway.
-    createForwardService(() => {
-      if (gateway !== undefined) return gateway.forwardTargets();
-      const live = metadata;
-      return live === undefined ? {} : { metadataCommand: (command) => live.handleForwarded(command) };
-    }),
-  );
+  // Batches travel on a ForwardStream per peer (node:http2, mutual TLS as the Raft streams);
+  // metadata commands as unary calls on grpc-js channels.
+  const forwarder = new GrpcPeerForwarder({
+    addresses: peerAddresses,
+    ...(peerTlsFiles === undefined || peerTls === undefined
+      ? {}
+      : {
+          credentialsFor: (nodeId: number) => forwardCredentials(peerTlsFiles, config.clusterId, nodeId),
+          streamTls: { material: peerTls.material, clusterId: config.clusterId },
+        }),
+  });
+  // The metadata service answers forwarded commands as soon as it exists, before the gateway.
+  const forwardTargets = (): ForwardTargets => {
+    if (gateway !== undefined) return gateway.forwardTargets();
+    const live = metadata;
+    return live === undefined ? {} : { metadataCommand: (command) => live.handleForwarded(command) };
+  };
+  peerServer.addUnaryService(forward.ForwardServiceService, createForwardService(forwardTargets));
+  peerServer.handleStream(FORWARD_STREAM_PATH, createForwardStreamHandler(forwardTargets));
   let closing = false;
   let metadataStarting: Promise<void> = Promise.resolve();
   // Delivery streams (Firehose API on the HTTP port, the delivery runner once the API is ready).

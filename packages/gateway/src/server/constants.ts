@@ -30,6 +30,33 @@ export const FORWARD_BATCH_OVERHEAD_BYTES = 32;
 if (FORWARD_BATCHES_BYTES_MAX + 64 * 1_024 > FORWARD_MESSAGE_BYTES_MAX) {
   throw new Error("gateway constants: gathered forward batches must fit in one forwarded message");
 }
+/**
+ * Forward requests written to one peer's ForwardStream and not yet answered (or past their
+ * deadline), and their bytes, before a new one is refused with PeerUnavailableError (retriable).
+ */
+export const FORWARD_STREAM_REQUESTS_IN_FLIGHT_MAX = 256;
+export const FORWARD_STREAM_BYTES_IN_FLIGHT_MAX = 64 * MIB;
+/**
+ * Requests of one ForwardStream the leader appends at once; a sender past it is cut off
+ * (RESOURCE_EXHAUSTED). Above the sender's own bound, since requests the sender gave up on (past
+ * their deadline) may still be appending here.
+ */
+export const FORWARD_STREAM_REQUESTS_SERVED_MAX = 4 * FORWARD_STREAM_REQUESTS_IN_FLIGHT_MAX;
+/** First and largest pause before a failed ForwardStream is opened again (jittered, doubling). */
+export const FORWARD_STREAM_RECONNECT_BACKOFF_MS_MIN = 100;
+export const FORWARD_STREAM_RECONNECT_BACKOFF_MS_MAX = 1_000;
+/** A peer that answered ForwardStream with UNIMPLEMENTED (an older version) gets unary calls this long. */
+export const FORWARD_STREAM_UNSUPPORTED_RETRY_MS = 60_000;
+/** The sender's receive window on a ForwardStream (answers are small), in bytes. */
+export const FORWARD_STREAM_WINDOW_BYTES = 1 * MIB;
+/** HTTP/2 state (mostly requests not yet sent) a ForwardStream's session may hold, in MiB. */
+export const FORWARD_STREAM_SESSION_MEMORY_MIB = 2 * (FORWARD_STREAM_BYTES_IN_FLIGHT_MAX / MIB);
+if (FORWARD_MESSAGE_BYTES_MAX > FORWARD_STREAM_BYTES_IN_FLIGHT_MAX) {
+  throw new Error("gateway constants: a whole forwarded message must fit in a stream's bytes in flight");
+}
+if (FORWARD_STREAM_RECONNECT_BACKOFF_MS_MIN > FORWARD_STREAM_RECONNECT_BACKOFF_MS_MAX) {
+  throw new Error("gateway constants: forward stream backoff bounds are ordered");
+}
 /** Largest public request or response message (GetRecords answers up to 10 MiB of data). */
 export const PUBLIC_MESSAGE_BYTES_MAX = 16 * MIB;
 /** AT_TIMESTAMP may be this far ahead of this node's clock (clock skew) before it is "in the future". */

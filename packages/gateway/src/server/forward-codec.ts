@@ -1,5 +1,6 @@
 /**
- * A hand encoder for ForwardPutRecordsRequest, the forwarder's one large message. The generated
+ * A hand encoder for ForwardPutRecordsRequest, the forwarder's one large message (its batch
+ * field is shared with ForwardStreamRequest's, forward-stream-codec.ts). The generated
  * encoder copies each shard batch three times (into its sub-message, into the message, into a
  * Buffer); this one sizes the message, allocates it once and copies each batch once. The bytes
  * are ordinary protobuf: any ForwardService (the generated decoder included) reads them.
@@ -23,16 +24,12 @@ function batchBodyBytes(batch: forward.ForwardShardBatch): number {
 }
 
 /**
- * Encodes a ForwardPutRecordsRequest into one exact-size buffer. Ids and the deadline must be
- * non-negative safe integers (RangeError otherwise; the forwarder only sends such).
+ * Sizes `batches` as a repeated ForwardShardBatch field (one byte of tag each): fills `bodies`
+ * with each batch's body size and returns the field's total bytes. Ids must be uint32
+ * (RangeError otherwise).
  */
-export function encodeForwardPutRecordsRequest(request: forward.ForwardPutRecordsRequest): Buffer {
-  const { batches, deadlineUnixMs } = request;
-  if (!Number.isSafeInteger(deadlineUnixMs) || deadlineUnixMs < 0) {
-    throw new RangeError(`deadline ${deadlineUnixMs} is not a non-negative safe integer of ms`);
-  }
-  let total = deadlineUnixMs === 0 ? 0 : 1 + varintBytes(deadlineUnixMs);
-  const bodies = new Uint32Array(batches.length);
+export function sizeShardBatches(batches: readonly forward.ForwardShardBatch[], bodies: Uint32Array): number {
+  let total = 0;
   for (let i = 0; i < batches.length; i++) {
     const batch = batches[i] as forward.ForwardShardBatch;
     if (!isUint32(batch.streamId) || !isUint32(batch.groupId)) {
@@ -44,15 +41,20 @@ export function encodeForwardPutRecordsRequest(request: forward.ForwardPutRecord
     bodies[i] = body;
     total += 1 + varintBytes(body) + body;
   }
-  const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  if (deadlineUnixMs !== 0) {
-    out[at++] = TAG_DEADLINE_UNIX_MS;
-    at = writeVarint(out, deadlineUnixMs, at);
-  }
+  return total;
+}
+
+/** Writes `batches` (sized by sizeShardBatches into `bodies`) as field `tag` at `at`; returns the end. */
+export function writeShardBatches(
+  out: Buffer,
+  at: number,
+  tag: number,
+  batches: readonly forward.ForwardShardBatch[],
+  bodies: Uint32Array,
+): number {
   for (let i = 0; i < batches.length; i++) {
     const batch = batches[i] as forward.ForwardShardBatch;
-    out[at++] = TAG_BATCH;
+    out[at++] = tag;
     at = writeVarint(out, bodies[i] as number, at);
     if (batch.streamId !== 0) {
       out[at++] = TAG_STREAM_ID;
@@ -69,6 +71,28 @@ export function encodeForwardPutRecordsRequest(request: forward.ForwardPutRecord
       at += batch.records.length;
     }
   }
+  return at;
+}
+
+/**
+ * Encodes a ForwardPutRecordsRequest into one exact-size buffer. Ids and the deadline must be
+ * non-negative safe integers (RangeError otherwise; the forwarder only sends such).
+ */
+export function encodeForwardPutRecordsRequest(request: forward.ForwardPutRecordsRequest): Buffer {
+  const { batches, deadlineUnixMs } = request;
+  if (!Number.isSafeInteger(deadlineUnixMs) || deadlineUnixMs < 0) {
+    throw new RangeError(`deadline ${deadlineUnixMs} is not a non-negative safe integer of ms`);
+  }
+  const bodies = new Uint32Array(batches.length);
+  const total =
+    (deadlineUnixMs === 0 ? 0 : 1 + varintBytes(deadlineUnixMs)) + sizeShardBatches(batches, bodies);
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  if (deadlineUnixMs !== 0) {
+    out[at++] = TAG_DEADLINE_UNIX_MS;
+    at = writeVarint(out, deadlineUnixMs, at);
+  }
+  at = writeShardBatches(out, at, TAG_BATCH, batches, bodies);
   if (at !== total) throw new Error(`ForwardPutRecordsRequest encoder wrote ${at} bytes, expected ${total}`);
   return out;
 }

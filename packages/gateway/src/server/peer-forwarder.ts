@@ -1,15 +1,20 @@
 /**
  * The client side of the internal ForwardService: sends shards' record batches to the nodes that
  * lead their Raft groups, and metadata commands to group 0's leader, over the peers' peer port.
- * One grpc-js channel per peer, opened on first use.
  *
  * Batches for one node travel together: every `putRecords` call made for a node during one turn
  * of the event loop (all the shards of a PutRecords request, and those of the other requests
- * handled in the same turn) is sent in ONE ForwardPutRecords call, flushed by setImmediate, split
- * only when the message would pass FORWARD_BATCHES_BYTES_MAX. Each caller gets its own batch's
- * result. A call that cannot reach the peer (down, refused, past its deadline) rejects every
- * batch in it with PeerUnavailableError (code PEER_UNAVAILABLE, retriable); the caller picks the
- * next leader and retries within its own deadline.
+ * handled in the same turn) is sent as ONE request, flushed by setImmediate, split only when the
+ * message would pass FORWARD_BATCHES_BYTES_MAX. Each caller gets its own batch's result. A
+ * request that cannot reach the peer (down, refused, past its deadline, too many outstanding)
+ * rejects every batch in it with PeerUnavailableError (code PEER_UNAVAILABLE, retriable); the
+ * caller picks the next leader and retries within its own deadline.
+ *
+ * The requests travel on one long-lived ForwardStream per peer, written to node:http2 directly
+ * (forward-stream.ts): a request and its answer on an open stream cost a fraction of a unary
+ * gRPC call's CPU. Metadata commands, and batches for a peer that does not serve ForwardStream
+ * (an older version answers UNIMPLEMENTED), go as unary ForwardService calls on a grpc-js
+ * channel per peer, opened on first use.
  */
 import {
   type ChannelCredentials,
@@ -26,30 +31,9 @@ import {
   FORWARD_MESSAGE_BYTES_MAX,
 } from "./constants.js";
 import { ForwardServiceClient } from "./forward-codec.js";
+import { ForwardRefusedError, PeerUnavailableError } from "./forward-errors.js";
+import { ForwardStream, type ForwardStreamTls } from "./forward-stream.js";
 import type { LeaderAppendReply } from "./leader-append.js";
-
-/** A peer could not be reached or did not answer in time; retry, perhaps on another node. */
-export class PeerUnavailableError extends Error {
-  override readonly name = "PeerUnavailableError";
-  readonly code = "PEER_UNAVAILABLE";
-  readonly retriable = true;
-  readonly nodeId: number;
-  /**
-   * False when the request certainly never reached the peer (no connection could be made, no
-   * address, this node stopping before sending): nothing was written. True when it may have
-   * reached it (cut mid-call, deadline passed): the outcome is unknown.
-   */
-  readonly sent: boolean;
-
-  constructor(nodeId: number, message: string, options?: { cause?: unknown; sent?: boolean }) {
-    super(
-      `node ${nodeId} is unreachable (${message}); retry, the cluster elects another leader if it is down`,
-      options,
-    );
-    this.nodeId = nodeId;
-    this.sent = options?.sent ?? true;
-  }
-}
 
 /**
  * grpc-js's details when a call failed before any byte of it left: the channel had no connection
@@ -57,20 +41,6 @@ export class PeerUnavailableError extends Error {
  */
 const NOT_CONNECTED_DETAILS =
   /No connection established|ECONNREFUSED|Failed to connect|EHOSTUNREACH|ENETUNREACH/;
-
-/** A forwarded metadata command the leader refused (not leader, not ready, …). */
-export class ForwardRefusedError extends Error {
-  override readonly name = "ForwardRefusedError";
-  readonly code: string;
-  readonly retriable = true;
-  readonly leaderHint: number;
-
-  constructor(code: string, message: string, leaderHint: number) {
-    super(message);
-    this.code = code;
-    this.leaderHint = leaderHint;
-  }
-}
 
 export interface PeerForwarder {
   /**
@@ -106,27 +76,46 @@ interface Outgoing {
   deadlineAtMs: number;
 }
 
+export interface GrpcPeerForwarderOptions {
+  /** Node id → "host:port" of its peer port. */
+  readonly addresses: ReadonlyMap<number, string>;
+  /** ms since the epoch, for deadlines. @default Date.now */
+  readonly clock?: () => number;
+  /**
+   * The grpc-js channel credentials to reach a node for unary calls (mutual TLS on the peer
+   * port), asked once per node when its client is created. @default insecure
+   */
+  readonly credentialsFor?: (nodeId: number) => ChannelCredentials;
+  /**
+   * Mutual TLS of the ForwardStreams, as the peer port requires it (the same material as
+   * `credentialsFor`'s). @default undefined (plaintext)
+   */
+  readonly streamTls?: ForwardStreamTls | undefined;
+  /**
+   * Forward batches on a ForwardStream per peer; false sends every batch as a unary
+   * ForwardPutRecords call (what nodes of the previous version do). @default true
+   */
+  readonly useStreams?: boolean;
+}
+
 export class GrpcPeerForwarder implements PeerForwarder {
   private readonly addresses: ReadonlyMap<number, string>;
   private readonly clients = new Map<number, forward.ForwardServiceClient>();
+  private readonly streams = new Map<number, ForwardStream>();
   private readonly clock: () => number;
   private readonly credentialsFor: (nodeId: number) => ChannelCredentials;
+  private readonly streamTls: ForwardStreamTls | undefined;
+  private readonly useStreams: boolean;
   private readonly outgoing = new Map<number, Outgoing>();
   private flushScheduled = false;
+  private closed = false;
 
-  /**
-   * `addresses`: node id → "host:port" of its peer port. `credentialsFor`: the channel
-   * credentials to reach a node (mutual TLS on the peer port), asked once per node when its
-   * client is created; insecure by default.
-   */
-  constructor(
-    addresses: ReadonlyMap<number, string>,
-    clock: () => number = Date.now,
-    credentialsFor: (nodeId: number) => ChannelCredentials = () => credentials.createInsecure(),
-  ) {
-    this.addresses = addresses;
-    this.clock = clock;
-    this.credentialsFor = credentialsFor;
+  constructor(options: GrpcPeerForwarderOptions) {
+    this.addresses = options.addresses;
+    this.clock = options.clock ?? Date.now;
+    this.credentialsFor = options.credentialsFor ?? (() => credentials.createInsecure());
+    this.streamTls = options.streamTls;
+    this.useStreams = options.useStreams ?? true;
   }
 
   putRecords(
@@ -170,8 +159,38 @@ export class GrpcPeerForwarder implements PeerForwarder {
     this.outgoing.clear();
   }
 
-  /** One ForwardPutRecords call with every batch of `queue`; settles each batch's promise. */
+  /** One request with every batch of `queue`; settles each batch's promise. */
   private send(nodeId: number, queue: Outgoing): void {
+    const stream = this.useStreams ? this.stream(nodeId) : undefined;
+    if (stream !== undefined && !stream.unsupported) {
+      this.sendOnStream(nodeId, stream, queue);
+      return;
+    }
+    this.sendUnary(nodeId, queue);
+  }
+
+  private sendOnStream(nodeId: number, stream: ForwardStream, queue: Outgoing): void {
+    const { pending } = queue;
+    const batches = new Array<forward.ForwardShardBatch>(pending.length);
+    for (let i = 0; i < pending.length; i++) batches[i] = (pending[i] as PendingBatch).batch;
+    stream.send(batches, queue.bytes, this.callDeadline(queue.deadlineAtMs), (error, results) => {
+      if (error !== null) {
+        for (const item of pending) item.reject(error);
+        return;
+      }
+      for (let i = 0; i < pending.length; i++) {
+        const result = results[i];
+        if (result === undefined) {
+          (pending[i] as PendingBatch).reject(new PeerUnavailableError(nodeId, "it sent too few results"));
+        } else {
+          (pending[i] as PendingBatch).resolve(result);
+        }
+      }
+    });
+  }
+
+  /** One unary ForwardPutRecords call with every batch of `queue`; settles each batch's promise. */
+  private sendUnary(nodeId: number, queue: Outgoing): void {
     const { pending } = queue;
     let client: forward.ForwardServiceClient;
     try {
@@ -240,6 +259,7 @@ export class GrpcPeerForwarder implements PeerForwarder {
   }
 
   close(): void {
+    this.closed = true;
     for (const [nodeId, queue] of this.outgoing) {
       for (const item of queue.pending)
         item.reject(new PeerUnavailableError(nodeId, "this node is stopping", { sent: false }));
@@ -247,6 +267,20 @@ export class GrpcPeerForwarder implements PeerForwarder {
     this.outgoing.clear();
     for (const client of this.clients.values()) client.close();
     this.clients.clear();
+    for (const stream of this.streams.values()) stream.close();
+    this.streams.clear();
+  }
+
+  /** The ForwardStream to `nodeId`, created on first use; undefined for an unknown node or once closed. */
+  private stream(nodeId: number): ForwardStream | undefined {
+    let stream = this.streams.get(nodeId);
+    if (stream === undefined) {
+      const address = this.addresses.get(nodeId);
+      if (address === undefined || this.closed) return undefined;
+      stream = new ForwardStream({ nodeId, address, clock: this.clock, tls: this.streamTls });
+      this.streams.set(nodeId, stream);
+    }
+    return stream;
   }
 
   private callDeadline(deadlineAtMs: number): number {

@@ -60,10 +60,11 @@ import {
   PUT_RETRY_BACKOFF_MS_MAX,
   PUT_RETRY_BACKOFF_MS_MIN,
 } from "./constants.js";
+import { PeerUnavailableError } from "./forward-errors.js";
 import type { LeaderAppendReply } from "./leader-append.js";
 import type { MetadataChanges } from "./metadata-changes.js";
 import type { ShardMetricsSink } from "./monitoring.js";
-import { type PeerForwarder, PeerUnavailableError } from "./peer-forwarder.js";
+import type { PeerForwarder } from "./peer-forwarder.js";
 import type { DedupHandle, ProducerDedupTable } from "./producer-dedup.js";
 import {
   OUT_OF_ORDER_SEQUENCE_CODE,

@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -67,6 +69,23 @@ export interface ForwardShardResult {
 }
 
 export interface ForwardPutRecordsResponse {
+  /** One result per batch of the request, in the request's order. */
+  results: ForwardShardResult[];
+}
+
+export interface ForwardStreamRequest {
+  /** Chosen by the sender, unique among its requests on this stream; the response repeats it. */
+  requestId: number;
+  /**
+   * The latest of the senders' deadlines for these batches, ms since the epoch; the sender stops
+   * waiting then (a later response is dropped).
+   */
+  deadlineUnixMs: number;
+  batches: ForwardShardBatch[];
+}
+
+export interface ForwardStreamResponse {
+  requestId: number;
   /** One result per batch of the request, in the request's order. */
   results: ForwardShardResult[];
 }
@@ -524,6 +543,208 @@ export const ForwardPutRecordsResponse: MessageFns<ForwardPutRecordsResponse> = 
   },
 };
 
+function createBaseForwardStreamRequest(): ForwardStreamRequest {
+  return { requestId: 0, deadlineUnixMs: 0, batches: [] };
+}
+
+export const ForwardStreamRequest: MessageFns<ForwardStreamRequest> = {
+  encode(message: ForwardStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0) {
+      writer.uint32(8).uint64(message.requestId);
+    }
+    if (message.deadlineUnixMs !== 0) {
+      writer.uint32(16).int64(message.deadlineUnixMs);
+    }
+    for (const v of message.batches) {
+      ForwardShardBatch.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForwardStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.deadlineUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.batches.push(ForwardShardBatch.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForwardStreamRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.Number(object.requestId)
+        : isSet(object.request_id)
+          ? globalThis.Number(object.request_id)
+          : 0,
+      deadlineUnixMs: isSet(object.deadlineUnixMs)
+        ? globalThis.Number(object.deadlineUnixMs)
+        : isSet(object.deadline_unix_ms)
+          ? globalThis.Number(object.deadline_unix_ms)
+          : 0,
+      batches: globalThis.Array.isArray(object?.batches)
+        ? object.batches.map((e: any) => ForwardShardBatch.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ForwardStreamRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== 0) {
+      obj.requestId = Math.round(message.requestId);
+    }
+    if (message.deadlineUnixMs !== 0) {
+      obj.deadlineUnixMs = Math.round(message.deadlineUnixMs);
+    }
+    if (message.batches?.length) {
+      obj.batches = message.batches.map((e) => ForwardShardBatch.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForwardStreamRequest>): ForwardStreamRequest {
+    return ForwardStreamRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ForwardStreamRequest>): ForwardStreamRequest {
+    const message = createBaseForwardStreamRequest();
+    message.requestId = object.requestId ?? 0;
+    message.deadlineUnixMs = object.deadlineUnixMs ?? 0;
+    message.batches = object.batches?.map((e) => ForwardShardBatch.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseForwardStreamResponse(): ForwardStreamResponse {
+  return { requestId: 0, results: [] };
+}
+
+export const ForwardStreamResponse: MessageFns<ForwardStreamResponse> = {
+  encode(message: ForwardStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== 0) {
+      writer.uint32(8).uint64(message.requestId);
+    }
+    for (const v of message.results) {
+      ForwardShardResult.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForwardStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForwardStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.requestId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.results.push(ForwardShardResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForwardStreamResponse {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.Number(object.requestId)
+        : isSet(object.request_id)
+          ? globalThis.Number(object.request_id)
+          : 0,
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ForwardShardResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ForwardStreamResponse): unknown {
+    const obj: any = {};
+    if (message.requestId !== 0) {
+      obj.requestId = Math.round(message.requestId);
+    }
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ForwardShardResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ForwardStreamResponse>): ForwardStreamResponse {
+    return ForwardStreamResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ForwardStreamResponse>): ForwardStreamResponse {
+    const message = createBaseForwardStreamResponse();
+    message.requestId = object.requestId ?? 0;
+    message.results = object.results?.map((e) => ForwardShardResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseForwardMetadataCommandRequest(): ForwardMetadataCommandRequest {
   return { command: Buffer.alloc(0), deadlineUnixMs: 0 };
 }
@@ -775,6 +996,24 @@ export const ForwardServiceService = {
     responseDeserialize: (value: Buffer): ForwardMetadataCommandResponse =>
       ForwardMetadataCommandResponse.decode(value),
   },
+  /**
+   * ForwardPutRecords on one long-lived stream per (sender, leader) pair: each request carries
+   * an id and its deadline, each response the id of the request it answers and the results
+   * ForwardPutRecords would return. Responses come in the order the appends finish, not the
+   * order of the requests. A sender that gets UNIMPLEMENTED (a node of an older version) uses
+   * ForwardPutRecords.
+   */
+  forwardStream: {
+    path: "/sluice.peer.v1.ForwardService/ForwardStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: ForwardStreamRequest): Buffer =>
+      Buffer.from(ForwardStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ForwardStreamRequest => ForwardStreamRequest.decode(value),
+    responseSerialize: (value: ForwardStreamResponse): Buffer =>
+      Buffer.from(ForwardStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ForwardStreamResponse => ForwardStreamResponse.decode(value),
+  },
 } as const;
 
 export interface ForwardServiceServer extends UntypedServiceImplementation {
@@ -785,6 +1024,14 @@ export interface ForwardServiceServer extends UntypedServiceImplementation {
   forwardPutRecords: handleUnaryCall<ForwardPutRecordsRequest, ForwardPutRecordsResponse>;
   /** Proposes a metadata command on the leader of group 0 and returns its encoded result. */
   forwardMetadataCommand: handleUnaryCall<ForwardMetadataCommandRequest, ForwardMetadataCommandResponse>;
+  /**
+   * ForwardPutRecords on one long-lived stream per (sender, leader) pair: each request carries
+   * an id and its deadline, each response the id of the request it answers and the results
+   * ForwardPutRecords would return. Responses come in the order the appends finish, not the
+   * order of the requests. A sender that gets UNIMPLEMENTED (a node of an older version) uses
+   * ForwardPutRecords.
+   */
+  forwardStream: handleBidiStreamingCall<ForwardStreamRequest, ForwardStreamResponse>;
 }
 
 export interface ForwardServiceClient extends Client {
@@ -823,6 +1070,21 @@ export interface ForwardServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ForwardMetadataCommandResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * ForwardPutRecords on one long-lived stream per (sender, leader) pair: each request carries
+   * an id and its deadline, each response the id of the request it answers and the results
+   * ForwardPutRecords would return. Responses come in the order the appends finish, not the
+   * order of the requests. A sender that gets UNIMPLEMENTED (a node of an older version) uses
+   * ForwardPutRecords.
+   */
+  forwardStream(): ClientDuplexStream<ForwardStreamRequest, ForwardStreamResponse>;
+  forwardStream(
+    options: Partial<CallOptions>,
+  ): ClientDuplexStream<ForwardStreamRequest, ForwardStreamResponse>;
+  forwardStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<ForwardStreamRequest, ForwardStreamResponse>;
 }
 
 export const ForwardServiceClient = makeGenericClientConstructor(
