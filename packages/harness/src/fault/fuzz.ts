@@ -552,7 +552,9 @@ export async function runBadInputCampaign(options: BadInputOptions): Promise<Bad
           const path =
             shape === 1
               ? "/sluice.peer.v1.PeerService/RaftStream"
-              : "/sluice.peer.v1.ForwardService/ForwardPutRecords";
+              : random.chance(0.5)
+                ? "/sluice.peer.v1.ForwardService/ForwardPutRecords"
+                : "/sluice.peer.v1.ForwardService/ForwardStream";
           const message = random.bytes(random.int(0, 2_048));
           const answer = await h2Request(
             ports.peer,
