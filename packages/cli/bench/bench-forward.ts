@@ -31,16 +31,14 @@ const cluster = await startCluster({ basePort: Number(values["base-port"]), star
 try {
   const before = new Set(await shardGroupIds(cluster));
   const streamName = "bench-forward";
-  await cluster
-    .streams(1)
-    .createActiveStream(
-      {
-        streamName,
-        shardCount: 1,
-        streamModeDetails: { streamMode: streams.StreamMode.STREAM_MODE_ON_DEMAND },
-      },
-      120_000,
-    );
+  await cluster.streams(1).createActiveStream(
+    {
+      streamName,
+      shardCount: 1,
+      streamModeDetails: { streamMode: streams.StreamMode.STREAM_MODE_ON_DEMAND },
+    },
+    120_000,
+  );
   for (const nodeId of cluster.nodeIds) {
     await cluster
       .streams(nodeId)
