@@ -149,7 +149,8 @@ describe("GrpcPeerForwarder on a ForwardStream", () => {
     const peer = await startPeer();
     const forwarder = forwarderTo(peer);
     peer.leader.hold(1);
-    const late = forwarder.putRecords(2, 7, 1, Buffer.alloc(5), Date.now() + 300);
+    // Long enough for the next request's answer to come back first even on a loaded machine.
+    const late = forwarder.putRecords(2, 7, 1, Buffer.alloc(5), Date.now() + 2_000);
     const lateOutcome = late.then(
       () => "resolved",
       (error: unknown) => error,
