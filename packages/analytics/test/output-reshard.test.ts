@@ -4,13 +4,16 @@
 // closed shard refused are numbered again for the new shards, then the node running the
 // application is SIGKILLed; the output holds every (window, key) exactly once with the count and
 // sum a reference computes from the input stream as recorded, part of it in the new shards, and
-// the current snapshot numbers the new shards.
+// the current snapshot numbers the new shards. And, at the output writer's level, that only a
+// batch the closed shard certainly does not hold is handed back for new numbers: a retry of one
+// written before the seal is answered as written.
 
 import { grpcGroupTransport, ShardReader, SluiceClient } from "@sluice/client";
 import { startCluster, type TestCluster, waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApplicationStore, applicationGroupName, stateStreamName } from "../src/index.js";
+import { OutputWriter } from "../src/output.js";
 import { readSnapshot } from "../src/snapshot.js";
 
 // This file uses ports 21162-21173.
@@ -69,6 +72,61 @@ async function readAll(streamName: string): Promise<Buffer[]> {
 }
 
 describe("analytics output reshard", () => {
+  it("hands back for new numbers only the batches a closed output shard certainly does not hold", async () => {
+    const stream = "or-writer";
+    await client.createStream({ streamName: stream, shardCount: 1 });
+    await client.waitForStreamStatus(stream, { timeoutMs: 30_000 });
+    const [parent] = await client.listAllShards(stream);
+    const writer = new OutputWriter({ client, streamName: stream, applicationId: "or-writer-test" });
+    await writer.open();
+    const signal = new AbortController().signal;
+    const rowsOf = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        partitionKey: `key-${from + i}`,
+        data: Buffer.from(`row-${from + i}`),
+      }));
+    const sequences: Record<string, number> = {};
+    const written = writer.number(rowsOf(0, 20), sequences);
+    const unwritten = writer.number(rowsOf(20, 20), sequences);
+    expect(await writer.send(written, signal)).toEqual([]);
+
+    await client.updateShardCount({
+      streamName: stream,
+      targetShardCount: 2,
+      scalingType: streams.ScalingType.SCALING_TYPE_UNIFORM_SCALING,
+    });
+    await waitFor(
+      async () =>
+        (await client.listAllShards(stream)).some(
+          (shard) =>
+            shard.shardId === parent?.shardId &&
+            (shard.sequenceNumberRange?.endingSequenceNumber ?? "") !== "",
+        ),
+      { timeoutMs: 30_000, intervalMs: 100, what: "the output's shard to be closed by the split" },
+    );
+
+    // Sent again (its outcome unknown to a successor), the batch written before the seal is
+    // answered as written: it keeps its numbers and is never handed back.
+    expect(await writer.send(written, signal)).toEqual([]);
+    // The batch never written is handed back whole, and numbered again for the new shards.
+    const unsent = await writer.send(unwritten, signal);
+    expect(unsent).toEqual(unwritten);
+    await writer.reopen([parent?.shardId ?? ""], signal);
+    const renumbered = writer.renumber(unsent, sequences);
+    expect(renumbered.map((batch) => batch.shardId)).not.toContain(parent?.shardId);
+    expect(renumbered.map((batch) => batch.firstSequence)).toEqual(renumbered.map(() => 0));
+    expect(await writer.send(renumbered, signal)).toEqual([]);
+    // A successor re-sending the same numbers writes nothing twice.
+    expect(await writer.send(renumbered, signal)).toEqual([]);
+
+    const rows = (await readAll(stream)).map((data) => data.toString()).sort();
+    expect(rows).toEqual(
+      rowsOf(0, 40)
+        .map((row) => row.data.toString())
+        .sort(),
+    );
+  }, 60_000);
+
   it("keeps writing through a split of the output stream and a failover after it, each window exactly once", async () => {
     const input = "or-input";
     const output = "or-output";
