@@ -38,6 +38,34 @@ commands:
   version                               print the version
 `;
 
+const CLUSTER_USAGE = `usage: sluice cluster up|down|status [options]
+
+A local three-node cluster on loopback, one node per zone (a, b, c), each a background
+\`sluice node\` process with its data in DIR/node-N, its log in DIR/node-N.log, its pid in
+DIR/node-N.pid.
+  up       start the nodes not running yet and wait until all three serve; print the endpoints
+  down     stop the nodes: SIGTERM, then SIGKILL for one that misses the deadline
+  status   each node's process, health and leaderships
+
+options:
+  --data DIR         the cluster's folder (default ./data)
+  --base-port PORT   move every port: gRPC PORT+0..2, Kinesis HTTP +10..12, metrics +20..22,
+                     peer +30..32 (default: gRPC 50051-50053, HTTP 4567-4569, metrics
+                     9464-9466, peer 7401-7403)
+  --tls              up: issue certificates into DIR/certs once and run TLS on every port
+                     (mutual TLS between the nodes); a folder with DIR/certs is TLS from then on
+  -h, --help         this text
+
+examples:
+  sluice cluster up                      # three nodes, data under ./data
+  sluice cluster up --tls --data /tmp/c  # TLS everywhere; clients trust /tmp/c/certs/ca.crt
+  sluice cluster status
+  sluice cluster down
+
+exit codes:
+  0 done; 1 a node did not start or stop in time (see DIR/node-N.log); 64 bad usage
+`;
+
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -67,7 +95,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     case "cluster": {
       let parsed: {
         positionals: string[];
-        values: { data?: string; "base-port"?: string; tls?: boolean };
+        values: { data?: string; "base-port"?: string; tls?: boolean; help?: boolean };
       };
       try {
         parsed = parseArgs({
@@ -77,6 +105,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
             data: { type: "string", default: "./data" },
             "base-port": { type: "string" },
             tls: { type: "boolean", default: false },
+            help: { type: "boolean", short: "h", default: false },
           },
         });
       } catch (error) {
@@ -84,6 +113,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
           `sluice cluster: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`,
         );
         return EXIT_USAGE;
+      }
+      if (parsed.values.help === true) {
+        process.stdout.write(CLUSTER_USAGE);
+        return 0;
       }
       const action = parsed.positionals[0];
       const basePortText = parsed.values["base-port"];

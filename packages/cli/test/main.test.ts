@@ -17,6 +17,19 @@ describe("sluice command", () => {
     write.mockRestore();
   });
 
+  it("prints the cluster command's usage for -h and --help, exit 0, without touching a cluster", async () => {
+    for (const flag of ["-h", "--help"]) {
+      const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+      expect(await main(["cluster", flag, "--data", "/nonexistent/sluice-help-check"])).toBe(0);
+      const text = write.mock.calls.map((call) => String(call[0])).join("");
+      write.mockRestore();
+      expect(text).toContain("usage: sluice cluster up|down|status");
+      expect(text).toContain("--base-port");
+      expect(text).toContain("examples:");
+      expect(text).toContain("exit codes:");
+    }
+  });
+
   it("rejects a cluster action other than up, down or status", async () => {
     const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     expect(await main(["cluster", "explode"])).toBe(64);
