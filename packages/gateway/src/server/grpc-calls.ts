@@ -25,10 +25,22 @@ export function finishCall(
   return status;
 }
 
-/** A unary handler over `run`: a throw or a rejection becomes the error table's status. */
+/** The call's gRPC deadline in wall-clock ms, or undefined when the caller set none. */
+export function deadlineAtMsOf(
+  call: Pick<ServerUnaryCall<unknown, unknown>, "getDeadline">,
+): number | undefined {
+  const deadline = call.getDeadline();
+  const atMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(atMs) ? atMs : undefined;
+}
+
+/**
+ * A unary handler over `run`: a throw or a rejection becomes the error table's status. `run`
+ * also gets the caller's deadline, when the call carries one.
+ */
 export function unaryCall<Req, Res>(
   operation: string,
-  run: (request: Req) => Promise<Res>,
+  run: (request: Req, context: { readonly deadlineAtMs?: number | undefined }) => Promise<Res>,
   clock: () => number,
   observe: CallObserver | undefined,
 ): handleUnaryCall<Req, Res> {
@@ -36,7 +48,7 @@ export function unaryCall<Req, Res>(
     const startedAtMs = clock();
     let result: Promise<Res>;
     try {
-      result = run(call.request);
+      result = run(call.request, { deadlineAtMs: deadlineAtMsOf(call) });
     } catch (error) {
       result = Promise.reject(error);
     }

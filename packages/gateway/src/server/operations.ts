@@ -50,10 +50,33 @@ export type OperationResponse<K extends UnaryOperationName> = KnownMethods[K] ex
   ? Res
   : never;
 
-/** Every unary operation as `(request) => Promise<response>`. */
+/** What a front end knows about a call beyond its request. */
+export interface CallContext {
+  /**
+   * When the caller stops waiting (wall-clock ms), when its transport says so (a gRPC deadline);
+   * a put gives up retrying by then instead of at PUT_DEADLINE_MS after arrival.
+   */
+  readonly deadlineAtMs?: number | undefined;
+}
+
+/** Every unary operation as `(request, context?) => Promise<response>`. */
 export type StreamsOperations = {
-  readonly [K in UnaryOperationName]: (request: OperationRequest<K>) => Promise<OperationResponse<K>>;
+  readonly [K in UnaryOperationName]: (
+    request: OperationRequest<K>,
+    context?: CallContext,
+  ) => Promise<OperationResponse<K>>;
 };
+
+/**
+ * When a put stops retrying: PUT_DEADLINE_MS after its arrival, or the caller's own deadline
+ * when that comes first (records still pending then fail with InternalFailure; a caller that
+ * gave up would not see them succeed anyway).
+ */
+export function putDeadlineAtMs(nowMs: number, context: CallContext | undefined): number {
+  const own = nowMs + PUT_DEADLINE_MS;
+  const caller = context?.deadlineAtMs;
+  return caller === undefined || !Number.isFinite(caller) ? own : Math.min(own, caller);
+}
 
 /** What the operations are built from (the same parts the gateway builds once per node). */
 export interface OperationsParts {
@@ -96,7 +119,7 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
       validate.validateListShards(request);
       return control.listShards(request);
     },
-    putRecord: async (request): Promise<streams.PutRecordResponse> => {
+    putRecord: async (request, context): Promise<streams.PutRecordResponse> => {
       const validated = validate.validatePutRecord(request);
       const stream = await lookup.writableStream(request);
       const [outcome] = await put.putRecords(
@@ -108,7 +131,7 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
             explicitHashKey: request.explicitHashKey,
           },
         ],
-        clock() + PUT_DEADLINE_MS,
+        putDeadlineAtMs(clock(), context),
         [validated],
         producerWriteOf(request),
       );
@@ -131,13 +154,13 @@ export function createOperations(parts: OperationsParts): StreamsOperations {
         encryptionType: encryptionTypeOf(stream),
       };
     },
-    putRecords: async (request): Promise<streams.PutRecordsResponse> => {
+    putRecords: async (request, context): Promise<streams.PutRecordsResponse> => {
       const validated = validate.validatePutRecords(request);
       const stream = await lookup.writableStream(request);
       const outcomes = await put.putRecords(
         stream,
         request.records,
-        clock() + PUT_DEADLINE_MS,
+        putDeadlineAtMs(clock(), context),
         validated.records,
         producerWriteOf(request),
       );

@@ -30,7 +30,10 @@ export function createStreamsService(parts: StreamsServiceParts): streams.Stream
   const { operations, subscriptions, clock } = parts;
 
   function unary<K extends UnaryOperationName>(name: K): handleUnaryCall<unknown, unknown> {
-    const run = operations[name] as (request: unknown) => Promise<unknown>;
+    const run = operations[name] as (
+      request: unknown,
+      context: { readonly deadlineAtMs?: number | undefined },
+    ) => Promise<unknown>;
     return unaryCall(kinesisOperationName(name), run, clock, parts.observe);
   }
 
