@@ -287,6 +287,25 @@ describe("sluice analytics", () => {
     expect(text.stdout).toContain(`sql: ${sql}`);
     expect(text.stdout).toMatch(/state: running on node \d \(lease epoch \d+, snapshot \d+\)/);
     expect(text.stdout).toMatch(/metrics: records_in=\d+ late_records_dropped=0 windows_emitted=\d+/);
+    // The same metrics in the running node's Prometheus text, one line per family.
+    const exposition = await (
+      await fetch(`http://127.0.0.1:${cluster.ports(described.status.node).metrics}/metrics`)
+    ).text();
+    for (const family of [
+      "running",
+      "records_in_total",
+      "late_records_dropped_total",
+      "windows_emitted_total",
+      "rows_emitted_total",
+      "snapshots_written_total",
+      "input_lag_ms",
+      "watermark_lag_ms",
+      "failures_total",
+      "output_batches_renumbered_total",
+    ]) {
+      expect(exposition).toMatch(new RegExp(`^sluice_analytics_${family}\\{application="cli-counts"\\} \\d+`, "m"));
+    }
+    expect(exposition).toMatch(/^sluice_analytics_running\{application="cli-counts"\} 1$/m);
 
     const deleted = await sluice(["analytics", "delete", "cli-counts"]);
     expect(deleted.status, deleted.stderr).toBe(0);

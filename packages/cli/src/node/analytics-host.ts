@@ -39,6 +39,12 @@ const PROMETHEUS_FAMILIES: readonly PrometheusFamily<AnalyticsMetricsSnapshot>[]
   ["inputLagMs", "input_lag_ms", "gauge", "MillisBehindLatest of the input, the largest over its shards"],
   ["watermarkLagMs", "watermark_lag_ms", "gauge", "Wall clock minus the watermark"],
   ["failures", "failures_total", "counter", "Failed calls (each retried)"],
+  [
+    "outputBatchesRenumbered",
+    "output_batches_renumbered_total",
+    "counter",
+    "Output batches numbered again for new shards after a reshard of the output stream",
+  ],
 ] as const;
 
 export function openAnalyticsHost(config: NodeConfig, log: Logger): AnalyticsHost | undefined {
