@@ -94,6 +94,9 @@ export class ShardTailCache {
     let freed = 0;
     while (this.cachedBytes > this.maxBytesPerGroup) {
       const oldest = this.entries[this.head] as Entry;
+      // Release the slot: until the array is compacted below, it would keep the entry (and its
+      // buffer) alive — up to 1,024 evicted entries per group, far past the cache's bound.
+      this.entries[this.head] = undefined as unknown as Entry;
       this.head++;
       const oldBytes = entryBytes(oldest);
       this.cachedBytes -= oldBytes;
