@@ -122,7 +122,33 @@ describe("peer codec", () => {
     expect(decodeFrame(frame).messages).toHaveLength(1000);
   });
 
-  it("decodes entry data as views of the frame, not copies", () => {
+  it("copies out an entry that is a small part of its frame, so caches holding it do not pin the frame", () => {
+    const data = (fill: number) => new Uint8Array(16_384).fill(fill);
+    const frame = encodeFrame(
+      1,
+      2,
+      [4, 5, 6, 7].map((groupId) =>
+        groupMessage(
+          groupId,
+          message({
+            type: MessageType.App,
+            from: 1,
+            to: 2,
+            entries: [{ term: 1, index: 2, type: 0, data: data(groupId) }],
+          }),
+        ),
+      ),
+    );
+    const decoded = decodeFrame(frame).messages.map((m) => m.message.entries[0]?.data as Uint8Array);
+    expect(decoded.map((d) => d[0])).toEqual([4, 5, 6, 7]);
+    for (const d of decoded) {
+      expect(d.buffer).not.toBe(frame.buffer);
+      expect(d.buffer.byteLength).toBeLessThanOrEqual(2 * d.byteLength);
+      expect(Buffer.from(d).equals(Buffer.from(data(d[0] as number)))).toBe(true);
+    }
+  });
+
+  it("decodes entry data as views of the frame, not copies, when the entry is most of it", () => {
     const data = new Uint8Array(65_536).fill(9);
     const frame = encodeFrame(1, 2, [
       groupMessage(

@@ -6,7 +6,7 @@ import {
   rememberEntryDataChecksum,
 } from "@sluice/storage";
 import type { Entry, EntryType, Message, MessageType, NodeId, Snapshot } from "raft-ts";
-import { FRAME_MESSAGES_MAX, PEER_FRAME_BYTES_MAX } from "./constants.js";
+import { ENTRY_VIEW_BUFFER_RATIO_MAX, FRAME_MESSAGES_MAX, PEER_FRAME_BYTES_MAX } from "./constants.js";
 import { FrameCorruptError, FrameTooLargeError, FrameVersionUnsupportedError } from "./errors.js";
 import type { GroupMessage } from "./transport.js";
 
@@ -534,7 +534,14 @@ class FrameReader {
         if (entryType > ENTRY_TYPE_MAX) this.fail(`unknown entry type ${entryType}`);
         const entryTerm = this.varint("entry term");
         const entryIndex = this.varint("entry index");
-        const data = this.bytes("entry data");
+        let data = this.bytes("entry data");
+        // A small view of a big buffer is copied out, so caches holding the entry do not pin the frame.
+        if (data.byteLength > 0 && data.buffer.byteLength > ENTRY_VIEW_BUFFER_RATIO_MAX * data.byteLength) {
+          // Its own buffer, not a slice of Buffer's shared pool (which would pin a pool slab instead).
+          const copy = Buffer.allocUnsafeSlow(data.byteLength);
+          copy.set(data);
+          data = copy;
+        }
         if (data.byteLength >= ENTRY_CHECKSUM_CACHE_BYTES_MIN) this.foldEntry(data);
         entries[i] = { type: entryType as EntryType, term: entryTerm, index: entryIndex, data };
       }

@@ -52,3 +52,12 @@ assert(PEER_STREAM_WINDOW_BYTES * 2 < 2 ** 31, "HTTP/2 windows are below 2^31 by
 assert(LIVENESS_INTERVAL_MS * 2 <= LIVENESS_TIMEOUT_MS, "a peer must miss two pings to be Down");
 assert(RECONNECT_BACKOFF_MS_MIN <= RECONNECT_BACKOFF_MS_MAX, "backoff bounds are ordered");
 assert(GRPC_KEEPALIVE_TIMEOUT_MS < GRPC_KEEPALIVE_TIME_MS, "keepalive timeout within its period");
+
+/**
+ * An entry decoded from a received frame is copied out of it when the buffer it lies in is more
+ * than this many times its size. A view would keep that whole buffer (the entries of every group
+ * the frame carried) alive as long as any tail cache holds the entry: measured at 16 busy shards,
+ * 155 MiB of frames pinned by 32 MiB of cached entries on a follower. The copy costs one memcpy
+ * of the entry; a frame that is mostly one entry is still referenced, not copied.
+ */
+export const ENTRY_VIEW_BUFFER_RATIO_MAX = 2;
