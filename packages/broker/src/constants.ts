@@ -72,6 +72,12 @@ export const FLUSH_BYTES_TARGET = 64 * MIB;
  * `readSync` and a CRC per entry) before being applied.
  */
 export const STORAGE_TAIL_CACHE_BYTES_PER_GROUP = 16 * MIB;
+/**
+ * Of the entries a group has applied, the storage's tail cache keeps the newest this many bytes
+ * (for a follower a few entries behind); older applied ones leave it at once. Without this the
+ * cache held its whole per-group bound of history: 16 busy shards kept ~180 MiB per node alive.
+ */
+export const STORAGE_TAIL_CACHE_APPLIED_BYTES_PER_GROUP = 1 * MIB;
 
 /**
  * Readys a group may have taken and not yet advanced (raft-ts `maxReadiesInFlight`): those in

@@ -258,6 +258,21 @@ export class NodeStorage implements FlushHost {
     return [...this.groups.keys()].sort((a, b) => a - b);
   }
 
+  /**
+   * Lets the cache of `groupId` drop entries up to `appliedIndex` (durable and applied: raft reads
+   * them back only to catch up a lagging follower) beyond the newest `keepBytes` of them, so the
+   * cache holds what is still to be sent and applied rather than the per-group bound of history.
+   * A group that does not exist is ignored.
+   */
+  releaseApplied(groupId: number, appliedIndex: number, keepBytes: number): void {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return;
+    const freed = group.cache.evictAppliedTo(appliedIndex, keepBytes);
+    if (freed === 0) return;
+    this.cacheBytes -= freed;
+    if (group.cache.size === 0) this.cacheOrder.delete(groupId);
+  }
+
   /** Starts the next flush. Throws FlushInProgressError while another is open or committing. */
   beginFlush(): FlushBatch {
     this.checkUsable();

@@ -113,4 +113,32 @@ describe("NodeStorage API", () => {
       await storage.close();
     }
   });
+
+  it("drops applied entries from the tail cache beyond the bytes asked to keep, and reads them back from disk", async () => {
+    const storage = await NodeStorage.open(tempDir(), { sync: false, tailCacheBytesPerGroup: 100_000 });
+    try {
+      await storage.createGroup(1);
+      const entries = makeEntries(1, 1, 21, 1, 100);
+      await storage.beginFlush().append(1, entries).commit();
+      expect(storage.metrics().tailCacheBytes).toBe(2_000);
+      // Applied up to 15, keep 300 bytes of those: 13, 14 and 15 stay, as do 16..20 (not applied).
+      storage.releaseApplied(1, 15, 300);
+      expect(storage.metrics().tailCacheBytes).toBe(800);
+      const log = storage.group(1);
+      log.entries(13, 21, Infinity);
+      expect(log.reads).toMatchObject({ cachedEntries: 8, diskEntries: 0 });
+      const all = log.entries(1, 21, Infinity);
+      expect(log.reads).toMatchObject({ diskEntries: 12 });
+      expect(all.map((entry) => Buffer.from(entry.data))).toEqual(
+        entries.map((entry) => Buffer.from(entry.data)),
+      );
+      // Entries not applied are never dropped, whatever is asked to be kept.
+      storage.releaseApplied(1, 15, 0);
+      expect(storage.metrics().tailCacheBytes).toBe(500);
+      // An unknown group is ignored.
+      storage.releaseApplied(99, 15, 0);
+    } finally {
+      await storage.close();
+    }
+  });
 });

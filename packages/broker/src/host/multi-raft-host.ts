@@ -59,6 +59,7 @@ import {
   LEADER_TRANSFERS_PER_ROUND_MAX,
   READIES_IN_FLIGHT_PER_GROUP_MAX,
   STATE_MACHINE_SNAPSHOT_TAIL_ENTRIES,
+  STORAGE_TAIL_CACHE_APPLIED_BYTES_PER_GROUP,
   UNCOMMITTED_BYTES_PER_GROUP_MAX,
 } from "../constants.js";
 import {
@@ -1015,6 +1016,13 @@ export class MultiRaftHost {
     }
     this.counters.entriesApplied += ready.committedEntries.length;
     const lastCommitted = ready.committedEntries[ready.committedEntries.length - 1];
+    if (lastCommitted !== undefined) {
+      this.config.storage.releaseApplied(
+        replica.groupId,
+        lastCommitted.index,
+        STORAGE_TAIL_CACHE_APPLIED_BYTES_PER_GROUP,
+      );
+    }
     if (machine !== null && lastCommitted !== undefined) {
       machine.maybeSnapshot(lastCommitted.term);
       if (machine.due !== null) this.snapshotsDue.add(replica);

@@ -61,6 +61,26 @@ export class TailCache {
     return before - this.bytes;
   }
 
+  /**
+   * Evicts the oldest entries at or below `appliedIndex` while more than `keepBytes` of those
+   * remain; entries after it are kept whatever their size. Returns the bytes freed.
+   */
+  evictAppliedTo(appliedIndex: number, keepBytes: number): number {
+    let unappliedBytes = 0;
+    for (let i = this.entries.length - 1; i >= this.head && this.entries[i]!.index > appliedIndex; i--) {
+      unappliedBytes += this.entries[i]!.data.length;
+    }
+    const before = this.bytes;
+    while (
+      this.size > 0 &&
+      this.entries[this.head]!.index <= appliedIndex &&
+      this.bytes - unappliedBytes > keepBytes
+    ) {
+      this.evictOne();
+    }
+    return before - this.bytes;
+  }
+
   clear(): void {
     this.entries = [];
     this.head = 0;
