@@ -39,6 +39,7 @@ import { QueryEngine } from "./engine.js";
 import { Input } from "./input.js";
 import type { AnalyticsMetricsSnapshot } from "./metrics.js";
 import { OutputWriter } from "./output.js";
+import { pause } from "./pause.js";
 import { type PendingBatch, readSnapshot, type Snapshot, writeSnapshot } from "./snapshot.js";
 
 export interface ApplicationWorkerOptions {
@@ -217,7 +218,7 @@ export class ApplicationWorker {
       this.failures += 1;
       this.report(error);
       // Retried by the next heartbeat (a fresh load from the current snapshot), after a pause.
-      return sleep(RETRY_BACKOFF_MS_MIN, run.abort.signal).then(() => {
+      return pause(RETRY_BACKOFF_MS_MIN, run.abort.signal).then(() => {
         if (this.run === run) {
           run.abort.abort();
           this.run = undefined;
@@ -268,7 +269,7 @@ export class ApplicationWorker {
       } catch (error) {
         this.failures += 1;
         this.report(error);
-        await sleep(backoffMs, signal);
+        await pause(backoffMs, signal);
         backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MS_MAX);
         continue;
       }
@@ -298,7 +299,7 @@ export class ApplicationWorker {
         unsaved = 0;
         await this.deliver(run, output, current, nextSequence);
       }
-      if (folded === 0) await sleep(INPUT_IDLE_POLL_MS, signal);
+      if (folded === 0) await pause(INPUT_IDLE_POLL_MS, signal);
     }
   }
 
@@ -331,7 +332,7 @@ export class ApplicationWorker {
         }
         this.failures += 1;
         this.report(error);
-        await sleep(backoffMs, signal);
+        await pause(backoffMs, signal);
         backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MS_MAX);
       }
     }
@@ -376,17 +377,4 @@ export class ApplicationWorker {
   private report(error: unknown): void {
     this.options.onError?.(error);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

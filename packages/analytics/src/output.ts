@@ -30,6 +30,7 @@ import {
 } from "./constants.js";
 import type { OutputRow } from "./engine.js";
 import { AnalyticsUnavailableError } from "./errors.js";
+import { pause } from "./pause.js";
 import type { PendingBatch } from "./snapshot.js";
 
 /** An open output shard: its id and its hash range as 16-byte big-endian bounds. */
@@ -236,18 +237,4 @@ export class OutputWriter {
     }
     return undefined;
   }
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

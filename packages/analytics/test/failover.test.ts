@@ -3,11 +3,12 @@
 // (window, key) exactly once, with the count, sum and max a reference computes from the input
 // stream as recorded.
 
-import { grpcGroupTransport, ShardReader, SluiceClient } from "@sluice/client";
-import { startCluster, type TestCluster, waitFor } from "@sluice/harness";
+import { grpcGroupTransport } from "@sluice/client";
+import { waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ApplicationStore, applicationGroupName, stateStreamName } from "../src/index.js";
+import { readAll, useAnalyticsCluster } from "./cluster-fixture.js";
 
 // This file uses ports 21100-21111.
 const BASE_PORT = 21_100;
@@ -18,23 +19,7 @@ const WINDOWS = 40;
 const BATCH_RECORDS = 200;
 const LATENESS_MS = 10_000;
 
-let cluster: TestCluster;
-let client: SluiceClient;
-
-beforeAll(async () => {
-  cluster = await startCluster({
-    basePort: BASE_PORT,
-    // The lease of a dead node's application moves after 3 s instead of 10 s.
-    env: { ...process.env, SLUICE_ANALYTICS_SESSION_TIMEOUT_MS: "3000", SLUICE_DELIVERY: "off" },
-  });
-  client = new SluiceClient({
-    endpoints: cluster.nodeIds.map((nodeId) => `127.0.0.1:${cluster.ports(nodeId).grpc}`),
-  });
-}, 60_000);
-afterAll(async () => {
-  client?.close();
-  await cluster?.stop();
-}, 60_000);
+const fixture = useAnalyticsCluster(BASE_PORT);
 
 interface Result {
   readonly window_start: string;
@@ -44,22 +29,9 @@ interface Result {
   readonly top: number;
 }
 
-async function readAll(streamName: string): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (const shard of await client.listAllShards(streamName)) {
-    const reader = new ShardReader(client, {
-      streamName,
-      shardId: shard.shardId,
-      start: { type: "TRIM_HORIZON" },
-      follow: false,
-    });
-    for await (const record of reader) out.push(Buffer.from(record.data));
-  }
-  return out;
-}
-
 describe("analytics failover", () => {
   it("emits each window exactly once with the right values after the running node is killed", async () => {
+    const { cluster, client } = fixture;
     const input = "af-input";
     await client.createStream({
       streamName: input,
@@ -103,7 +75,7 @@ describe("analytics failover", () => {
     })();
 
     // Once some windows are out, kill the node that holds the application's lease.
-    await waitFor(async () => (await readAll("af-output").catch(() => [])).length >= 5 * KEYS, {
+    await waitFor(async () => (await readAll(client, "af-output").catch(() => [])).length >= 5 * KEYS, {
       timeoutMs: 60_000,
       intervalMs: 200,
       what: "the first windows emitted",
@@ -127,7 +99,7 @@ describe("analytics failover", () => {
 
     // The reference: what the input stream holds, per (window, key).
     const expected = new Map<string, { n: number; total: number; top: number }>();
-    for (const data of await readAll(input)) {
+    for (const data of await readAll(client, input)) {
       const { k, v, ts } = JSON.parse(data.toString()) as { k: string; v: number; ts: number };
       const key = `${new Date(Math.floor(ts / 1_000) * 1_000).toISOString()}|${k}`;
       const entry = expected.get(key) ?? { n: 0, total: 0, top: Number.NEGATIVE_INFINITY };
@@ -141,7 +113,9 @@ describe("analytics failover", () => {
     // Every window closes (the idle-shard timer after the lateness); then compare.
     const rows = await waitFor(
       async () => {
-        const found = (await readAll("af-output")).map((data) => JSON.parse(data.toString()) as Result);
+        const found = (await readAll(client, "af-output")).map(
+          (data) => JSON.parse(data.toString()) as Result,
+        );
         return found.length >= expected.size ? found : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 500, what: "every window emitted after the failover" },

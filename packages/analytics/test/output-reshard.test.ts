@@ -8,13 +8,14 @@
 // batch the closed shard certainly does not hold is handed back for new numbers: a retry of one
 // written before the seal is answered as written.
 
-import { grpcGroupTransport, ShardReader, SluiceClient } from "@sluice/client";
-import { startCluster, type TestCluster, waitFor } from "@sluice/harness";
+import { grpcGroupTransport } from "@sluice/client";
+import { waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ApplicationStore, applicationGroupName, stateStreamName } from "../src/index.js";
 import { OutputWriter } from "../src/output.js";
 import { readSnapshot } from "../src/snapshot.js";
+import { readAll, readShards, useAnalyticsCluster } from "./cluster-fixture.js";
 
 // This file uses ports 21162-21173.
 const BASE_PORT = 21_162;
@@ -25,23 +26,7 @@ const WINDOWS = 60;
 const BATCH_RECORDS = 200;
 const LATENESS_MS = 3_000;
 
-let cluster: TestCluster;
-let client: SluiceClient;
-
-beforeAll(async () => {
-  cluster = await startCluster({
-    basePort: BASE_PORT,
-    // The lease of a dead node's application moves after 3 s instead of 10 s.
-    env: { ...process.env, SLUICE_DELIVERY: "off", SLUICE_ANALYTICS_SESSION_TIMEOUT_MS: "3000" },
-  });
-  client = new SluiceClient({
-    endpoints: cluster.nodeIds.map((nodeId) => `127.0.0.1:${cluster.ports(nodeId).grpc}`),
-  });
-}, 60_000);
-afterAll(async () => {
-  client?.close();
-  await cluster?.stop();
-}, 60_000);
+const fixture = useAnalyticsCluster(BASE_PORT);
 
 interface Result {
   readonly window_start: string;
@@ -50,29 +35,9 @@ interface Result {
   readonly total: number;
 }
 
-/** Every record of every shard of `streamName`, by shard id. */
-async function readShards(streamName: string): Promise<Map<string, Buffer[]>> {
-  const out = new Map<string, Buffer[]>();
-  for (const shard of await client.listAllShards(streamName)) {
-    const reader = new ShardReader(client, {
-      streamName,
-      shardId: shard.shardId,
-      start: { type: "TRIM_HORIZON" },
-      follow: false,
-    });
-    const records: Buffer[] = [];
-    for await (const record of reader) records.push(Buffer.from(record.data));
-    out.set(shard.shardId, records);
-  }
-  return out;
-}
-
-async function readAll(streamName: string): Promise<Buffer[]> {
-  return [...(await readShards(streamName)).values()].flat();
-}
-
 describe("analytics output reshard", () => {
   it("hands back for new numbers only the batches a closed output shard certainly does not hold", async () => {
+    const { client } = fixture;
     const stream = "or-writer";
     await client.createStream({ streamName: stream, shardCount: 1 });
     await client.waitForStreamStatus(stream, { timeoutMs: 30_000 });
@@ -119,7 +84,7 @@ describe("analytics output reshard", () => {
     // A successor re-sending the same numbers writes nothing twice.
     expect(await writer.send(renumbered, signal)).toEqual([]);
 
-    const rows = (await readAll(stream)).map((data) => data.toString()).sort();
+    const rows = (await readAll(client, stream)).map((data) => data.toString()).sort();
     expect(rows).toEqual(
       rowsOf(0, 40)
         .map((row) => row.data.toString())
@@ -128,6 +93,7 @@ describe("analytics output reshard", () => {
   }, 60_000);
 
   it("keeps writing through a split of the output stream and a failover after it, each window exactly once", async () => {
+    const { cluster, client } = fixture;
     const input = "or-input";
     const output = "or-output";
     await client.createStream({ streamName: input, shardCount: 2 });
@@ -171,7 +137,7 @@ describe("analytics output reshard", () => {
     })();
 
     // Once some windows are out, split the output stream; the application goes on writing.
-    await waitFor(async () => (await readAll(output).catch(() => [])).length >= 3 * KEYS, {
+    await waitFor(async () => (await readAll(client, output).catch(() => [])).length >= 3 * KEYS, {
       timeoutMs: 60_000,
       intervalMs: 200,
       what: "the first windows emitted",
@@ -183,7 +149,7 @@ describe("analytics output reshard", () => {
     });
     const childRows = async (): Promise<number> => {
       let rows = 0;
-      for (const [shardId, records] of await readShards(output))
+      for (const [shardId, records] of await readShards(client, output))
         if (shardId !== parent?.shardId) rows += records.length;
       return rows;
     };
@@ -218,7 +184,7 @@ describe("analytics output reshard", () => {
 
     // The reference: what the input stream holds, per (window, key).
     const expected = new Map<string, { n: number; total: number }>();
-    for (const data of await readAll(input)) {
+    for (const data of await readAll(client, input)) {
       const { k, v, ts } = JSON.parse(data.toString()) as { k: string; v: number; ts: number };
       const key = `${new Date(Math.floor(ts / 1_000) * 1_000).toISOString()}|${k}`;
       const entry = expected.get(key) ?? { n: 0, total: 0 };
@@ -231,7 +197,7 @@ describe("analytics output reshard", () => {
     // Every window closes (the idle-shard timer after the lateness); then compare.
     const byShard = await waitFor(
       async () => {
-        const shards = await readShards(output);
+        const shards = await readShards(client, output);
         return [...shards.values()].flat().length >= expected.size ? shards : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 500, what: "every window emitted after the reshard" },

@@ -1,0 +1,53 @@
+// The set-up the analytics cluster tests share: a three-node cluster whose dead node's lease
+// moves after 3 s (instead of 10 s) and without delivery streams, a client on all three nodes, and
+// reading a stream back whole.
+import { ShardReader, SluiceClient } from "@sluice/client";
+import { startCluster, type TestCluster } from "@sluice/harness";
+import { afterAll, beforeAll } from "vitest";
+
+/** What a test file gets: filled by its beforeAll, so read it inside tests. */
+export interface AnalyticsCluster {
+  cluster: TestCluster;
+  client: SluiceClient;
+}
+
+/** Registers beforeAll/afterAll that start and stop the cluster on `basePort` (12 ports). */
+export function useAnalyticsCluster(basePort: number): AnalyticsCluster {
+  const fixture = {} as AnalyticsCluster;
+  beforeAll(async () => {
+    fixture.cluster = await startCluster({
+      basePort,
+      env: { ...process.env, SLUICE_DELIVERY: "off", SLUICE_ANALYTICS_SESSION_TIMEOUT_MS: "3000" },
+    });
+    fixture.client = new SluiceClient({
+      endpoints: fixture.cluster.nodeIds.map((nodeId) => `127.0.0.1:${fixture.cluster.ports(nodeId).grpc}`),
+    });
+  }, 60_000);
+  afterAll(async () => {
+    fixture.client?.close();
+    await fixture.cluster?.stop();
+  }, 60_000);
+  return fixture;
+}
+
+/** Every record of every shard of `streamName` (closed shards included), by shard id. */
+export async function readShards(client: SluiceClient, streamName: string): Promise<Map<string, Buffer[]>> {
+  const out = new Map<string, Buffer[]>();
+  for (const shard of await client.listAllShards(streamName)) {
+    const reader = new ShardReader(client, {
+      streamName,
+      shardId: shard.shardId,
+      start: { type: "TRIM_HORIZON" },
+      follow: false,
+    });
+    const records: Buffer[] = [];
+    for await (const record of reader) records.push(Buffer.from(record.data));
+    out.set(shard.shardId, records);
+  }
+  return out;
+}
+
+/** Every record of `streamName`, shard after shard. */
+export async function readAll(client: SluiceClient, streamName: string): Promise<Buffer[]> {
+  return [...(await readShards(client, streamName)).values()].flat();
+}
