@@ -303,7 +303,9 @@ describe("sluice analytics", () => {
       "failures_total",
       "output_batches_renumbered_total",
     ]) {
-      expect(exposition).toMatch(new RegExp(`^sluice_analytics_${family}\\{application="cli-counts"\\} \\d+`, "m"));
+      expect(exposition).toMatch(
+        new RegExp(`^sluice_analytics_${family}\\{application="cli-counts"\\} \\d+`, "m"),
+      );
     }
     expect(exposition).toMatch(/^sluice_analytics_running\{application="cli-counts"\} 1$/m);
 
