@@ -3,6 +3,7 @@
 // reading a stream back whole.
 import { ShardReader, SluiceClient } from "@sluice/client";
 import { startCluster, type TestCluster } from "@sluice/harness";
+import { streams } from "@sluice/proto";
 import { afterAll, beforeAll } from "vitest";
 
 /** What a test file gets: filled by its beforeAll, so read it inside tests. */
@@ -50,4 +51,60 @@ export async function readShards(client: SluiceClient, streamName: string): Prom
 /** Every record of `streamName`, shard after shard. */
 export async function readAll(client: SluiceClient, streamName: string): Promise<Buffer[]> {
   return [...(await readShards(client, streamName)).values()].flat();
+}
+
+/** What `produceInEventTimeOrder` writes. */
+export interface EventTimeProducerOptions {
+  readonly streamName: string;
+  /** Records to write; record i has key `k${i % keys}`, value `i % valueModulus`, event time base + i·stepMs. */
+  readonly total: number;
+  readonly keys: number;
+  readonly stepMs: number;
+  readonly valueModulus: number;
+  readonly batchRecords: number;
+  /** Between two batches. */
+  readonly pauseMs: number;
+}
+
+/** A producer running in the background: `written()` records are acknowledged so far. */
+export interface EventTimeProducer {
+  readonly done: Promise<void>;
+  written(): number;
+}
+
+/**
+ * Writes JSON records `{ k, v, ts }` in event-time order, batch after batch, from the current
+ * second on. Records that failed (a leader moving) are written again, in order, before anything
+ * newer; a call whose node died is sent again (the client moves to another node).
+ */
+export function produceInEventTimeOrder(
+  client: SluiceClient,
+  options: EventTimeProducerOptions,
+): EventTimeProducer {
+  const { streamName, total, keys, stepMs, valueModulus, batchRecords, pauseMs } = options;
+  const base = Math.floor(Date.now() / 1_000) * 1_000;
+  let written = 0;
+  const done = (async () => {
+    while (written < total) {
+      const records = [];
+      for (let i = written; i < Math.min(total, written + batchRecords); i++) {
+        const k = `k${i % keys}`;
+        records.push({
+          partitionKey: `${k}-${i % 3}`,
+          data: Buffer.from(JSON.stringify({ k, v: i % valueModulus, ts: base + i * stepMs })),
+        });
+      }
+      try {
+        const response = await client.putRecords(
+          streams.PutRecordsRequest.fromPartial({ streamName, records }),
+        );
+        const failed = response.records.findIndex((entry) => entry.errorCode !== "");
+        written += failed < 0 ? records.length : failed;
+      } catch {
+        // The node answering died; the client moves to another.
+      }
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  })();
+  return { done, written: () => written };
 }

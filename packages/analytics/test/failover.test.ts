@@ -8,7 +8,7 @@ import { waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { describe, expect, it } from "vitest";
 import { ApplicationStore, applicationGroupName, stateStreamName } from "../src/index.js";
-import { readAll, useAnalyticsCluster } from "./cluster-fixture.js";
+import { produceInEventTimeOrder, readAll, useAnalyticsCluster } from "./cluster-fixture.js";
 
 // This file uses ports 21100-21111.
 const BASE_PORT = 21_100;
@@ -47,32 +47,16 @@ describe("analytics failover", () => {
     });
 
     // A producer writes in event-time order, batch after batch, while the test kills a node.
-    const base = Math.floor(Date.now() / 1_000) * 1_000;
     const total = WINDOWS * (1_000 / STEP_MS);
-    let written = 0;
-    const producing = (async () => {
-      while (written < total) {
-        const records = [];
-        for (let i = written; i < Math.min(total, written + BATCH_RECORDS); i++) {
-          const k = `k${i % KEYS}`;
-          records.push({
-            partitionKey: `${k}-${i % 3}`,
-            data: Buffer.from(JSON.stringify({ k, v: i % 97, ts: base + i * STEP_MS })),
-          });
-        }
-        try {
-          const response = await client.putRecords(
-            streams.PutRecordsRequest.fromPartial({ streamName: input, records }),
-          );
-          // Records that failed (a leader moving) are written again, in order, before anything newer.
-          const failed = response.records.findIndex((entry) => entry.errorCode !== "");
-          written += failed < 0 ? records.length : failed;
-        } catch {
-          // The node answering died; the client moves to another.
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })();
+    const producer = produceInEventTimeOrder(client, {
+      streamName: input,
+      total,
+      keys: KEYS,
+      stepMs: STEP_MS,
+      valueModulus: 97,
+      batchRecords: BATCH_RECORDS,
+      pauseMs: 100,
+    });
 
     // Once some windows are out, kill the node that holds the application's lease.
     await waitFor(async () => (await readAll(client, "af-output").catch(() => [])).length >= 5 * KEYS, {
@@ -95,7 +79,7 @@ describe("analytics failover", () => {
     }
     expect(victim).toBeGreaterThan(0);
     await cluster.kill(victim, "SIGKILL");
-    await producing;
+    await producer.done;
 
     // The reference: what the input stream holds, per (window, key).
     const expected = new Map<string, { n: number; total: number; top: number }>();

@@ -15,7 +15,7 @@ import { describe, expect, it } from "vitest";
 import { ApplicationStore, applicationGroupName, stateStreamName } from "../src/index.js";
 import { OutputWriter } from "../src/output.js";
 import { readSnapshot } from "../src/snapshot.js";
-import { readAll, readShards, useAnalyticsCluster } from "./cluster-fixture.js";
+import { produceInEventTimeOrder, readAll, readShards, useAnalyticsCluster } from "./cluster-fixture.js";
 
 // This file uses ports 21162-21173.
 const BASE_PORT = 21_162;
@@ -109,32 +109,16 @@ describe("analytics output reshard", () => {
     });
 
     // A producer writes in event-time order, one window per batch, while the test reshards.
-    const base = Math.floor(Date.now() / 1_000) * 1_000;
     const total = WINDOWS * (1_000 / STEP_MS);
-    let written = 0;
-    const producing = (async () => {
-      while (written < total) {
-        const records = [];
-        for (let i = written; i < Math.min(total, written + BATCH_RECORDS); i++) {
-          const k = `k${i % KEYS}`;
-          records.push({
-            partitionKey: `${k}-${i % 3}`,
-            data: Buffer.from(JSON.stringify({ k, v: i % 89, ts: base + i * STEP_MS })),
-          });
-        }
-        try {
-          const response = await client.putRecords(
-            streams.PutRecordsRequest.fromPartial({ streamName: input, records }),
-          );
-          // Records that failed (a leader moving) are written again, in order, before anything newer.
-          const failed = response.records.findIndex((entry) => entry.errorCode !== "");
-          written += failed < 0 ? records.length : failed;
-        } catch {
-          // The node answering died; the client moves to another.
-        }
-        await new Promise((resolve) => setTimeout(resolve, 150));
-      }
-    })();
+    const producer = produceInEventTimeOrder(client, {
+      streamName: input,
+      total,
+      keys: KEYS,
+      stepMs: STEP_MS,
+      valueModulus: 89,
+      batchRecords: BATCH_RECORDS,
+      pauseMs: 150,
+    });
 
     // Once some windows are out, split the output stream; the application goes on writing.
     await waitFor(async () => (await readAll(client, output).catch(() => [])).length >= 3 * KEYS, {
@@ -174,9 +158,9 @@ describe("analytics output reshard", () => {
     try {
       victim = Number(/^node-(\d+)-/.exec((await describeLease())?.owner ?? "")?.[1] ?? 0);
       expect(victim).toBeGreaterThan(0);
-      const writtenAtKill = written;
+      const writtenAtKill = producer.written();
       await cluster.kill(victim, "SIGKILL");
-      await producing;
+      await producer.done;
       expect(writtenAtKill).toBeLessThan(total);
     } finally {
       transport.close();
