@@ -6,7 +6,7 @@
 // with a clear message and changes nothing.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { ShardReader, SluiceClient } from "@sluice/client";
-import { CLI_MAIN_PATH, startCluster, type TestCluster, waitFor } from "@sluice/harness";
+import { CLI_MAIN_PATH, type CliRun, runCli, startCluster, type TestCluster, waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -37,28 +37,9 @@ afterAll(async () => {
   await cluster?.stop();
 }, 60_000);
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs `sluice ARGS` against the cluster and waits for it to exit. */
-function sluice(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN_PATH, ...args, ...endpointArgs]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end();
-  });
+function sluice(args: readonly string[]): Promise<CliRun> {
+  return runCli([...args, ...endpointArgs]);
 }
 
 async function readAll(streamName: string): Promise<Buffer[]> {

@@ -3,10 +3,9 @@
 // access key `sluice auth init` wrote) runs in a node, whose in-node clients reach the cluster
 // as the internal principal over TLS, and writes the rows a reference computes into its output
 // stream; `describe` shows it running with its metrics; the CLI without a key changes nothing.
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { ShardReader, SluiceClient } from "@sluice/client";
-import { CLI_MAIN_PATH, startCluster, type TestCluster, waitFor } from "@sluice/harness";
+import { type CliRun, runCli, startCluster, type TestCluster, waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -42,14 +41,8 @@ afterAll(async () => {
   await cluster?.stop();
 }, 60_000);
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs `sluice ARGS` against the cluster (no key in the environment) and waits for it to exit. */
-function sluice(args: readonly string[]): Promise<Run> {
+function sluice(args: readonly string[]): Promise<CliRun> {
   const env = { ...process.env };
   for (const name of [
     "SLUICE_ACCESS_KEY_ID",
@@ -58,20 +51,7 @@ function sluice(args: readonly string[]): Promise<Run> {
     "AWS_SECRET_ACCESS_KEY",
   ])
     delete env[name];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN_PATH, ...args, ...endpointArgs], { env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end();
-  });
+  return runCli([...args, ...endpointArgs], { env });
 }
 
 async function readAll(streamName: string): Promise<Buffer[]> {

@@ -3,8 +3,7 @@
 // --json) and the documented exit codes (0 ok, 2 usage, 3 not found), and that the TLS flags
 // (--tls-ca/--tls-cert/--tls-key, or SLUICE_CA/SLUICE_CERT/SLUICE_KEY) never clash with
 // `put --key`.
-import { spawn } from "node:child_process";
-import { CLI_MAIN_PATH, startCluster, type TestCluster } from "@sluice/harness";
+import { type CliRun, runCli, startCluster, type TestCluster } from "@sluice/harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // This file uses ports 19024-19035.
@@ -24,29 +23,10 @@ afterAll(async () => {
   await cluster?.stop();
 }, 60_000);
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function sluice(args: readonly string[], stdin?: string, env?: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN_PATH, ...args], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, SLUICE_CA: "", SLUICE_CERT: "", SLUICE_KEY: "", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(stdin ?? "");
+function sluice(args: readonly string[], stdin?: string, env?: NodeJS.ProcessEnv): Promise<CliRun> {
+  return runCli(args, {
+    stdin: stdin ?? "",
+    env: { ...process.env, SLUICE_CA: "", SLUICE_CERT: "", SLUICE_KEY: "", ...env },
   });
 }
 

@@ -2,11 +2,10 @@
 // three-node cluster creates a files delivery stream over a stream that `sluice put` fills, the
 // records arrive in the directory, --json output parses, secrets are redacted, and the exit
 // codes are the documented ones (0 ok, 2 usage, 3 not found, 5 exists).
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI_MAIN_PATH, startCluster, type TestCluster, waitFor } from "@sluice/harness";
+import { type CliRun, runCli, startCluster, type TestCluster, waitFor } from "@sluice/harness";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // This file uses ports 20380-20391.
@@ -29,27 +28,8 @@ afterAll(async () => {
   rmSync(directory, { recursive: true, force: true });
 }, 60_000);
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function sluice(args: readonly string[], stdin?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN_PATH, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(stdin ?? "");
-  });
+function sluice(args: readonly string[], stdin?: string): Promise<CliRun> {
+  return runCli(args, { stdin: stdin ?? "" });
 }
 
 /** Every line of every file under `dir`, skipping intents and temporary files. */

@@ -8,6 +8,8 @@ export const PACKAGE_NAME = "@sluice/harness";
 
 export type { AppendRecord } from "./admin-client.js";
 export { AdminCallError, AdminClient } from "./admin-client.js";
+export type { CliRun, CliRunOptions } from "./cli-run.js";
+export { runCli } from "./cli-run.js";
 export type { ClusterCredentials, ClusterOptions, NodePorts } from "./cluster.js";
 export { nodePorts, startCluster, TestCluster } from "./cluster.js";
 export {
