@@ -1022,10 +1022,10 @@ export class MultiRaftHost {
         lastCommitted.index,
         STORAGE_TAIL_CACHE_APPLIED_BYTES_PER_GROUP,
       );
-    }
-    if (machine !== null && lastCommitted !== undefined) {
-      machine.maybeSnapshot(lastCommitted.term);
-      if (machine.due !== null) this.snapshotsDue.add(replica);
+      if (machine !== null) {
+        machine.maybeSnapshot(lastCommitted.term);
+        if (machine.due !== null) this.snapshotsDue.add(replica);
+      }
     }
     replica.tracker.observe(ready);
     if (replica.pendingCount > 0) replica.dropSettled();

@@ -25,6 +25,15 @@ export function finishCall(
   return status;
 }
 
+/** What a front end knows about a call beyond its request. */
+export interface CallContext {
+  /**
+   * When the caller stops waiting (wall-clock ms), when its transport says so (a gRPC deadline);
+   * a put gives up retrying by then instead of at PUT_DEADLINE_MS after arrival.
+   */
+  readonly deadlineAtMs?: number | undefined;
+}
+
 /** The call's gRPC deadline in wall-clock ms, or undefined when the caller set none. */
 export function deadlineAtMsOf(
   call: Pick<ServerUnaryCall<unknown, unknown>, "getDeadline">,
@@ -40,7 +49,7 @@ export function deadlineAtMsOf(
  */
 export function unaryCall<Req, Res>(
   operation: string,
-  run: (request: Req, context: { readonly deadlineAtMs?: number | undefined }) => Promise<Res>,
+  run: (request: Req, context: CallContext) => Promise<Res>,
   clock: () => number,
   observe: CallObserver | undefined,
 ): handleUnaryCall<Req, Res> {

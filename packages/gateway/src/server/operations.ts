@@ -19,6 +19,7 @@ import { InternalFailureError, InvalidArgumentError, ProvisionedThroughputExceed
 import * as validate from "../validation.js";
 import { PUT_DEADLINE_MS } from "./constants.js";
 import type { ControlPlane } from "./control-plane.js";
+import type { CallContext } from "./grpc-calls.js";
 import { disableEnhancedMonitoring, enableEnhancedMonitoring, type MonitoringParts } from "./monitoring.js";
 import { type PutPath, producerWriteOf } from "./put-records.js";
 import type { ReadPath } from "./read-records.js";
@@ -49,15 +50,6 @@ export type OperationResponse<K extends UnaryOperationName> = KnownMethods[K] ex
 >
   ? Res
   : never;
-
-/** What a front end knows about a call beyond its request. */
-export interface CallContext {
-  /**
-   * When the caller stops waiting (wall-clock ms), when its transport says so (a gRPC deadline);
-   * a put gives up retrying by then instead of at PUT_DEADLINE_MS after arrival.
-   */
-  readonly deadlineAtMs?: number | undefined;
-}
 
 /** Every unary operation as `(request, context?) => Promise<response>`. */
 export type StreamsOperations = {

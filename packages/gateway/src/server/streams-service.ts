@@ -9,7 +9,7 @@
 import type { handleServerStreamingCall, handleUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
 import type { streams } from "@sluice/proto";
 import * as validate from "../validation.js";
-import { type CallObserver, finishCall, unaryCall } from "./grpc-calls.js";
+import { type CallContext, type CallObserver, finishCall, unaryCall } from "./grpc-calls.js";
 import type { StreamsOperations, UnaryOperationName } from "./operations.js";
 import type { Subscriptions } from "./subscriptions.js";
 
@@ -30,10 +30,7 @@ export function createStreamsService(parts: StreamsServiceParts): streams.Stream
   const { operations, subscriptions, clock } = parts;
 
   function unary<K extends UnaryOperationName>(name: K): handleUnaryCall<unknown, unknown> {
-    const run = operations[name] as (
-      request: unknown,
-      context: { readonly deadlineAtMs?: number | undefined },
-    ) => Promise<unknown>;
+    const run = operations[name] as (request: unknown, context: CallContext) => Promise<unknown>;
     return unaryCall(kinesisOperationName(name), run, clock, parts.observe);
   }
 
