@@ -111,6 +111,13 @@ class WireReader {
     return tag;
   }
 
+  /** A uint64 field read as a number: refused above 2^53 − 1, as the generated decoder refuses it. */
+  uint64(end: number): number {
+    const value = this.varint(end);
+    if (!Number.isSafeInteger(value)) throw this.malformed("a uint64 field exceeds 2^53 - 1");
+    return value;
+  }
+
   /** Reads a length prefix; returns where the field's bytes end (they start at `position`). */
   lengthDelimited(end: number): number {
     const length = this.varint(end);
@@ -204,7 +211,7 @@ export function decodePutRecordsRequest(buffer: Buffer): streams.PutRecordsReque
     else if (tag === TAG_PUT_RECORDS_STREAM_ARN) request.streamArn = reader.string(end);
     else if (tag === TAG_PUT_RECORDS_PRODUCER_ID) request.producerId = reader.bytes(end);
     else if (tag === TAG_PUT_RECORDS_PRODUCER_SHARD_ID) request.producerShardId = reader.string(end);
-    else if (tag === TAG_PUT_RECORDS_PRODUCER_SEQUENCE) request.producerSequence = reader.varint(end);
+    else if (tag === TAG_PUT_RECORDS_PRODUCER_SEQUENCE) request.producerSequence = reader.uint64(end);
     else reader.skip(tag, end);
   }
   return request;
@@ -246,7 +253,7 @@ export function decodePutRecordRequest(buffer: Buffer): streams.PutRecordRequest
         request.producerShardId = reader.string(end);
         break;
       case TAG_PUT_RECORD_PRODUCER_SEQUENCE:
-        request.producerSequence = reader.varint(end);
+        request.producerSequence = reader.uint64(end);
         break;
       default:
         reader.skip(tag, end);
