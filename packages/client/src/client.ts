@@ -294,7 +294,8 @@ export class SluiceClient implements StreamsApi {
     request: Partial<streams.PutRecordRequest>,
     options?: CallOptions,
   ): Promise<streams.PutRecordResponse> {
-    return this.#unary("PutRecord", "putRecord", streams.PutRecordRequest.fromPartial(request), options);
+    // The hand encoder (put-codec.ts) takes a partial request as fromPartial does.
+    return this.#unary("PutRecord", "putRecord", request, options);
   }
   /** PutRecords as it is: per-record failures are in the response (see `producer()` for retries). */
   putRecords(request: streams.PutRecordsRequest, options?: CallOptions): Promise<streams.PutRecordsResponse> {

@@ -4,13 +4,14 @@
  * endpoint is marked down, the one marked down longest ago is handed out (a node may be back).
  */
 import { type ChannelCredentials, credentials } from "@grpc/grpc-js";
-import { streams } from "@sluice/proto";
+import type { streams } from "@sluice/proto";
 import {
   ENDPOINT_DOWN_MS,
   GRPC_MESSAGE_BYTES_MAX,
   RECONNECT_BACKOFF_MS_INITIAL,
   RECONNECT_BACKOFF_MS_MAX,
 } from "./constants.js";
+import { StreamsServiceClient } from "./put-codec.js";
 
 export interface Endpoint {
   readonly address: string;
@@ -39,7 +40,7 @@ export class EndpointPool {
         : credentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert));
     this.endpoints = addresses.map((address) => ({
       address,
-      channel: new streams.StreamsServiceClient(address, channelCredentials, {
+      channel: new StreamsServiceClient(address, channelCredentials, {
         "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
         "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
         "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_INITIAL,

@@ -74,6 +74,16 @@ export {
   type ProducerResult,
   type ProducerStats,
 } from "./producer.js";
+// The StreamsService channel with the hand codecs of the write calls (what every client channel uses).
+export {
+  decodePutRecordsResponse,
+  encodePutRecordRequest,
+  encodePutRecordsRequest,
+  MalformedResponseError,
+  type PutRecordsRequestInput,
+  StreamsServiceClient,
+  streamsClientDefinition,
+} from "./put-codec.js";
 export { compareSequenceNumbers } from "./sequence-number.js";
 export { type ReadRecord, type ShardPage, ShardReader, type ShardReaderOptions } from "./shard-reader.js";
 export type { StartPosition, StartType } from "./start-position.js";

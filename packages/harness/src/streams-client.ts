@@ -10,6 +10,7 @@ import {
   type Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
+import { StreamsServiceClient } from "@sluice/client";
 import { streams } from "@sluice/proto";
 import { type ConnectionOptions, callMetadataOf, channelCredentialsOf } from "./connection.js";
 import { GRPC_MESSAGE_BYTES_MAX, STREAMS_CALL_TIMEOUT_MS_DEFAULT } from "./constants.js";
@@ -54,7 +55,7 @@ export class StreamsClient {
     this.address = address;
     this.#timeoutMs = options.timeoutMs ?? STREAMS_CALL_TIMEOUT_MS_DEFAULT;
     this.#metadata = callMetadataOf(options);
-    this.raw = new streams.StreamsServiceClient(address, channelCredentialsOf(options), {
+    this.raw = new StreamsServiceClient(address, channelCredentialsOf(options), {
       "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
       "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
       "grpc.initial_reconnect_backoff_ms": 50,
@@ -150,7 +151,7 @@ export class StreamsClient {
     return this.#unary(
       "PutRecord",
       this.raw.putRecord as never,
-      streams.PutRecordRequest.fromPartial(request),
+      request, // the client's hand encoder takes a partial request as fromPartial does
       timeoutMs,
     );
   }
@@ -158,12 +159,7 @@ export class StreamsClient {
     request: Partial<streams.PutRecordsRequest>,
     timeoutMs?: number,
   ): Promise<streams.PutRecordsResponse> {
-    return this.#unary(
-      "PutRecords",
-      this.raw.putRecords as never,
-      streams.PutRecordsRequest.fromPartial(request),
-      timeoutMs,
-    );
+    return this.#unary("PutRecords", this.raw.putRecords as never, request, timeoutMs);
   }
   getShardIterator(
     request: Partial<streams.GetShardIteratorRequest>,

@@ -1,7 +1,8 @@
 /**
  * @sluice/proto — the generated protobuf types and grpc-js service definitions of Sluice's APIs.
  * Generated from proto/ by `pnpm proto:gen`; CI checks the generated code is fresh. This package
- * imports nothing of ours.
+ * imports nothing of ours. Its one hand-written module, `@sluice/proto/wire`, holds the protobuf
+ * wire-format pieces the hand codecs of the hot calls share (gateway and client).
  */
 export * as errors from "./gen/sluice/v1/errors.js";
 export * as groups from "./gen/sluice/v1/groups.js";

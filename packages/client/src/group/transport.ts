@@ -20,6 +20,7 @@ import {
 import { groups, streams } from "@sluice/proto";
 import type { SluiceClientCredentials, SluiceClientTls } from "../client.js";
 import { serverNameOptions } from "../endpoint-pool.js";
+import { StreamsServiceClient } from "../put-codec.js";
 import { GROUP_CALL_TIMEOUT_MS } from "./constants.js";
 import { groupErrorOf, InvalidGroupOptionsError } from "./errors.js";
 
@@ -79,7 +80,7 @@ export function grpcGroupTransport(
   const nameOptions = serverNameOptions(options.tls === true ? undefined : options.tls?.serverName);
   const pool: Endpoint[] = endpoints.map((address) => ({
     groups: new groups.ConsumerGroupServiceClient(address, channelCredentials, nameOptions),
-    streams: new streams.StreamsServiceClient(address, channelCredentials, nameOptions),
+    streams: new StreamsServiceClient(address, channelCredentials, nameOptions),
   }));
   const metadataOf = (): Metadata => {
     const metadata = new Metadata();

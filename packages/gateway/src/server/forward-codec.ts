@@ -7,7 +7,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { forward } from "@sluice/proto";
-import { varintBytes, WIRE_LENGTH_DELIMITED, WIRE_VARINT, writeVarint } from "./protobuf-wire.js";
+import { varintBytes, WIRE_LENGTH_DELIMITED, WIRE_VARINT, writeVarint } from "@sluice/proto/wire";
 
 const TAG_DEADLINE_UNIX_MS = (4 << 3) | WIRE_VARINT;
 const TAG_BATCH = (5 << 3) | WIRE_LENGTH_DELIMITED;

@@ -8,21 +8,12 @@
  * the generated codecs read and write the same messages (the tests compare them).
  */
 import type { forward } from "@sluice/proto";
+import { varintBytes, WIRE_LENGTH_DELIMITED, WIRE_VARINT, WireReader, writeVarint } from "@sluice/proto/wire";
 import { sizeShardBatches, writeShardBatches } from "./forward-codec.js";
 import type { LeaderAppendReply } from "./leader-append.js";
-import {
-  varintBytes,
-  WIRE_FIXED32,
-  WIRE_FIXED64,
-  WIRE_LENGTH_DELIMITED,
-  WIRE_VARINT,
-  writeVarint,
-} from "./protobuf-wire.js";
 
 /** gRPC's length prefix of a message: a compressed flag (u8) and the length (u32 big-endian). */
 export const GRPC_PREFIX_BYTES = 5;
-/** Longest varint protobuf writes (a negative int64). */
-const VARINT_BYTES_MAX = 10;
 
 const TAG_REQUEST_ID = (1 << 3) | WIRE_VARINT;
 const TAG_REQUEST_DEADLINE = (2 << 3) | WIRE_VARINT;
@@ -103,27 +94,27 @@ export function encodeForwardStreamRequest(
 
 /** Decodes a ForwardStreamRequest (protobuf bytes, no gRPC prefix); throws MalformedForwardMessageError. */
 export function decodeForwardStreamRequest(buffer: Buffer): ForwardStreamRequestFields {
-  const reader = new Reader(buffer);
+  const reader = forwardReader(buffer);
   let requestId = 0;
   let deadlineUnixMs = 0;
   const batches: forward.ForwardShardBatch[] = [];
   const end = buffer.length;
   while (reader.position < end) {
-    const tag = reader.varint(end);
-    if (tag === TAG_REQUEST_ID) requestId = reader.varint(end);
-    else if (tag === TAG_REQUEST_DEADLINE) deadlineUnixMs = reader.varint(end);
+    const tag = reader.tag(end);
+    if (tag === TAG_REQUEST_ID) requestId = reader.uint64(end);
+    else if (tag === TAG_REQUEST_DEADLINE) deadlineUnixMs = reader.uint64(end);
     else if (tag === TAG_REQUEST_BATCH) batches.push(decodeBatch(reader, reader.lengthDelimited(end)));
     else reader.skip(tag, end);
   }
   return { requestId, deadlineUnixMs, batches };
 }
 
-function decodeBatch(reader: Reader, end: number): forward.ForwardShardBatch {
+function decodeBatch(reader: WireReader, end: number): forward.ForwardShardBatch {
   let streamId = 0;
   let groupId = 0;
   let records = EMPTY;
   while (reader.position < end) {
-    const tag = reader.varint(end);
+    const tag = reader.tag(end);
     if (tag === TAG_BATCH_STREAM_ID) streamId = reader.uint32(end);
     else if (tag === TAG_BATCH_GROUP_ID) groupId = reader.uint32(end);
     else if (tag === TAG_BATCH_RECORDS) {
@@ -209,20 +200,20 @@ function writeString(out: Buffer, at: number, tag: number, value: string): numbe
 
 /** Decodes a ForwardStreamResponse (protobuf bytes, no gRPC prefix); throws MalformedForwardMessageError. */
 export function decodeForwardStreamResponse(buffer: Buffer): ForwardStreamAnswer {
-  const reader = new Reader(buffer);
+  const reader = forwardReader(buffer);
   let requestId = 0;
   const results: LeaderAppendReply[] = [];
   const end = buffer.length;
   while (reader.position < end) {
-    const tag = reader.varint(end);
-    if (tag === TAG_REQUEST_ID) requestId = reader.varint(end);
+    const tag = reader.tag(end);
+    if (tag === TAG_REQUEST_ID) requestId = reader.uint64(end);
     else if (tag === TAG_RESPONSE_RESULT) results.push(decodeResult(reader, reader.lengthDelimited(end)));
     else reader.skip(tag, end);
   }
   return { requestId, results };
 }
 
-function decodeResult(reader: Reader, end: number): LeaderAppendReply {
+function decodeResult(reader: WireReader, end: number): LeaderAppendReply {
   let accepted = 0;
   let index = 0;
   let errorCode = "";
@@ -230,13 +221,13 @@ function decodeResult(reader: Reader, end: number): LeaderAppendReply {
   let leaderHint = 0;
   let firstOffset = 0;
   while (reader.position < end) {
-    const tag = reader.varint(end);
+    const tag = reader.tag(end);
     switch (tag) {
       case TAG_RESULT_ACCEPTED:
         accepted = reader.uint32(end);
         break;
       case TAG_RESULT_INDEX:
-        index = reader.varint(end);
+        index = reader.uint64(end);
         break;
       case TAG_RESULT_ERROR_CODE:
         errorCode = reader.string(end);
@@ -257,69 +248,9 @@ function decodeResult(reader: Reader, end: number): LeaderAppendReply {
   return { accepted, index, errorCode, errorMessage, leaderHint, firstOffset };
 }
 
-/** A cursor over one message; every read checks the bound it is given. */
-class Reader {
-  position = 0;
-  constructor(readonly buffer: Buffer) {}
-
-  /** An unsigned varint that must be a safe integer (ids, indexes, deadlines, lengths, tags). */
-  varint(end: number): number {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < VARINT_BYTES_MAX; i++) {
-      if (this.position >= end) throw malformed("a varint runs past the end of its message");
-      const byte = this.buffer[this.position++] as number;
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) {
-        if (!Number.isSafeInteger(value)) throw malformed("a varint exceeds 2^53");
-        return value;
-      }
-      scale *= 128;
-    }
-    throw malformed(`a varint is longer than ${VARINT_BYTES_MAX} bytes`);
-  }
-
-  uint32(end: number): number {
-    const value = this.varint(end);
-    if (value > 0xffff_ffff) throw malformed("a uint32 field exceeds 2^32");
-    return value;
-  }
-
-  /** Reads a length prefix; returns where the field's bytes end (they start at `position`). */
-  lengthDelimited(end: number): number {
-    const length = this.varint(end);
-    if (length > end - this.position) throw malformed("a length runs past the end of its message");
-    return this.position + length;
-  }
-
-  string(end: number): string {
-    const fieldEnd = this.lengthDelimited(end);
-    const value = this.buffer.toString("utf8", this.position, fieldEnd);
-    this.position = fieldEnd;
-    return value;
-  }
-
-  skip(tag: number, end: number): void {
-    const wireType = tag & 7;
-    if (wireType === WIRE_VARINT) {
-      // Any varint, safe or not (a field of a newer version, say).
-      for (let i = 0; i < VARINT_BYTES_MAX; i++) {
-        if (this.position >= end) throw malformed("a varint runs past the end of its message");
-        if ((this.buffer[this.position++] as number) < 0x80) return;
-      }
-      throw malformed(`a varint is longer than ${VARINT_BYTES_MAX} bytes`);
-    }
-    if (wireType === WIRE_LENGTH_DELIMITED) {
-      this.position = this.lengthDelimited(end);
-      return;
-    }
-    if (wireType === WIRE_FIXED64 || wireType === WIRE_FIXED32) {
-      this.position += wireType === WIRE_FIXED64 ? 8 : 4;
-      if (this.position > end) throw malformed("a fixed-size field runs past the end of its message");
-      return;
-    }
-    throw malformed(`field ${Math.floor(tag / 8)} has wire type ${wireType}`);
-  }
+/** A reader whose malformed bytes fail the message with MalformedForwardMessageError. */
+function forwardReader(buffer: Buffer): WireReader {
+  return new WireReader(buffer, (problem, position) => malformed(`${problem}, near byte ${position}`));
 }
 
 function malformed(problem: string): MalformedForwardMessageError {

@@ -17,22 +17,9 @@
  */
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from "@grpc/grpc-js";
 import { streams } from "@sluice/proto";
+import { varintBytes, WIRE_LENGTH_DELIMITED, WIRE_VARINT, WireReader, writeVarint } from "@sluice/proto/wire";
 import { ValidationError } from "../errors.js";
 import { toServiceError } from "../status-details.js";
-import {
-  varintBytes,
-  WIRE_FIXED32,
-  WIRE_FIXED64,
-  WIRE_LENGTH_DELIMITED,
-  WIRE_VARINT,
-  writeVarint,
-} from "./protobuf-wire.js";
-
-/** The wire types a decoder skips (varint, 64-bit, length-delimited, 32-bit). */
-const VARINT_BYTES_MAX = 10;
-const UINT32_RANGE = 4_294_967_296;
-/** Bytes of a varint that carry the bits of a uint32. */
-const UINT32_VARINT_BYTES = 5;
 
 /** Tags (field number << 3 | wire type) of the fields read. */
 const TAG_PUT_RECORDS_STREAM_NAME = (1 << 3) | WIRE_LENGTH_DELIMITED;
@@ -56,105 +43,15 @@ const TAG_PUT_RECORD_PRODUCER_SEQUENCE = (9 << 3) | WIRE_VARINT;
 
 const EMPTY_DATA = Buffer.alloc(0);
 
-/** A cursor over one message's bytes; every read checks the bound it is given. */
-class WireReader {
-  position = 0;
-  constructor(
-    readonly buffer: Buffer,
-    private readonly message: string,
-  ) {}
-
-  varint(end: number): number {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < VARINT_BYTES_MAX; i++) {
-      if (this.position >= end) throw this.malformed("a varint runs past the end of its message");
-      const byte = this.buffer[this.position++] as number;
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value;
-      scale *= 128;
-    }
-    throw this.malformed(`a varint is longer than ${VARINT_BYTES_MAX} bytes`);
-  }
-
-  /**
-   * A varint read as protobuf reads a uint32: its low 32 bits, exactly, whatever its length (up
-   * to VARINT_BYTES_MAX). `varint` sums in a double, which loses the low bits past 2^53.
-   */
-  varint32(end: number): number {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < VARINT_BYTES_MAX; i++) {
-      if (this.position >= end) throw this.malformed("a varint runs past the end of its message");
-      const byte = this.buffer[this.position++] as number;
-      // Five bytes carry bits 0 to 34: exact in a double; the bits above do not reach a uint32.
-      if (i < UINT32_VARINT_BYTES) value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value % UINT32_RANGE;
-      scale *= 128;
-    }
-    throw this.malformed(`a varint is longer than ${VARINT_BYTES_MAX} bytes`);
-  }
-
-  /** A field tag: its number must be ≥ 1 and its wire type one a proto3 message may carry. */
-  tag(end: number): number {
-    const tag = this.varint32(end);
-    const wireType = tag & 7;
-    if (tag >>> 3 === 0) throw this.malformed("a field has number 0");
-    if (
-      wireType !== WIRE_VARINT &&
-      wireType !== WIRE_FIXED64 &&
-      wireType !== WIRE_LENGTH_DELIMITED &&
-      wireType !== WIRE_FIXED32
-    ) {
-      throw this.malformed(`field ${tag >>> 3} has wire type ${wireType}, which proto3 does not use`);
-    }
-    return tag;
-  }
-
-  /** A uint64 field read as a number: refused above 2^53 − 1, as the generated decoder refuses it. */
-  uint64(end: number): number {
-    const value = this.varint(end);
-    if (!Number.isSafeInteger(value)) throw this.malformed("a uint64 field exceeds 2^53 - 1");
-    return value;
-  }
-
-  /** Reads a length prefix; returns where the field's bytes end (they start at `position`). */
-  lengthDelimited(end: number): number {
-    const length = this.varint(end);
-    if (length > end - this.position) throw this.malformed("a length runs past the end of its message");
-    return this.position + length;
-  }
-
-  string(end: number): string {
-    const fieldEnd = this.lengthDelimited(end);
-    const value = this.buffer.toString("utf8", this.position, fieldEnd);
-    this.position = fieldEnd;
-    return value;
-  }
-
-  /** A view of the field's bytes (no copy). */
-  bytes(end: number): Buffer {
-    const fieldEnd = this.lengthDelimited(end);
-    const value = fieldEnd === this.position ? EMPTY_DATA : this.buffer.subarray(this.position, fieldEnd);
-    this.position = fieldEnd;
-    return value;
-  }
-
-  skip(tag: number, end: number): void {
-    const wireType = tag & 7;
-    if (wireType === WIRE_VARINT) this.varint(end);
-    else if (wireType === WIRE_LENGTH_DELIMITED) this.position = this.lengthDelimited(end);
-    else {
-      this.position += wireType === WIRE_FIXED64 ? 8 : 4;
-      if (this.position > end) throw this.malformed("a fixed-size field runs past the end of its message");
-    }
-  }
-
-  malformed(problem: string): ValidationError {
-    return new ValidationError(
-      `the ${this.message} is not a valid protobuf message (${problem}, near byte ${this.position}); send it as a protobuf library encodes it`,
-    );
-  }
+/** A reader whose malformed bytes are the client's fault: ValidationError, naming the message. */
+function requestReader(buffer: Buffer, message: string): WireReader {
+  return new WireReader(
+    buffer,
+    (problem, position) =>
+      new ValidationError(
+        `the ${message} is not a valid protobuf message (${problem}, near byte ${position}); send it as a protobuf library encodes it`,
+      ),
+  );
 }
 
 function emptyPutRecordsRequest(): streams.PutRecordsRequest {
@@ -187,7 +84,7 @@ function emptyPutRecordRequest(): streams.PutRecordRequest {
  * ValidationError when the bytes are not a well-formed message.
  */
 export function decodePutRecordsRequest(buffer: Buffer): streams.PutRecordsRequest {
-  const reader = new WireReader(buffer, "PutRecordsRequest");
+  const reader = requestReader(buffer, "PutRecordsRequest");
   const request = emptyPutRecordsRequest();
   const end = buffer.length;
   while (reader.position < end) {
@@ -222,7 +119,7 @@ export function decodePutRecordsRequest(buffer: Buffer): streams.PutRecordsReque
  * when the bytes are not a well-formed message.
  */
 export function decodePutRecordRequest(buffer: Buffer): streams.PutRecordRequest {
-  const reader = new WireReader(buffer, "PutRecordRequest");
+  const reader = requestReader(buffer, "PutRecordRequest");
   const request = emptyPutRecordRequest();
   const end = buffer.length;
   while (reader.position < end) {
