@@ -9,7 +9,8 @@
  * (arrival time) or a JSON field (event time: ms since the epoch, or an ISO-8601 string).
  * Anything else is refused with UnsupportedSqlError naming the clause.
  */
-import nodeSqlParser from "node-sql-parser";
+import { createRequire } from "node:module";
+import type * as NodeSqlParser from "node-sql-parser";
 import { WINDOW_MS_MAX, WINDOW_MS_MIN } from "./constants.js";
 import { InvalidSqlError, UnsupportedSqlError } from "./errors.js";
 import {
@@ -69,8 +70,17 @@ export interface WindowPlan extends PlanBase {
 
 export type QueryPlan = ProjectionPlan | WindowPlan;
 
-const { Parser } = nodeSqlParser;
-const parser = new Parser();
+const require = createRequire(import.meta.url);
+let parser: NodeSqlParser.Parser | undefined;
+
+/**
+ * node-sql-parser's parser, made by the first query planned: every node imports this package,
+ * few plan queries, and loading the library costs a node about 16 MiB of resident memory.
+ */
+function sqlParser(): NodeSqlParser.Parser {
+  parser ??= new (require("node-sql-parser") as typeof NodeSqlParser).Parser();
+  return parser;
+}
 const DIALECT = { database: "FlinkSQL" } as const;
 
 const UNIT_MS: Readonly<Record<string, number>> = {
@@ -88,7 +98,7 @@ type Ast = any;
 export function planQuery(sql: string): QueryPlan {
   let ast: Ast;
   try {
-    ast = parser.astify(sql, DIALECT);
+    ast = sqlParser().astify(sql, DIALECT);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new InvalidSqlError(`the SQL does not parse: ${message}`, { cause: error });

@@ -10,13 +10,13 @@
  * partition_key text, arrival_time timestamptz, data bytea); it and the error table are
  * created when missing.
  */
-import pg from "pg";
-import { from as copyFrom } from "pg-copy-streams";
+import type pg from "pg";
 import type { DeliveryBatch } from "./batch.js";
 import { POSTGRES_COPY_ROWS_MAX, POSTGRES_LEDGER_TABLE } from "./constants.js";
 import type { DeliveryStreamDefinition } from "./definition.js";
 import type { Destination, PendingBatch } from "./destination.js";
 import { DestinationError } from "./errors.js";
+import { postgresLibraries } from "./lazy-sdk.js";
 import type { SourceRecord } from "./record-format.js";
 import { compareSequenceNumbers } from "./sequence.js";
 
@@ -128,7 +128,7 @@ export class PostgresDestination implements Destination {
 
   private async copy(client: pg.Client, shardId: string, records: readonly SourceRecord[]): Promise<void> {
     const stream = client.query(
-      copyFrom(
+      postgresLibraries().copyStreams.from(
         `COPY ${this.table} (delivery_stream, shard_id, sequence_number, partition_key, arrival_time, data) FROM STDIN WITH (FORMAT csv)`,
       ),
     );
@@ -153,7 +153,7 @@ export class PostgresDestination implements Destination {
 
   private async connect(): Promise<pg.Client> {
     if (this.client !== undefined) return this.client;
-    const client = new pg.Client({ connectionString: this.connectionString });
+    const client = new (postgresLibraries().pg.Client)({ connectionString: this.connectionString });
     // A server that goes away emits an error on an idle client: forget it, connect again next batch.
     client.on("error", () => this.drop(client));
     try {

@@ -1,15 +1,16 @@
 /**
  * S3-compatible object storage through @aws-sdk/client-s3 (path-style addressing when an
- * endpoint is given). A PutObject is atomic: readers see the whole object or none, and a
+ * endpoint is given; the SDK is loaded by the first S3 destination, see lazy-sdk.ts). A PutObject is atomic: readers see the whole object or none, and a
  * retried batch's PutObject replaces it. The per-shard intent is a small object under
  * `.sluice-intents/<delivery>/<shard>.json`, put before the batch's object.
  */
-import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { batchBody, batchKey, type DeliveryBatch, errorDocument } from "./batch.js";
 import { INTENTS_FOLDER } from "./constants.js";
 import type { DeliveryStreamDefinition } from "./definition.js";
 import type { Destination, PendingBatch } from "./destination.js";
 import { DestinationError } from "./errors.js";
+import { s3Sdk } from "./lazy-sdk.js";
 
 /** S3 error codes that no retry will fix; anything else (5xx, throttling, network) is retried. */
 const PERMANENT_S3_CODES = new Set([
@@ -31,7 +32,7 @@ export class S3Destination implements Destination {
     this.bucket = destination.bucket;
     this.prefix = destination.prefix;
     this.errorPrefix = destination.errorPrefix;
-    this.client = new S3Client({
+    this.client = new (s3Sdk().S3Client)({
       region: destination.region ?? "us-east-1",
       // The worker retries with its own backoff (and counts failures); the SDK tries once.
       maxAttempts: 1,
@@ -54,13 +55,13 @@ export class S3Destination implements Destination {
   async pendingBatch(shardId: string): Promise<PendingBatch | undefined> {
     try {
       const response = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.intentKey(shardId) }),
+        new (s3Sdk().GetObjectCommand)({ Bucket: this.bucket, Key: this.intentKey(shardId) }),
       );
       const text = (await response.Body?.transformToString("utf8")) ?? "";
       return JSON.parse(text) as PendingBatch;
     } catch (error) {
       if (
-        error instanceof S3ServiceException &&
+        error instanceof s3Sdk().S3ServiceException &&
         (error.name === "NoSuchKey" || error.$metadata.httpStatusCode === 404)
       ) {
         return undefined;
@@ -97,7 +98,12 @@ export class S3Destination implements Destination {
   private async put(key: string, body: Buffer, contentType = "application/octet-stream"): Promise<void> {
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }),
+        new (s3Sdk().PutObjectCommand)({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentType: contentType,
+        }),
       );
     } catch (error) {
       throw this.wrap(error, `putting s3://${this.bucket}/${key}`);
@@ -105,7 +111,7 @@ export class S3Destination implements Destination {
   }
 
   private wrap(error: unknown, what: string): DestinationError {
-    const code = error instanceof S3ServiceException ? error.name : "";
+    const code = error instanceof s3Sdk().S3ServiceException ? error.name : "";
     return new DestinationError(`${what}: ${String(error)}`, {
       permanent: PERMANENT_S3_CODES.has(code),
       cause: error,
