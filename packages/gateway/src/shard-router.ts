@@ -1,7 +1,8 @@
 /**
  * Routing a hash key to the open shard whose range holds it. Built once per version of a
- * stream's shard map; `route` is a binary search over the ranges' 16-byte lower bounds, held in
- * one contiguous Buffer, with no allocation and no BigInt per call.
+ * stream's shard map; `route` is a binary search over the ranges' lower bounds, held as four
+ * 32-bit words each in one Uint32Array and compared in JavaScript (a native Buffer.compare per
+ * step cost more than the search), with no allocation and no BigInt per call.
  */
 import { HASH_KEY_BYTES } from "./constants.js";
 import { GatewayErrorCode, InternalFailureError } from "./errors.js";
@@ -23,8 +24,8 @@ export interface RoutableShard {
 export class ShardRouter {
   /** The shards as given; `route` returns an index into this array. */
   readonly shards: readonly RoutableShard[];
-  /** Lower bounds in ascending order, 16 bytes each. */
-  private readonly starts: Buffer;
+  /** Lower bounds in ascending order, HASH_KEY_WORDS big-endian 32-bit words each. */
+  private readonly starts: Uint32Array;
   /** `order[i]` is the index in `shards` of the i-th range in ascending order. */
   private readonly order: Uint32Array;
 
@@ -53,7 +54,7 @@ export class ShardRouter {
     const order = Array.from(shards.keys()).sort((a, b) =>
       Buffer.compare((parsed[a] as { start: Buffer }).start, (parsed[b] as { start: Buffer }).start),
     );
-    const starts = Buffer.allocUnsafe(shards.length * HASH_KEY_BYTES);
+    const starts = new Uint32Array(shards.length * HASH_KEY_WORDS);
     let expected: Buffer | null = HASH_KEY_MIN; // the next start that tiles; null after 2^128 − 1
     for (let i = 0; i < order.length; i++) {
       const index = order[i] as number;
@@ -68,7 +69,9 @@ export class ShardRouter {
           `${cmp > 0 ? "gap" : "overlap"} at hash key ${formatHashKey(expected)}: ${shard.shardId} starts at ${shard.hashKeyStart}`,
         );
       }
-      range.start.copy(starts, i * HASH_KEY_BYTES);
+      for (let word = 0; word < HASH_KEY_WORDS; word++) {
+        starts[i * HASH_KEY_WORDS + word] = range.start.readUInt32BE(word * 4);
+      }
       expected = Buffer.compare(range.end, HASH_KEY_MAX) === 0 ? null : increment(range.end);
     }
     if (expected !== null) throw invalidMap(`no shard covers hash keys from ${formatHashKey(expected)} up`);
@@ -84,18 +87,31 @@ export class ShardRouter {
 
   /** Index into `shards` of the shard holding `hash` (16 bytes big-endian). */
   route(hash: Buffer): number {
+    const h0 = hash.readUInt32BE(0);
+    const h1 = hash.readUInt32BE(4);
+    const h2 = hash.readUInt32BE(8);
+    const h3 = hash.readUInt32BE(12);
+    const starts = this.starts;
     // The last range whose start is ≤ hash; range 0 starts at 0, so one always exists.
     let low = 0;
     let high = this.order.length - 1;
     while (low < high) {
       const mid = (low + high + 1) >>> 1;
-      const offset = mid * HASH_KEY_BYTES;
-      if (this.starts.compare(hash, 0, HASH_KEY_BYTES, offset, offset + HASH_KEY_BYTES) <= 0) low = mid;
+      const at = mid * HASH_KEY_WORDS;
+      const s0 = starts[at] as number;
+      const s1 = starts[at + 1] as number;
+      const s2 = starts[at + 2] as number;
+      const startAtMostHash =
+        s0 !== h0 ? s0 < h0 : s1 !== h1 ? s1 < h1 : s2 !== h2 ? s2 < h2 : (starts[at + 3] as number) <= h3;
+      if (startAtMostHash) low = mid;
       else high = mid - 1;
     }
     return this.order[low] as number;
   }
 }
+
+/** 32-bit words of a hash key. */
+const HASH_KEY_WORDS = HASH_KEY_BYTES / 4;
 
 function invalidMap(problem: string): InternalFailureError {
   return new InternalFailureError(
