@@ -1,7 +1,7 @@
 // The set-up the analytics cluster tests share: a three-node cluster whose dead node's lease
 // moves after 3 s (instead of 10 s) and without delivery streams, a client on all three nodes, and
 // reading a stream back whole.
-import { ShardReader, SluiceClient } from "@sluice/client";
+import { SluiceClient } from "@sluice/client";
 import { startCluster, type TestCluster } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { afterAll, beforeAll } from "vitest";
@@ -29,28 +29,6 @@ export function useAnalyticsCluster(basePort: number): AnalyticsCluster {
     await fixture.cluster?.stop();
   }, 60_000);
   return fixture;
-}
-
-/** Every record of every shard of `streamName` (closed shards included), by shard id. */
-export async function readShards(client: SluiceClient, streamName: string): Promise<Map<string, Buffer[]>> {
-  const out = new Map<string, Buffer[]>();
-  for (const shard of await client.listAllShards(streamName)) {
-    const reader = new ShardReader(client, {
-      streamName,
-      shardId: shard.shardId,
-      start: { type: "TRIM_HORIZON" },
-      follow: false,
-    });
-    const records: Buffer[] = [];
-    for await (const record of reader) records.push(Buffer.from(record.data));
-    out.set(shard.shardId, records);
-  }
-  return out;
-}
-
-/** Every record of `streamName`, shard after shard. */
-export async function readAll(client: SluiceClient, streamName: string): Promise<Buffer[]> {
-  return [...(await readShards(client, streamName)).values()].flat();
 }
 
 /** What `produceInEventTimeOrder` writes. */

@@ -4,11 +4,11 @@
 // stream as recorded.
 
 import { grpcGroupTransport } from "@sluice/client";
-import { waitFor } from "@sluice/harness";
+import { readStream, waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { describe, expect, it } from "vitest";
 import { ApplicationStore, applicationGroupName, stateStreamName } from "../src/index.js";
-import { produceInEventTimeOrder, readAll, useAnalyticsCluster } from "./cluster-fixture.js";
+import { produceInEventTimeOrder, useAnalyticsCluster } from "./cluster-fixture.js";
 
 // This file uses ports 21100-21111.
 const BASE_PORT = 21_100;
@@ -59,7 +59,7 @@ describe("analytics failover", () => {
     });
 
     // Once some windows are out, kill the node that holds the application's lease.
-    await waitFor(async () => (await readAll(client, "af-output").catch(() => [])).length >= 5 * KEYS, {
+    await waitFor(async () => (await readStream(client, "af-output").catch(() => [])).length >= 5 * KEYS, {
       timeoutMs: 60_000,
       intervalMs: 200,
       what: "the first windows emitted",
@@ -83,7 +83,7 @@ describe("analytics failover", () => {
 
     // The reference: what the input stream holds, per (window, key).
     const expected = new Map<string, { n: number; total: number; top: number }>();
-    for (const data of await readAll(client, input)) {
+    for (const data of await readStream(client, input)) {
       const { k, v, ts } = JSON.parse(data.toString()) as { k: string; v: number; ts: number };
       const key = `${new Date(Math.floor(ts / 1_000) * 1_000).toISOString()}|${k}`;
       const entry = expected.get(key) ?? { n: 0, total: 0, top: Number.NEGATIVE_INFINITY };
@@ -97,7 +97,7 @@ describe("analytics failover", () => {
     // Every window closes (the idle-shard timer after the lateness); then compare.
     const rows = await waitFor(
       async () => {
-        const found = (await readAll(client, "af-output")).map(
+        const found = (await readStream(client, "af-output")).map(
           (data) => JSON.parse(data.toString()) as Result,
         );
         return found.length >= expected.size ? found : undefined;

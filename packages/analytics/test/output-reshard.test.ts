@@ -9,13 +9,13 @@
 // written before the seal is answered as written.
 
 import { grpcGroupTransport } from "@sluice/client";
-import { waitFor } from "@sluice/harness";
+import { readStream, readStreamByShard, waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { describe, expect, it } from "vitest";
 import { ApplicationStore, applicationGroupName, stateStreamName } from "../src/index.js";
 import { OutputWriter } from "../src/output.js";
 import { readSnapshot } from "../src/snapshot.js";
-import { produceInEventTimeOrder, readAll, readShards, useAnalyticsCluster } from "./cluster-fixture.js";
+import { produceInEventTimeOrder, useAnalyticsCluster } from "./cluster-fixture.js";
 
 // This file uses ports 21162-21173.
 const BASE_PORT = 21_162;
@@ -84,7 +84,7 @@ describe("analytics output reshard", () => {
     // A successor re-sending the same numbers writes nothing twice.
     expect(await writer.send(renumbered, signal)).toEqual([]);
 
-    const rows = (await readAll(client, stream)).map((data) => data.toString()).sort();
+    const rows = (await readStream(client, stream)).map((data) => data.toString()).sort();
     expect(rows).toEqual(
       rowsOf(0, 40)
         .map((row) => row.data.toString())
@@ -121,7 +121,7 @@ describe("analytics output reshard", () => {
     });
 
     // Once some windows are out, split the output stream; the application goes on writing.
-    await waitFor(async () => (await readAll(client, output).catch(() => [])).length >= 3 * KEYS, {
+    await waitFor(async () => (await readStream(client, output).catch(() => [])).length >= 3 * KEYS, {
       timeoutMs: 60_000,
       intervalMs: 200,
       what: "the first windows emitted",
@@ -133,7 +133,7 @@ describe("analytics output reshard", () => {
     });
     const childRows = async (): Promise<number> => {
       let rows = 0;
-      for (const [shardId, records] of await readShards(client, output))
+      for (const [shardId, records] of await readStreamByShard(client, output))
         if (shardId !== parent?.shardId) rows += records.length;
       return rows;
     };
@@ -168,7 +168,7 @@ describe("analytics output reshard", () => {
 
     // The reference: what the input stream holds, per (window, key).
     const expected = new Map<string, { n: number; total: number }>();
-    for (const data of await readAll(client, input)) {
+    for (const data of await readStream(client, input)) {
       const { k, v, ts } = JSON.parse(data.toString()) as { k: string; v: number; ts: number };
       const key = `${new Date(Math.floor(ts / 1_000) * 1_000).toISOString()}|${k}`;
       const entry = expected.get(key) ?? { n: 0, total: 0 };
@@ -181,7 +181,7 @@ describe("analytics output reshard", () => {
     // Every window closes (the idle-shard timer after the lateness); then compare.
     const byShard = await waitFor(
       async () => {
-        const shards = await readShards(client, output);
+        const shards = await readStreamByShard(client, output);
         return [...shards.values()].flat().length >= expected.size ? shards : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 500, what: "every window emitted after the reshard" },

@@ -5,8 +5,16 @@
 // deletes it; and bad input (unsupported SQL, unknown application, missing flags) exits non-zero
 // with a clear message and changes nothing.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { ShardReader, SluiceClient } from "@sluice/client";
-import { CLI_MAIN_PATH, type CliRun, runCli, startCluster, type TestCluster, waitFor } from "@sluice/harness";
+import { SluiceClient } from "@sluice/client";
+import {
+  CLI_MAIN_PATH,
+  type CliRun,
+  readStream,
+  runCli,
+  startCluster,
+  type TestCluster,
+  waitFor,
+} from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -40,20 +48,6 @@ afterAll(async () => {
 /** Runs `sluice ARGS` against the cluster and waits for it to exit. */
 function sluice(args: readonly string[]): Promise<CliRun> {
   return runCli([...args, ...endpointArgs]);
-}
-
-async function readAll(streamName: string): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (const shard of await client.listAllShards(streamName)) {
-    const reader = new ShardReader(client, {
-      streamName,
-      shardId: shard.shardId,
-      start: { type: "TRIM_HORIZON" },
-      follow: false,
-    });
-    for await (const record of reader) out.push(Buffer.from(record.data));
-  }
-  return out;
 }
 
 interface CountRow {
@@ -233,7 +227,7 @@ describe("sluice analytics", () => {
     // The application on the cluster writes the same rows to its output stream.
     const written = await waitFor(
       async () => {
-        const rows = (await readAll("cli-counts-out").catch(() => [])).map(
+        const rows = (await readStream(client, "cli-counts-out").catch(() => [])).map(
           (data) => JSON.parse(data.toString("utf8")) as CountRow,
         );
         return rows.length >= expected.size ? rows : undefined;

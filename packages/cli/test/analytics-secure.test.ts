@@ -4,8 +4,8 @@
 // as the internal principal over TLS, and writes the rows a reference computes into its output
 // stream; `describe` shows it running with its metrics; the CLI without a key changes nothing.
 import { join } from "node:path";
-import { ShardReader, SluiceClient } from "@sluice/client";
-import { type CliRun, runCli, startCluster, type TestCluster, waitFor } from "@sluice/harness";
+import { SluiceClient } from "@sluice/client";
+import { type CliRun, readStream, runCli, startCluster, type TestCluster, waitFor } from "@sluice/harness";
 import { streams } from "@sluice/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -54,20 +54,6 @@ function sluice(args: readonly string[]): Promise<CliRun> {
   return runCli([...args, ...endpointArgs], { env });
 }
 
-async function readAll(streamName: string): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (const shard of await client.listAllShards(streamName)) {
-    const reader = new ShardReader(client, {
-      streamName,
-      shardId: shard.shardId,
-      start: { type: "TRIM_HORIZON" },
-      follow: false,
-    });
-    for await (const record of reader) out.push(Buffer.from(record.data));
-  }
-  return out;
-}
-
 describe("analytics on a cluster with TLS and authentication", () => {
   it("runs an application that writes its results, created and described by the CLI", async () => {
     const input = "sec-events";
@@ -109,7 +95,7 @@ describe("analytics on a cluster with TLS and authentication", () => {
 
     const rows = await waitFor(
       async () => {
-        const found = (await readAll("sec-out").catch(() => [])).map(
+        const found = (await readStream(client, "sec-out").catch(() => [])).map(
           (data) => JSON.parse(data.toString("utf8")) as { window_start: string; k: string; n: number },
         );
         return found.length >= expected.size ? found : undefined;

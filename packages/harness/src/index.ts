@@ -122,6 +122,7 @@ export {
   type SchedulerStat,
 } from "./proc.js";
 export { type ReadShardOptions, readShard, shardGroupIds } from "./read-shard.js";
+export { readStream, readStreamByShard } from "./read-stream.js";
 export {
   getRecordsUnthrottled,
   readShardFromTrimHorizon,
