@@ -15,8 +15,8 @@
  * per-byte costs, 31 (what a 500-record PutRecords spread over 16 shards gives each shard) the
  * per-entry ones. Prints a table and one JSON line. For A/B runs, run it from each worktree.
  *
- *   node packages/cli/bench/bench-roles.ts [--batch 500] [--producers 8] [--seconds 10]
- *                                          [--base-port 19980]
+ *   ./scripts/bench-roles [--batch 500] [--producers 8] [--seconds 10]
+ *                         [--base-port 19980]
  */
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
