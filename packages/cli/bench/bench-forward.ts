@@ -10,8 +10,7 @@
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { LatencyRecorder, readProcessStat, shardGroupIds, startCluster } from "@sluice/harness";
-import { streams } from "@sluice/proto";
+import { createSingleShardStream, LatencyRecorder, readProcessStat, startCluster } from "@sluice/harness";
 
 const CLOCK_TICKS_PER_SECOND = 100;
 const WARM_UP_OPS = 300;
@@ -29,24 +28,8 @@ const ops = Number(values.ops);
 const tls = values.tls === true;
 const cluster = await startCluster({ basePort: Number(values["base-port"]), startTimeoutMs: 120_000, tls });
 try {
-  const before = new Set(await shardGroupIds(cluster));
   const streamName = "bench-forward";
-  await cluster.streams(1).createActiveStream(
-    {
-      streamName,
-      shardCount: 1,
-      streamModeDetails: { streamMode: streams.StreamMode.STREAM_MODE_ON_DEMAND },
-    },
-    120_000,
-  );
-  for (const nodeId of cluster.nodeIds) {
-    await cluster
-      .streams(nodeId)
-      .waitStreamStatus(streamName, streams.StreamStatus.STREAM_STATUS_ACTIVE, 60_000);
-  }
-  const groupId = (await shardGroupIds(cluster)).find((group) => !before.has(group));
-  if (groupId === undefined) throw new Error("the stream's shard group was not found");
-  const leader = await cluster.leaderOf(groupId);
+  const { leader } = await createSingleShardStream(cluster, streamName);
   const gateway = cluster.nodeIds.find((nodeId) => nodeId !== leader) as number;
   const follower = cluster.nodeIds.find((nodeId) => nodeId !== leader && nodeId !== gateway) as number;
   const client = cluster.streams(gateway);

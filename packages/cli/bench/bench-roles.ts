@@ -21,8 +21,7 @@
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { readProcessStat, shardGroupIds, startCluster, type TestCluster } from "@sluice/harness";
-import { streams } from "@sluice/proto";
+import { createSingleShardStream, readProcessStat, startCluster, type TestCluster } from "@sluice/harness";
 
 const CLOCK_TICKS_PER_SECOND = 100;
 const WARM_UP_MS = 2_000;
@@ -102,26 +101,8 @@ async function phase(cluster: TestCluster, streamName: string, gateway: number):
 
 const cluster = await startCluster({ basePort: Number(values["base-port"]), startTimeoutMs: 120_000 });
 try {
-  const before = new Set(await shardGroupIds(cluster));
   const streamName = "bench-roles";
-  await cluster
-    .streams(1)
-    .createActiveStream(
-      {
-        streamName,
-        shardCount: 1,
-        streamModeDetails: { streamMode: streams.StreamMode.STREAM_MODE_ON_DEMAND },
-      },
-      120_000,
-    );
-  for (const nodeId of cluster.nodeIds) {
-    await cluster
-      .streams(nodeId)
-      .waitStreamStatus(streamName, streams.StreamStatus.STREAM_STATUS_ACTIVE, 60_000);
-  }
-  const groupId = (await shardGroupIds(cluster)).find((group) => !before.has(group));
-  if (groupId === undefined) throw new Error("the stream's shard group was not found");
-  const leader = await cluster.leaderOf(groupId);
+  const { leader } = await createSingleShardStream(cluster, streamName);
   const forwarding = cluster.nodeIds.find((nodeId) => nodeId !== leader) as number;
   const follower = cluster.nodeIds.find((nodeId) => nodeId !== leader && nodeId !== forwarding) as number;
 

@@ -15,40 +15,35 @@ import { makeGenericClientConstructor } from "@grpc/grpc-js";
 import { streams } from "@sluice/proto";
 import {
   lengthDelimitedFieldBytes,
+  TAG_ENTRY_DATA,
+  TAG_ENTRY_EXPLICIT_HASH_KEY,
+  TAG_ENTRY_PARTITION_KEY,
+  TAG_PUT_RECORD_DATA,
+  TAG_PUT_RECORD_EXPLICIT_HASH_KEY,
+  TAG_PUT_RECORD_PARTITION_KEY,
+  TAG_PUT_RECORD_PRODUCER_ID,
+  TAG_PUT_RECORD_PRODUCER_SEQUENCE,
+  TAG_PUT_RECORD_PRODUCER_SHARD_ID,
+  TAG_PUT_RECORD_SEQUENCE_NUMBER_FOR_ORDERING,
+  TAG_PUT_RECORD_STREAM_ARN,
+  TAG_PUT_RECORD_STREAM_NAME,
+  TAG_PUT_RECORDS_PRODUCER_ID,
+  TAG_PUT_RECORDS_PRODUCER_SEQUENCE,
+  TAG_PUT_RECORDS_PRODUCER_SHARD_ID,
+  TAG_PUT_RECORDS_RECORD,
+  TAG_PUT_RECORDS_RESPONSE_ENCRYPTION_TYPE,
+  TAG_PUT_RECORDS_RESPONSE_FAILED_RECORD_COUNT,
+  TAG_PUT_RECORDS_RESPONSE_RECORD,
+  TAG_PUT_RECORDS_STREAM_ARN,
+  TAG_PUT_RECORDS_STREAM_NAME,
+  TAG_RESULT_ERROR_CODE,
+  TAG_RESULT_ERROR_MESSAGE,
+  TAG_RESULT_SEQUENCE_NUMBER,
+  TAG_RESULT_SHARD_ID,
   varintBytes,
-  WIRE_LENGTH_DELIMITED,
-  WIRE_VARINT,
   WireReader,
   writeVarint,
 } from "@sluice/proto/wire";
-
-const TAG_PUT_RECORDS_STREAM_NAME = (1 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORDS_RECORD = (2 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORDS_STREAM_ARN = (3 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORDS_PRODUCER_ID = (4 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORDS_PRODUCER_SHARD_ID = (5 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORDS_PRODUCER_SEQUENCE = (6 << 3) | WIRE_VARINT;
-const TAG_ENTRY_DATA = (1 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_ENTRY_EXPLICIT_HASH_KEY = (2 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_ENTRY_PARTITION_KEY = (3 << 3) | WIRE_LENGTH_DELIMITED;
-
-const TAG_PUT_RECORD_STREAM_NAME = (1 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_DATA = (2 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_PARTITION_KEY = (3 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_EXPLICIT_HASH_KEY = (4 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_SEQUENCE_NUMBER_FOR_ORDERING = (5 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_STREAM_ARN = (6 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_PRODUCER_ID = (7 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_PRODUCER_SHARD_ID = (8 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_PRODUCER_SEQUENCE = (9 << 3) | WIRE_VARINT;
-
-const TAG_RESPONSE_FAILED_RECORD_COUNT = (1 << 3) | WIRE_VARINT;
-const TAG_RESPONSE_RECORD = (2 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_RESPONSE_ENCRYPTION_TYPE = (3 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_RESULT_SEQUENCE_NUMBER = (1 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_RESULT_SHARD_ID = (2 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_RESULT_ERROR_CODE = (3 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_RESULT_ERROR_MESSAGE = (4 << 3) | WIRE_LENGTH_DELIMITED;
 
 /** Per record of a PutRecordsRequest: its body's size, its explicit hash key's and its key's UTF-8 sizes. */
 const SIZES_PER_RECORD = 3;
@@ -242,7 +237,7 @@ export function decodePutRecordsResponse(buffer: Buffer): streams.PutRecordsResp
   const end = buffer.length;
   while (reader.position < end) {
     const tag = reader.tag(end);
-    if (tag === TAG_RESPONSE_RECORD) {
+    if (tag === TAG_PUT_RECORDS_RESPONSE_RECORD) {
       const resultEnd = reader.lengthDelimited(end);
       const result: streams.PutRecordsResultEntry = {
         sequenceNumber: "",
@@ -259,8 +254,9 @@ export function decodePutRecordsResponse(buffer: Buffer): streams.PutRecordsResp
         else reader.skip(resultTag, resultEnd);
       }
       response.records.push(result);
-    } else if (tag === TAG_RESPONSE_FAILED_RECORD_COUNT) response.failedRecordCount = reader.int32(end);
-    else if (tag === TAG_RESPONSE_ENCRYPTION_TYPE) response.encryptionType = reader.string(end);
+    } else if (tag === TAG_PUT_RECORDS_RESPONSE_FAILED_RECORD_COUNT)
+      response.failedRecordCount = reader.int32(end);
+    else if (tag === TAG_PUT_RECORDS_RESPONSE_ENCRYPTION_TYPE) response.encryptionType = reader.string(end);
     else reader.skip(tag, end);
   }
   return response;

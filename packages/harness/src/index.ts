@@ -129,6 +129,7 @@ export {
   readToTip,
   type ShardReadResult,
 } from "./shard-reader.js";
+export { createSingleShardStream, type SingleShardStream } from "./single-shard-stream.js";
 export { StreamsCallError, StreamsClient } from "./streams-client.js";
 export type { WaitOptions } from "./wait-for.js";
 export { WaitTimeoutError, waitFor } from "./wait-for.js";

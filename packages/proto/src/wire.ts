@@ -1,7 +1,8 @@
 /**
  * The pieces of the protobuf wire format that Sluice's hand codecs share (the gateway's
  * PutRecord(s) and ForwardStream codecs, the client's PutRecord(s) codecs): wire types, unsigned
- * varints up to 2^53 written without BigInt, and one bounds-checked reader. The hand codecs exist
+ * varints up to 2^53 written without BigInt, one bounds-checked reader, and the field tags of the
+ * write calls' messages. The hand codecs exist
  * for the hot calls only, where the generated code's per-message writer, chunk copies and 64-bit
  * path cost more than the record's own work; everything else uses the generated code.
  */
@@ -168,3 +169,35 @@ export class WireReader {
     return this.malformedError(problem, this.position);
   }
 }
+
+// ---- Tags (field number << 3 | wire type) of the write calls' messages, from streams.proto ----
+
+export const TAG_PUT_RECORDS_STREAM_NAME = (1 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORDS_RECORD = (2 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORDS_STREAM_ARN = (3 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORDS_PRODUCER_ID = (4 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORDS_PRODUCER_SHARD_ID = (5 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORDS_PRODUCER_SEQUENCE = (6 << 3) | WIRE_VARINT;
+/** PutRecordsRequestEntry. */
+export const TAG_ENTRY_DATA = (1 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_ENTRY_EXPLICIT_HASH_KEY = (2 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_ENTRY_PARTITION_KEY = (3 << 3) | WIRE_LENGTH_DELIMITED;
+
+export const TAG_PUT_RECORD_STREAM_NAME = (1 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORD_DATA = (2 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORD_PARTITION_KEY = (3 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORD_EXPLICIT_HASH_KEY = (4 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORD_SEQUENCE_NUMBER_FOR_ORDERING = (5 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORD_STREAM_ARN = (6 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORD_PRODUCER_ID = (7 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORD_PRODUCER_SHARD_ID = (8 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORD_PRODUCER_SEQUENCE = (9 << 3) | WIRE_VARINT;
+
+export const TAG_PUT_RECORDS_RESPONSE_FAILED_RECORD_COUNT = (1 << 3) | WIRE_VARINT;
+export const TAG_PUT_RECORDS_RESPONSE_RECORD = (2 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_PUT_RECORDS_RESPONSE_ENCRYPTION_TYPE = (3 << 3) | WIRE_LENGTH_DELIMITED;
+/** PutRecordsResultEntry. */
+export const TAG_RESULT_SEQUENCE_NUMBER = (1 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_RESULT_SHARD_ID = (2 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_RESULT_ERROR_CODE = (3 << 3) | WIRE_LENGTH_DELIMITED;
+export const TAG_RESULT_ERROR_MESSAGE = (4 << 3) | WIRE_LENGTH_DELIMITED;

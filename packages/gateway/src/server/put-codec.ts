@@ -17,29 +17,38 @@
  */
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from "@grpc/grpc-js";
 import { streams } from "@sluice/proto";
-import { varintBytes, WIRE_LENGTH_DELIMITED, WIRE_VARINT, WireReader, writeVarint } from "@sluice/proto/wire";
+import {
+  TAG_ENTRY_DATA,
+  TAG_ENTRY_EXPLICIT_HASH_KEY,
+  TAG_ENTRY_PARTITION_KEY,
+  TAG_PUT_RECORD_DATA,
+  TAG_PUT_RECORD_EXPLICIT_HASH_KEY,
+  TAG_PUT_RECORD_PARTITION_KEY,
+  TAG_PUT_RECORD_PRODUCER_ID,
+  TAG_PUT_RECORD_PRODUCER_SEQUENCE,
+  TAG_PUT_RECORD_PRODUCER_SHARD_ID,
+  TAG_PUT_RECORD_SEQUENCE_NUMBER_FOR_ORDERING,
+  TAG_PUT_RECORD_STREAM_ARN,
+  TAG_PUT_RECORD_STREAM_NAME,
+  TAG_PUT_RECORDS_PRODUCER_ID,
+  TAG_PUT_RECORDS_PRODUCER_SEQUENCE,
+  TAG_PUT_RECORDS_PRODUCER_SHARD_ID,
+  TAG_PUT_RECORDS_RECORD,
+  TAG_PUT_RECORDS_RESPONSE_ENCRYPTION_TYPE,
+  TAG_PUT_RECORDS_RESPONSE_FAILED_RECORD_COUNT,
+  TAG_PUT_RECORDS_RESPONSE_RECORD,
+  TAG_PUT_RECORDS_STREAM_ARN,
+  TAG_PUT_RECORDS_STREAM_NAME,
+  TAG_RESULT_ERROR_CODE,
+  TAG_RESULT_ERROR_MESSAGE,
+  TAG_RESULT_SEQUENCE_NUMBER,
+  TAG_RESULT_SHARD_ID,
+  varintBytes,
+  WireReader,
+  writeVarint,
+} from "@sluice/proto/wire";
 import { ValidationError } from "../errors.js";
 import { toServiceError } from "../status-details.js";
-
-/** Tags (field number << 3 | wire type) of the fields read. */
-const TAG_PUT_RECORDS_STREAM_NAME = (1 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORDS_RECORD = (2 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORDS_STREAM_ARN = (3 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORDS_PRODUCER_ID = (4 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORDS_PRODUCER_SHARD_ID = (5 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORDS_PRODUCER_SEQUENCE = (6 << 3) | WIRE_VARINT;
-const TAG_ENTRY_DATA = (1 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_ENTRY_EXPLICIT_HASH_KEY = (2 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_ENTRY_PARTITION_KEY = (3 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_STREAM_NAME = (1 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_DATA = (2 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_PARTITION_KEY = (3 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_EXPLICIT_HASH_KEY = (4 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_SEQUENCE_NUMBER_FOR_ORDERING = (5 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_STREAM_ARN = (6 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_PRODUCER_ID = (7 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_PRODUCER_SHARD_ID = (8 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_PUT_RECORD_PRODUCER_SEQUENCE = (9 << 3) | WIRE_VARINT;
 
 const EMPTY_DATA = Buffer.alloc(0);
 
@@ -159,13 +168,6 @@ export function decodePutRecordRequest(buffer: Buffer): streams.PutRecordRequest
   return request;
 }
 
-const TAG_RESPONSE_FAILED_RECORD_COUNT = (1 << 3) | WIRE_VARINT;
-const TAG_RESPONSE_RECORD = (2 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_RESPONSE_ENCRYPTION_TYPE = (3 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_RESULT_SEQUENCE_NUMBER = (1 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_RESULT_SHARD_ID = (2 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_RESULT_ERROR_CODE = (3 << 3) | WIRE_LENGTH_DELIMITED;
-const TAG_RESULT_ERROR_MESSAGE = (4 << 3) | WIRE_LENGTH_DELIMITED;
 /** String fields of a PutRecordsResultEntry, in field order. */
 const RESULT_STRING_FIELDS = 4;
 
@@ -203,13 +205,13 @@ export function encodePutRecordsResponse(response: streams.PutRecordsResponse): 
   const out = Buffer.allocUnsafe(total);
   let at = 0;
   if (failedRecordCount !== 0) {
-    out[at++] = TAG_RESPONSE_FAILED_RECORD_COUNT;
+    out[at++] = TAG_PUT_RECORDS_RESPONSE_FAILED_RECORD_COUNT;
     at = writeVarint(out, failedRecordCount, at);
   }
   for (let i = 0; i < records.length; i++) {
     const entry = records[i] as streams.PutRecordsResultEntry;
     const base = i * (RESULT_STRING_FIELDS + 1);
-    out[at++] = TAG_RESPONSE_RECORD;
+    out[at++] = TAG_PUT_RECORDS_RESPONSE_RECORD;
     at = writeVarint(out, sizes[base] as number, at);
     for (let field = 0; field < RESULT_STRING_FIELDS; field++) {
       const value = resultField(entry, field);
@@ -221,7 +223,7 @@ export function encodePutRecordsResponse(response: streams.PutRecordsResponse): 
     }
   }
   if (encryptionBytes > 0) {
-    out[at++] = TAG_RESPONSE_ENCRYPTION_TYPE;
+    out[at++] = TAG_PUT_RECORDS_RESPONSE_ENCRYPTION_TYPE;
     at = writeVarint(out, encryptionBytes, at);
     at += out.write(encryptionType, at, encryptionBytes, "utf8");
   }
