@@ -75,7 +75,8 @@ let parser: NodeSqlParser.Parser | undefined;
 
 /**
  * node-sql-parser's parser, made by the first query planned: every node imports this package,
- * few plan queries, and loading the library costs a node about 16 MiB of resident memory.
+ * few plan queries, and the library is large (see packages/delivery/src/lazy-sdk.ts for what
+ * loading such libraries at start cost an idle node).
  */
 function sqlParser(): NodeSqlParser.Parser {
   parser ??= new (require("node-sql-parser") as typeof NodeSqlParser).Parser();

@@ -1,8 +1,9 @@
 /**
  * The destination libraries, loaded on first use rather than when the package is imported:
  * every node imports @sluice/delivery (it runs the delivery streams it finds), but most clusters
- * deliver to few or none of these destinations, and loading @aws-sdk/client-s3 and pg costs
- * each node about 6 MiB of V8 heap and 30-50 MiB of resident memory it would otherwise not use.
+ * deliver to few or none of these destinations. Loaded at start, these and analytics'
+ * node-sql-parser held about 22 MiB of every idle node's resident memory (141-150 MiB against
+ * 119-122 without them, docs/performance.md "Memory").
  * Loaded through `require` (both ship CommonJS) so a destination's constructor stays synchronous.
  */
 import { createRequire } from "node:module";
