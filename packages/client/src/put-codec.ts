@@ -15,6 +15,7 @@ import { makeGenericClientConstructor } from "@grpc/grpc-js";
 import { streams } from "@sluice/proto";
 import {
   lengthDelimitedFieldBytes,
+  optionalFieldBytes,
   TAG_ENTRY_DATA,
   TAG_ENTRY_EXPLICIT_HASH_KEY,
   TAG_ENTRY_PARTITION_KEY,
@@ -42,6 +43,8 @@ import {
   TAG_RESULT_SHARD_ID,
   varintBytes,
   WireReader,
+  writeBytesField,
+  writeStringField,
   writeVarint,
 } from "@sluice/proto/wire";
 
@@ -63,25 +66,6 @@ function utf8Bytes(value: string): number {
 /** A uint64 the hand encoder writes: a non-negative safe integer (others go to the generated encoder). */
 function isWritableUint64(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
-}
-
-function writeString(out: Buffer, at: number, tag: number, value: string, bytes: number): number {
-  if (bytes === 0) return at;
-  out[at++] = tag;
-  at = writeVarint(out, bytes, at);
-  return at + out.write(value, at, bytes, "utf8");
-}
-
-function writeBytes(out: Buffer, at: number, tag: number, value: Uint8Array): number {
-  if (value.length === 0) return at;
-  out[at++] = tag;
-  at = writeVarint(out, value.length, at);
-  out.set(value, at);
-  return at + value.length;
-}
-
-function stringFieldBytes(bytes: number): number {
-  return bytes === 0 ? 0 : lengthDelimitedFieldBytes(bytes);
 }
 
 /** A PutRecordsRequest whose fields, and its records' fields, may be left out (as `fromPartial` takes it). */
@@ -112,10 +96,10 @@ export function encodePutRecordsRequest(request: PutRecordsRequestInput): Buffer
 
   const sizes = new Uint32Array(records.length * SIZES_PER_RECORD);
   let total =
-    stringFieldBytes(streamNameBytes) +
-    stringFieldBytes(streamArnBytes) +
-    (producerId.length === 0 ? 0 : lengthDelimitedFieldBytes(producerId.length)) +
-    stringFieldBytes(producerShardIdBytes) +
+    optionalFieldBytes(streamNameBytes) +
+    optionalFieldBytes(streamArnBytes) +
+    optionalFieldBytes(producerId.length) +
+    optionalFieldBytes(producerShardIdBytes) +
     (producerSequence === 0 ? 0 : 1 + varintBytes(producerSequence));
   for (let i = 0; i < records.length; i++) {
     const record = records[i] as Partial<streams.PutRecordsRequestEntry>;
@@ -123,9 +107,9 @@ export function encodePutRecordsRequest(request: PutRecordsRequestInput): Buffer
     const explicitHashKeyBytes = utf8Bytes(record.explicitHashKey ?? "");
     const partitionKeyBytes = utf8Bytes(record.partitionKey ?? "");
     const body =
-      (dataBytes === 0 ? 0 : lengthDelimitedFieldBytes(dataBytes)) +
-      stringFieldBytes(explicitHashKeyBytes) +
-      stringFieldBytes(partitionKeyBytes);
+      optionalFieldBytes(dataBytes) +
+      optionalFieldBytes(explicitHashKeyBytes) +
+      optionalFieldBytes(partitionKeyBytes);
     const base = i * SIZES_PER_RECORD;
     sizes[base] = body;
     sizes[base + 1] = explicitHashKeyBytes;
@@ -134,25 +118,31 @@ export function encodePutRecordsRequest(request: PutRecordsRequestInput): Buffer
   }
 
   const out = Buffer.allocUnsafe(total);
-  let at = writeString(out, 0, TAG_PUT_RECORDS_STREAM_NAME, streamName, streamNameBytes);
+  let at = writeStringField(out, 0, TAG_PUT_RECORDS_STREAM_NAME, streamName, streamNameBytes);
   for (let i = 0; i < records.length; i++) {
     const record = records[i] as Partial<streams.PutRecordsRequestEntry>;
     const base = i * SIZES_PER_RECORD;
     out[at++] = TAG_PUT_RECORDS_RECORD;
     at = writeVarint(out, sizes[base] as number, at);
-    at = writeBytes(out, at, TAG_ENTRY_DATA, record.data ?? EMPTY_BYTES);
-    at = writeString(
+    at = writeBytesField(out, at, TAG_ENTRY_DATA, record.data ?? EMPTY_BYTES);
+    at = writeStringField(
       out,
       at,
       TAG_ENTRY_EXPLICIT_HASH_KEY,
       record.explicitHashKey ?? "",
       sizes[base + 1] as number,
     );
-    at = writeString(out, at, TAG_ENTRY_PARTITION_KEY, record.partitionKey ?? "", sizes[base + 2] as number);
+    at = writeStringField(
+      out,
+      at,
+      TAG_ENTRY_PARTITION_KEY,
+      record.partitionKey ?? "",
+      sizes[base + 2] as number,
+    );
   }
-  at = writeString(out, at, TAG_PUT_RECORDS_STREAM_ARN, streamArn, streamArnBytes);
-  at = writeBytes(out, at, TAG_PUT_RECORDS_PRODUCER_ID, producerId);
-  at = writeString(out, at, TAG_PUT_RECORDS_PRODUCER_SHARD_ID, producerShardId, producerShardIdBytes);
+  at = writeStringField(out, at, TAG_PUT_RECORDS_STREAM_ARN, streamArn, streamArnBytes);
+  at = writeBytesField(out, at, TAG_PUT_RECORDS_PRODUCER_ID, producerId);
+  at = writeStringField(out, at, TAG_PUT_RECORDS_PRODUCER_SHARD_ID, producerShardId, producerShardIdBytes);
   if (producerSequence !== 0) {
     out[at++] = TAG_PUT_RECORDS_PRODUCER_SEQUENCE;
     at = writeVarint(out, producerSequence, at);
@@ -187,31 +177,31 @@ export function encodePutRecordRequest(request: Partial<streams.PutRecordRequest
   const streamArnBytes = utf8Bytes(streamArn);
   const producerShardIdBytes = utf8Bytes(producerShardId);
   const total =
-    stringFieldBytes(streamNameBytes) +
-    (data.length === 0 ? 0 : lengthDelimitedFieldBytes(data.length)) +
-    stringFieldBytes(partitionKeyBytes) +
-    stringFieldBytes(explicitHashKeyBytes) +
-    stringFieldBytes(orderingBytes) +
-    stringFieldBytes(streamArnBytes) +
-    (producerId.length === 0 ? 0 : lengthDelimitedFieldBytes(producerId.length)) +
-    stringFieldBytes(producerShardIdBytes) +
+    optionalFieldBytes(streamNameBytes) +
+    optionalFieldBytes(data.length) +
+    optionalFieldBytes(partitionKeyBytes) +
+    optionalFieldBytes(explicitHashKeyBytes) +
+    optionalFieldBytes(orderingBytes) +
+    optionalFieldBytes(streamArnBytes) +
+    optionalFieldBytes(producerId.length) +
+    optionalFieldBytes(producerShardIdBytes) +
     (producerSequence === 0 ? 0 : 1 + varintBytes(producerSequence));
 
   const out = Buffer.allocUnsafe(total);
-  let at = writeString(out, 0, TAG_PUT_RECORD_STREAM_NAME, streamName, streamNameBytes);
-  at = writeBytes(out, at, TAG_PUT_RECORD_DATA, data);
-  at = writeString(out, at, TAG_PUT_RECORD_PARTITION_KEY, partitionKey, partitionKeyBytes);
-  at = writeString(out, at, TAG_PUT_RECORD_EXPLICIT_HASH_KEY, explicitHashKey, explicitHashKeyBytes);
-  at = writeString(
+  let at = writeStringField(out, 0, TAG_PUT_RECORD_STREAM_NAME, streamName, streamNameBytes);
+  at = writeBytesField(out, at, TAG_PUT_RECORD_DATA, data);
+  at = writeStringField(out, at, TAG_PUT_RECORD_PARTITION_KEY, partitionKey, partitionKeyBytes);
+  at = writeStringField(out, at, TAG_PUT_RECORD_EXPLICIT_HASH_KEY, explicitHashKey, explicitHashKeyBytes);
+  at = writeStringField(
     out,
     at,
     TAG_PUT_RECORD_SEQUENCE_NUMBER_FOR_ORDERING,
     sequenceNumberForOrdering,
     orderingBytes,
   );
-  at = writeString(out, at, TAG_PUT_RECORD_STREAM_ARN, streamArn, streamArnBytes);
-  at = writeBytes(out, at, TAG_PUT_RECORD_PRODUCER_ID, producerId);
-  at = writeString(out, at, TAG_PUT_RECORD_PRODUCER_SHARD_ID, producerShardId, producerShardIdBytes);
+  at = writeStringField(out, at, TAG_PUT_RECORD_STREAM_ARN, streamArn, streamArnBytes);
+  at = writeBytesField(out, at, TAG_PUT_RECORD_PRODUCER_ID, producerId);
+  at = writeStringField(out, at, TAG_PUT_RECORD_PRODUCER_SHARD_ID, producerShardId, producerShardIdBytes);
   if (producerSequence !== 0) {
     out[at++] = TAG_PUT_RECORD_PRODUCER_SEQUENCE;
     at = writeVarint(out, producerSequence, at);

@@ -45,6 +45,34 @@ export function lengthDelimitedFieldBytes(length: number): number {
 }
 
 /**
+ * Bytes an optional length-delimited field of `length` bytes takes with a one-byte tag: 0 when
+ * `length` is 0, since proto3 leaves an empty string or bytes field out.
+ */
+export function optionalFieldBytes(length: number): number {
+  return length === 0 ? 0 : lengthDelimitedFieldBytes(length);
+}
+
+/**
+ * Writes a string field (tag, length, UTF-8 bytes) whose UTF-8 length the caller measured as
+ * `bytes`; nothing when `bytes` is 0. Returns the offset after it.
+ */
+export function writeStringField(out: Buffer, at: number, tag: number, value: string, bytes: number): number {
+  if (bytes === 0) return at;
+  out[at++] = tag;
+  at = writeVarint(out, bytes, at);
+  return at + out.write(value, at, bytes, "utf8");
+}
+
+/** Writes a bytes field (tag, length, bytes); nothing for an empty one. Returns the offset after it. */
+export function writeBytesField(out: Uint8Array, at: number, tag: number, value: Uint8Array): number {
+  if (value.length === 0) return at;
+  out[at++] = tag;
+  at = writeVarint(out, value.length, at);
+  out.set(value, at);
+  return at + value.length;
+}
+
+/**
  * Makes the error a reader throws for malformed bytes: `problem` says what is wrong,
  * `position` is the byte offset where it was found.
  */

@@ -8,7 +8,15 @@
  * the generated codecs read and write the same messages (the tests compare them).
  */
 import type { forward } from "@sluice/proto";
-import { varintBytes, WIRE_LENGTH_DELIMITED, WIRE_VARINT, WireReader, writeVarint } from "@sluice/proto/wire";
+import {
+  optionalFieldBytes,
+  varintBytes,
+  WIRE_LENGTH_DELIMITED,
+  WIRE_VARINT,
+  WireReader,
+  writeStringField,
+  writeVarint,
+} from "@sluice/proto/wire";
 import { sizeShardBatches, writeShardBatches } from "./forward-codec.js";
 import type { LeaderAppendReply } from "./leader-append.js";
 
@@ -179,9 +187,7 @@ function uintBytes(value: number): number {
 }
 
 function stringBytes(value: string): number {
-  if (value === "") return 0;
-  const length = Buffer.byteLength(value, "utf8");
-  return 1 + varintBytes(length) + length;
+  return optionalFieldBytes(Buffer.byteLength(value, "utf8"));
 }
 
 function writeUint(out: Buffer, at: number, tag: number, value: number): number {
@@ -191,11 +197,7 @@ function writeUint(out: Buffer, at: number, tag: number, value: number): number 
 }
 
 function writeString(out: Buffer, at: number, tag: number, value: string): number {
-  if (value === "") return at;
-  out[at++] = tag;
-  const length = Buffer.byteLength(value, "utf8");
-  at = writeVarint(out, length, at);
-  return at + out.write(value, at, length, "utf8");
+  return writeStringField(out, at, tag, value, Buffer.byteLength(value, "utf8"));
 }
 
 /** Decodes a ForwardStreamResponse (protobuf bytes, no gRPC prefix); throws MalformedForwardMessageError. */
