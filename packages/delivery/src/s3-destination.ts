@@ -1,7 +1,8 @@
 /**
  * S3-compatible object storage through @aws-sdk/client-s3 (path-style addressing when an
- * endpoint is given; the SDK is loaded by the first S3 destination, see lazy-sdk.ts). A PutObject is atomic: readers see the whole object or none, and a
- * retried batch's PutObject replaces it. The per-shard intent is a small object under
+ * endpoint is given; the SDK is loaded by the first S3 destination, see lazy-sdk.ts). A
+ * PutObject is atomic: readers see the whole object or none, and a retried batch's PutObject
+ * replaces it. The per-shard intent is a small object under
  * `.sluice-intents/<delivery>/<shard>.json`, put before the batch's object.
  */
 import type { S3Client } from "@aws-sdk/client-s3";

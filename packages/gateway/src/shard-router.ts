@@ -8,6 +8,9 @@ import { HASH_KEY_BYTES } from "./constants.js";
 import { GatewayErrorCode, InternalFailureError } from "./errors.js";
 import { formatHashKey, HASH_KEY_MAX, HASH_KEY_MIN, parseHashKey } from "./hash-key.js";
 
+/** 32-bit words of a hash key. */
+const HASH_KEY_WORDS = HASH_KEY_BYTES / 4;
+
 /** One open shard of a stream, as the metadata describes it. */
 export interface RoutableShard {
   /** `shardId-000000000000` style. */
@@ -109,9 +112,6 @@ export class ShardRouter {
     return this.order[low] as number;
   }
 }
-
-/** 32-bit words of a hash key. */
-const HASH_KEY_WORDS = HASH_KEY_BYTES / 4;
 
 function invalidMap(problem: string): InternalFailureError {
   return new InternalFailureError(
