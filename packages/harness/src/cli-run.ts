@@ -28,11 +28,12 @@ export function runCli(args: readonly string[], options: CliRunOptions = {}): Pr
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
+    // Decoded as a stream, so a character split between two chunks stays whole.
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk;
     });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
     });
     child.on("error", reject);
     child.on("close", (status) => resolve({ status, stdout, stderr }));
