@@ -7,9 +7,11 @@ export const PACKAGE_NAME = "@sluice/storage";
 
 export { crc32Combine, entryDataChecksum, rememberEntryDataChecksum } from "./checksum.js";
 export {
+  COMMIT_INDEX_WRITE_INTERVAL_MS_DEFAULT,
   ENTRY_CHECKSUM_CACHE_BYTES_MIN,
   ENTRY_DATA_BYTES_MAX,
   FLUSH_BYTES_MAX,
+  INLINE_WRITE_BYTES_MAX_DEFAULT,
   SEGMENT_SIZE_BYTES_DEFAULT,
   SEGMENT_SIZE_BYTES_MAX,
   SEGMENT_SIZE_BYTES_MIN,

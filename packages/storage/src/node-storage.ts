@@ -82,8 +82,12 @@ export interface StorageMetrics {
   readonly segmentSyncs: number;
   /** LevelDB batches written with sync. */
   readonly stateSyncs: number;
-  /** LevelDB batches written without sync (only commit indexes changed). */
+  /** LevelDB batches written without sync (commit indexes only: the owed ones, together). */
   readonly stateWrites: number;
+  /** Journal appends written on the flushing thread (frames up to `inlineWriteBytesMax`). */
+  readonly inlineAppends: number;
+  /** Groups whose commit index moved since it was last written to LevelDB. */
+  readonly commitIndexesOwed: number;
   readonly entriesAppended: number;
   /** Bytes appended to segments: frame and record headers, entry data, rewrites. */
   readonly segmentBytesWritten: number;
@@ -148,6 +152,13 @@ export class NodeStorage implements FlushHost {
   private committing: Promise<unknown> | null = null;
   /** The last flush's LevelDB batch while it is written unwaited (commit indexes only), or null. */
   private stateWriting: Promise<void> | null = null;
+  /**
+   * Groups whose commit index moved without being written to LevelDB yet (a flush that changes
+   * nothing else of a group's state leaves it owed; see COMMIT_INDEX_WRITE_INTERVAL_MS_DEFAULT).
+   */
+  private readonly commitsOwed = new Set<number>();
+  /** When the owed commit indexes were last written (performance.now() ms). */
+  private commitsWrittenAtMs = performance.now();
   private failure: StorageError | null = null;
   private closed = false;
   private readonly counters = {
@@ -155,6 +166,7 @@ export class NodeStorage implements FlushHost {
     segmentSyncs: 0,
     stateSyncs: 0,
     stateWrites: 0,
+    inlineAppends: 0,
     entriesAppended: 0,
     segmentBytesWritten: 0,
     entryDataBytesAppended: 0,
@@ -296,6 +308,7 @@ export class NodeStorage implements FlushHost {
   metrics(): StorageMetrics {
     return {
       ...this.counters,
+      commitIndexesOwed: this.commitsOwed.size,
       segmentCount: this.segments.count,
       groupCount: this.groups.size,
       tailCacheBytes: this.cacheBytes,
@@ -339,6 +352,14 @@ export class NodeStorage implements FlushHost {
     this.closed = true;
     if (this.committing !== null) await this.committing.catch(() => undefined);
     if (this.stateWriting !== null) await this.stateWriting;
+    // A clean close leaves no commit index behind.
+    if (this.failure === null && this.commitsOwed.size > 0) {
+      try {
+        await this.db.batch(this.owedCommitPuts(), { sync: this.options.sync });
+      } catch {
+        // Only commit indexes: Raft learns them again after the restart.
+      }
+    }
     this.openBatch = null;
     this.segments.closeAll();
     await this.db.close();
@@ -407,11 +428,14 @@ export class NodeStorage implements FlushHost {
     const touched = this.applyInMemory(seq, ops, records, rewrittenEntries);
 
     // 3. LevelDB: the small state, in one batch, synced when anything but commit indexes changed.
-    //    A batch of commit indexes only is not waited for (the flush resolves while LevelDB
-    //    writes it); every later batch is written after it, and a failure fails the storage.
+    //    Commit indexes alone are owed rather than written (stateBatch), until a batch goes
+    //    anyway or their interval passed; such a batch is not waited for (the flush resolves
+    //    while LevelDB writes it). Every later batch is written after it, and a failure fails
+    //    the storage.
     let stateSynced = false;
-    if (touched.size > 0) {
-      const { operations, mustSync } = this.stateBatch(touched);
+    const { operations, mustSync } =
+      touched.size > 0 ? this.stateBatch(touched) : { operations: [], mustSync: false };
+    if (operations.length > 0) {
       stateSynced = mustSync && this.options.sync;
       const stateStartedAtMs = performance.now();
       const written = this.writeState(operations, stateSynced);
@@ -507,7 +531,13 @@ export class NodeStorage implements FlushHost {
       active = await this.segments.create();
       this.counters.segmentsCreated += 1;
     }
-    const start = await this.segments.append(chunks, frameBytes);
+    let start: number;
+    if (frameBytes <= this.options.inlineWriteBytesMax) {
+      start = this.segments.appendSync(chunks, frameBytes);
+      this.counters.inlineAppends += 1;
+    } else {
+      start = await this.segments.append(chunks, frameBytes);
+    }
     for (const record of records) {
       record.segmentId = active.id;
       record.offset += start;
@@ -653,6 +683,7 @@ export class NodeStorage implements FlushHost {
       const group = this.groups.get(groupId);
       if (group === undefined) {
         // Deleted (and not re-created) in this flush.
+        this.commitsOwed.delete(groupId);
         for (const kind of Object.values(StateKind))
           operations.push({ type: "del", key: stateKey(groupId, kind) });
         mustSync = true;
@@ -670,12 +701,14 @@ export class NodeStorage implements FlushHost {
           key: stateKey(groupId, StateKind.Meta),
           value: encodeMeta(group.meta()),
         });
-      if (t.hardState)
-        operations.push({
-          type: "put",
-          key: stateKey(groupId, StateKind.HardState),
-          value: encodeHardState(group.hardState),
-        });
+      if (t.hardState) {
+        if (t.hardStateMustSync || this.options.commitIndexWriteIntervalMs === 0) {
+          operations.push(this.hardStatePut(groupId, group));
+          this.commitsOwed.delete(groupId);
+        } else {
+          this.commitsOwed.add(groupId);
+        }
+      }
       if (t.confState && group.confState !== null) {
         operations.push({
           type: "put",
@@ -691,7 +724,30 @@ export class NodeStorage implements FlushHost {
         });
       if (t.meta || t.hardStateMustSync || t.confState || t.snapshot || t.deleted) mustSync = true;
     }
+    // Owed commit indexes ride along with a batch written anyway, or go once the interval passed.
+    if (this.commitsOwed.size > 0) {
+      const now = performance.now();
+      if (operations.length > 0 || now - this.commitsWrittenAtMs >= this.options.commitIndexWriteIntervalMs) {
+        operations.push(...this.owedCommitPuts());
+        this.commitsWrittenAtMs = now;
+      }
+    }
     return { operations, mustSync };
+  }
+
+  private hardStatePut(groupId: number, group: GroupState): { type: "put"; key: Buffer; value: Buffer } {
+    return { type: "put", key: stateKey(groupId, StateKind.HardState), value: encodeHardState(group.hardState) };
+  }
+
+  /** The hard states of the groups that owe their commit index (now no longer owed). */
+  private owedCommitPuts(): Array<{ type: "put"; key: Buffer; value: Buffer }> {
+    const puts: Array<{ type: "put"; key: Buffer; value: Buffer }> = [];
+    for (const groupId of this.commitsOwed) {
+      const group = this.groups.get(groupId);
+      if (group !== undefined) puts.push(this.hardStatePut(groupId, group));
+    }
+    this.commitsOwed.clear();
+    return puts;
   }
 
   /**

@@ -3,6 +3,9 @@
  * done once when the storage opens.
  */
 import {
+  COMMIT_INDEX_WRITE_INTERVAL_MS_DEFAULT,
+  FLUSH_BYTES_MAX,
+  INLINE_WRITE_BYTES_MAX_DEFAULT,
   REWRITE_BYTES_PER_FLUSH_MAX_DEFAULT,
   REWRITE_LIVE_RATIO_MAX_DEFAULT,
   SEGMENT_SIZE_BYTES_DEFAULT,
@@ -50,6 +53,19 @@ export interface NodeStorageOptions {
    */
   readonly rewriteBytesPerFlushMax?: number;
   /**
+   * Journal frames of at most this many bytes are written on the calling thread, larger ones
+   * through libuv's thread pool; 0 sends every frame through the pool.
+   * @default INLINE_WRITE_BYTES_MAX_DEFAULT (64 KiB)
+   */
+  readonly inlineWriteBytesMax?: number;
+  /**
+   * Commit indexes that are a flush's only change to a group's state are written to LevelDB with
+   * the next batch written anyway, or by the first flush this many ms after they were last
+   * written; 0 writes them with every flush.
+   * @default COMMIT_INDEX_WRITE_INTERVAL_MS_DEFAULT (1000 ms)
+   */
+  readonly commitIndexWriteIntervalMs?: number;
+  /**
    * Called after every synced write with its kind ("segment": the journal's synced append,
    * "state": a synced LevelDB batch) and how long it took, in ms (for latency histograms). Keep
    * it short; it runs in the flush. @default no-op
@@ -70,6 +86,8 @@ export function defaultNodeStorageOptions(): ResolvedNodeStorageOptions {
     sync: true,
     rewriteLiveRatioMax: REWRITE_LIVE_RATIO_MAX_DEFAULT,
     rewriteBytesPerFlushMax: REWRITE_BYTES_PER_FLUSH_MAX_DEFAULT,
+    inlineWriteBytesMax: INLINE_WRITE_BYTES_MAX_DEFAULT,
+    commitIndexWriteIntervalMs: COMMIT_INDEX_WRITE_INTERVAL_MS_DEFAULT,
     onSync: () => {},
   };
 }
@@ -108,5 +126,7 @@ export function resolveNodeStorageOptions(options: NodeStorageOptions = {}): Res
     throw new InvalidOptionsError(`rewriteLiveRatioMax must be a number in [0, 1], got ${String(ratio)}`);
   }
   checkInteger("rewriteBytesPerFlushMax", resolved.rewriteBytesPerFlushMax, 1, 2 ** 31);
+  checkInteger("inlineWriteBytesMax", resolved.inlineWriteBytesMax, 0, FLUSH_BYTES_MAX);
+  checkInteger("commitIndexWriteIntervalMs", resolved.commitIndexWriteIntervalMs, 0, 2 ** 31);
   return resolved;
 }

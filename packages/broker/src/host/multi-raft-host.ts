@@ -801,6 +801,7 @@ export class MultiRaftHost {
     // 1. Take what is ready now; send what may leave before the write (with the previous
     //    flush's post-persist messages).
     this.collect();
+    const sentBeforeWrite = this.outbox.size > 0;
     this.flushOutbox();
 
     // 2. Everything staged goes into one flush.
@@ -850,6 +851,10 @@ export class MultiRaftHost {
         for (const entry of ready.entries) neededBytes += entry.data.length;
         if (ready.snapshot !== null) neededBytes += ready.snapshot.data.length;
       }
+      // A small frame is written on this thread (storage's inlineWriteBytesMax), which holds the
+      // event loop for the write: first let the messages just sent (a leader's appends) reach
+      // their sockets, so the followers write in parallel with this node rather than after it.
+      if (sentBeforeWrite && neededBytes <= storage.options.inlineWriteBytesMax) await yieldToSends();
       if (!(await this.waitForSpace(neededBytes))) {
         // Stopped while waiting: nothing of this flush is written or acknowledged.
         batch.abandon();
@@ -1134,4 +1139,13 @@ function isStaleSnapshot(error: unknown): boolean {
 /** Whether an error from raft means "not the leader". */
 export function isRaftNotLeader(error: unknown): error is RaftNotLeaderError {
   return error instanceof RaftNotLeaderError;
+}
+
+const YIELDS = Number(process.env.ZZ_YIELDS ?? 2);
+/**
+ * Resolves after the transport's deferred sends (a setImmediate) and the HTTP/2 session's write
+ * of them to the socket (a native immediate of the next loop turn) have run.
+ */
+async function yieldToSends(): Promise<void> {
+  for (let i = 0; i < YIELDS; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }

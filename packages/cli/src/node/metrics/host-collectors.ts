@@ -61,7 +61,16 @@ const BROKER_GAUGES: readonly (readonly [string, NumericKey<BrokerMetrics>, stri
 const STORAGE_COUNTERS: readonly (readonly [string, NumericKey<BrokerMetrics["storage"]>, string])[] = [
   ["sluice_storage_segment_syncs_total", "segmentSyncs", "fdatasync calls on segment files."],
   ["sluice_storage_state_syncs_total", "stateSyncs", "LevelDB batches written with sync."],
-  ["sluice_storage_state_writes_total", "stateWrites", "LevelDB batches written without sync."],
+  [
+    "sluice_storage_state_writes_total",
+    "stateWrites",
+    "LevelDB batches written without sync (owed commit indexes).",
+  ],
+  [
+    "sluice_storage_inline_appends_total",
+    "inlineAppends",
+    "Journal appends written on the event loop's thread (small frames).",
+  ],
   ["sluice_storage_entries_appended_total", "entriesAppended", "Entries appended to segments."],
   ["sluice_storage_segment_written_bytes_total", "segmentBytesWritten", "Bytes appended to segments."],
   ["sluice_storage_entry_data_bytes_total", "entryDataBytesAppended", "Entry payload bytes appended."],
@@ -71,6 +80,11 @@ const STORAGE_COUNTERS: readonly (readonly [string, NumericKey<BrokerMetrics["st
 
 const STORAGE_GAUGES: readonly (readonly [string, NumericKey<BrokerMetrics["storage"]>, string])[] = [
   ["sluice_storage_segments", "segmentCount", "Segment files on disk."],
+  [
+    "sluice_storage_commit_indexes_owed",
+    "commitIndexesOwed",
+    "Groups whose commit index moved since LevelDB last had it.",
+  ],
   ["sluice_storage_leveldb_bytes", "stateBytes", "Bytes of LevelDB's files (hard state, index, snapshots)."],
 ];
 
