@@ -1141,11 +1141,16 @@ export function isRaftNotLeader(error: unknown): error is RaftNotLeaderError {
   return error instanceof RaftNotLeaderError;
 }
 
-const YIELDS = Number(process.env.ZZ_YIELDS ?? 2);
 /**
- * Resolves after the transport's deferred sends (a setImmediate) and the HTTP/2 session's write
- * of them to the socket (a native immediate of the next loop turn) have run.
+ * Event-loop turns a sent message needs to reach its socket: the transport seals and writes its
+ * frame in a setImmediate, and the HTTP/2 session writes to the socket in a native immediate of
+ * the turn after.
  */
+const SEND_TO_SOCKET_LOOP_TURNS = 2;
+
+/** Resolves once the messages sent before the call have been written to their sockets. */
 async function yieldToSends(): Promise<void> {
-  for (let i = 0; i < YIELDS; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  for (let i = 0; i < SEND_TO_SOCKET_LOOP_TURNS; i++) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
