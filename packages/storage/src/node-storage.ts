@@ -736,7 +736,11 @@ export class NodeStorage implements FlushHost {
   }
 
   private hardStatePut(groupId: number, group: GroupState): { type: "put"; key: Buffer; value: Buffer } {
-    return { type: "put", key: stateKey(groupId, StateKind.HardState), value: encodeHardState(group.hardState) };
+    return {
+      type: "put",
+      key: stateKey(groupId, StateKind.HardState),
+      value: encodeHardState(group.hardState),
+    };
   }
 
   /** The hard states of the groups that owe their commit index (now no longer owed). */

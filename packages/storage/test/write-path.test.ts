@@ -192,7 +192,10 @@ describe("inline journal writes", () => {
     const storage = await NodeStorage.open(tempDir(), { inlineWriteBytesMax: 0 });
     try {
       await storage.createGroup(1);
-      await storage.beginFlush().append(1, makeEntries(1, 1, 3, 1, 10)).commit();
+      await storage
+        .beginFlush()
+        .append(1, makeEntries(1, 1, 3, 1, 10))
+        .commit();
       expect(storage.metrics().inlineAppends).toBe(0);
       expect(storage.metrics().segmentSyncs).toBe(1);
     } finally {
