@@ -65,6 +65,7 @@ export class AdminClient {
     const channelOptions = {
       "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
       "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
+      "grpc.enable_channelz": 0,
       // Reads return megabytes; HTTP/2's default 64 KiB window would cost a round trip per 64 KiB.
       "grpc-node.flow_control_window": GRPC_STREAM_WINDOW_BYTES,
       // A killed and restarted node is found again quickly.

@@ -58,6 +58,7 @@ export class StreamsClient {
     this.raw = new StreamsServiceClient(address, channelCredentialsOf(options), {
       "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
       "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
+      "grpc.enable_channelz": 0,
       "grpc.initial_reconnect_backoff_ms": 50,
       "grpc.max_reconnect_backoff_ms": 500,
     });

@@ -175,6 +175,7 @@ export class GrpcPeerTransport implements PeerTransport {
     const o = this.options;
     const channelOptions: grpc.ChannelOptions = {
       "grpc.max_send_message_length": o.maxFrameBytes + GRPC_MESSAGE_OVERHEAD_BYTES,
+      "grpc.enable_channelz": 0,
       "grpc.keepalive_time_ms": GRPC_KEEPALIVE_TIME_MS,
       "grpc.keepalive_timeout_ms": GRPC_KEEPALIVE_TIMEOUT_MS,
       "grpc.keepalive_permit_without_calls": 1,

@@ -117,6 +117,9 @@ export async function startNode(config: NodeConfig, log: Logger, openHost: OpenH
   const server = new Server({
     "grpc.max_receive_message_length": GRPC_MESSAGE_BYTES_MAX,
     "grpc.max_send_message_length": GRPC_MESSAGE_BYTES_MAX,
+    // Channelz (grpc-js's introspection service, not served here) costs every call some
+    // bookkeeping: about 3.5% of a leader's CPU under single PutRecords.
+    "grpc.enable_channelz": 0,
   });
   const adminService = createAdminService(
     () => (accepting ? host?.backend : undefined),

@@ -296,6 +296,7 @@ export class GrpcPeerForwarder implements PeerForwarder {
       client = new ForwardServiceClient(address, this.credentialsFor(nodeId), {
         "grpc.max_send_message_length": FORWARD_MESSAGE_BYTES_MAX,
         "grpc.max_receive_message_length": FORWARD_MESSAGE_BYTES_MAX,
+        "grpc.enable_channelz": 0,
         "grpc.initial_reconnect_backoff_ms": 100,
         "grpc.max_reconnect_backoff_ms": 1_000,
       });
