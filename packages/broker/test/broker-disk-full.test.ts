@@ -1,7 +1,8 @@
 // Proves the disk-space guard: when a node's data filesystem (a real 16 MiB tmpfs) falls below the
 // reserve, that node refuses appends with DiskFullError, stops writing and goes silent instead of
 // crashing; its groups elect leaders elsewhere and keep committing; once space returns it catches
-// up to a log identical to the others'. Needs root (mount); skipped otherwise.
+// up to a log identical to the others'. It goes silent whether a flush or the periodic check
+// finds the shortage first. Needs root (mount); skipped otherwise.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -109,5 +110,47 @@ describe.skipIf(!mountable)("a node whose disk fills up", () => {
     expect(full.committedLogChecksum(GROUP, target)).toBe(leader.committedLogChecksum(GROUP, target));
     await full.append(GROUP, records("after", 1)).catch(() => undefined); // a follower: NotLeader is fine
     await leader.append(GROUP, records("after", 5));
+  }, 60_000);
+
+  it("goes silent too when only its periodic check finds the disk full, so its groups move away", async () => {
+    const cluster = await TestCluster.start(
+      { diskReserveBytes: RESERVE_BYTES, leaderBalance: false },
+      [1, 2],
+    );
+    cleanups.push(() => cluster.close());
+    const dir = cluster.dataDir(3);
+    mkdirSync(dir, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_BYTES}`, "tmpfs", dir]);
+    cleanups.push(() => {
+      execFileSync("umount", ["-l", dir]);
+    });
+    const full = await cluster.open(3);
+    await cluster.ensureGroups([GROUP], [1, 2, 3]);
+    const first = await cluster.waitForLeader(GROUP);
+    if (first !== full) first.transferLeader(GROUP, 3);
+    await waitFor(() => cluster.leaderOf(GROUP) === full, "node 3 to lead the group");
+    await full.append(GROUP, records("before", 20));
+
+    // Filled with no append in flight: no flush meets the shortage, only the space poll sees it.
+    const ballast = join(dir, "ballast");
+    const { bavail, bsize } = statfsSync(dir);
+    writeFileSync(ballast, Buffer.alloc(Math.max(0, bavail * bsize - LEFT_FREE_BYTES)));
+    await waitFor(
+      () => {
+        const leader = cluster.leaderOf(GROUP);
+        return leader !== undefined && leader !== full;
+      },
+      "a leader other than node 3",
+      15_000,
+    );
+    await expect(full.append(GROUP, records("refused", 1))).rejects.toBeInstanceOf(DiskFullError);
+    expect(full.metrics().diskFullWaits).toBeGreaterThan(0);
+
+    rmSync(ballast);
+    const leader = cluster.leaderOf(GROUP);
+    if (leader === undefined) throw new Error("no leader");
+    await leader.append(GROUP, records("after", 5));
+    const target = leader.groupStatus(GROUP).commitIndex;
+    await waitFor(() => full.groupStatus(GROUP).appliedIndex >= target, "node 3 to catch up", 15_000);
   }, 60_000);
 });

@@ -228,6 +228,8 @@ export class MultiRaftHost {
    */
   private shortOfSpace: number | null = null;
   private waitingForSpace = false;
+  /** The space poll found the node below its reserve between flushes: the next turn holds. */
+  private holdForSpace = false;
   private lastBalanceMs: number;
   private readonly leaderHandlers: ((groupId: GroupId, leader: NodeId, term: number) => void)[] = [];
   private readonly fatalHandlers: ((error: Error) => void)[] = [];
@@ -276,6 +278,13 @@ export class MultiRaftHost {
    */
   private async waitForSpace(neededBytes: number): Promise<boolean> {
     if (this.checkSpace(neededBytes)) return true;
+    // First hand the groups this node leads to live voters (their TimeoutNow goes out now): the
+    // followers of a quiesced group do not notice a silent leader (their election timers sleep),
+    // so without it such a group would refuse every append while this disk stays full.
+    if (this.transferAllLeadership() > 0) {
+      this.collect();
+      this.flushOutbox();
+    }
     this.waitingForSpace = true;
     this.counters.diskFullWaits++;
     try {
@@ -289,6 +298,17 @@ export class MultiRaftHost {
     }
   }
 
+  /**
+   * The periodic look at free space. A node that finds itself below the reserve between flushes
+   * (no append raced the fill, so no flush waits for space) must go silent all the same, or a
+   * leader would keep its groups while refusing every append: the loop is asked to hold.
+   */
+  private pollSpace(): void {
+    if (this.checkSpace(0) || this.waitingForSpace) return;
+    this.holdForSpace = true;
+    this.scheduleLoop();
+  }
+
   /** Starts the tick timer. */
   start(): void {
     if (this.tickTimer !== null) return;
@@ -296,7 +316,7 @@ export class MultiRaftHost {
     this.tickTimer.unref();
     if (this.config.diskReserveBytes > 0) {
       this.checkSpace(0);
-      this.spaceTimer = setInterval(() => this.checkSpace(0), DISK_SPACE_POLL_MS);
+      this.spaceTimer = setInterval(() => this.pollSpace(), DISK_SPACE_POLL_MS);
       this.spaceTimer.unref();
     }
     for (const replica of this.replicas.values()) this.dirty.add(replica);
@@ -741,6 +761,7 @@ export class MultiRaftHost {
       while (
         (this.state === "running" || this.state === "stopping") &&
         (this.dirty.size > 0 ||
+          this.holdForSpace ||
           this.adminOps.length > 0 ||
           this.trims.length > 0 ||
           this.snapshotsDue.size > 0 ||
@@ -797,6 +818,11 @@ export class MultiRaftHost {
   private async loopTurn(): Promise<void> {
     this.counters.loopTurns++;
     const storage = this.config.storage;
+    if (this.holdForSpace) {
+      this.holdForSpace = false;
+      // Silent until space returns, as when a flush finds the disk full (waitForSpace).
+      if (!(await this.waitForSpace(0))) return;
+    }
 
     // 1. Take what is ready now; send what may leave before the write (with the previous
     //    flush's post-persist messages).
