@@ -44,30 +44,42 @@ function records(tag: string, count: number) {
   }));
 }
 
+/**
+ * Nodes 1 and 2 on the shared disk, node 3 on its own 16 MiB tmpfs and leading GROUP, which
+ * holds 20 records.
+ */
+async function clusterWithSmallDiskLeader() {
+  const cluster = await TestCluster.start({ diskReserveBytes: RESERVE_BYTES, leaderBalance: false }, [1, 2]);
+  cleanups.push(() => cluster.close());
+  const dir = cluster.dataDir(3);
+  mkdirSync(dir, { recursive: true });
+  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_BYTES}`, "tmpfs", dir]);
+  cleanups.push(() => {
+    execFileSync("umount", ["-l", dir]);
+  });
+  const full = await cluster.open(3);
+  await cluster.ensureGroups([GROUP], [1, 2, 3]);
+  const first = await cluster.waitForLeader(GROUP);
+  if (first !== full) first.transferLeader(GROUP, 3);
+  await waitFor(() => cluster.leaderOf(GROUP) === full, "node 3 to lead the group");
+  await full.append(GROUP, records("before", 20));
+  return { cluster, full, dir };
+}
+
+/** Writes a ballast file that leaves LEFT_FREE_BYTES (below the reserve) free; returns its path. */
+function fillBelowReserve(dir: string): string {
+  const ballast = join(dir, "ballast");
+  const { bavail, bsize } = statfsSync(dir);
+  writeFileSync(ballast, Buffer.alloc(Math.max(0, bavail * bsize - LEFT_FREE_BYTES)));
+  return ballast;
+}
+
 describe.skipIf(!mountable)("a node whose disk fills up", () => {
   it("refuses appends with DiskFullError, stays up and silent, and catches up once space returns", async () => {
-    const cluster = await TestCluster.start(
-      { diskReserveBytes: RESERVE_BYTES, leaderBalance: false },
-      [1, 2],
-    );
-    cleanups.push(() => cluster.close());
-    const dir = cluster.dataDir(3);
-    mkdirSync(dir, { recursive: true });
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_BYTES}`, "tmpfs", dir]);
-    cleanups.push(() => {
-      execFileSync("umount", ["-l", dir]);
-    });
-    const full = await cluster.open(3);
-    await cluster.ensureGroups([GROUP], [1, 2, 3]);
-    const first = await cluster.waitForLeader(GROUP);
-    if (first !== full) first.transferLeader(GROUP, 3);
-    await waitFor(() => cluster.leaderOf(GROUP) === full, "node 3 to lead the group");
-    await full.append(GROUP, records("before", 20));
+    const { cluster, full, dir } = await clusterWithSmallDiskLeader();
 
     // Fill the filesystem to below the reserve.
-    const ballast = join(dir, "ballast");
-    const { bavail, bsize } = statfsSync(dir);
-    writeFileSync(ballast, Buffer.alloc(Math.max(0, bavail * bsize - LEFT_FREE_BYTES)));
+    const ballast = fillBelowReserve(dir);
 
     // An append that raced the fill waits for space (its flush is held); the next ones are refused.
     let refused: unknown;
@@ -113,28 +125,10 @@ describe.skipIf(!mountable)("a node whose disk fills up", () => {
   }, 60_000);
 
   it("goes silent too when only its periodic check finds the disk full, so its groups move away", async () => {
-    const cluster = await TestCluster.start(
-      { diskReserveBytes: RESERVE_BYTES, leaderBalance: false },
-      [1, 2],
-    );
-    cleanups.push(() => cluster.close());
-    const dir = cluster.dataDir(3);
-    mkdirSync(dir, { recursive: true });
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_BYTES}`, "tmpfs", dir]);
-    cleanups.push(() => {
-      execFileSync("umount", ["-l", dir]);
-    });
-    const full = await cluster.open(3);
-    await cluster.ensureGroups([GROUP], [1, 2, 3]);
-    const first = await cluster.waitForLeader(GROUP);
-    if (first !== full) first.transferLeader(GROUP, 3);
-    await waitFor(() => cluster.leaderOf(GROUP) === full, "node 3 to lead the group");
-    await full.append(GROUP, records("before", 20));
+    const { cluster, full, dir } = await clusterWithSmallDiskLeader();
 
     // Filled with no append in flight: no flush meets the shortage, only the space poll sees it.
-    const ballast = join(dir, "ballast");
-    const { bavail, bsize } = statfsSync(dir);
-    writeFileSync(ballast, Buffer.alloc(Math.max(0, bavail * bsize - LEFT_FREE_BYTES)));
+    const ballast = fillBelowReserve(dir);
     await waitFor(
       () => {
         const leader = cluster.leaderOf(GROUP);
