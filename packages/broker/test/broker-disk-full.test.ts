@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { Broker } from "../src/broker.js";
 import { DiskFullError } from "../src/errors.js";
 import { TestCluster, waitFor } from "./broker-cluster.js";
 
@@ -66,6 +67,21 @@ async function clusterWithSmallDiskLeader() {
   return { cluster, full, dir };
 }
 
+/** Waits until a node other than `full` leads GROUP, and returns that node. */
+async function leaderOtherThan(cluster: TestCluster, full: Broker): Promise<Broker> {
+  await waitFor(
+    () => {
+      const leader = cluster.leaderOf(GROUP);
+      return leader !== undefined && leader !== full;
+    },
+    "a leader other than node 3",
+    15_000,
+  );
+  const leader = cluster.leaderOf(GROUP);
+  if (leader === undefined) throw new Error("no leader");
+  return leader;
+}
+
 /** Writes a ballast file that leaves LEFT_FREE_BYTES (below the reserve) free; returns its path. */
 function fillBelowReserve(dir: string): string {
   const ballast = join(dir, "ballast");
@@ -100,16 +116,7 @@ describe.skipIf(!mountable)("a node whose disk fills up", () => {
     expect((refused as Error).message).toMatch(/data filesystem is full/);
 
     // The others take the group over and keep committing while node 3 is full.
-    await waitFor(
-      () => {
-        const leader = cluster.leaderOf(GROUP);
-        return leader !== undefined && leader !== full;
-      },
-      "a leader other than node 3",
-      15_000,
-    );
-    const leader = cluster.leaderOf(GROUP);
-    if (leader === undefined) throw new Error("no leader");
+    const leader = await leaderOtherThan(cluster, full);
     for (let i = 0; i < 10; i++) await leader.append(GROUP, records(`during${i}`, 20));
     expect(full.metrics().messagesDroppedDiskFull).toBeGreaterThan(0);
     // Still running: its status answers, no fatal storage error.
@@ -129,20 +136,12 @@ describe.skipIf(!mountable)("a node whose disk fills up", () => {
 
     // Filled with no append in flight: no flush meets the shortage, only the space poll sees it.
     const ballast = fillBelowReserve(dir);
-    await waitFor(
-      () => {
-        const leader = cluster.leaderOf(GROUP);
-        return leader !== undefined && leader !== full;
-      },
-      "a leader other than node 3",
-      15_000,
-    );
+    await leaderOtherThan(cluster, full);
     await expect(full.append(GROUP, records("refused", 1))).rejects.toBeInstanceOf(DiskFullError);
     expect(full.metrics().diskFullWaits).toBeGreaterThan(0);
 
     rmSync(ballast);
-    const leader = cluster.leaderOf(GROUP);
-    if (leader === undefined) throw new Error("no leader");
+    const leader = await leaderOtherThan(cluster, full);
     await leader.append(GROUP, records("after", 5));
     const target = leader.groupStatus(GROUP).commitIndex;
     await waitFor(() => full.groupStatus(GROUP).appliedIndex >= target, "node 3 to catch up", 15_000);
