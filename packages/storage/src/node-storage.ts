@@ -702,10 +702,11 @@ export class NodeStorage implements FlushHost {
           value: encodeMeta(group.meta()),
         });
       if (t.hardState) {
-        if (t.hardStateMustSync || this.options.commitIndexWriteIntervalMs === 0) {
+        if (t.hardStateMustSync) {
           operations.push(this.hardStatePut(groupId, group));
           this.commitsOwed.delete(groupId);
         } else {
+          // With an interval of 0 the owed index goes below, in this same batch.
           this.commitsOwed.add(groupId);
         }
       }
