@@ -52,9 +52,9 @@ export const REWRITE_BYTES_PER_FLUSH_MAX_DEFAULT = 4 * MIB;
 /**
  * Journal frames up to this size are written on the calling thread (a synchronous `writev` to
  * the O_DSYNC segment) instead of through libuv's thread pool. On this machine's virtual disk a
- * small synced write then costs 45 µs of CPU and 150 µs of wall time, against 115–140 µs of CPU
- * and 220–310 µs through the pool (waking a pool thread and being woken back cost more than the
- * write itself; `packages/storage/README.md`, "Small frames are written in line"). Larger frames
+ * 1 KiB synced write then costs 72–78 µs of CPU and 147–158 µs of wall time, against 130–149 µs
+ * and 189–212 µs through the pool (waking a pool thread and being woken back cost more than the
+ * write itself; `bench:write-modes`, README "The write path's two shortcuts"). Larger frames
  * keep the pool, so the event loop is never held for long.
  */
 export const INLINE_WRITE_BYTES_MAX_DEFAULT = 64 * KIB;
