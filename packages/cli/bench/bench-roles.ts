@@ -15,8 +15,12 @@
  * per-byte costs, 31 (what a 500-record PutRecords spread over 16 shards gives each shard) the
  * per-entry ones. Prints a table and one JSON line. For A/B runs, run it from each worktree.
  *
+ * `--node-flags` passes Node.js and V8 flags to the node processes (`--node-flags="--trace-gc"`:
+ * a value that starts with a dash needs the `=`); `--keep-data` keeps the data folder with each
+ * node's log, where such flags print (the path goes to stderr).
+ *
  *   ./scripts/bench-roles [--batch 500] [--producers 8] [--seconds 10]
- *                         [--base-port 19980]
+ *                         [--base-port 19980] [--node-flags="--trace-gc"] [--keep-data]
  */
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
@@ -35,8 +39,12 @@ const { values } = parseArgs({
     producers: { type: "string", default: "8" },
     seconds: { type: "string", default: "10" },
     "base-port": { type: "string", default: "19980" },
+    "node-flags": { type: "string", default: "" },
+    "keep-data": { type: "boolean", default: false },
   },
 });
+/** Node.js and V8 flags for the node processes, e.g. "--trace-gc" (its lines go to each node's log). */
+const nodeFlags = (values["node-flags"] ?? "").split(/\s+/).filter((flag) => flag !== "");
 const batch = Number(values.batch);
 const producers = Number(values.producers);
 const seconds = Number(values.seconds);
@@ -99,7 +107,13 @@ async function phase(cluster: TestCluster, streamName: string, gateway: number):
   return { gateway, recordsPerSecond: records / elapsedSeconds, perRecordUs };
 }
 
-const cluster = await startCluster({ basePort: Number(values["base-port"]), startTimeoutMs: 120_000 });
+const cluster = await startCluster({
+  basePort: Number(values["base-port"]),
+  startTimeoutMs: 120_000,
+  nodeExecArgv: nodeFlags,
+  keepData: values["keep-data"] === true,
+});
+if (values["keep-data"]) console.error(`bench-roles: data and node logs kept in ${cluster.dataDir}`);
 try {
   const streamName = "bench-roles";
   const { leader } = await createSingleShardStream(cluster, streamName);

@@ -57,6 +57,8 @@ export interface ClusterOptions {
    */
   readonly nodeExtraArgs?: (nodeId: number) => readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** Node.js and V8 flags for every node process, before its script (see NodeProcessOptions.execArgv). */
+  readonly nodeExecArgv?: readonly string[];
   /** @default 30000 */
   readonly startTimeoutMs?: number;
   /**
@@ -155,6 +157,7 @@ export class TestCluster {
           args,
           logFile: join(this.dataDir, `node-${nodeId}.log`),
           ...(options.env === undefined ? {} : { env: options.env }),
+          ...(options.nodeExecArgv === undefined ? {} : { execArgv: options.nodeExecArgv }),
         }),
       );
       this.#clients.set(

@@ -30,6 +30,11 @@ export interface NodeProcessOptions {
   readonly args: readonly string[];
   readonly logFile: string;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Node.js and V8 flags placed before the CLI script, for flags NODE_OPTIONS refuses (such as
+   * `--trace-gc` or `--initial-old-space-size`). @default none
+   */
+  readonly execArgv?: readonly string[];
 }
 
 export class NodeProcess {
@@ -55,10 +60,14 @@ export class NodeProcess {
     assertCliBuilt();
     const logFd = openSync(this.logFile, "a");
     try {
-      const child = spawn(process.execPath, [CLI_MAIN_PATH, "node", ...this.#options.args], {
-        stdio: ["ignore", logFd, logFd],
-        env: { ...process.env, ...this.#options.env, ...extraEnv },
-      });
+      const child = spawn(
+        process.execPath,
+        [...(this.#options.execArgv ?? []), CLI_MAIN_PATH, "node", ...this.#options.args],
+        {
+          stdio: ["ignore", logFd, logFd],
+          env: { ...process.env, ...this.#options.env, ...extraEnv },
+        },
+      );
       this.#child = child;
       this.#lastExit = undefined;
       this.#exited = new Promise<ExitStatus>((resolve) => {
