@@ -4,7 +4,7 @@
  * Why not `node:crypto`: a partition key is at most 256 characters (one to thirteen 64-byte
  * blocks), and for input that small the native call's fixed cost (argument checks, the string
  * crossing into C++, a Buffer made for the digest) is most of the price — about 2 µs per key on
- * the development machine against about 0.2 µs here (`pnpm --filter @sluice/gateway bench:md5`).
+ * the development machine against about 0.4 µs here (`pnpm --filter @sluice/gateway bench:md5`).
  * A gateway hashes every record it routes, so this was 13% of a forwarding gateway's CPU under
  * PutRecords of 500 records. The output is checked byte for byte against `node:crypto` in
  * `test/md5.test.ts`.
