@@ -1,4 +1,4 @@
-// Proves that a cluster's nodeExecArgv reaches every node process as Node.js flags, before the CLI
+// Proves that a cluster's nodeExecArgv reaches its node process as Node.js flags, before the CLI
 // script (where NODE_OPTIONS would refuse a V8 flag such as --trace-gc), and that the nodes still
 // start and serve; and that a cluster without it starts its nodes with no flags there.
 import { readFileSync } from "node:fs";
@@ -20,7 +20,7 @@ afterEach(async () => {
 });
 
 describe("nodeExecArgv", () => {
-  it("puts the flags before the script of every node, which then serves", async () => {
+  it("puts the flags before the node's script, and the node serves", async () => {
     const flags = ["--trace-gc", "--max-semi-space-size=8"];
     cluster = await startCluster({ basePort: BASE_PORT, nodes: 1, nodeExecArgv: flags });
     const argv = commandLine(cluster.process(1).pid as number);
