@@ -1,9 +1,10 @@
 // Proves the gRPC peer transport delivers batches between real nodes on loopback in order and
 // coalesced, pushes back when a peer's queue is full, reports a closed or silent peer Down and a
-// restarted one Up again, and refuses wrong clusters, unknown nodes and garbage without crashing.
+// restarted one Up again, answers a run of frames with few delayed acknowledgements, and refuses wrong clusters, unknown nodes and garbage without crashing.
 import * as grpc from "@grpc/grpc-js";
 import { MessageType, type NodeId } from "raft-ts";
 import { afterEach, describe, expect, it } from "vitest";
+import { ACK_EVERY_REQUESTS } from "../src/transport/constants.js";
 import { GrpcPeerTransport } from "../src/transport/grpc-transport.js";
 import type { GrpcPeerTransportOptions, TransportLogger } from "../src/transport/options.js";
 import type { GroupMessage } from "../src/transport/transport.js";
@@ -137,6 +138,39 @@ describe("GrpcPeerTransport", () => {
     expect(metrics?.framesSent).toBeLessThanOrEqual(10);
     expect(metrics?.queuedBytes).toBe(0);
     expect(nodes[1]?.metrics().get(1)?.messagesReceived).toBe(perPeer);
+  });
+
+  it("acknowledges a run of frames with fewer answers than frames, and the sender stays up", async () => {
+    const ports = new Map([
+      [1, 17471],
+      [2, 17472],
+    ]);
+    const [a, b] = [1, 2].map((id) => transport(id, ports, PATIENT)) as [
+      GrpcPeerTransport,
+      GrpcPeerTransport,
+    ];
+    let received = 0;
+    b.onReceive((_from, messages) => {
+      received += messages.length;
+    });
+    await Promise.all([a.start(), b.start()]);
+    await waitFor(() => a.peerStates().get(2) === "up", 5000, "2 up at 1");
+    const before = a.metrics().get(2)?.acknowledgementsReceived ?? 0;
+    // One message per event-loop turn: each leaves as a frame of its own. Fewer than
+    // ACK_EVERY_REQUESTS, so only the delayed acknowledgement answers them.
+    const frames = ACK_EVERY_REQUESTS - 2;
+    for (let index = 0; index < frames; index++) {
+      expect(a.send(2, [app(1, 2, 1, index)])).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitFor(() => received === frames, 5000, "all frames delivered");
+    const metrics = () => a.metrics().get(2);
+    expect(metrics()?.framesSent).toBeGreaterThanOrEqual(frames);
+    // Every frame is acknowledged in the end (none stays in flight)...
+    await waitFor(() => (metrics()?.acknowledgementsReceived ?? 0) > before, 5000, "an acknowledgement");
+    // ...by a few answers for the whole run (one per frame before delayed acknowledgements).
+    expect((metrics()?.acknowledgementsReceived ?? 0) - before).toBeLessThanOrEqual(frames / 2);
+    expect(a.peerStates().get(2)).toBe("up");
   });
 
   it("returns false once a peer's queue is full, and accepts again after it drains", async () => {

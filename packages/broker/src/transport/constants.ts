@@ -16,6 +16,19 @@ export const FRAME_MESSAGES_MAX = 65_535;
 export const FRAMES_IN_FLIGHT_MAX = 64;
 
 /**
+ * A receiver acknowledges at once when this many requests of a stream are unanswered (a quarter
+ * of FRAMES_IN_FLIGHT_MAX, so a busy sender never waits for an acknowledgement)...
+ */
+export const ACK_EVERY_REQUESTS = FRAMES_IN_FLIGHT_MAX / 4;
+
+/**
+ * ...and otherwise at most this long after the request it leaves unanswered (a stream's first
+ * request and pings are answered at once). Far inside LIVENESS_TIMEOUT_MS, so liveness does not
+ * notice; an answer per frame would double the messages between nodes.
+ */
+export const ACK_DELAY_MS = 20;
+
+/**
  * HTTP/2 flow-control window the receiving side grants a peer stream (and twice that to its
  * connection). HTTP/2's default of 64 KiB lets a sender have one 64 KiB entry in flight per round
  * trip through the receiver's event loop, which measured here capped a stream at about 30 MB/s.

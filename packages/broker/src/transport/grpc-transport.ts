@@ -3,6 +3,8 @@ import { peer } from "@sluice/proto";
 import type { NodeId } from "raft-ts";
 import { decodeFrame, encodedMessageBytes, FrameEncoder, type SealedFrame } from "./codec.js";
 import {
+  ACK_DELAY_MS,
+  ACK_EVERY_REQUESTS,
   FRAMES_IN_FLIGHT_MAX,
   GRPC_KEEPALIVE_TIME_MS,
   GRPC_KEEPALIVE_TIMEOUT_MS,
@@ -49,7 +51,7 @@ import {
  * unacknowledged, and grpc-js's own buffer is respected ('drain'), so a slow peer fills the queue
  * and pushes back instead of growing memory.
  *
- * Liveness: the receiver acknowledges requests (at most once per turn per stream); the sender
+ * Liveness: the receiver acknowledges requests (delayed: see ACK_DELAY_MS); the sender
  * pings a stream that wrote nothing for livenessIntervalMs. The peer is Up from the first
  * acknowledgement on a stream and Down when its stream fails or nothing came back within
  * livenessTimeoutMs; then the stream is cancelled, the queue dropped, and a new stream is opened
@@ -390,6 +392,7 @@ export class GrpcPeerTransport implements PeerTransport {
     call.on("data", (response: peer.RaftStreamResponse) => {
       if (generation !== link.generation) return;
       link.lastHeardAtMs = Date.now();
+      link.metrics.acknowledgementsReceived += 1;
       link.requestsAcknowledged = Math.max(link.requestsAcknowledged, response.acknowledgedFrames);
       if (link.state !== PeerState.Up) {
         link.consecutiveFailures = 0;
@@ -533,11 +536,24 @@ export class GrpcPeerTransport implements PeerTransport {
     this.pendingStreams.add(call);
     let from: NodeId = 0;
     let received = 0;
-    let ackScheduled = false;
+    let acknowledged = 0;
+    let ackImmediate = false;
+    let ackTimer: NodeJS.Timeout | null = null;
     let finished = false;
+    const sendAck = (): void => {
+      ackImmediate = false;
+      if (ackTimer !== null) {
+        clearTimeout(ackTimer);
+        ackTimer = null;
+      }
+      if (finished || received === acknowledged) return;
+      acknowledged = received;
+      call.acknowledge(received);
+    };
     const finish = (code: grpc.status, details: string): void => {
       if (finished) return;
       finished = true;
+      if (ackTimer !== null) clearTimeout(ackTimer);
       this.pendingStreams.delete(call);
       if (from !== 0 && this.inbound.get(from) === call) this.inbound.delete(from);
       call.finish(code, details);
@@ -616,12 +632,21 @@ export class GrpcPeerTransport implements PeerTransport {
         for (const handler of this.receiveHandlers) handler(from, messages);
       }
       received += 1;
-      if (!ackScheduled) {
-        ackScheduled = true;
-        setImmediate(() => {
-          ackScheduled = false;
-          if (!finished) call.acknowledge(received);
-        });
+      // Delayed acknowledgement: an answer per request would double the messages on the peer
+      // connections (every Raft frame, one back), so at once only for what the sender waits on
+      // (a stream's first request, which makes the peer Up; a ping; a quarter of its in-flight
+      // bound unanswered) and otherwise within ACK_DELAY_MS, well inside the liveness timeout.
+      if (
+        acknowledged === 0 ||
+        request.frames.length === 0 ||
+        received - acknowledged >= ACK_EVERY_REQUESTS
+      ) {
+        if (!ackImmediate) {
+          ackImmediate = true;
+          setImmediate(sendAck);
+        }
+      } else if (ackTimer === null && !ackImmediate) {
+        ackTimer = setTimeout(sendAck, ACK_DELAY_MS);
       }
     });
     call.onGone(() => finish(grpc.status.CANCELLED, "stream error or cancelled"));

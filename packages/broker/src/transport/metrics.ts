@@ -12,6 +12,8 @@ export interface PeerMetrics {
   bytesReceived: number;
   messagesReceived: number;
   framesReceived: number;
+  /** Acknowledgements the peer sent back on our stream (delayed: one covers many frames). */
+  acknowledgementsReceived: number;
   /** Messages refused by `send` (queue full, no stream) or lost with a broken stream. */
   messagesDropped: number;
   /** Bytes queued for the peer and not yet written to its stream. */
@@ -31,6 +33,7 @@ export function emptyPeerMetrics(): PeerMetrics {
     bytesReceived: 0,
     messagesReceived: 0,
     framesReceived: 0,
+    acknowledgementsReceived: 0,
     messagesDropped: 0,
     queuedBytes: 0,
     queuedMessages: 0,
