@@ -5,7 +5,7 @@
  *
  *   scripts/bench-streams [--seconds 10] [--only put-records,put-record,subscribe] [--encrypted]
  *                         [--base-port 19900] [--producers 8] [--callers 1,32]
- *                         [--delivery-rate 1000] [--cpu-prof DIR]
+ *                         [--delivery-rate 1000] [--warm-up 20] [--cpu-prof DIR]
  *
  * 1. put-records: closed-loop PutRecords of 500 × 1 KiB records with random partition keys into
  *    a 16-shard ON_DEMAND stream from 8 concurrent producers, spread over the three nodes'
@@ -19,7 +19,8 @@
  *    producer with a 5 ms linger sends, rotating over the nodes); delivery latency = receive time
  *    − send time (one clock: the same process sends and receives), p50/p99/p999.
  *
- * Every phase also reports each node's CPU (% of one core, from /proc/<pid>/stat), how long its
+ * Each phase first runs its own load unmeasured for --warm-up seconds (20 by default; see
+ * WARM_UP_SECONDS_DEFAULT). Every phase also reports each node's CPU (% of one core, from /proc/<pid>/stat), how long its
  * main thread waited for a CPU (/proc/<pid>/schedstat: other load on a shared machine), resident
  * memory, and the benchmark process's own CPU, since on a 2-core machine the client competes with
  * the nodes. The targets of issue #5 are printed next to the figures. Prints tables and writes
@@ -50,7 +51,14 @@ const RECORD_BYTES = 1_024;
 /** Distinct random partition keys the producers draw from (a fresh MD5 spread, no hot shard). */
 const KEY_POOL_SIZE = 65_536;
 const CLOCK_TICKS_PER_SECOND = 100;
-const WARM_UP_SECONDS_MAX = 2;
+/**
+ * Load before each measured put phase, in seconds (`--warm-up`). A fresh node runs its first tens
+ * of seconds well below its steady speed (V8 still compiling the hot paths, the heap still
+ * sizing itself): measured here, a fresh cluster's 16-shard PutRecords rose from ~15,000 to
+ * ~40,000 records/s over its first 30 s, and a single PutRecord's node CPU fell by half. A
+ * broker runs for days, so the figures are taken warm; `--warm-up 2` gives the cold ones.
+ */
+const WARM_UP_SECONDS_DEFAULT = 20;
 /** Bytes of a delivery-latency record: 8 for the send time, the rest padding. */
 const DELIVERY_RECORD_BYTES = 128;
 /** The open-loop sender of the delivery phase wakes this often and sends what is due in one PutRecords. */
@@ -68,6 +76,7 @@ const { values } = parseArgs({
     producers: { type: "string", default: "8" },
     callers: { type: "string", default: "1,32" },
     "delivery-rate": { type: "string", default: "1000" },
+    "warm-up": { type: "string", default: String(WARM_UP_SECONDS_DEFAULT) },
     "cpu-prof": { type: "string" },
     // Every stream encrypted at rest (StartStreamEncryption right after it is created).
     encrypted: { type: "boolean", default: false },
@@ -80,17 +89,20 @@ const basePort = Number(values["base-port"]);
 const producerCount = Number(values.producers);
 const deliveryRate = Number(values["delivery-rate"]);
 const cpuProfDir = values["cpu-prof"];
+const warmUpSeconds = Number(values["warm-up"]);
 for (const phase of phases) {
   if (!["put-records", "put-record", "subscribe"].includes(phase)) {
     throw new Error(`--only: unknown phase "${phase}"; use put-records, put-record, subscribe`);
   }
 }
 if (!(seconds > 0)) throw new Error("--seconds must be a positive number");
+if (!(warmUpSeconds >= 0)) throw new Error("--warm-up must be a number of seconds ≥ 0");
 
 const results: Record<string, unknown> = {
   startedAt: new Date().toISOString(),
   machine: { cpus: cpus().length, node: process.version },
   seconds,
+  warmUpSeconds,
 };
 const summaryRows: Record<string, unknown>[] = [];
 
@@ -294,8 +306,8 @@ async function putRecordsLoad(
 async function putRecordsPhase(cluster: TestCluster): Promise<void> {
   const streamName = "bench-put-records";
   await createStream(cluster, streamName, 16);
-  log(`put-records: warm-up ${Math.min(WARM_UP_SECONDS_MAX, seconds)} s`);
-  await putRecordsLoad(cluster, streamName, Math.min(WARM_UP_SECONDS_MAX, seconds));
+  log(`put-records: warm-up ${warmUpSeconds} s`);
+  if (warmUpSeconds > 0) await putRecordsLoad(cluster, streamName, warmUpSeconds);
   log(
     `put-records: ${producerCount} producers × ${BATCH_RECORDS} × ${RECORD_BYTES} B records, 16 shards ON_DEMAND, ${seconds} s`,
   );
@@ -384,7 +396,7 @@ async function putRecordPhase(cluster: TestCluster): Promise<void> {
   };
   const all: Record<string, unknown>[] = [];
   for (const callers of String(values.callers).split(",").map(Number)) {
-    await run(callers, Math.min(WARM_UP_SECONDS_MAX, seconds));
+    if (warmUpSeconds > 0) await run(callers, warmUpSeconds);
     log(`put-record: ${callers} callers through node 1, ${seconds} s`);
     const meter = new ResourceMeter(cluster);
     const measured = await run(callers, seconds);
@@ -447,7 +459,8 @@ async function subscribePhase(cluster: TestCluster): Promise<void> {
         const data = Buffer.from(record.data);
         if (data.length < 8) continue;
         receivedPerShard.set(shard.shardId, (receivedPerShard.get(shard.shardId) ?? 0) + 1);
-        if (!measuring) continue;
+        // Byte 8: 1 for a record of the measured run, 0 for warm-up records.
+        if (data[8] !== 1) continue;
         received += 1;
         latency.record(at - data.readDoubleLE(0));
       }
@@ -463,9 +476,11 @@ async function subscribePhase(cluster: TestCluster): Promise<void> {
   /** Puts `count` records stamped with the send time in one PutRecords; returns how many failed. */
   const send = async (nodeId: number, count: number): Promise<number> => {
     const sentAt = nowMs();
+    const phase = measuring ? 1 : 0;
     const records = Array.from({ length: count }, () => {
       const data = Buffer.alloc(DELIVERY_RECORD_BYTES);
       data.writeDoubleLE(sentAt, 0);
+      data[8] = phase;
       return { partitionKey: randomKey(), data, explicitHashKey: "" };
     });
     try {
@@ -492,32 +507,43 @@ async function subscribePhase(cluster: TestCluster): Promise<void> {
       },
       { timeoutMs: 60_000, what: "every shard's subscription to deliver a record", intervalMs: 100 },
     );
+    let sent = 0;
+    let failed = 0;
+    let batches = 0;
+    const inFlight = new Set<Promise<void>>();
+    /** Sends at the paced rate for `durationSeconds`, counting into sent/failed/batches. */
+    const pace = async (durationSeconds: number): Promise<void> => {
+      sent = 0;
+      failed = 0;
+      batches = 0;
+      const startedAt = performance.now();
+      const endAt = startedAt + durationSeconds * 1_000;
+      while (performance.now() < endAt) {
+        // Open loop: every tick, one PutRecords with the records due since the last one (what a
+        // batching producer with a 5 ms linger sends); the send time is stamped as the call starts.
+        const due = Math.floor(((performance.now() - startedAt) / 1_000) * deliveryRate);
+        if (due > sent) {
+          const count = Math.min(due - sent, BATCH_RECORDS);
+          const promise = send(nodeOf(cluster, batches), count).then((failedHere) => {
+            failed += failedHere;
+          });
+          sent += count;
+          batches += 1;
+          inFlight.add(promise);
+          void promise.finally(() => inFlight.delete(promise));
+        }
+        await new Promise((resolve) => setTimeout(resolve, DELIVERY_PACE_INTERVAL_MS));
+      }
+      await Promise.all(inFlight);
+    };
+    if (warmUpSeconds > 0) {
+      log(`subscribe: warm-up ${warmUpSeconds} s`);
+      await pace(warmUpSeconds);
+    }
     log(`subscribe: ${deliveryRate} records/s paced over ${shardCount} shards, ${seconds} s`);
     const meter = new ResourceMeter(cluster);
     measuring = true;
-    let sent = 0;
-    let failed = 0;
-    const inFlight = new Set<Promise<void>>();
-    const startedAt = performance.now();
-    const endAt = startedAt + seconds * 1_000;
-    let batches = 0;
-    while (performance.now() < endAt) {
-      // Open loop: every tick, one PutRecords with the records due since the last one (what a
-      // batching producer with a 5 ms linger sends); the send time is stamped as the call starts.
-      const due = Math.floor(((performance.now() - startedAt) / 1_000) * deliveryRate);
-      if (due > sent) {
-        const count = Math.min(due - sent, BATCH_RECORDS);
-        const promise = send(nodeOf(cluster, batches), count).then((failedHere) => {
-          failed += failedHere;
-        });
-        sent += count;
-        batches += 1;
-        inFlight.add(promise);
-        void promise.finally(() => inFlight.delete(promise));
-      }
-      await new Promise((resolve) => setTimeout(resolve, DELIVERY_PACE_INTERVAL_MS));
-    }
-    await Promise.all(inFlight);
+    await pace(seconds);
     const expected = sent - failed;
     await waitFor(() => received >= expected, {
       timeoutMs: 30_000,
