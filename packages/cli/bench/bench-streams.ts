@@ -20,12 +20,13 @@
  *    − send time (one clock: the same process sends and receives), p50/p99/p999.
  *
  * Each phase first runs its own load unmeasured for --warm-up seconds (20 by default; see
- * WARM_UP_SECONDS_DEFAULT). Every phase also reports each node's CPU (% of one core, from /proc/<pid>/stat), how long its
- * main thread waited for a CPU (/proc/<pid>/schedstat: other load on a shared machine), resident
- * memory, and the benchmark process's own CPU, since on a 2-core machine the client competes with
- * the nodes. The targets of issue #5 are printed next to the figures. Prints tables and writes
- * JSON to bench-results/ (git-ignored). Run after `pnpm tsc -b` (scripts/bench-streams does).
- * Run with Node's type stripping: node packages/cli/bench/bench-streams.ts
+ * WARM_UP_SECONDS_DEFAULT). Every phase also reports each node's CPU (% of one core, from
+ * /proc/<pid>/stat), how long its main thread waited for a CPU (/proc/<pid>/schedstat: other load
+ * on a shared machine), resident memory, and the benchmark process's own CPU, since on a 2-core
+ * machine the client competes with the nodes. The targets of issue #5 are printed next to the
+ * figures. Prints tables and writes JSON to bench-results/ (git-ignored). Run after `pnpm tsc -b`
+ * (scripts/bench-streams does). Run with Node's type stripping:
+ * node packages/cli/bench/bench-streams.ts
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
