@@ -1,6 +1,7 @@
 // Proves the gRPC peer transport delivers batches between real nodes on loopback in order and
 // coalesced, pushes back when a peer's queue is full, reports a closed or silent peer Down and a
-// restarted one Up again, answers a run of frames with few delayed acknowledgements, and refuses wrong clusters, unknown nodes and garbage without crashing.
+// restarted one Up again, answers a run of frames with few delayed acknowledgements, and refuses
+// wrong clusters, unknown nodes and garbage without crashing.
 import * as grpc from "@grpc/grpc-js";
 import { MessageType, type NodeId } from "raft-ts";
 import { afterEach, describe, expect, it } from "vitest";

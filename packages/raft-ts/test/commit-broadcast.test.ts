@@ -3,18 +3,12 @@
 // something: entries, a probe that moves nothing, a rejection.
 import { type Message, MessageType, type Ready } from "raft-ts";
 import { describe, expect, it } from "vitest";
-import { msg, TestCluster, text } from "./helpers/cluster.js";
+import { msg, TestCluster, take, text } from "./helpers/cluster.js";
 
 function answersTo(ready: Ready, leader: number): Message[] {
   return [...ready.messages, ...ready.messagesAfterPersist].filter(
     (m) => m.type === MessageType.AppResp && m.to === leader,
   );
-}
-
-function take(cluster: TestCluster, id: number): Ready {
-  const ready = cluster.processReady(id);
-  if (ready === null) throw new Error(`node ${id} has no Ready`);
-  return ready;
 }
 
 /** Elects 1, proposes one entry and walks it to the point where 1 broadcast its commit. */

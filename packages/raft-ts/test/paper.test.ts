@@ -11,13 +11,12 @@ import {
   RaftBug,
   RaftNode,
   ReadOnlyOption,
-  type Ready,
   SeededRandom,
   StateRole,
   TransferInProgressError,
 } from "raft-ts";
 import { describe, expect, it } from "vitest";
-import { entries, msg, type NodeOptions, TestCluster, text } from "./helpers/cluster.js";
+import { entries, msg, type NodeOptions, TestCluster, take, text } from "./helpers/cluster.js";
 
 const ELECTION = 10;
 /** The paper's Raft, without the thesis's extensions. */
@@ -26,13 +25,6 @@ const FULL: NodeOptions = { preVote: true, checkQuorum: true, electionTicks: ELE
 
 function ofType(messages: readonly Message[], type: MessageType): Message[] {
   return messages.filter((m) => m.type === type);
-}
-
-/** Processes one Ready of `id` and returns it (it must exist). */
-function take(cluster: TestCluster, id: number): Ready {
-  const ready = cluster.processReady(id);
-  if (ready === null) throw new Error(`node ${id} has no Ready`);
-  return ready;
 }
 
 function role(cluster: TestCluster, id: number): StateRole {

@@ -263,6 +263,13 @@ export class TestCluster {
 
 export const text = (value: string): Uint8Array => new TextEncoder().encode(value);
 
+/** Processes one Ready of `id` and returns it (it must exist). */
+export function take(cluster: TestCluster, id: NodeId): Ready {
+  const ready = cluster.processReady(id);
+  if (ready === null) throw new Error(`node ${id} has no Ready`);
+  return ready;
+}
+
 /** A message with zero defaults, for stepping hand-made RPCs into a node. */
 export function msg(fields: Partial<Message> & Pick<Message, "type" | "from" | "to">): Message {
   return testMessage(fields);
